@@ -1,0 +1,15 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "serve [flags]", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return errors.New("not yet available")
+}
