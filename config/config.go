@@ -1,0 +1,293 @@
+// Package config owns the appliance's start-up configuration: the table of
+// options, their flags and environment variables (names kept from the Python
+// proxbox-api so deployments move over), defaults and validation. It reads
+// nothing but flags and the environment, and must not open files, sockets or
+// the store.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// TLS modes accepted by PROXBOX_TLS.
+const (
+	TLSOff   = "off"
+	TLSLocal = "local"
+	TLSACME  = "acme"
+	TLSFiles = "files"
+)
+
+// DefaultRateLimit is the default number of requests per minute per client
+// IP. The Python service's 60 would throttle the plugin's own traffic: one
+// 12-stage job with its /health probes, endpoint pushes and retries makes
+// well over 60 calls in a minute from one NetBox host, and the dashboard's
+// live updates add more. 1200/min (20/s sustained, bursts up to the full
+// minute's budget) never throttles that, and still stops a runaway client.
+const DefaultRateLimit = 1200
+
+// Config is the appliance's configuration after flags and environment have
+// been merged and validated.
+type Config struct {
+	Port             int
+	BindHost         string // empty means all interfaces, IPv4 and IPv6
+	DataDir          string
+	EncryptionKey    string // may be empty: a key file in DataDir is used then
+	LogLevel         string // debug|info|warn|error
+	LogFormat        string // text|json
+	RateLimit        int    // requests per minute per client IP; 0 disables
+	CORSExtraOrigins []string
+	TrustedProxies   []netip.Prefix
+	AllowedTargets   []netip.Prefix // link-local/metadata ranges an operator allows as endpoint targets
+	TLS              string
+	TLSNames         []string
+	TLSCert          string
+	TLSKey           string
+	ACMEEmail        string
+	ACMECA           string
+	ACMEEABKeyID     string
+	ACMEEABHMAC      string
+	CARoot           string
+	HTTPRedirectPort int // 0 disables the plain listener
+	MetricsPublic    bool
+	DebugCache       bool
+	NetBoxTimeout    float64 // seconds
+}
+
+// Addr is the listen address built from BindHost and Port.
+func (c Config) Addr() string {
+	return net.JoinHostPort(c.BindHost, strconv.Itoa(c.Port))
+}
+
+// option is one row of the options table.
+type option struct {
+	flag, env, def, help string
+	set              func(c *Config, v string) error
+}
+
+var options = []option{
+	{"port", "PORT", "8000", "TCP port of the API and dashboard", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 {
+			return errors.New("allowed: an integer from 1 to 65535")
+		}
+		c.Port = n
+		return nil
+	}},
+	{"bind", "PROXBOX_BIND_HOST", "", "address to listen on (empty: all interfaces, IPv4 and IPv6)", func(c *Config, v string) error {
+		if v != "" && v != "localhost" {
+			if _, err := netip.ParseAddr(strings.Trim(v, "[]")); err != nil {
+				return errors.New("allowed: an IP address, localhost, or empty for all interfaces")
+			}
+		}
+		c.BindHost = strings.Trim(v, "[]")
+		return nil
+	}},
+	{"data-dir", "PROXBOX_DATA_DIR", "./data", "directory for the store, keys and certificates", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("allowed: a directory path")
+		}
+		c.DataDir = v
+		return nil
+	}},
+	{"encryption-key", "PROXBOX_ENCRYPTION_KEY", "", "secret that encrypts stored credentials (default: a random key kept in the data dir)", func(c *Config, v string) error {
+		c.EncryptionKey = strings.TrimSpace(v)
+		return nil
+	}},
+	{"log-level", "PROXBOX_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config, v string) error {
+		v = strings.ToLower(v)
+		switch v {
+		case "debug", "info", "warn", "error":
+			c.LogLevel = v
+			return nil
+		case "warning":
+			c.LogLevel = "warn"
+			return nil
+		}
+		return errors.New("allowed: debug, info, warn, error")
+	}},
+	{"log-format", "PROXBOX_LOG_FORMAT", "text", "log format: text or json", func(c *Config, v string) error {
+		v = strings.ToLower(v)
+		if v != "text" && v != "json" {
+			return errors.New("allowed: text, json")
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{"rate-limit", "PROXBOX_RATE_LIMIT", strconv.Itoa(DefaultRateLimit), "requests per minute per client IP (0 disables)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errors.New("allowed: an integer >= 0")
+		}
+		c.RateLimit = n
+		return nil
+	}},
+	{"cors-extra-origins", "PROXBOX_CORS_EXTRA_ORIGINS", "", "extra CORS origins, comma separated", func(c *Config, v string) error {
+		c.CORSExtraOrigins = nil
+		for _, o := range splitList(v) {
+			o = strings.TrimRight(o, "/")
+			if !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+				return fmt.Errorf("allowed: origins such as https://netbox.example.com (got %q)", o)
+			}
+			c.CORSExtraOrigins = append(c.CORSExtraOrigins, o)
+		}
+		return nil
+	}},
+	{"trusted-proxies", "PROXBOX_TRUSTED_PROXIES", "", "CIDRs whose X-Forwarded-For is trusted, comma separated", func(c *Config, v string) (err error) {
+		c.TrustedProxies, err = parsePrefixes(v)
+		return err
+	}},
+	{"allowed-targets", "PROXBOX_ALLOWED_TARGETS", "", "link-local or metadata CIDRs allowed as endpoint targets, comma separated", func(c *Config, v string) (err error) {
+		c.AllowedTargets, err = parsePrefixes(v)
+		return err
+	}},
+	{"tls", "PROXBOX_TLS", TLSLocal, "TLS mode: off, local, acme or files", func(c *Config, v string) error {
+		v = strings.ToLower(v)
+		switch v {
+		case TLSOff, TLSLocal, TLSACME, TLSFiles:
+			c.TLS = v
+			return nil
+		}
+		return errors.New("allowed: off, local, acme, files")
+	}},
+	{"tls-names", "PROXBOX_TLS_NAMES", "", "extra certificate names and IPs, commas and/or spaces", func(c *Config, v string) error {
+		c.TLSNames = append(c.TLSNames, splitList(v)...)
+		return nil
+	}},
+	{"", "MKCERT_EXTRA_NAMES", "", "", func(c *Config, v string) error {
+		c.TLSNames = append(c.TLSNames, splitList(v)...)
+		return nil
+	}},
+	{"tls-cert", "PROXBOX_TLS_CERT", "", "certificate chain file (files mode)", func(c *Config, v string) error { c.TLSCert = v; return nil }},
+	{"tls-key", "PROXBOX_TLS_KEY", "", "private key file (files mode)", func(c *Config, v string) error { c.TLSKey = v; return nil }},
+	{"acme-email", "PROXBOX_ACME_EMAIL", "", "ACME account e-mail (acme mode)", func(c *Config, v string) error { c.ACMEEmail = v; return nil }},
+	{"acme-ca", "PROXBOX_ACME_CA", "", "ACME directory URL, or letsencrypt, letsencrypt-staging, zerossl (acme mode)", func(c *Config, v string) error { c.ACMECA = v; return nil }},
+	{"acme-eab-kid", "PROXBOX_ACME_EAB_KID", "", "ACME external account key id (ZeroSSL)", func(c *Config, v string) error { c.ACMEEABKeyID = v; return nil }},
+	{"acme-eab-hmac", "PROXBOX_ACME_EAB_HMAC", "", "ACME external account HMAC key (ZeroSSL)", func(c *Config, v string) error { c.ACMEEABHMAC = v; return nil }},
+	{"ca-root", "CAROOT", "", "directory of the local CA (default: <data-dir>/ca)", func(c *Config, v string) error { c.CARoot = v; return nil }},
+	{"http-redirect-port", "PROXBOX_HTTP_REDIRECT_PORT", "0", "plain HTTP port that redirects to HTTPS and answers ACME HTTP-01 (0: off)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 65535 {
+			return errors.New("allowed: 0 (off) or a port from 1 to 65535")
+		}
+		c.HTTPRedirectPort = n
+		return nil
+	}},
+	{"metrics-public", "PROXBOX_METRICS_PUBLIC", "false", "serve /metrics without an API key", func(c *Config, v string) (err error) {
+		c.MetricsPublic, err = parseBool(v)
+		return err
+	}},
+	{"", "PROXBOX_DEBUG_CACHE", "0", "", func(c *Config, v string) (err error) {
+		c.DebugCache, err = parseBool(v)
+		return err
+	}},
+	{"netbox-timeout", "PROXBOX_NETBOX_TIMEOUT", "120", "NetBox request timeout in seconds", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return errors.New("allowed: a number of seconds > 0")
+		}
+		c.NetBoxTimeout = f
+		return nil
+	}},
+}
+
+// Flags registers every option that has a flag on fs and returns a loader
+// that merges flags (which win) with the environment and defaults. Call the
+// loader after fs.Parse.
+func Flags(fs *flag.FlagSet, defaults map[string]string) func(getenv func(string) string) (Config, error) {
+	values := make(map[string]*string, len(options))
+	for _, o := range options {
+		if o.flag == "" {
+			continue
+		}
+		def := o.def
+		if d, ok := defaults[o.env]; ok {
+			def = d
+		}
+		help := o.help
+		if o.env != "" {
+			help += " [$" + o.env + "]"
+		}
+		values[o.flag] = fs.String(o.flag, def, help)
+	}
+	return func(getenv func(string) string) (Config, error) {
+		seen := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { seen[f.Name] = true })
+		var c Config
+		for _, o := range options {
+			v, name := o.def, o.env
+			if d, ok := defaults[o.env]; ok {
+				v = d
+			}
+			switch {
+			case o.flag != "" && seen[o.flag]:
+				v, name = *values[o.flag], "--"+o.flag
+			case o.env != "" && getenv(o.env) != "":
+				v = getenv(o.env)
+			}
+			if err := o.set(&c, v); err != nil {
+				return Config{}, fmt.Errorf("invalid %s=%q: %w", name, v, err)
+			}
+		}
+		if c.TLS == TLSFiles && (c.TLSCert == "" || c.TLSKey == "") {
+			return Config{}, fmt.Errorf("invalid PROXBOX_TLS=%q: files mode needs PROXBOX_TLS_CERT and PROXBOX_TLS_KEY", c.TLS)
+		}
+		return c, nil
+	}
+}
+
+// Load builds a Config from the environment alone (used by commands without
+// server flags, such as healthcheck).
+func Load(getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet("env", flag.ContinueOnError)
+	return Flags(fs, nil)(getenv)
+}
+
+// Documented returns the options table as (env, flag, default, help) rows for
+// the README and --help.
+func Documented() [][4]string {
+	rows := make([][4]string, 0, len(options))
+	for _, o := range options {
+		rows = append(rows, [4]string{o.env, o.flag, o.def, o.help})
+	}
+	return rows
+}
+
+// ParseBool parses the booleans the plugin and operators send: true/false in
+// any case, 1/0, yes/no, on/off.
+func ParseBool(v string) (bool, error) { return parseBool(v) }
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off", "":
+		return false, nil
+	}
+	return false, errors.New("allowed: true, false, 1, 0, yes, no")
+}
+
+func splitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range splitList(v) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("allowed: CIDRs such as 10.0.0.0/8 (got %q)", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
