@@ -67,7 +67,7 @@ func (c Config) Addr() string {
 // option is one row of the options table.
 type option struct {
 	flag, env, def, help string
-	set              func(c *Config, v string) error
+	set                  func(c *Config, v string) error
 }
 
 var options = []option{
