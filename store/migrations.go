@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order; each runs once, in its own transaction.
+// Never edit a released migration: add a new one.
+var migrations = []string{
+	// 1: endpoints, API keys, auth lockouts.
+	`CREATE TABLE netbox_endpoint (
+		id INTEGER PRIMARY KEY,
+		name TEXT NOT NULL,
+		ip_address TEXT NOT NULL,
+		domain TEXT NOT NULL DEFAULT '',
+		port INTEGER NOT NULL DEFAULT 443,
+		token_version TEXT NOT NULL DEFAULT 'v1',
+		token_enc TEXT NOT NULL DEFAULT '',
+		token_key_enc TEXT NOT NULL DEFAULT '',
+		verify_ssl INTEGER NOT NULL DEFAULT 1,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	);
+	CREATE TABLE proxmox_endpoint (
+		id INTEGER PRIMARY KEY,
+		name TEXT NOT NULL UNIQUE,
+		ip_address TEXT NOT NULL,
+		domain TEXT NOT NULL DEFAULT '',
+		port INTEGER NOT NULL DEFAULT 8006,
+		username TEXT NOT NULL,
+		password_enc TEXT NOT NULL DEFAULT '',
+		verify_ssl INTEGER NOT NULL DEFAULT 1,
+		token_name TEXT NOT NULL DEFAULT '',
+		token_value_enc TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	);
+	CREATE TABLE api_key (
+		id INTEGER PRIMARY KEY,
+		label TEXT NOT NULL DEFAULT '',
+		key_hash TEXT NOT NULL,
+		is_active INTEGER NOT NULL DEFAULT 1,
+		created_at INTEGER NOT NULL
+	);
+	CREATE TABLE auth_lockout (
+		client TEXT PRIMARY KEY,
+		attempts INTEGER NOT NULL,
+		first_attempt INTEGER NOT NULL
+	);`,
+	// 2: sync runs and their stage results; Proxmox endpoint tuning pushed by newer plugins.
+	`CREATE TABLE sync_run (
+		id INTEGER PRIMARY KEY,
+		started_at INTEGER NOT NULL,
+		finished_at INTEGER,
+		trigger TEXT NOT NULL,
+		scope TEXT NOT NULL DEFAULT '',
+		status TEXT NOT NULL DEFAULT 'running',
+		dry_run INTEGER NOT NULL DEFAULT 0,
+		summary TEXT NOT NULL DEFAULT '{}',
+		error TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX sync_run_started ON sync_run(started_at DESC);
+	CREATE TABLE sync_stage (
+		id INTEGER PRIMARY KEY,
+		run_id INTEGER NOT NULL REFERENCES sync_run(id) ON DELETE CASCADE,
+		stage TEXT NOT NULL,
+		started_at INTEGER NOT NULL,
+		finished_at INTEGER NOT NULL,
+		ok INTEGER NOT NULL,
+		counts TEXT NOT NULL DEFAULT '{}',
+		errors TEXT NOT NULL DEFAULT '[]'
+	);
+	CREATE INDEX sync_stage_run ON sync_stage(run_id);
+	ALTER TABLE proxmox_endpoint ADD COLUMN timeout_seconds INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE proxmox_endpoint ADD COLUMN max_retries INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE proxmox_endpoint ADD COLUMN retry_backoff REAL NOT NULL DEFAULT 0;`,
+	// 3: the log ring and settings.
+	`CREATE TABLE log_entry (
+		id INTEGER PRIMARY KEY,
+		ts INTEGER NOT NULL,
+		level TEXT NOT NULL,
+		module TEXT NOT NULL DEFAULT '',
+		message TEXT NOT NULL,
+		operation_id TEXT NOT NULL DEFAULT '',
+		attrs TEXT NOT NULL DEFAULT '{}'
+	);
+	CREATE INDEX log_entry_level ON log_entry(level, id);
+	CREATE TABLE setting (
+		key TEXT PRIMARY KEY,
+		value TEXT NOT NULL,
+		updated_at INTEGER NOT NULL
+	);`,
+}
+
+// SchemaVersion is the version a fully migrated store has.
+func SchemaVersion() int { return len(migrations) }
+
+func (s *Store) migrate(ctx context.Context, upTo int) error {
+	if upTo <= 0 || upTo > len(migrations) {
+		upTo = len(migrations)
+	}
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	current, err := s.Version(ctx)
+	if err != nil {
+		return err
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this binary knows (%d); use a newer proxbox", current, len(migrations))
+	}
+	for v := current + 1; v <= upTo; v++ {
+		err := s.tx(ctx, func(t *sql.Tx) error {
+			if _, err := t.ExecContext(ctx, migrations[v-1]); err != nil {
+				return err
+			}
+			if _, err := t.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+				return err
+			}
+			_, err := t.ExecContext(ctx, `INSERT INTO schema_version(version) VALUES (?)`, v)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v, err)
+		}
+		s.log.Info("store migrated", "version", v)
+	}
+	return nil
+}
+
+// Version returns the schema version of the open database.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.w.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}

@@ -1,0 +1,124 @@
+// Package store owns the appliance's embedded SQLite database: endpoints,
+// API keys, auth lockouts, sync runs, log entries and settings, with the
+// versioned migrations that shape them and the encryption of credentials at
+// rest. It is the only package that writes SQL. It must not make network
+// calls or know about HTTP.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+// ErrNotFound is returned when a row asked for by id does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write would break a uniqueness rule.
+var ErrConflict = errors.New("conflict")
+
+// Store is the appliance's database. All methods are safe for concurrent use.
+type Store struct {
+	w   *sql.DB // the single writer connection
+	r   *sql.DB // readers (WAL lets them run beside the writer)
+	box *secretBox
+	log *slog.Logger
+
+	keyMu   sync.Mutex
+	keyMemo map[[32]byte]int64 // sha256(raw key) -> key id, for keys verified since the last key change
+
+	logCap int
+}
+
+// Options tunes Open. The zero value is usable.
+type Options struct {
+	// EncryptionKey encrypts credentials. Empty: a random key is generated
+	// once into <dir>/secret.key (mode 0600) and reused.
+	EncryptionKey string
+	// Logger receives store warnings. Nil discards them.
+	Logger *slog.Logger
+	// LogCapacity bounds the log ring (default 10000 entries).
+	LogCapacity int
+	// upTo stops migrations at this version (tests of upgrades). 0 = all.
+	upTo int
+}
+
+// DBFile is the database file name inside the data directory.
+const DBFile = "proxbox.db"
+
+// Open opens (creating when missing) the store in dir, runs pending
+// migrations and returns it ready for use.
+func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	box, err := openSecretBox(dir, opt.EncryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	logger := opt.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	path := filepath.Join(dir, DBFile)
+	// synchronous(FULL): a committed transaction is on disk before Commit
+	// returns, so neither kill -9 nor power loss loses it.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s for reading: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{w: w, r: r, box: box, log: logger, keyMemo: map[[32]byte]int64{}, logCap: opt.LogCapacity}
+	if s.logCap <= 0 {
+		s.logCap = 10000
+	}
+	if err := s.migrate(ctx, opt.upTo); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("restrict %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.r.PingContext(ctx)
+}
+
+// tx runs fn in one write transaction.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	t, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(t); err != nil {
+		t.Rollback()
+		return err
+	}
+	if err := t.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
