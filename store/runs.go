@@ -170,4 +170,3 @@ func jsonOr(b json.RawMessage, def string) string {
 	}
 	return string(b)
 }
-
