@@ -98,12 +98,13 @@ type Manager struct {
 	nameSet     map[string]bool
 	defaultName string
 
-	ca     *CA
-	cache  *certmagic.Cache
-	magic  *certmagic.Config
-	acme   *certmagic.ACMEIssuer
-	files  *fileCert
-	cancel context.CancelFunc
+	ca        *CA
+	cache     *certmagic.Cache
+	magic     *certmagic.Config
+	acme      *certmagic.ACMEIssuer
+	files     *fileCert
+	cancel    context.CancelFunc
+	closeOnce sync.Once
 
 	mu            sync.Mutex
 	lastEvent     string
@@ -592,12 +593,15 @@ func (m *Manager) issuerOf(leaf *x509.Certificate) string {
 	return leaf.Issuer.String()
 }
 
-// Close stops certmagic's maintenance and any pending ACME work.
+// Close stops certmagic's maintenance and any pending ACME work. It is
+// safe to call more than once.
 func (m *Manager) Close() {
-	if m.cancel != nil {
-		m.cancel()
-	}
-	if m.cache != nil {
-		m.cache.Stop()
-	}
+	m.closeOnce.Do(func() {
+		if m.cancel != nil {
+			m.cancel()
+		}
+		if m.cache != nil {
+			m.cache.Stop()
+		}
+	})
 }
