@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -146,3 +147,5 @@ func readFrame(r *bufio.Reader) (string, error) {
 var errNoFrame = errors.New("no frame")
 
 func newDiscardStdLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
