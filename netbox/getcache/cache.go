@@ -524,3 +524,19 @@ func (c *Cache) currentGen(k *key) (gen uint64, enabled bool) {
 	defer c.mu.Unlock()
 	return c.genLocked(k.endpoint, k.model), c.limits.TTL > 0
 }
+
+// peek returns a fresh entry stored under generation gen without counting or reordering.
+func (c *Cache) peek(k *key, gen uint64) *payload {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.index[k.full]
+	if m == nil || c.genLocked(k.endpoint, k.model) != gen || c.expiredLocked(m, c.now()) {
+		return nil
+	}
+	if v, ok := c.store.Get(k.full); ok {
+		if p, isPayload := v.(*payload); isPayload && p.gen == m.gen {
+			return p
+		}
+	}
+	return nil
+}

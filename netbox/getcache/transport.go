@@ -128,6 +128,11 @@ func (t *Transport) get(req *http.Request, base http.RoundTripper) (*http.Respon
 func (t *Transport) fetch(req *http.Request, base http.RoundTripper, k *key, gen uint64, shared bool) (*fetched, error) {
 	ctx := req.Context()
 	if shared {
+		// A flight that started just after another one for the same key and generation stored
+		// its answer finds it here instead of asking NetBox again.
+		if p := t.Cache.peek(k, gen); p != nil {
+			return &fetched{status: p.status, header: p.header, body: p.body}, nil
+		}
 		var cancel context.CancelFunc
 		ctx, cancel = t.detach(ctx)
 		defer cancel()
