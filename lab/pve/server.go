@@ -552,10 +552,10 @@ func (s *Server) serveTicket(w http.ResponseWriter, r *http.Request) {
 func (s *Server) checkTicket(t string) (string, bool) {
 	parts := strings.Split(t, ":")
 	// PVE:user@realm:HEXTIME::sig
-	if len(parts) != 6 || parts[0] != "PVE" || parts[4] != "" {
+	if len(parts) != 5 || parts[0] != "PVE" || parts[3] != "" {
 		return "", false
 	}
-	user, ts, sig := parts[1], parts[2], parts[5]
+	user, ts, sig := parts[1], parts[2], parts[4]
 	if !hmac.Equal([]byte(sig), []byte(s.sign("ticket", user, ts))) {
 		return "", false
 	}
