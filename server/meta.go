@@ -1,0 +1,133 @@
+package server
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+func (s *Server) root(c echo.Context) error {
+	if s.opt.UI != nil && prefersHTML(c.Request()) {
+		return c.Redirect(http.StatusSeeOther, "/ui/")
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"name":        "proxbox",
+		"message":     "proxbox: the netbox-proxbox backend, in one Go binary",
+		"version":     s.opt.Build.Version,
+		"api_version": APILevel,
+		"links": map[string]string{
+			"health": "/health", "version": "/version", "openapi": "/openapi.json", "docs": "/docs", "dashboard": "/ui/",
+		},
+	})
+}
+
+// prefersHTML is true for browsers (Accept lists text/html explicitly); the
+// plugin sends */* and always gets JSON.
+func prefersHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func (s *Server) health(c echo.Context) error {
+	if err := s.store.Ping(c.Request().Context()); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "initializing", "init_ok": false, "detail": "store unavailable"})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "init_ok": true})
+}
+
+func (s *Server) version(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{
+		"version":           APILevel,
+		"appliance_version": s.opt.Build.Version,
+		"commit":            s.opt.Build.Commit,
+	})
+}
+
+// openAPI describes the routes actually registered, so it never drifts from
+// the router.
+func (s *Server) openAPI(c echo.Context) error {
+	paths := map[string]map[string]any{}
+	routes := s.e.Routes()
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Path < routes[j].Path })
+	for _, r := range routes {
+		if r.Method == echo.RouteNotFound || strings.HasPrefix(r.Path, "/ui") || strings.HasPrefix(r.Path, "/static") {
+			continue
+		}
+		p := openAPIPath(r.Path)
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
+		}
+		op := map[string]any{
+			"operationId": strings.ToLower(r.Method) + strings.NewReplacer("/", "_", ":", "", "*", "any", "-", "_", "{", "", "}", "").Replace(r.Path),
+			"tags":        []string{openAPITag(r.Path)},
+			"responses":   map[string]any{"200": map[string]any{"description": "OK"}},
+		}
+		if !s.IsExempt(r.Path) {
+			op["security"] = []map[string][]string{{"APIKeyHeader": {}}}
+		}
+		var params []map[string]any
+		for _, seg := range strings.Split(r.Path, "/") {
+			if strings.HasPrefix(seg, ":") {
+				params = append(params, map[string]any{"name": seg[1:], "in": "path", "required": true, "schema": map[string]string{"type": "string"}})
+			}
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		paths[p][strings.ToLower(r.Method)] = op
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{
+			"title":       "proxbox",
+			"version":     APILevel,
+			"description": "Backend of the netbox-proxbox NetBox plugin: endpoint configuration, API keys, Proxmox reads and sync streams.",
+		},
+		"paths": paths,
+		"components": map[string]any{
+			"securitySchemes": map[string]any{
+				"APIKeyHeader": map[string]string{"type": "apiKey", "in": "header", "name": "X-Proxbox-API-Key"},
+			},
+		},
+	})
+}
+
+func openAPIPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, ":") {
+			segs[i] = "{" + s[1:] + "}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+func openAPITag(p string) string {
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	if parts[0] == "" {
+		return "meta"
+	}
+	return parts[0]
+}
+
+func (s *Server) docs(c echo.Context) error {
+	// A plain, self-contained page (no CDN assets): the route list from the OpenAPI document.
+	var b strings.Builder
+	b.WriteString("<!doctype html><html lang=en><meta charset=utf-8><title>proxbox API</title><h1>proxbox API</h1>")
+	b.WriteString("<p>Machine-readable description: <a href=\"/openapi.json\">/openapi.json</a>. Protected routes need the header <code>X-Proxbox-API-Key</code>.</p><ul>")
+	routes := s.e.Routes()
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Path+routes[i].Method < routes[j].Path+routes[j].Method })
+	for _, r := range routes {
+		if r.Method == echo.RouteNotFound {
+			continue
+		}
+		b.WriteString("<li><code>" + r.Method + " " + htmlEscape(r.Path) + "</code></li>")
+	}
+	b.WriteString("</ul></html>")
+	return c.HTML(http.StatusOK, b.String())
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
