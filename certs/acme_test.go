@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -51,7 +52,14 @@ func listen(t *testing.T) (net.Listener, int) {
 
 func newACME(t *testing.T, cfg Config) *Manager {
 	t.Helper()
-	cfg.Mode, cfg.DataDir, cfg.Logger = ModeACME, t.TempDir(), quietLogger()
+	// certmagic's background jobs may still write after Close returns, so
+	// the directory is removed best-effort rather than by t.TempDir
+	dir, err := os.MkdirTemp("", "proxbox-acme-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	cfg.Mode, cfg.DataDir, cfg.Logger = ModeACME, dir, quietLogger()
 	if cfg.Names == nil {
 		cfg.Names = []string{"localhost"}
 	}
