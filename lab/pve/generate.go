@@ -297,7 +297,7 @@ func (g *gen) nodeNetwork(i int) []any {
 		return []any{eno, br}
 	}
 	eno1, eno2, eno3 := base("eno1", "eth", 3), base("eno2", "eth", 4), base("eno3", "eth", 5)
-	eno1["exists"], eno2["exists"], eno3["exists"], eno3["mtu"] = 1, 1, 1, 9000
+	eno1["exists"], eno2["exists"], eno3["exists"], eno3["mtu"] = 1, 1, 1, "9000"
 	bond := base("bond0", "bond", 6)
 	bond["slaves"], bond["bond_mode"], bond["bond_xmit_hash_policy"], bond["autostart"] = "eno1 eno2", "802.3ad", "layer3+4", 1
 	br0 := base("vmbr0", "bridge", 7)
@@ -305,10 +305,10 @@ func (g *gen) nodeNetwork(i int) []any {
 	br0["method"], br0["cidr"], br0["address"], br0["netmask"], br0["gateway"] = "static", ip+"/24", ip, "24", fmt.Sprintf("10.%d.0.1", g.subnet())
 	vlan := base("vlan50", "vlan", 8)
 	vip := fmt.Sprintf("10.50.%d.%d", g.subnet(), 11+i)
-	vlan["vlan-id"], vlan["vlan-raw-device"], vlan["autostart"] = 50, "bond0", 1
+	vlan["vlan-id"], vlan["vlan-raw-device"], vlan["autostart"] = "50", "bond0", 1
 	vlan["method"], vlan["cidr"], vlan["address"], vlan["netmask"] = "static", vip+"/24", vip, "24"
 	br1 := base("vmbr1", "bridge", 9)
-	br1["autostart"], br1["bridge_ports"], br1["bridge_stp"], br1["bridge_fd"], br1["mtu"] = 1, "eno3", "off", "0", 9000
+	br1["autostart"], br1["bridge_ports"], br1["bridge_stp"], br1["bridge_fd"], br1["mtu"] = 1, "eno3", "off", "0", "9000"
 	br1["comments"] = "storage and jumbo-frame guests\n"
 	return []any{eno1, eno2, eno3, bond, br0, vlan, br1}
 }
