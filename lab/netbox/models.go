@@ -9,17 +9,17 @@ import (
 type kind int
 
 const (
-	kStr    kind = iota // string
-	kInt                // integer (int64)
-	kFloat              // number (float64)
-	kBool               // boolean
-	kChoice             // string value, rendered {value,label}
-	kFK                 // foreign key (int64 id), rendered as the related brief object
-	kJSON               // any JSON value, stored as decoded
-	kTime               // date-time string
-	kGFKType            // "app.model" of a generic foreign key (assigned_object_type)
-	kGFKID              // id of a generic foreign key (assigned_object_id)
-	kStrList            // list of strings (custom field object_types)
+	kStr     kind = iota // string
+	kInt                 // integer (int64)
+	kFloat               // number (float64)
+	kBool                // boolean
+	kChoice              // string value, rendered {value,label}
+	kFK                  // foreign key (int64 id), rendered as the related brief object
+	kJSON                // any JSON value, stored as decoded
+	kTime                // date-time string
+	kGFKType             // "app.model" of a generic foreign key (assigned_object_type)
+	kGFKID               // id of a generic foreign key (assigned_object_id)
+	kStrList             // list of strings (custom field object_types)
 )
 
 // onDelete is what happens to a row whose FK points at a deleted row.
@@ -139,11 +139,13 @@ var (
 )
 
 // Helpers that keep the model table below readable.
-func str(n string, maxLen int) field   { return field{name: n, kind: kStr, maxLen: maxLen, def: ""} }
-func reqStr(n string, maxLen int) field { return field{name: n, kind: kStr, maxLen: maxLen, required: true} }
-func nstr(n string) field               { return field{name: n, kind: kStr, nullable: true} }
-func intf(n string) field               { return field{name: n, kind: kInt, nullable: true} }
-func boolf(n string, def bool) field    { return field{name: n, kind: kBool, def: def} }
+func str(n string, maxLen int) field { return field{name: n, kind: kStr, maxLen: maxLen, def: ""} }
+func reqStr(n string, maxLen int) field {
+	return field{name: n, kind: kStr, maxLen: maxLen, required: true}
+}
+func nstr(n string) field            { return field{name: n, kind: kStr, nullable: true} }
+func intf(n string) field            { return field{name: n, kind: kInt, nullable: true} }
+func boolf(n string, def bool) field { return field{name: n, kind: kBool, def: def} }
 func fk(n, ref string, del onDelete) field {
 	return field{name: n, kind: kFK, ref: ref, nullable: true, del: del}
 }
@@ -157,9 +159,11 @@ func ch(n string, cs []choice, def string) field {
 	}
 	return f
 }
-func nch(n string, cs []choice) field { return field{name: n, kind: kChoice, choices: cs, nullable: true} }
-func jsonf(n string) field            { return field{name: n, kind: kJSON, nullable: true} }
-func timef(n string) field            { return field{name: n, kind: kTime, nullable: true} }
+func nch(n string, cs []choice) field {
+	return field{name: n, kind: kChoice, choices: cs, nullable: true}
+}
+func jsonf(n string) field { return field{name: n, kind: kJSON, nullable: true} }
+func timef(n string) field { return field{name: n, kind: kTime, nullable: true} }
 
 var (
 	descr    = str("description", 200)
@@ -199,7 +203,7 @@ func buildModels() []*model {
 		{key: "dcim.devicetype", path: "dcim/device-types", class: "DeviceType", verbose: "device type",
 			fields: []field{reqFK("manufacturer", "dcim.manufacturer", delProtect), reqStr("model", 100), slug100,
 				str("part_number", 50), {name: "u_height", kind: kFloat, def: 1.0}, boolf("is_full_depth", true), descr, comments},
-			brief: []string{"manufacturer", "model", "slug", "description"},
+			brief:   []string{"manufacturer", "model", "slug", "description"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["model"].(string); return s },
 			uniques: []unique{togetherUnique("manufacturer", "model"), togetherUnique("manufacturer", "slug")},
 			zeros: []string{"console_port_template_count", "console_server_port_template_count", "device_bay_template_count",
@@ -213,7 +217,7 @@ func buildModels() []*model {
 			zeros: []string{"_depth"}, counts: []count{{"device_count", "dcim.device", "role"}, {"virtualmachine_count", "virtualization.virtualmachine", "role"}}},
 		{key: "dcim.platform", path: "dcim/platforms", class: "Platform", verbose: "platform",
 			fields: []field{name100, slug100, fk("manufacturer", "dcim.manufacturer", delProtect), fk("parent", "dcim.platform", delCascade), descr},
-			brief: []string{"name", "slug", "description"}, uniques: []unique{fieldUnique("name"), fieldUnique("slug")},
+			brief:  []string{"name", "slug", "description"}, uniques: []unique{fieldUnique("name"), fieldUnique("slug")},
 			zeros: []string{"_depth"}},
 		{key: "dcim.device", path: "dcim/devices", class: "Device", verbose: "device",
 			fields: []field{{name: "name", kind: kStr, nullable: true, maxLen: 64}, reqFK("device_type", "dcim.devicetype", delProtect),
@@ -328,7 +332,9 @@ func buildModels() []*model {
 		{key: "extras.journalentry", path: "extras/journal-entries", class: "JournalEntry", verbose: "journal entry",
 			fields: []field{{name: "assigned_object_type", kind: kGFKType, required: true},
 				{name: "assigned_object_id", kind: kInt, required: true}, ch("kind", journalKind, "info"), {name: "comments", kind: kStr, required: true}},
-			display: func(_ *store, v map[string]any) string { return fmt.Sprintf("%v - %v", v["assigned_object_type"], v["kind"]) }},
+			display: func(_ *store, v map[string]any) string {
+				return fmt.Sprintf("%v - %v", v["assigned_object_type"], v["kind"])
+			}},
 
 		// netbox-proxbox plugin models (shared/spec/plugin-client-contract.md 4.1-4.3).
 		{key: "netbox_proxbox.proxmoxendpoint", path: "plugins/proxbox/endpoints/proxmox", class: "ProxmoxEndpoint", verbose: "Proxmox endpoint", plugin: true,
