@@ -131,3 +131,15 @@ func (s *Server) docs(c echo.Context) error {
 func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
 }
+
+func (s *Server) caPEM(c echo.Context) error {
+	var pem []byte
+	if s.opt.CARootPEM != nil {
+		pem = s.opt.CARootPEM()
+	}
+	if len(pem) == 0 {
+		return fail(http.StatusNotFound, "No local CA: TLS is not in local mode.")
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="proxbox-root-ca.pem"`)
+	return c.Blob(http.StatusOK, "application/x-pem-file", pem)
+}

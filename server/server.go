@@ -44,6 +44,9 @@ type Options struct {
 	// UI, when set, is mounted at /ui/ and browsers asking / for HTML are
 	// sent there. It authenticates its own pages.
 	UI http.Handler
+	// CARootPEM, when set, returns the local CA's root certificate, served
+	// without auth at /ca.pem (nil result: 404).
+	CARootPEM func() []byte
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -148,6 +151,7 @@ func (s *Server) routes() {
 	e.GET("/version", s.version)
 	e.GET("/openapi.json", s.openAPI)
 	e.GET("/docs", s.docs)
+	e.GET("/ca.pem", s.caPEM)
 
 	e.GET("/auth/bootstrap-status", s.bootstrapStatus)
 	e.POST("/auth/register-key", s.registerKey)

@@ -2,14 +2,135 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/proxbox/proxbox/applog"
+	"github.com/proxbox/proxbox/certs"
+	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/server"
+	"github.com/proxbox/proxbox/store"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [flags]", stderr)
+	fs := newFlagSet("serve", "serve [flags]\n\nRuns the appliance. Every flag can also be set by the environment variable in brackets; a flag wins.", stderr)
+	load := config.Flags(fs, nil)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return errors.New("not yet available")
+	cfg, err := load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	return serveAppliance(ctx, cfg, stderr, nil)
 }
+
+// appliance is what serveAppliance has built, for callers (demo) that add
+// to it before it serves.
+type appliance struct {
+	cfg    config.Config
+	log    *slog.Logger
+	store  *store.Store
+	server *server.Server
+	tls    *certs.Manager
+	// BaseURL is how a local client reaches the server.
+	baseURL string
+}
+
+// serveAppliance runs the appliance until ctx ends. ready, when set, runs
+// after the listener is open and before serving.
+func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, ready func(ctx context.Context, a *appliance) error) error {
+	pipe := applog.New(logOut, cfg.LogFormat, applog.ParseLevel(cfg.LogLevel))
+	log := pipe.Logger()
+
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{EncryptionKey: cfg.EncryptionKey, Logger: log})
+	if err != nil {
+		return fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
+	}
+	defer st.Close()
+	logCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+	pipe.Persist(logCtx, st)
+	defer func() { stopLogs(); pipe.Wait() }()
+	if n, err := st.MarkInterruptedRuns(ctx, time.Now()); err == nil && n > 0 {
+		log.Warn("sync runs interrupted by the previous stop marked failed", "runs", n)
+	}
+
+	var tm *certs.Manager
+	if cfg.TLS != config.TLSOff {
+		tm, err = certs.New(ctx, certs.Config{
+			Mode: cfg.TLS, DataDir: cfg.DataDir, CARoot: cfg.CARoot, Names: cfg.TLSNames,
+			ACMEEmail: cfg.ACMEEmail, ACMECA: cfg.ACMECA, ACMEEABKeyID: cfg.ACMEEABKeyID, ACMEEABHMAC: cfg.ACMEEABHMAC,
+			CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, HTTPSPort: cfg.Port, HTTPPort: cfg.HTTPRedirectPort,
+			Logger: log.With("module", "tls"),
+		})
+		if err != nil {
+			return fmt.Errorf("TLS (%s mode): %w", cfg.TLS, err)
+		}
+		defer tm.Close()
+	}
+
+	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build()}
+	if tm != nil {
+		opts.CARootPEM = tm.RootPEM
+	}
+	srv := server.New(opts)
+
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
+	}
+	a := &appliance{cfg: cfg, log: log, store: st, server: srv, tls: tm, baseURL: localURL(cfg, ln.Addr())}
+	if ready != nil {
+		if err := ready(ctx, a); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+
+	var hs *http.Server
+	if tm != nil {
+		hs = srv.HTTPServer(tm.TLSConfig())
+	} else {
+		hs = srv.HTTPServer(nil)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- server.Serve(ctx, hs, ln, 20*time.Second) }()
+	if cfg.HTTPRedirectPort > 0 && tm != nil {
+		rln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.HTTPRedirectPort)))
+		if err != nil {
+			return fmt.Errorf("listen on redirect port %d: %w", cfg.HTTPRedirectPort, err)
+		}
+		plain := &http.Server{Handler: tm.HTTPHandler(nil), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+		go func() { errc <- server.Serve(ctx, plain, rln, 5*time.Second) }()
+	}
+	log.Info("proxbox serving", "url", a.baseURL, "tls", cfg.TLS, "data_dir", cfg.DataDir, "version", version)
+	err = <-errc
+	if err == nil && ctx.Err() != nil {
+		log.Info("proxbox stopped")
+	}
+	return err
+}
+
+// localURL is the URL a client on this host uses to reach the listener.
+func localURL(cfg config.Config, addr net.Addr) string {
+	scheme := "https"
+	if cfg.TLS == config.TLSOff {
+		scheme = "http"
+	}
+	host := cfg.BindHost
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	port := cfg.Port
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = ta.Port
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
