@@ -133,4 +133,3 @@ func localURL(cfg config.Config, addr net.Addr) string {
 	}
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
-

@@ -379,12 +379,10 @@ func (g *gen) qemu(vmid int, node string, counters map[string]int) map[string]an
 	if bus == "sata0" {
 		conf[bus] = fmt.Sprintf("%s:vm-%d-disk-0,size=%s", disk, vmid, sizeStr(bootGiB))
 	}
-	disks := []int{bootGiB}
 	if g.chance(0.3) {
 		extra := []int{20, 100, 500}[g.rng.IntN(3)]
 		key := g.pick("scsi1", "virtio1", "sata1")
 		conf[key] = fmt.Sprintf("%s:vm-%d-disk-1,backup=0,size=%s", disk, vmid, sizeStr(extra))
-		disks = append(disks, extra)
 	}
 	if g.chance(0.6) {
 		if g.chance(0.5) {
