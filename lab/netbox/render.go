@@ -214,6 +214,9 @@ func outNames(m *model) []string {
 	if m.key == "ipam.ipaddress" {
 		names = append(names, "nat_outside")
 	}
+	if m.key == "extras.customfield" {
+		names = append(names, "data_type")
+	}
 	for _, c := range m.counts {
 		names = append(names, c.name)
 	}
@@ -355,6 +358,10 @@ func (rc *rctx) writeField(w *jw, m *model, o *object, n string) {
 		w.key(n)
 		w.raw("[]")
 		return
+	case "data_type":
+		w.key(n)
+		w.str(cfDataType(o.v["type"]))
+		return
 	case "connected_endpoints":
 		w.key(n)
 		w.raw("null")
@@ -420,4 +427,23 @@ func choiceLabel(cs []choice, v string) string {
 		}
 	}
 	return v
+}
+
+// cfDataType is CustomFieldSerializer.get_data_type: the Python type a custom field holds.
+func cfDataType(t any) string {
+	switch t {
+	case "integer":
+		return "integer"
+	case "decimal":
+		return "number"
+	case "boolean":
+		return "boolean"
+	case "date", "datetime", "url", "text", "longtext", "select":
+		return "string"
+	case "multiselect", "multiobject":
+		return "array"
+	case "object":
+		return "object"
+	}
+	return "object"
 }
