@@ -146,7 +146,7 @@ func TestACMEServerDownLocalCAServes(t *testing.T) {
 	if !verifies(addr, local) {
 		t.Fatal("nothing served while ACME is pending")
 	}
-	if ev := <-events; ev != EventObtained+" "+m.ca.IssuerKey() {
+	if ev := nextEvent(t, events); ev != EventObtained+" "+m.ca.IssuerKey() {
 		t.Fatalf("first event %q, want the local CA's", ev)
 	}
 	waitFor(t, "the stored local-CA leaf to be served", func() bool {

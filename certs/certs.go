@@ -236,8 +236,6 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-func isIP(s string) bool { return net.ParseIP(s) != nil }
-
 func acmeDirectory(s string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "letsencrypt", "le", "production":
@@ -302,7 +300,11 @@ func (r *recordingIssuer) PreCheck(ctx context.Context, names []string, interact
 
 func (r *recordingIssuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*certmagic.IssuedCertificate, error) {
 	c, err := r.ACMEIssuer.Issue(ctx, csr)
-	r.m.recordACME(csr.DNSNames, err)
+	names := slices.Clone(csr.DNSNames)
+	for _, ip := range csr.IPAddresses {
+		names = append(names, ip.String())
+	}
+	r.m.recordACME(names, err)
 	return c, err
 }
 

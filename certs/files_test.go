@@ -78,7 +78,7 @@ func TestFilesReplacingTheFilesSwitchesTheServedCertificate(t *testing.T) {
 	if !verifies(addr, poolOf(t, first)) {
 		t.Fatal("a broken replacement took the server down")
 	}
-	if ev := <-reloaded; ev != EventFailed {
+	if ev := nextEvent(t, reloaded); ev != EventFailed {
 		t.Errorf("event %q, want %q", ev, EventFailed)
 	}
 	if m.Status().LastError == "" {
@@ -92,7 +92,7 @@ func TestFilesReplacingTheFilesSwitchesTheServedCertificate(t *testing.T) {
 	if !verifies(addr, poolOf(t, second)) {
 		t.Fatal("second pair not trusted")
 	}
-	if ev := <-reloaded; ev != EventReloaded {
+	if ev := nextEvent(t, reloaded); ev != EventReloaded {
 		t.Errorf("event %q, want %q", ev, EventReloaded)
 	}
 	if st := m.Status(); st.LastError != "" || st.Names[0] != "localhost" {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"io"
 	"log"
 	"log/slog"
@@ -144,8 +143,35 @@ func readFrame(r *bufio.Reader) (string, error) {
 	}
 }
 
-var errNoFrame = errors.New("no frame")
-
 func newDiscardStdLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// recv waits for want on ch, skipping other values; the guard only turns a
+// hang into a failure.
+func recv(t *testing.T, ch <-chan string, want string) {
+	t.Helper()
+	guard := time.After(60 * time.Second)
+	for {
+		select {
+		case got := <-ch:
+			if got == want {
+				return
+			}
+		case <-guard:
+			t.Fatalf("gave up waiting for %q", want)
+		}
+	}
+}
+
+// nextEvent returns the next value on ch, failing instead of hanging.
+func nextEvent(t *testing.T, ch <-chan string) string {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(60 * time.Second):
+		t.Fatal("gave up waiting for an event")
+		return ""
+	}
+}

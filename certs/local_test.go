@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 func newLocal(t *testing.T, dataDir string, mut func(*Config)) *Manager {
@@ -163,11 +164,7 @@ func TestLocalLeafNearExpiryIsRenewed(t *testing.T) {
 	})
 	addr := serveTLS(t, nil, m.TLSConfig(), okHandler())
 	before := served(t, addr, "localhost")
-	for id := range renewed {
-		if id == "localhost" {
-			break
-		}
-	}
+	recv(t, renewed, "localhost")
 	waitFor(t, "the renewed leaf to be served", func() bool {
 		return served(t, addr, "localhost").SerialNumber.Cmp(before.SerialNumber) != 0
 	})
@@ -214,7 +211,11 @@ func TestSSEOverTLSDeliversEachFrameBeforeTheNextIsWritten(t *testing.T) {
 				tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
 				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 			}
-			resp, err := c.Get("https://localhost/stream")
+			// the deadline only turns a hang (a buffered frame) into a failure
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://localhost/stream", nil)
+			resp, err := c.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
