@@ -323,9 +323,8 @@ func (s *store) specialPred(m *model, base, lookup string, vals []string) (pred,
 			if base == "interface_id" {
 				typ = "dcim.interface"
 			}
-			return func(o *object) bool {
-				return o.v["assigned_object_type"] == typ && match(o.v["assigned_object_id"], vals[0], "") || anyOf(func(*object) any { return o.v["assigned_object_id"] }, vals, "")(o) && o.v["assigned_object_type"] == typ
-			}, "", true
+			ids := anyOf(func(o *object) any { return o.v["assigned_object_id"] }, vals, "")
+			return func(o *object) bool { return o.v["assigned_object_type"] == typ && ids(o) }, "", true
 		case "virtual_machine_id", "device_id", "virtual_machine", "device":
 			typ, parent := "virtualization.vminterface", "virtual_machine"
 			if strings.HasPrefix(base, "device") {
@@ -370,9 +369,8 @@ func (s *store) specialPred(m *model, base, lookup string, vals []string) (pred,
 			if base == "interface_id" {
 				typ = "dcim.interface"
 			}
-			return func(o *object) bool {
-				return o.v["assigned_object_type"] == typ && anyOf(func(*object) any { return o.v["assigned_object_id"] }, vals, "")(o)
-			}, "", true
+			ids := anyOf(func(o *object) any { return o.v["assigned_object_id"] }, vals, "")
+			return func(o *object) bool { return o.v["assigned_object_type"] == typ && ids(o) }, "", true
 		}
 	case "extras.customfield":
 		if base == "object_type" {

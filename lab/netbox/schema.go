@@ -30,25 +30,24 @@ var (
 
 // loadSpec parses the embedded document once per process (about a second on this machine).
 func loadSpec() (*openapi3.T, error) {
-	specOnce.Do(func() {
-		zr, err := gzip.NewReader(bytes.NewReader(openAPIGz))
-		if err != nil {
-			specErr = fmt.Errorf("open embedded openapi: %w", err)
-			return
-		}
-		data, err := io.ReadAll(zr)
-		if err != nil {
-			specErr = fmt.Errorf("read embedded openapi: %w", err)
-			return
-		}
-		doc, err := openapi3.NewLoader().LoadFromData(data)
-		if err != nil {
-			specErr = fmt.Errorf("parse embedded openapi: %w", err)
-			return
-		}
-		specDoc = doc
-	})
+	specOnce.Do(func() { specDoc, specErr = parseSpec() })
 	return specDoc, specErr
+}
+
+func parseSpec() (*openapi3.T, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(openAPIGz))
+	if err != nil {
+		return nil, fmt.Errorf("open embedded openapi: %w", err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("read embedded openapi: %w", err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse embedded openapi: %w", err)
+	}
+	return doc, nil
 }
 
 // WarmSchema loads the embedded OpenAPI document now instead of on the first write.
