@@ -3,14 +3,17 @@ package netbox
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -749,5 +752,86 @@ func TestGoAPI(t *testing.T) {
 	}
 	if err := srv.Delete(ctx, "virtualization.cluster", cid); err != nil || srv.Count("virtualization.cluster") != 0 {
 		t.Fatalf("delete %v", err)
+	}
+}
+
+func TestServeTLSAndLabFaults(t *testing.T) {
+	srv := New(Options{Tokens: []Token{{Value: testV1}}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, true) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed lab cert
+	base := "https://" + ln.Addr().String()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/virtualization/clusters/?limit=1", nil)
+	req.Header.Set("Authorization", "Token "+testV1)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Fatalf("HTTPS GET: %d", resp.StatusCode)
+	}
+	// Runtime fault settings over /_lab/faults.
+	put, _ := http.NewRequestWithContext(ctx, "PUT", base+"/_lab/faults", strings.NewReader(`{"error_rate":1,"error_codes":[502],"latency":"1ms"}`))
+	resp, err = client.Do(put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if f := srv.Faults(); f.ErrorRate != 1 || f.Latency != time.Millisecond {
+		t.Fatalf("faults %+v", f)
+	}
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 502 {
+		t.Fatalf("want injected 502, got %d", resp.StatusCode)
+	}
+}
+
+func TestSlowBodyIsComplete(t *testing.T) {
+	h := newHarness(t, Options{Faults: Faults{SlowBodyRate: 1, SlowBodyDelay: 10 * time.Millisecond}})
+	code, v := h.do("GET", "/api/status/", nil)
+	if code != 200 || v.(map[string]any)["netbox-version"] == nil {
+		t.Fatalf("%d %v", code, v)
+	}
+	if h.srv.Stats().Faults["slow"] != 1 {
+		t.Fatalf("faults %v", h.srv.Stats().Faults)
+	}
+}
+
+func TestPutAndDetail(t *testing.T) {
+	h := newHarness(t, Options{})
+	site := h.mustCreate("/api/dcim/sites/", map[string]any{"name": "S", "slug": "s", "description": "keep"})
+	p := fmt.Sprintf("/api/dcim/sites/%d/", idOf(site))
+	code, v := h.do("PUT", p, map[string]any{"name": "S2"})
+	if code != 400 || errField(v, "slug") != "This field is required." {
+		t.Fatalf("PUT without slug: %d %v", code, v)
+	}
+	code, v = h.do("PUT", p, map[string]any{"name": "S2", "slug": "s2"})
+	if code != 200 || v.(map[string]any)["name"] != "S2" || v.(map[string]any)["description"] != "keep" {
+		t.Fatalf("PUT: %d %v", code, v)
+	}
+	if code, v := h.do("GET", "/api/dcim/sites/999/", nil); code != 404 || v.(map[string]any)["detail"] != "No Site matches the given query." {
+		t.Fatalf("404: %d %v", code, v)
+	}
+	if code, _ := h.do("GET", "/api/dcim/nothing/", nil); code != 404 {
+		t.Fatalf("unknown path: %d", code)
+	}
+	if code, _ := h.do("DELETE", p, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
 	}
 }
