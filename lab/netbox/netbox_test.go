@@ -835,3 +835,33 @@ func TestPutAndDetail(t *testing.T) {
 		t.Fatalf("delete: %d", code)
 	}
 }
+
+func TestConcurrentWritesAndReads(t *testing.T) {
+	h := newHarness(t, Options{})
+	_, c1, _ := h.base()
+	ctx := context.Background()
+	errc := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 20; i++ {
+				if _, err := h.srv.Create(ctx, "virtualization.virtualmachine", map[string]any{"name": fmt.Sprintf("g%d-%d", g, i), "cluster": c1}); err != nil {
+					errc <- err
+					return
+				}
+				if _, err := h.srv.List("virtualization.virtualmachine", url.Values{"cluster_id": {fmt.Sprint(c1)}}); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := h.srv.Count("virtualization.virtualmachine"); n != 160 {
+		t.Fatalf("%d VMs, want 160", n)
+	}
+}
