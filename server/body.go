@@ -47,8 +47,6 @@ func readObject(c echo.Context) (*jsonBody, error) {
 	return &jsonBody{m: m}, nil
 }
 
-func (b *jsonBody) has(k string) bool { _, ok := b.m[k]; return ok }
-
 func (b *jsonBody) isNull(k string) bool {
 	v, ok := b.m[k]
 	return ok && bytes.Equal(bytes.TrimSpace(v), []byte("null"))
@@ -154,20 +152,6 @@ func (b *jsonBody) err() error {
 		return nil
 	}
 	return fail(http.StatusUnprocessableEntity, "Invalid request body: "+strings.Join(b.errs, "; ")+".")
-}
-
-// queryBool parses a boolean query parameter case-insensitively; absent or
-// unparseable values give def.
-func queryBool(c echo.Context, name string, def bool) bool {
-	v := c.QueryParam(name)
-	if v == "" {
-		return def
-	}
-	b, err := config.ParseBool(v)
-	if err != nil {
-		return def
-	}
-	return b
 }
 
 // page applies offset/limit query parameters (limit 1..1000, default all).

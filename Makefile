@@ -1,0 +1,57 @@
+# proxbox: one static binary. CGO stays off everywhere: go-netbox is huge and
+# would compile twice (once per cgo setting) otherwise.
+export CGO_ENABLED := 0
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+PORT    ?= 8000
+# Packages that do not import go-netbox: the race detector (which needs cgo)
+# runs on these only, so go-netbox is never compiled a second time.
+RACE_PKGS ?= ./config/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/
+
+.PHONY: all build test test-race lint bench demo run docker clean generate
+
+all: build
+
+build: generate
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/proxbox ./cmd/proxbox
+
+# Templ components are generated into committed *_templ.go files.
+generate:
+	@if ls ui/*.templ >/dev/null 2>&1; then $(GO) tool templ generate -path ui >/dev/null; fi
+
+# Unit and integration tests: what CI runs.
+test: build
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) test-race
+
+test-race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	@if ls ui/*.templ >/dev/null 2>&1; then \
+		$(GO) tool templ generate -path ui >/dev/null && git diff --exit-code -- ui || { echo "templ output is stale: run 'make generate' and commit"; exit 1; }; \
+	fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+# The appliance with its embedded lab: HTTPS on a local CA, simulated
+# Proxmox and NetBox, a first sync started. Data lives in ./data.
+demo: build
+	PORT=$(PORT) ./bin/proxbox demo
+
+# The appliance alone, plain HTTP, data in ./data.
+run: build
+	PROXBOX_TLS=off PORT=$(PORT) ./bin/proxbox serve
+
+docker:
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "no Docker engine here: 'make build' gives the same static binary"; exit 1; }
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t proxbox:$(VERSION) .
+
+clean:
+	rm -rf bin
