@@ -35,6 +35,7 @@ type Store struct {
 	keyMemo map[[32]byte]int64 // sha256(raw key) -> key id, for keys verified since the last key change
 
 	logCap int
+	path   string
 }
 
 // Options tunes Open. The zero value is usable.
@@ -82,7 +83,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, box: box, log: logger, keyMemo: map[[32]byte]int64{}, logCap: opt.LogCapacity}
+	s := &Store{w: w, r: r, box: box, log: logger, keyMemo: map[[32]byte]int64{}, logCap: opt.LogCapacity, path: path}
 	if s.logCap <= 0 {
 		s.logCap = 10000
 	}
@@ -96,6 +97,9 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
 func (s *Store) Close() error {
