@@ -41,6 +41,9 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 		if r.URL.Path == "/metrics" && s.cfg.MetricsPublic {
 			return next(c)
 		}
+		if (r.URL.Path == "/admin/logs" || r.URL.Path == "/admin/logs/stream") && s.logs.valid(c.QueryParam("token"), s.now()) {
+			return next(c)
+		}
 		for _, check := range s.sessions {
 			if check(c) {
 				return next(c)

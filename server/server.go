@@ -44,6 +44,8 @@ type Options struct {
 	// UI, when set, is mounted at /ui/ and browsers asking / for HTML are
 	// sent there. It authenticates its own pages.
 	UI http.Handler
+	// Logs feeds the live log stream (/admin/logs/stream).
+	Logs LogSource
 	// CARootPEM, when set, returns the local CA's root certificate, served
 	// without auth at /ca.pem (nil result: 404).
 	CARootPEM func() []byte
@@ -63,6 +65,8 @@ type Server struct {
 	exempt map[string]bool
 	// sessions accept dashboard sign-ins beside the API key.
 	sessions []SessionChecker
+	// logs signs the short-lived tokens of the log URLs.
+	logs *logSigner
 }
 
 // New builds the echo application with every route and middleware.
@@ -73,7 +77,7 @@ func New(opt Options) *Server {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &Server{opt: opt, cfg: opt.Config, store: opt.Store, log: opt.Logger, now: opt.Now}
+	s := &Server{opt: opt, cfg: opt.Config, store: opt.Store, log: opt.Logger, now: opt.Now, logs: newLogSigner()}
 	s.exempt = map[string]bool{
 		"/": true, "/health": true, "/ca.pem": true, "/openapi.json": true, "/docs": true,
 		"/auth/bootstrap-status": true, "/auth/register-key": true,
@@ -174,6 +178,10 @@ func (s *Server) routes() {
 	e.PUT("/proxmox/endpoints/:id", s.updateProxmoxEndpoint)
 	e.PATCH("/proxmox/endpoints/:id", s.updateProxmoxEndpoint)
 	e.DELETE("/proxmox/endpoints/:id", s.deleteProxmoxEndpoint)
+
+	e.GET("/admin/logs", s.adminLogs)
+	e.GET("/admin/logs/stream", s.adminLogsStream)
+	e.POST("/admin/logs/token", s.logToken)
 
 	if s.opt.UI != nil {
 		ui := echo.WrapHandler(s.opt.UI)

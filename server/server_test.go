@@ -431,3 +431,43 @@ func TestOpenAPIListsRoutes(t *testing.T) {
 		t.Fatalf("paths: %v", doc.Paths)
 	}
 }
+
+func TestAdminLogsAndSignedURL(t *testing.T) {
+	f := newFixture(t)
+	f.bootstrap()
+	ctx := context.Background()
+	f.st.AppendLogs(ctx, []store.LogEntry{
+		{Time: time.Now(), Level: "INFO", Message: "sync started", OperationID: "run-1"},
+		{Time: time.Now(), Level: "ERROR", Message: "NetBox refused VM 101", OperationID: "run-1"},
+		{Time: time.Now(), Level: "INFO", Message: "other"},
+	})
+	var out struct {
+		Logs    []map[string]any  `json:"logs"`
+		Total   int               `json:"total"`
+		HasMore bool              `json:"has_more"`
+		Active  map[string]string `json:"active_filters"`
+	}
+	if rec := f.do("GET", "/admin/logs?errors_only=true", adminKey, nil, &out); rec.Code != 200 || out.Total != 1 || out.Logs[0]["message"] != "NetBox refused VM 101" {
+		t.Fatalf("errors_only: %d %+v", rec.Code, out)
+	}
+	f.do("GET", "/admin/logs?operation_id=run-1&limit=1", adminKey, nil, &out)
+	if out.Total != 2 || len(out.Logs) != 1 || !out.HasMore || out.Active["operation_id"] != "run-1" {
+		t.Fatalf("operation filter: %+v", out)
+	}
+	// Without a key the browser is refused, with a minted token it is let in until expiry.
+	if rec := f.do("GET", "/admin/logs", "", nil, nil); rec.Code != 401 {
+		t.Fatalf("no key: %d", rec.Code)
+	}
+	var tok map[string]string
+	f.do("POST", "/admin/logs/token", adminKey, nil, &tok)
+	if rec := f.do("GET", tok["logs_url"], "", nil, &out); rec.Code != 200 || out.Total != 3 {
+		t.Fatalf("signed url: %d %+v", rec.Code, out)
+	}
+	if rec := f.do("GET", "/admin/logs?token="+tok["token"]+"x", "", nil, nil); rec.Code != 401 {
+		t.Fatalf("tampered token: %d", rec.Code)
+	}
+	f.now = f.now.Add(16 * time.Minute)
+	if rec := f.do("GET", tok["logs_url"], "", nil, nil); rec.Code != 401 {
+		t.Fatalf("expired token: %d", rec.Code)
+	}
+}

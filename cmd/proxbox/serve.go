@@ -75,7 +75,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		defer tm.Close()
 	}
 
-	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build()}
+	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
 	}
