@@ -12,6 +12,8 @@ type apiError struct {
 	Status  int    `json:"-"`
 	Detail  any    `json:"detail"`
 	Message string `json:"message,omitempty"`
+	// Fields names the invalid fields, when there are several.
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 func (e *apiError) Error() string {

@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/store"
 )
 
@@ -44,6 +45,10 @@ type Options struct {
 	// UI, when set, is mounted at /ui/ and browsers asking / for HTML are
 	// sent there. It authenticates its own pages.
 	UI http.Handler
+	// Cache is the NetBox GET cache behind /cache*; CacheDefaults are the
+	// limits from the environment that DELETE /cache/settings returns to.
+	Cache         *getcache.Cache
+	CacheDefaults getcache.Limits
 	// Logs feeds the live log stream (/admin/logs/stream).
 	Logs LogSource
 	// CARootPEM, when set, returns the local CA's root certificate, served
@@ -178,6 +183,8 @@ func (s *Server) routes() {
 	e.PUT("/proxmox/endpoints/:id", s.updateProxmoxEndpoint)
 	e.PATCH("/proxmox/endpoints/:id", s.updateProxmoxEndpoint)
 	e.DELETE("/proxmox/endpoints/:id", s.deleteProxmoxEndpoint)
+
+	s.cacheRoutes()
 
 	e.GET("/admin/logs", s.adminLogs)
 	e.GET("/admin/logs/stream", s.adminLogsStream)

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/store"
 )
 
@@ -469,5 +470,60 @@ func TestAdminLogsAndSignedURL(t *testing.T) {
 	f.now = f.now.Add(16 * time.Minute)
 	if rec := f.do("GET", tok["logs_url"], "", nil, nil); rec.Code != 401 {
 		t.Fatalf("expired token: %d", rec.Code)
+	}
+}
+
+func TestCacheRoutesAndLiveTuning(t *testing.T) {
+	env := map[string]string{"PROXBOX_NETBOX_GET_CACHE_TTL": "300", "PROXBOX_NETBOX_GET_CACHE_MAX_ENTRIES": "1234", "PROXBOX_NETBOX_GET_CACHE_MAX_BYTES": "7340032"}
+	limits, err := getcache.LimitsFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	cache := getcache.New(getcache.Config{Limits: limits})
+	newSrv := func() {
+		f.srv = New(Options{Config: f.srv.cfg, Store: f.st, Cache: cache, CacheDefaults: limits, Now: func() time.Time { return f.now }})
+		if err := f.srv.ApplyStoredCacheSettings(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newSrv()
+	f.bootstrap()
+	var overview struct {
+		Metrics map[string]any `json:"netbox_get_cache_metrics"`
+		Sample  []any          `json:"netbox_get_cache_sample"`
+	}
+	if rec := f.do("GET", "/cache", adminKey, nil, &overview); rec.Code != 200 || overview.Metrics["max_entries"].(float64) != 1234 || overview.Metrics["ttl_seconds"].(float64) != 300 || overview.Metrics["max_bytes"].(float64) != 7340032 {
+		t.Fatalf("/cache: %d %v", rec.Code, overview)
+	}
+	rec := f.do("GET", "/cache/metrics/prometheus", adminKey, nil, nil)
+	if !strings.Contains(rec.Body.String(), " 1234") || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") {
+		t.Fatalf("prometheus: %s", rec.Body)
+	}
+	var e map[string]any
+	for _, bad := range []map[string]any{{"ttl_seconds": -1}, {"max_entries": 0}, {"max_bytes": 100}} {
+		if rec := f.do("PUT", "/cache/settings", adminKey, bad, &e); rec.Code != 422 {
+			t.Fatalf("%v: %d %v", bad, rec.Code, e)
+		}
+	}
+	var st map[string]any
+	if rec := f.do("PUT", "/cache/settings", adminKey, map[string]any{"ttl_seconds": 30, "max_entries": 10, "max_bytes": 4096}, &st); rec.Code != 200 || st["source"] != "settings" {
+		t.Fatalf("put: %d %v", rec.Code, st)
+	}
+	if cache.Limits().MaxEntries != 10 {
+		t.Fatal("not applied at once")
+	}
+	// A restart keeps the tuning over the environment.
+	cache.SetLimits(limits)
+	newSrv()
+	if cache.Limits().MaxEntries != 10 || cache.Limits().TTL != 30*time.Second {
+		t.Fatalf("after restart: %+v", cache.Limits())
+	}
+	if rec := f.do("DELETE", "/cache/settings", adminKey, nil, &st); rec.Code != 200 || st["source"] != "environment" || cache.Limits().MaxEntries != 1234 {
+		t.Fatalf("reset: %d %v %+v", rec.Code, st, cache.Limits())
+	}
+	var cleared map[string]string
+	if rec := f.do("GET", "/clear-cache", adminKey, nil, &cleared); rec.Code != 200 || cleared["message"] != "All caches cleared" {
+		t.Fatalf("clear: %d %v", rec.Code, cleared)
 	}
 }

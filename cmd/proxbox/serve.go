@@ -14,6 +14,7 @@ import (
 	"github.com/proxbox/proxbox/applog"
 	"github.com/proxbox/proxbox/certs"
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
 )
@@ -39,6 +40,7 @@ type appliance struct {
 	store  *store.Store
 	server *server.Server
 	tls    *certs.Manager
+	cache  *getcache.Cache
 	// BaseURL is how a local client reaches the server.
 	baseURL string
 }
@@ -75,17 +77,28 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		defer tm.Close()
 	}
 
-	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe}
+	cacheLimits, err := getcache.LimitsFromEnv(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("invalid NetBox cache setting: %w", err)
+	}
+	cache := getcache.New(getcache.Config{Limits: cacheLimits, Logger: log.With("module", "cache"), Debug: cfg.DebugCache})
+	cache.Start(ctx)
+	defer cache.Close()
+
+	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
 	}
 	srv := server.New(opts)
+	if err := srv.ApplyStoredCacheSettings(ctx); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
-	a := &appliance{cfg: cfg, log: log, store: st, server: srv, tls: tm, baseURL: localURL(cfg, ln.Addr())}
+	a := &appliance{cfg: cfg, log: log, store: st, server: srv, tls: tm, cache: cache, baseURL: localURL(cfg, ln.Addr())}
 	if ready != nil {
 		if err := ready(ctx, a); err != nil {
 			ln.Close()
