@@ -1,0 +1,51 @@
+// Package netbox is proxbox's NetBox REST client: list reads with pagination, bulk writes with
+// per-item error isolation, retries with backoff, duplicate-safe creates, the GET cache on the
+// request path, and request counters. It is the only package that imports go-netbox
+// (github.com/netbox-community/go-netbox/v4 v4.3.0).
+//
+// It owns netbox/*.go. It must not edit netbox/getcache (it only installs getcache.Transport),
+// and must not import the sync engine, the store, the server or the Proxmox adapter.
+//
+// # Reads
+//
+// List reads pages of limit=1000 as raw JSON into map[string]any. go-netbox's generated models
+// are not used for reads: an enum value its NetBox 4.3 schema does not list makes a whole page
+// fail to decode (../shared/spec/go-libraries.md §3.4). JSON numbers decode as float64 (ID turns
+// an "id" into an int64). A page's "next" link is never followed as given: only its query is kept
+// and the request is rebuilt on the configured URL, so a NetBox behind a TLS proxy that writes
+// http:// links, or a link to another host, cannot redirect the token (peers-and-fixtures.md
+// B.6 items 3 to 5; cursor links with start= work the same way). Reading stops on a null next, on
+// count reached or on an empty page.
+//
+// FreshRead(ctx) sends "Cache-Control: no-cache", which getcache.Transport answers from NetBox
+// and not from the cache (getcache doc, "Invalidation and stale reads"). The sync engine's state
+// load and the client's own duplicate checks use it.
+//
+// # Writes
+//
+// Create, Update and Delete split their input into requests of Config.BatchSize objects and run
+// up to Config.Concurrency of them at once (a client-wide semaphore bounds the requests in
+// flight, so concurrent calls share the bound). NetBox bulk writes are atomic
+// (peers-and-fixtures.md B.6 items 9 and 10): a 400 whose body is a list of per-item error dicts
+// marks the bad items with NetBox's messages and the rest are sent again; a 400, 409 or 413 with
+// a single error for a whole batch is bisected until the offending items are alone. Bulk update
+// and delete skip unknown ids; Update reports such an id as a 404 APIError, Delete as success.
+//
+// Retries: 429 (Retry-After honoured, seconds or HTTP date, capped at Config.MaxBackoff), 5xx
+// other than 501/505, and connection errors are retried up to Config.MaxRetries times with
+// exponential backoff and full jitter; other 4xx never are. PATCH and bulk DELETE are idempotent
+// and are simply re-sent. A POST whose reply was lost after it may have reached NetBox (a
+// connection error after the request was written, or a 5xx) is not re-sent blindly: every object
+// of the batch is first looked up (CreateOptions.Lookup, else the CreateOptions.Identity filter,
+// else DefaultIdentity); objects found are reported as created, the rest are sent again. Objects
+// without any identity are re-sent only when another object of the same (atomic) batch proves the
+// batch did not land; otherwise they fail with ErrReplyLost. A request that NetBox is still
+// processing when the lookup runs is a window this cannot close; NetBox's uniqueness rules
+// (VM name per cluster, slugs) then refuse the second copy.
+//
+// # Counters
+//
+// Stats counts requests that reached the network (cache hits are not requests), write requests
+// among them, and retries. The simulator in lab/netbox counts the same requests from the other
+// side; the tests compare both.
+package netbox
