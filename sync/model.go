@@ -1,0 +1,147 @@
+package sync
+
+import (
+	"regexp"
+	"strings"
+)
+
+// NetBox API paths (below /api/) of the models the engine writes.
+const (
+	ModelTag         = "extras/tags"
+	ModelCustomField = "extras/custom-fields"
+	ModelClusterType = "virtualization/cluster-types"
+	ModelCluster     = "virtualization/clusters"
+	ModelSite        = "dcim/sites"
+	ModelMfr         = "dcim/manufacturers"
+	ModelDeviceType  = "dcim/device-types"
+	ModelRole        = "dcim/device-roles"
+	ModelPlatform    = "dcim/platforms"
+	ModelDevice      = "dcim/devices"
+	ModelInterface   = "dcim/interfaces"
+	ModelVLAN        = "ipam/vlans"
+	ModelVM          = "virtualization/virtual-machines"
+	ModelVMInterface = "virtualization/interfaces"
+	ModelDisk        = "virtualization/virtual-disks"
+	ModelMAC         = "dcim/mac-addresses"
+	ModelIP          = "ipam/ip-addresses"
+)
+
+// Tag slugs the engine owns. PVE tags are mirrored as "pve-<slug>".
+const (
+	TagProxbox   = "proxbox"
+	TagOrphan    = "proxbox-orphan"
+	pveTagPrefix = "pve-"
+)
+
+// Custom fields the engine writes, each scoped to the object types that carry it.
+const (
+	CFEndpoint   = "proxmox_endpoint"
+	CFVMID       = "proxmox_vm_id"
+	CFVMType     = "proxmox_vm_type"
+	CFNode       = "proxmox_node"
+	CFOrphanedAt = "proxmox_orphaned_at"
+)
+
+// Ref points at another desired or current object by its identity key. A
+// zero Ref stands for null.
+type Ref struct {
+	Model string
+	Key   string
+}
+
+// IsZero reports whether r is the null reference.
+func (r Ref) IsZero() bool { return r.Model == "" }
+
+// Object is one desired NetBox object: plain field values, references to other
+// objects (resolved to ids at apply time), tag slugs and the custom fields we
+// own. Nothing else of the NetBox object is ours.
+type Object struct {
+	Model string
+	Key   string // identity, unique within Model
+	Label string // for reports
+	Stage Stage
+
+	Fields       map[string]any
+	Refs         map[string]Ref // FK fields
+	Tags         []string       // slugs; nil: tags are not managed
+	CustomFields map[string]any
+
+	// CreateOnly fields (incl. "tags", "custom_fields") are written on create
+	// and never diffed afterwards: user-owned after creation.
+	CreateOnly map[string]bool
+	// Optional refs may stay unresolved (parent not there yet, e.g. a primary
+	// IP before IPs exist): then they are omitted and not compared.
+	Optional map[string]bool
+	// Soft refs are only written when the current value is null or points at
+	// an object we own (a user's primary IP is kept).
+	Soft map[string]bool
+	// SetFields hold string lists merged as sets: ours added, theirs kept.
+	SetFields map[string]bool
+	// EnsureOnly objects are created when missing and never updated.
+	EnsureOnly bool
+}
+
+func newObject(model, key, label string, st Stage) *Object {
+	return &Object{Model: model, Key: key, Label: label, Stage: st, Fields: map[string]any{}, Refs: map[string]Ref{}}
+}
+
+func (o *Object) ref(field, model, key string) { o.Refs[field] = Ref{Model: model, Key: key} }
+
+func (o *Object) flag(m *map[string]bool, fields ...string) {
+	if *m == nil {
+		*m = map[string]bool{}
+	}
+	for _, f := range fields {
+		(*m)[f] = true
+	}
+}
+
+// Desired is everything one snapshot maps to, grouped by model in a stable order.
+type Desired struct {
+	Endpoint string // endpoint label (proxmox_endpoint value)
+	Cluster  string // key of our cluster
+	Complete bool
+	objects  map[string][]*Object
+	byKey    map[string]map[string]*Object
+	Warnings []string
+}
+
+func newDesired() *Desired {
+	return &Desired{objects: map[string][]*Object{}, byKey: map[string]map[string]*Object{}}
+}
+
+// Add adds o unless an object with the same key exists; it returns the kept one.
+func (d *Desired) Add(o *Object) *Object {
+	m := d.byKey[o.Model]
+	if m == nil {
+		m = map[string]*Object{}
+		d.byKey[o.Model] = m
+	}
+	if old, ok := m[o.Key]; ok {
+		return old
+	}
+	m[o.Key] = o
+	d.objects[o.Model] = append(d.objects[o.Model], o)
+	return o
+}
+
+// Objects returns the desired objects of a model in mapping order.
+func (d *Desired) Objects(model string) []*Object { return d.objects[model] }
+
+// Get returns one desired object.
+func (d *Desired) Get(model, key string) *Object { return d.byKey[model][key] }
+
+// Count returns the number of desired objects of a model.
+func (d *Desired) Count(model string) int { return len(d.objects[model]) }
+
+var nonAlnum = regexp.MustCompile(`[^a-z0-9]+`)
+
+// Slugify lowercases s and turns runs of other characters into single dashes.
+func Slugify(s string) string {
+	s = nonAlnum.ReplaceAllString(strings.ToLower(s), "-")
+	s = strings.Trim(s, "-")
+	if len(s) > 100 {
+		s = strings.TrimRight(s[:100], "-")
+	}
+	return s
+}

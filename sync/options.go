@@ -1,0 +1,209 @@
+package sync
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Stage is one separately runnable part of a sync. A full run does them all,
+// in the order of AllStages, with one Proxmox read per endpoint.
+type Stage string
+
+// Stages. The names follow the plugin's stage routes; ParseStage also accepts
+// the SSE names of the Python service (virtual-disks, node-interfaces,
+// vm-ip-addresses).
+const (
+	StageDevices        Stage = "devices"            // cluster types, clusters, sites, manufacturer, device type, roles, nodes
+	StageVMs            Stage = "virtual-machines"   // guest roles, platforms, PVE tags, virtual machines
+	StageDisks          Stage = "vm-disks"           // virtual disks
+	StageNodeInterfaces Stage = "network-interfaces" // node interfaces, their VLANs and IPs
+	StageVMInterfaces   Stage = "vm-interfaces"      // VM interfaces, VLANs, MAC addresses
+	StageIPs            Stage = "ip-addresses"       // VM IP addresses and primary IPs
+)
+
+// AllStages in dependency order.
+var AllStages = []Stage{StageDevices, StageVMs, StageDisks, StageNodeInterfaces, StageVMInterfaces, StageIPs}
+
+// ParseStage accepts a stage name or one of its aliases.
+func ParseStage(s string) (Stage, error) {
+	switch strings.TrimSpace(strings.ToLower(s)) {
+	case "devices", "clusters", "nodes":
+		return StageDevices, nil
+	case "virtual-machines", "vms":
+		return StageVMs, nil
+	case "vm-disks", "virtual-disks", "disks":
+		return StageDisks, nil
+	case "network-interfaces", "node-interfaces":
+		return StageNodeInterfaces, nil
+	case "vm-interfaces":
+		return StageVMInterfaces, nil
+	case "ip-addresses", "vm-ip-addresses":
+		return StageIPs, nil
+	}
+	return "", fmt.Errorf("unknown stage %q (want one of %v)", s, AllStages)
+}
+
+// OrphanMode says what happens to objects whose Proxmox guest or node is gone.
+type OrphanMode string
+
+// Orphan modes (PROXBOX_ORPHANS).
+const (
+	OrphansKeep   OrphanMode = "keep"
+	OrphansMark   OrphanMode = "mark"
+	OrphansDelete OrphanMode = "delete"
+)
+
+// OverwriteFlags is the plugin's overwrite_* contract
+// (shared/fixtures/contracts/overwrite-flags.json): a false flag makes the
+// field user-owned after creation. Missing flags are true.
+type OverwriteFlags map[string]bool
+
+// OverwriteFlagNames lists the contract's flags in its order.
+var OverwriteFlagNames = []string{
+	"overwrite_device_role", "overwrite_device_type", "overwrite_device_tags", "overwrite_device_status",
+	"overwrite_device_description", "overwrite_device_custom_fields", "overwrite_vm_role", "overwrite_vm_type",
+	"overwrite_vm_tags", "overwrite_vm_proxmox_tags", "overwrite_vm_description", "overwrite_vm_custom_fields",
+	"overwrite_vm_cloudinit", "overwrite_cluster_tags", "overwrite_cluster_description",
+	"overwrite_cluster_custom_fields", "overwrite_node_interface_tags", "overwrite_node_interface_custom_fields",
+	"overwrite_storage_tags", "overwrite_vm_interface_tags", "overwrite_vm_interface_custom_fields",
+	"overwrite_ip_status", "overwrite_ip_tags", "overwrite_ip_custom_fields", "overwrite_ip_address_dns_name",
+}
+
+// On reports whether the flag is set (true when missing).
+func (f OverwriteFlags) On(name string) bool {
+	v, ok := f[name]
+	return !ok || v
+}
+
+// MapOptions shape the mapping. The zero value is the documented default.
+type MapOptions struct {
+	// Site is the name of the site for nodes (PROXBOX_DEFAULT_SITE); empty:
+	// one site per cluster, "Proxmox Default Site - <cluster>".
+	Site string
+	// ClusterName overrides the NetBox cluster name (the engine sets it when
+	// the PVE name is taken by another owner).
+	ClusterName string
+	// SkipTemplates leaves templates out (PROXBOX_TEMPLATES=skip); default: synced, offline.
+	SkipTemplates bool
+	// ConfigInterfaceNames names VM interfaces netN / LXC name= even when the
+	// guest agent knows the guest's name (PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME=false).
+	ConfigInterfaceNames bool
+	// IncludeIPv6LinkLocal keeps fe80::/10 and 169.254/16 addresses
+	// (PROXBOX_IGNORE_IPV6_LINK_LOCAL=false).
+	IncludeIPv6LinkLocal bool
+	// PrimaryIP is ipv4 (default), ipv6, both or none (PROXBOX_PRIMARY_IP_PREFERENCE).
+	PrimaryIP string
+	// Overwrite flags; nil: all true.
+	Overwrite OverwriteFlags
+}
+
+// Options of one run.
+type Options struct {
+	// Stages to run; empty: all, in order.
+	Stages []Stage
+	// DryRun computes the plan and writes nothing.
+	DryRun bool
+	// Orphans (PROXBOX_ORPHANS), default mark.
+	Orphans OrphanMode
+	// OrphanGrace (PROXBOX_ORPHAN_GRACE, Go duration or days like "7d"),
+	// default 7 days; negative: no grace.
+	OrphanGrace time.Duration
+	Map         MapOptions
+	// Events receives the event stream; it must not block for long. Nil: none.
+	Events func(Event)
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Orphans == "" {
+		o.Orphans = OrphansMark
+	}
+	if o.OrphanGrace == 0 {
+		o.OrphanGrace = 7 * 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.Stages) == 0 {
+		o.Stages = AllStages
+	}
+}
+
+func (o *Options) runs(s Stage) bool { return slices.Contains(o.Stages, s) }
+
+// OptionsFromEnv reads the engine's environment variables (getenv is
+// os.Getenv in production) on top of the defaults.
+func OptionsFromEnv(getenv func(string) string) (Options, error) {
+	var o Options
+	if v := getenv("PROXBOX_ORPHANS"); v != "" {
+		switch m := OrphanMode(strings.ToLower(v)); m {
+		case OrphansKeep, OrphansMark, OrphansDelete:
+			o.Orphans = m
+		default:
+			return o, fmt.Errorf("PROXBOX_ORPHANS=%q: want keep, mark or delete", v)
+		}
+	}
+	if v := getenv("PROXBOX_ORPHAN_GRACE"); v != "" {
+		d, err := ParseGrace(v)
+		if err != nil {
+			return o, fmt.Errorf("PROXBOX_ORPHAN_GRACE: %w", err)
+		}
+		o.OrphanGrace = d
+		if d == 0 {
+			o.OrphanGrace = -1 // delete at the first run that sees the orphan
+		}
+	}
+	o.Map.Site = getenv("PROXBOX_DEFAULT_SITE")
+	if v := getenv("PROXBOX_TEMPLATES"); v != "" {
+		switch strings.ToLower(v) {
+		case "sync":
+		case "skip":
+			o.Map.SkipTemplates = true
+		default:
+			return o, fmt.Errorf("PROXBOX_TEMPLATES=%q: want sync or skip", v)
+		}
+	}
+	for name, dst := range map[string]*bool{
+		"PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME": &o.Map.ConfigInterfaceNames,
+		"PROXBOX_IGNORE_IPV6_LINK_LOCAL":         &o.Map.IncludeIPv6LinkLocal,
+	} {
+		if v := getenv(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return o, fmt.Errorf("%s=%q: want true or false", name, v)
+			}
+			*dst = !b
+		}
+	}
+	if v := getenv("PROXBOX_PRIMARY_IP_PREFERENCE"); v != "" {
+		switch strings.ToLower(v) {
+		case "ipv4", "ipv6", "both", "none":
+			o.Map.PrimaryIP = strings.ToLower(v)
+		default:
+			return o, fmt.Errorf("PROXBOX_PRIMARY_IP_PREFERENCE=%q: want ipv4, ipv6, both or none", v)
+		}
+	}
+	o.defaults()
+	return o, nil
+}
+
+// ParseGrace parses a Go duration or a number of days ("7d").
+func ParseGrace(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(d, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad number of days %q", s)
+		}
+		return time.Duration(n * float64(24*time.Hour)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("bad duration %q", s)
+	}
+	return d, nil
+}
