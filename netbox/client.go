@@ -303,7 +303,11 @@ type Status struct {
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status
 	for attempt := 0; ; attempt++ {
-		c.sem <- struct{}{}
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return st, fmt.Errorf("netbox status: %w", ctx.Err())
+		}
 		raw, resp, err := c.nb.StatusAPI.StatusRetrieve(ctx).Execute()
 		<-c.sem
 		status := 0
