@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -395,4 +396,71 @@ func TestWriteBadModelAndCancel(t *testing.T) {
 		t.Fatal("results for no input")
 	}
 	_ = strconv.Itoa
+}
+
+func TestUpdateIsolatesBadPatch(t *testing.T) {
+	srv, ts := newLab(t, lab.Options{}, nil)
+	seedVMs(t, srv, seedClusters(t, srv, 1), 30)
+	c, _ := newClient(t, ts.URL, nil)
+	ctx := context.Background()
+	vms, err := c.List(ctx, vmModel, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetStats()
+	patches := make([]Object, len(vms))
+	for i, vm := range vms {
+		id, _ := ID(vm)
+		patches[i] = Object{"id": id, "comments": "synced"}
+	}
+	patches[4]["status"] = "running" // not a NetBox VM status
+	rs := c.Update(ctx, vmModel, patches)
+	var ae *APIError
+	if !errors.As(rs[4].Err, &ae) || len(ae.Fields["status"]) == 0 {
+		t.Fatalf("bad patch: %v", rs[4].Err)
+	}
+	for i, r := range rs {
+		if i != 4 && (r.Err != nil || r.Object["comments"] != "synced") {
+			t.Fatalf("patch %d: %v", i, r.Err)
+		}
+	}
+	st := srv.Stats()
+	if st.Updated[vmLabel] != 29 || st.Requests["PATCH "+vmPath] != 2 {
+		t.Fatalf("updated %d in %d PATCHes", st.Updated[vmLabel], st.Requests["PATCH "+vmPath])
+	}
+}
+
+// Requests in flight never exceed Concurrency, across concurrent calls too.
+func TestConcurrencyBound(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	srv, ts := newLab(t, lab.Options{Faults: lab.Faults{Latency: time.Millisecond}}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			inFlight++
+			peak = max(peak, inFlight)
+			mu.Unlock()
+			defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+			h.ServeHTTP(w, r)
+		})
+	})
+	clusters := seedClusters(t, srv, 2)
+	c, _ := newClient(t, ts.URL, func(cfg *Config) { cfg.BatchSize = 5; cfg.Concurrency = 2 })
+	var wg sync.WaitGroup
+	for k := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			objs := vmObjs(40, clusters[k%2])
+			for i := range objs {
+				objs[i]["name"] = fmt.Sprintf("c%d-%d", k, i)
+			}
+			okResults(t, c.Create(context.Background(), vmModel, objs))
+		}()
+	}
+	wg.Wait()
+	t.Logf("peak in flight: %d", peak)
+	if peak > 2 || srv.Count(vmLabel) != 120 {
+		t.Fatalf("peak %d requests in flight (want ≤ 2), %d VMs", peak, srv.Count(vmLabel))
+	}
 }
