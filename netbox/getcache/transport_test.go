@@ -148,7 +148,7 @@ func TestStaleReadProtection(t *testing.T) {
 		get(t, r.tr, list) // cached v0
 		wrote := make(chan result)
 		go func() { wrote <- do(t, r.tr, http.MethodPatch, list) }() // bulk PATCH
-		<-g.arrived // the write is in flight, NetBox has not applied it
+		<-g.arrived                                                  // the write is in flight, NetBox has not applied it
 		res := get(t, r.tr, list)
 		if res.state != "MISS" || !strings.Contains(res.body, v(0)) {
 			t.Errorf("during write: %s %s, want MISS v0 (pre-write entry invalidated before sending)", res.state, res.body)
