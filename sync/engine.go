@@ -1,0 +1,895 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/proxbox/proxbox/inventory"
+)
+
+// NetBox is what the engine needs from a NetBox client. sync/nbadapter
+// adapts *netbox.Client; tests use fakes or the lab simulator.
+type NetBox interface {
+	// List returns every object of model matching query (pagination is the
+	// client's job). The engine passes FreshRead contexts via Fresh.
+	List(ctx context.Context, model string, query url.Values) ([]map[string]any, error)
+	// Create, Update and Delete write in bulk; one result per input, in any order.
+	Create(ctx context.Context, model string, objs []map[string]any) []WriteResult
+	Update(ctx context.Context, model string, patches []map[string]any) []WriteResult
+	Delete(ctx context.Context, model string, ids []int64) []WriteResult
+}
+
+// WriteResult is the outcome of one object of a bulk write.
+type WriteResult struct {
+	Index  int
+	Object map[string]any
+	Err    error
+}
+
+// Target is one Proxmox endpoint to sync: Read is called once per run
+// (proxmox.Client.Read with the endpoint and its read options, in production).
+type Target struct {
+	Endpoint inventory.Endpoint
+	Read     func(ctx context.Context) (*inventory.Snapshot, error)
+}
+
+// Engine syncs Proxmox endpoints into one NetBox.
+type Engine struct {
+	NetBox NetBox
+	// Stats returns the NetBox client's request and write counters (optional;
+	// the summary's netbox numbers are deltas of it).
+	Stats func() (requests, writes int64)
+	// Fresh marks a context so that lists bypass any GET cache
+	// (netbox.FreshRead in production; optional).
+	Fresh  func(context.Context) context.Context
+	Logger *slog.Logger
+}
+
+// Run syncs every target, one after another, and returns the summary. The
+// stream of events goes to opt.Events. A target that cannot be read is an
+// error of the run; the others still sync.
+func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summary {
+	opt.defaults()
+	start := opt.Now()
+	rep := newReport(opt.Events, opt.Now)
+	var req0, wr0 int64
+	if e.Stats != nil {
+		req0, wr0 = e.Stats()
+	}
+	var pveRequests int64
+	for _, t := range targets {
+		label := EndpointLabel(t.Endpoint)
+		rep.endpoint = label
+		rep.send(Event{Type: EventRunStarted})
+		snap, err := t.Read(ctx)
+		if snap != nil {
+			pveRequests += int64(snap.Requests)
+		}
+		if err != nil {
+			rep.fail("endpoint "+label, fmt.Sprintf("read proxmox: %v", err))
+			continue
+		}
+		e.sync(ctx, snap, opt, rep)
+	}
+	s := rep.summary(start, opt.DryRun)
+	s.Proxmox.Requests = pveRequests
+	if e.Stats != nil {
+		req, wr := e.Stats()
+		s.NetBox.Requests, s.NetBox.Writes = req-req0, wr-wr0
+	}
+	rep.send(Event{Type: EventRunFinished, Summary: s})
+	return s
+}
+
+// SyncSnapshot syncs one snapshot that the caller already read.
+func (e *Engine) SyncSnapshot(ctx context.Context, snap *inventory.Snapshot, opt Options) *Summary {
+	return e.Run(ctx, []Target{{Endpoint: snap.Endpoint, Read: func(context.Context) (*inventory.Snapshot, error) { return snap, nil }}}, opt)
+}
+
+func (e *Engine) log() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.Default()
+}
+
+// run is the state of one endpoint's sync: NetBox's current objects by model
+// and id, updated by every write (or by the simulated writes of a dry run).
+type run struct {
+	e      *Engine
+	opt    Options
+	rep    *report
+	snap   *inventory.Snapshot
+	d      *Desired
+	cur    map[string]map[int64]map[string]any
+	keys   map[string]map[int64]string // memo of current keys, dropped on writes
+	nextID int64
+	// created this run (no second-pass update counted for them)
+	created map[string]bool
+	frozen  map[string]bool // VM keys whose agent read failed: their children are not removed or renamed
+}
+
+func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options, rep *report) {
+	r := &run{e: e, opt: opt, rep: rep, snap: snap, cur: map[string]map[int64]map[string]any{},
+		keys: map[string]map[int64]string{}, created: map[string]bool{}, frozen: map[string]bool{}}
+	for _, w := range snap.Warnings {
+		rep.warn(w.Object, w.Detail)
+	}
+	for _, er := range snap.Errors {
+		rep.warn(er.Object, "read failed, orphan handling skipped: "+er.Detail)
+	}
+	if e.Fresh != nil {
+		ctx = e.Fresh(ctx)
+	}
+	// Tags first: tag filters of NetBox reject unknown slugs.
+	mapOpt := opt.Map
+	pre := Map(snap, mapOpt)
+	if err := r.load(ctx, ModelTag, r.slugQuery("slug", pre.Objects(ModelTag))); err != nil {
+		rep.fail("netbox", err.Error())
+		return
+	}
+	// Our cluster, and whether its name is taken by someone else.
+	name := ClusterName(snap)
+	label := EndpointLabel(snap.Endpoint)
+	if err := r.load(ctx, ModelCluster, url.Values{"name": {name}}); err != nil {
+		rep.fail("netbox", err.Error())
+		return
+	}
+	if r.hasTag(TagProxbox) {
+		if err := r.load(ctx, ModelCluster, url.Values{"tag": {TagProxbox}}); err != nil {
+			rep.fail("netbox", err.Error())
+			return
+		}
+	}
+	if mapOpt.ClusterName == "" {
+		mapOpt.ClusterName = name
+		for _, c := range r.cur[ModelCluster] {
+			if c["name"] == name && cfString(c, CFEndpoint) != label {
+				mapOpt.ClusterName = FallbackClusterName(snap)
+			}
+		}
+		for _, c := range r.cur[ModelCluster] { // keep the name we gave earlier
+			if cfString(c, CFEndpoint) == label {
+				if n, _ := c["name"].(string); n != "" {
+					mapOpt.ClusterName = n
+				}
+			}
+		}
+	}
+	r.d = Map(snap, mapOpt)
+	for _, w := range r.d.Warnings {
+		rep.warn("", w)
+	}
+	for _, w := range snap.Warnings {
+		if t, id, ok := strings.Cut(w.Object, "/"); ok && (t == "qemu" || t == "lxc") {
+			if n, err := strconv.Atoi(id); err == nil {
+				r.frozen[vmKey(label, inventory.GuestType(t), n)] = true
+			}
+		}
+	}
+	if err := r.loadAll(ctx); err != nil {
+		rep.fail("netbox", "load current state: "+err.Error())
+		return
+	}
+
+	rep.startStage("prelude")
+	r.step(ctx, ModelTag, "", 0)
+	r.step(ctx, ModelCustomField, "", 0)
+	rep.endStage()
+	for _, st := range AllStages {
+		if !opt.runs(st) {
+			continue
+		}
+		rep.startStage(st)
+		for _, s := range stageSteps[st] {
+			r.step(ctx, s.model, st, s.pass)
+		}
+		if st == StageVMs || st == StageDevices {
+			r.orphans(ctx, st)
+		}
+		rep.endStage()
+	}
+}
+
+type stepDef struct {
+	model string
+	pass  int
+}
+
+var stageSteps = map[Stage][]stepDef{
+	StageDevices:        {{ModelClusterType, 0}, {ModelSite, 0}, {ModelMfr, 0}, {ModelDeviceType, 0}, {ModelRole, 0}, {ModelCluster, 0}, {ModelDevice, 0}},
+	StageVMs:            {{ModelRole, 0}, {ModelPlatform, 0}, {ModelVM, 0}},
+	StageDisks:          {{ModelDisk, 0}},
+	StageNodeInterfaces: {{ModelVLAN, 0}, {ModelInterface, 0}, {ModelInterface, 1}, {ModelIP, 0}, {ModelDevice, 1}},
+	StageVMInterfaces:   {{ModelVLAN, 0}, {ModelVMInterface, 0}, {ModelMAC, 0}, {ModelVMInterface, 1}},
+	StageIPs:            {{ModelIP, 0}, {ModelVM, 1}},
+}
+
+func cfString(o map[string]any, name string) string {
+	cf, _ := o["custom_fields"].(map[string]any)
+	s, _ := cf[name].(string)
+	return s
+}
+
+func (r *run) hasTag(slug string) bool {
+	for _, t := range r.cur[ModelTag] {
+		if t["slug"] == slug {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) slugQuery(param string, objs []*Object) url.Values {
+	q := url.Values{}
+	for _, o := range objs {
+		q.Add(param, o.Key)
+	}
+	return q
+}
+
+var listFields = map[string]string{
+	ModelVM:          "id,name,status,cluster,device,role,platform,vcpus,memory,disk,description,tags,custom_fields,primary_ip4,primary_ip6",
+	ModelVMInterface: "id,name,enabled,mtu,mode,virtual_machine,untagged_vlan,primary_mac_address,tags",
+	ModelDisk:        "id,name,size,virtual_machine,tags",
+	ModelMAC:         "id,mac_address,assigned_object_type,assigned_object_id,tags",
+	ModelIP:          "id,address,status,assigned_object_type,assigned_object_id,tags",
+	ModelInterface:   "id,name,type,enabled,mtu,mode,device,untagged_vlan,bridge,lag,tags",
+	ModelDevice:      "id,name,status,description,device_type,role,site,cluster,tags,custom_fields,primary_ip4",
+}
+
+// load lists model with q and adds the rows to the current state. An empty
+// multi-valued filter lists nothing.
+func (r *run) load(ctx context.Context, model string, q url.Values) error {
+	if f, ok := listFields[model]; ok {
+		q.Set("fields", f)
+	}
+	rows, err := r.e.NetBox.List(ctx, model, q)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", model, err)
+	}
+	m := r.cur[model]
+	if m == nil {
+		m = map[int64]map[string]any{}
+		r.cur[model] = m
+	}
+	for _, o := range rows {
+		if id, ok := idOf(o["id"]); ok {
+			m[id] = o
+		}
+	}
+	delete(r.keys, model)
+	return nil
+}
+
+// loadChunked lists with one filter parameter spread over requests of at most 50 values.
+func (r *run) loadChunked(ctx context.Context, model, param string, vals []string, extra url.Values) error {
+	for len(vals) > 0 {
+		n := min(50, len(vals))
+		q := url.Values{}
+		for k, v := range extra {
+			q[k] = v
+		}
+		q[param] = vals[:n]
+		if err := r.load(ctx, model, q); err != nil {
+			return err
+		}
+		vals = vals[n:]
+	}
+	return nil
+}
+
+func (r *run) loadAll(ctx context.Context) error {
+	keys := func(model string) []string {
+		var out []string
+		for _, o := range r.d.Objects(model) {
+			out = append(out, o.Key)
+		}
+		return out
+	}
+	for _, m := range []string{ModelCustomField} {
+		if err := r.loadChunked(ctx, m, "name", keys(m), nil); err != nil {
+			return err
+		}
+	}
+	for _, m := range []string{ModelClusterType, ModelSite, ModelMfr, ModelDeviceType, ModelRole, ModelPlatform} {
+		if err := r.loadChunked(ctx, m, "slug", keys(m), nil); err != nil {
+			return err
+		}
+	}
+	tagged := r.hasTag(TagProxbox)
+	clusterID, ok := r.idFor(ModelCluster, r.d.Cluster)
+	if ok {
+		cq := strconv.FormatInt(clusterID, 10)
+		if err := r.load(ctx, ModelDevice, url.Values{"cluster_id": {cq}}); err != nil {
+			return err
+		}
+		if err := r.load(ctx, ModelVM, url.Values{"cluster_id": {cq}}); err != nil {
+			return err
+		}
+	}
+	var devIDs []string
+	for id := range r.cur[ModelDevice] {
+		devIDs = append(devIDs, strconv.FormatInt(id, 10))
+	}
+	slices.Sort(devIDs)
+	if err := r.loadChunked(ctx, ModelInterface, "device_id", devIDs, nil); err != nil {
+		return err
+	}
+	var siteIDs []string
+	for _, s := range r.d.Objects(ModelSite) {
+		if id, ok := r.idFor(ModelSite, s.Key); ok {
+			siteIDs = append(siteIDs, strconv.FormatInt(id, 10))
+		}
+	}
+	if err := r.loadChunked(ctx, ModelVLAN, "site_id", siteIDs, nil); err != nil {
+		return err
+	}
+	if tagged && ok {
+		cq := strconv.FormatInt(clusterID, 10)
+		for _, m := range []string{ModelVMInterface, ModelDisk, ModelMAC, ModelIP} {
+			q := url.Values{"tag": {TagProxbox}}
+			if m == ModelVMInterface {
+				q.Set("cluster_id", cq) // NetBox narrows by it; harmless where ignored
+			}
+			if err := r.load(ctx, m, q); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// keyOf is the identity key of a current object, "" when it is not one of
+// the kinds of objects we manage (e.g. a VM without proxmox_vm_id).
+func (r *run) keyOf(model string, o map[string]any) string {
+	str := func(k string) string { s, _ := o[k].(string); return s }
+	ref := func(field, pm string) string {
+		id, ok := idOf(o[field])
+		if !ok {
+			return ""
+		}
+		return r.keyByID(pm, id)
+	}
+	switch model {
+	case ModelTag, ModelClusterType, ModelSite, ModelMfr, ModelDeviceType, ModelRole, ModelPlatform:
+		return str("slug")
+	case ModelCustomField:
+		return str("name")
+	case ModelCluster:
+		return cfString(o, CFEndpoint)
+	case ModelDevice:
+		if c := ref("cluster", ModelCluster); c != "" && str("name") != "" {
+			return deviceKey(c, str("name"))
+		}
+	case ModelVM:
+		c := ref("cluster", ModelCluster)
+		cf, _ := o["custom_fields"].(map[string]any)
+		vmid, ok := idOf(cf[CFVMID])
+		if c == "" || !ok {
+			return ""
+		}
+		t, _ := cf[CFVMType].(string)
+		if t == "" {
+			t = "?"
+		}
+		return vmKey(c, inventory.GuestType(t), int(vmid))
+	case ModelVMInterface:
+		if p := ref("virtual_machine", ModelVM); p != "" {
+			return ifaceKey(p, str("name"))
+		}
+	case ModelDisk:
+		if p := ref("virtual_machine", ModelVM); p != "" {
+			return diskKey(p, str("name"))
+		}
+	case ModelInterface:
+		if p := ref("device", ModelDevice); p != "" {
+			return ifaceKey(p, str("name"))
+		}
+	case ModelMAC, ModelIP:
+		pm := map[any]string{"virtualization.vminterface": ModelVMInterface, "dcim.interface": ModelInterface}[o["assigned_object_type"]]
+		if pm == "" {
+			return ""
+		}
+		p := ref("assigned_object_id", pm)
+		if p == "" {
+			return ""
+		}
+		if model == ModelMAC {
+			return macKey(p)
+		}
+		return ipKey(p, str("address"))
+	case ModelVLAN:
+		site := ""
+		if s, ok := o["site"].(map[string]any); ok {
+			site, _ = s["slug"].(string)
+		}
+		if site == "" {
+			site = ref("site", ModelSite)
+		}
+		vid, ok := idOf(o["vid"])
+		if site != "" && ok {
+			return vlanKey(site, int(vid))
+		}
+	}
+	return ""
+}
+
+func (r *run) keyByID(model string, id int64) string {
+	m := r.keys[model]
+	if m == nil {
+		m = map[int64]string{}
+		r.keys[model] = m
+	}
+	if k, ok := m[id]; ok {
+		return k
+	}
+	o := r.cur[model][id]
+	k := ""
+	if o != nil {
+		k = r.keyOf(model, o)
+	}
+	m[id] = k
+	return k
+}
+
+// index maps keys to current objects of a model.
+func (r *run) index(model string) map[string]map[string]any {
+	idx := map[string]map[string]any{}
+	ids := make([]int64, 0, len(r.cur[model]))
+	for id := range r.cur[model] {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		o := r.cur[model][id]
+		k := r.keyByID(model, id)
+		if k == "" {
+			continue
+		}
+		if _, dup := idx[k]; !dup {
+			idx[k] = o
+		}
+		if model == ModelVMInterface { // alternative identity: (VM, MAC)
+			if mac, ok := o["primary_mac_address"].(map[string]any); ok {
+				if s, _ := mac["mac_address"].(string); s != "" {
+					if p := r.keyByID(ModelVM, mustID(o["virtual_machine"])); p != "" {
+						idx[p+"/mac/"+normMAC(s)] = o
+					}
+				}
+			}
+		}
+		if model == ModelVM && strings.Contains(k, "/?/") {
+			// no proxmox_vm_type: matches either type of that vmid
+			for _, t := range []string{"qemu", "lxc"} {
+				alt := strings.Replace(k, "/?/", "/"+t+"/", 1)
+				if _, dup := idx[alt]; !dup {
+					idx[alt] = o
+				}
+			}
+		}
+	}
+	return idx
+}
+
+func mustID(v any) int64 { id, _ := idOf(v); return id }
+
+func (r *run) idFor(model, key string) (int64, bool) {
+	for id := range r.cur[model] {
+		if r.keyByID(model, id) == key {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+func (r *run) put(model string, o map[string]any) {
+	id, ok := idOf(o["id"])
+	if !ok {
+		return
+	}
+	m := r.cur[model]
+	if m == nil {
+		m = map[int64]map[string]any{}
+		r.cur[model] = m
+	}
+	m[id] = o
+	delete(r.keys, model)
+	for _, child := range []string{ModelDevice, ModelVM, ModelVMInterface, ModelDisk, ModelMAC, ModelIP, ModelInterface, ModelVLAN} {
+		if child != model {
+			delete(r.keys, child)
+		}
+	}
+}
+
+func (r *run) managedTag(pve bool) func(string) bool {
+	return func(slug string) bool {
+		return slug == TagProxbox || slug == TagOrphan || (pve && strings.HasPrefix(slug, pveTagPrefix))
+	}
+}
+
+// resolve turns o's references into ids. missing names a required parent
+// that does not exist (the object is skipped).
+func (r *run) resolve(o *Object, idx map[string]map[string]map[string]any) (Resolved, string) {
+	res := Resolved{Fields: map[string]any{}, CreateOnly: o.CreateOnly, Soft: o.Soft, SetFields: o.SetFields,
+		CustomFields: o.CustomFields, ManagedTag: r.managedTag(o.Fields[pveTagsMarker] == true)}
+	for k, v := range o.Fields {
+		if !strings.HasPrefix(k, "\x00") {
+			res.Fields[k] = v
+		}
+	}
+	get := func(model string) map[string]map[string]any {
+		if idx[model] == nil {
+			idx[model] = r.index(model)
+		}
+		return idx[model]
+	}
+	for f, ref := range o.Refs {
+		if ref.IsZero() {
+			res.Fields[f] = nil
+			continue
+		}
+		if c := get(ref.Model)[ref.Key]; c != nil {
+			id, _ := idOf(c["id"])
+			res.Fields[f] = id
+			continue
+		}
+		if o.Optional[f] {
+			continue
+		}
+		return res, fmt.Sprintf("%s %s does not exist", TypeName(ref.Model), ref.Key)
+	}
+	if o.Tags != nil {
+		res.Tags = []int64{}
+		for _, slug := range o.Tags {
+			if t := get(ModelTag)[slug]; t != nil {
+				id, _ := idOf(t["id"])
+				res.Tags = append(res.Tags, id)
+			}
+		}
+		slices.Sort(res.Tags)
+	}
+	res.Owned = func(field string, id int64) bool {
+		_, ok := r.cur[ModelIP][id]
+		return ok
+	}
+	return res, ""
+}
+
+func createBody(res Resolved) map[string]any {
+	b := make(map[string]any, len(res.Fields)+2)
+	for k, v := range res.Fields {
+		b[k] = v
+	}
+	if res.Tags != nil {
+		b["tags"] = res.Tags
+	}
+	if len(res.CustomFields) > 0 {
+		b["custom_fields"] = res.CustomFields
+	}
+	return b
+}
+
+func (r *run) altKey(o *Object) string {
+	if o.Model != ModelVMInterface {
+		return ""
+	}
+	mo := r.d.Get(ModelMAC, macKey(o.Key))
+	vm := o.Refs["virtual_machine"]
+	if mo == nil {
+		return ""
+	}
+	mac, _ := mo.Fields["mac_address"].(string)
+	return vm.Key + "/mac/" + mac
+}
+
+// step applies the desired objects of one model (and stage) in bulk.
+func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
+	var objs []*Object
+	for _, o := range r.d.Objects(model) {
+		if o.Stage == stage || o.Stage == "" || (model == ModelVM && pass > 0) || (model == ModelDevice && pass > 0) {
+			objs = append(objs, o)
+		}
+	}
+	idx := map[string]map[string]map[string]any{}
+	cur := r.index(model)
+	idx[model] = cur
+	var creates, updates []map[string]any
+	var cObjs, uObjs []*Object
+	var uChanges [][]FieldChange
+	seen := map[int64]bool{}
+	for _, o := range objs {
+		res, missing := r.resolve(o, idx)
+		if missing != "" {
+			if pass == 0 {
+				r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label, Reason: missing})
+			}
+			continue
+		}
+		c := cur[o.Key]
+		if c == nil {
+			if ak := r.altKey(o); ak != "" {
+				c = cur[ak]
+				if c != nil && r.frozen[o.Refs["virtual_machine"].Key] {
+					res.CreateOnly = withFlag(res.CreateOnly, "name") // agent silent: keep the known name
+				}
+			}
+		}
+		if c == nil {
+			if pass > 0 {
+				continue // not created in pass 0 (failed or skipped): reported there
+			}
+			creates = append(creates, createBody(res))
+			cObjs = append(cObjs, o)
+			continue
+		}
+		id, _ := idOf(c["id"])
+		seen[id] = true
+		if o.EnsureOnly {
+			if pass == 0 {
+				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label, ID: id})
+			}
+			continue
+		}
+		patch, ch := Diff(res, c)
+		if patch == nil {
+			if pass == 0 {
+				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label, ID: id})
+			}
+			continue
+		}
+		patch["id"] = id
+		updates = append(updates, patch)
+		uObjs = append(uObjs, o)
+		uChanges = append(uChanges, ch)
+	}
+	if len(creates) > 0 {
+		for _, wr := range r.create(ctx, model, creates) {
+			o := cObjs[wr.Index]
+			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label}
+			if wr.Err != nil {
+				c.Error = wr.Err.Error()
+			} else {
+				r.put(model, wr.Object)
+				c.ID = mustID(wr.Object["id"])
+				r.created[model+"\x00"+o.Key] = true
+			}
+			r.rep.record(c)
+		}
+	}
+	if len(updates) > 0 {
+		for _, wr := range r.update(ctx, model, updates) {
+			o := uObjs[wr.Index]
+			c := Change{Op: OpUpdate, Model: model, Key: o.Key, Label: o.Label, ID: mustID(updates[wr.Index]["id"]), Fields: uChanges[wr.Index]}
+			if wr.Err != nil {
+				c.Error = wr.Err.Error()
+			} else {
+				r.put(model, wr.Object)
+			}
+			if wr.Err != nil || !r.created[model+"\x00"+o.Key] {
+				r.rep.record(c)
+			}
+		}
+	}
+	if pass == 0 {
+		r.stale(ctx, model, stage, cur, seen)
+	}
+}
+
+func withFlag(m map[string]bool, f string) map[string]bool {
+	out := map[string]bool{f: true}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// stale deletes child objects (disks, interfaces, MACs, IPs) of our synced
+// parents that Proxmox no longer has.
+func (r *run) stale(ctx context.Context, model string, stage Stage, cur map[string]map[string]any, seen map[int64]bool) {
+	if r.opt.Orphans == OrphansKeep || !r.d.Complete {
+		return
+	}
+	parentOf := func(o map[string]any) (string, string) { // parent model, key
+		switch model {
+		case ModelDisk, ModelVMInterface:
+			return ModelVM, r.keyByID(ModelVM, mustID(o["virtual_machine"]))
+		case ModelInterface:
+			return ModelDevice, r.keyByID(ModelDevice, mustID(o["device"]))
+		case ModelMAC, ModelIP:
+			pm := map[any]string{"virtualization.vminterface": ModelVMInterface, "dcim.interface": ModelInterface}[o["assigned_object_type"]]
+			if pm == "" || (model == ModelIP && (pm == ModelInterface) != (stage == StageNodeInterfaces)) {
+				return "", ""
+			}
+			return pm, r.keyByID(pm, mustID(o["assigned_object_id"]))
+		}
+		return "", ""
+	}
+	var ids []int64
+	var labels []string
+	for k, o := range cur {
+		id := mustID(o["id"])
+		if seen[id] || r.d.Get(model, k) != nil || !hasTagSlug(o, TagProxbox) {
+			continue
+		}
+		pm, pk := parentOf(o)
+		if pk == "" || r.d.Get(pm, pk) == nil || r.frozen[vmOf(pm, pk, r)] {
+			continue
+		}
+		ids = append(ids, id)
+		labels = append(labels, k)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	for _, wr := range r.delete(ctx, model, ids) {
+		c := Change{Op: OpDelete, Model: model, Key: labels[wr.Index], Label: TypeName(model) + " " + labels[wr.Index], ID: ids[wr.Index], Reason: "gone from Proxmox"}
+		if wr.Err != nil {
+			c.Error = wr.Err.Error()
+		} else {
+			delete(r.cur[model], ids[wr.Index])
+			delete(r.keys, model)
+		}
+		r.rep.record(c)
+	}
+}
+
+// vmOf returns the VM key owning a parent (VM or VM interface) key.
+func vmOf(pm, pk string, r *run) string {
+	switch pm {
+	case ModelVM:
+		return pk
+	case ModelVMInterface:
+		if o := r.d.Get(ModelVMInterface, pk); o != nil {
+			return o.Refs["virtual_machine"].Key
+		}
+	}
+	return ""
+}
+
+func hasTagSlug(o map[string]any, slug string) bool {
+	list, _ := o["tags"].([]any)
+	for _, t := range list {
+		if m, ok := t.(map[string]any); ok && m["slug"] == slug {
+			return true
+		}
+	}
+	return false
+}
+
+// orphans applies the orphan policy to our VMs or devices that Proxmox no longer has.
+func (r *run) orphans(ctx context.Context, st Stage) {
+	model := map[Stage]string{StageVMs: ModelVM, StageDevices: ModelDevice}[st]
+	if r.opt.Orphans == OrphansKeep {
+		return
+	}
+	if !r.d.Complete {
+		r.rep.warn(TypeName(model), "orphan handling skipped: the Proxmox read was incomplete")
+		return
+	}
+	cur := r.index(model)
+	tagIdx := r.index(ModelTag)
+	orphanTag, _ := idOf(tagIdx[TagOrphan]["id"])
+	now := r.opt.Now().UTC()
+	var patches []map[string]any
+	var pKeys []string
+	var dels []int64
+	var dKeys []string
+	keys := make([]string, 0, len(cur))
+	for k := range cur {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		o := cur[k]
+		if strings.Contains(k, "/?/") || r.d.Get(model, k) != nil || !hasTagSlug(o, TagProxbox) {
+			continue
+		}
+		if strings.Contains(k, "/?/") {
+			continue
+		}
+		id := mustID(o["id"])
+		since := cfString(o, CFOrphanedAt)
+		if r.opt.Orphans == OrphansDelete {
+			t, err := time.Parse(time.RFC3339, since)
+			if r.opt.OrphanGrace < 0 || (err == nil && !now.Before(t.Add(r.opt.OrphanGrace))) {
+				dels = append(dels, id)
+				dKeys = append(dKeys, k)
+				continue
+			}
+		}
+		want := Resolved{Fields: map[string]any{"status": "offline"}, Tags: []int64{}}
+		if orphanTag > 0 {
+			want.Tags = []int64{orphanTag}
+		}
+		if since == "" {
+			want.CustomFields = map[string]any{CFOrphanedAt: now.Format(time.RFC3339)}
+		}
+		patch, _ := Diff(want, o)
+		if patch == nil {
+			r.rep.record(Change{Op: OpOrphan, Model: model, Key: k, Label: TypeName(model) + " " + k, ID: id, Reason: "already marked since " + since})
+			continue
+		}
+		patch["id"] = id
+		patches = append(patches, patch)
+		pKeys = append(pKeys, k)
+	}
+	for _, wr := range r.update(ctx, model, patches) {
+		c := Change{Op: OpOrphan, Model: model, Key: pKeys[wr.Index], Label: TypeName(model) + " " + pKeys[wr.Index], ID: mustID(patches[wr.Index]["id"]), Reason: "gone from Proxmox"}
+		if wr.Err != nil {
+			c.Error = wr.Err.Error()
+		} else {
+			r.put(model, wr.Object)
+		}
+		r.rep.record(c)
+	}
+	for _, wr := range r.delete(ctx, model, dels) {
+		c := Change{Op: OpDelete, Model: model, Key: dKeys[wr.Index], Label: TypeName(model) + " " + dKeys[wr.Index], ID: dels[wr.Index], Reason: "orphan past its grace period"}
+		if wr.Err != nil {
+			c.Error = wr.Err.Error()
+		} else {
+			delete(r.cur[model], dels[wr.Index])
+			delete(r.keys, model)
+		}
+		r.rep.record(c)
+	}
+}
+
+// Writes, real or simulated (dry run: objects get negative ids so children resolve).
+
+func (r *run) create(ctx context.Context, model string, objs []map[string]any) []WriteResult {
+	if r.opt.DryRun {
+		out := make([]WriteResult, len(objs))
+		for i, o := range objs {
+			r.nextID--
+			c := map[string]any{"id": float64(r.nextID)}
+			for k, v := range o {
+				c[k] = v
+			}
+			out[i] = WriteResult{Index: i, Object: c}
+		}
+		return out
+	}
+	return r.e.NetBox.Create(ctx, model, objs)
+}
+
+func (r *run) update(ctx context.Context, model string, patches []map[string]any) []WriteResult {
+	if len(patches) == 0 {
+		return nil
+	}
+	if r.opt.DryRun {
+		out := make([]WriteResult, len(patches))
+		for i, p := range patches {
+			c := map[string]any{}
+			for k, v := range r.cur[model][mustID(p["id"])] {
+				c[k] = v
+			}
+			for k, v := range p {
+				c[k] = v
+			}
+			out[i] = WriteResult{Index: i, Object: c}
+		}
+		return out
+	}
+	return r.e.NetBox.Update(ctx, model, patches)
+}
+
+func (r *run) delete(ctx context.Context, model string, ids []int64) []WriteResult {
+	if len(ids) == 0 {
+		return nil
+	}
+	if r.opt.DryRun {
+		out := make([]WriteResult, len(ids))
+		for i := range ids {
+			out[i] = WriteResult{Index: i}
+		}
+		return out
+	}
+	return r.e.NetBox.Delete(ctx, model, ids)
+}

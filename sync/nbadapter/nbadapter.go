@@ -1,0 +1,73 @@
+// Package nbadapter adapts *netbox.Client to the sync engine's NetBox
+// interface. It owns sync/nbadapter only; it holds no logic beyond the
+// conversion and must not be imported by package sync itself (that would pull
+// go-netbox into every sync test build).
+package nbadapter
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/proxbox/proxbox/netbox"
+	pbsync "github.com/proxbox/proxbox/sync"
+)
+
+// Client is a *netbox.Client seen as a sync.NetBox.
+type Client struct{ C *netbox.Client }
+
+var _ pbsync.NetBox = Client{}
+
+// List implements sync.NetBox.
+func (a Client) List(ctx context.Context, model string, q url.Values) ([]map[string]any, error) {
+	rows, err := a.C.List(ctx, model, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		out[i] = r
+	}
+	return out, nil
+}
+
+// Create implements sync.NetBox; a create whose reply was lost is looked up
+// by netbox.DefaultIdentity before any retry, so it never lands twice.
+func (a Client) Create(ctx context.Context, model string, objs []map[string]any) []pbsync.WriteResult {
+	in := make([]netbox.Object, len(objs))
+	for i, o := range objs {
+		in[i] = o
+	}
+	return conv(a.C.Create(ctx, model, in))
+}
+
+// Update implements sync.NetBox.
+func (a Client) Update(ctx context.Context, model string, patches []map[string]any) []pbsync.WriteResult {
+	in := make([]netbox.Object, len(patches))
+	for i, o := range patches {
+		in[i] = o
+	}
+	return conv(a.C.Update(ctx, model, in))
+}
+
+// Delete implements sync.NetBox.
+func (a Client) Delete(ctx context.Context, model string, ids []int64) []pbsync.WriteResult {
+	return conv(a.C.Delete(ctx, model, ids))
+}
+
+func conv(rs []netbox.Result) []pbsync.WriteResult {
+	out := make([]pbsync.WriteResult, len(rs))
+	for i, r := range rs {
+		out[i] = pbsync.WriteResult{Index: r.Index, Object: r.Object, Err: r.Err}
+	}
+	return out
+}
+
+// Engine returns a sync engine writing through c, with c's counters and
+// FreshRead wired in.
+func Engine(c *netbox.Client) *pbsync.Engine {
+	return &pbsync.Engine{
+		NetBox: Client{C: c},
+		Stats:  func() (int64, int64) { s := c.Stats(); return s.Requests, s.Writes },
+		Fresh:  netbox.FreshRead,
+	}
+}
