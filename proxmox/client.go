@@ -34,6 +34,12 @@ const (
 	maxBody = 256 << 20
 )
 
+// Backoff bounds of go-proxmox's retry (full jitter, doubling); variables so tests run fast.
+var (
+	retryInitial = 200 * time.Millisecond
+	retryMax     = 5 * time.Second
+)
+
 // Config describes one Proxmox endpoint and how to talk to it.
 type Config struct {
 	// BaseURL is https://host:8006 (a trailing /api2/json is accepted).
@@ -129,7 +135,7 @@ func New(cfg Config) (*Client, error) {
 		goprox.WithHTTPClient(hc),
 		goprox.WithUserAgent("proxbox"),
 		goprox.WithLogger(slogLeveled{cfg.Logger}),
-		goprox.WithRetry(goprox.WithRetryMax(cfg.Retries), goprox.WithRetryBackoff(200*time.Millisecond, 5*time.Second)),
+		goprox.WithRetry(goprox.WithRetryMax(cfg.Retries), goprox.WithRetryBackoff(retryInitial, retryMax), goprox.WithRetryCondition(retryable)),
 	}
 	c := &Client{cfg: cfg, base: base, log: cfg.Logger}
 	if useToken {
@@ -304,6 +310,31 @@ func statusReason(res *http.Response) string {
 		return strings.TrimSpace(rest)
 	}
 	return s
+}
+
+// retryable is go-proxmox's default condition (connection errors, 429, 502, 503, 504)
+// minus certificate failures, which do not heal by asking again. PVE's own 500 carries
+// an answer ("VM 105 is not running") and is never retried.
+func retryable(res *http.Response, err error) bool {
+	if err != nil {
+		var cv *tls.CertificateVerificationError
+		var ua x509.UnknownAuthorityError
+		var hn x509.HostnameError
+		var ci x509.CertificateInvalidError
+		if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
+			strings.Contains(err.Error(), "fingerprint") {
+			return false
+		}
+		return true
+	}
+	if res == nil {
+		return false
+	}
+	switch res.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // safely runs f and turns a panic into an error.
