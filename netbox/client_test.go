@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -134,6 +136,11 @@ func TestRetryDelay(t *testing.T) {
 			}
 		}
 	}
+	big, _ := New(Config{URL: "http://x", Token: "t", RetryBase: time.Hour, MaxBackoff: 90 * time.Minute})
+	big.jitter = func(n int64) int64 { return n - 1 }
+	if d := big.retryDelay(62, nil); d != 90*time.Minute {
+		t.Errorf("attempt 62 with a 1h base: %v, want the 90m cap (no overflow)", d)
+	}
 	h := http.Header{"Retry-After": {"1"}}
 	if d := c.retryDelay(0, h); d != time.Second {
 		t.Errorf("Retry-After 1 with base 100ms: delay %v, want 1s", d)
@@ -254,7 +261,9 @@ func TestStatusRetriesAndRefusals(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	srv := lab.New(lab.Options{Tokens: []lab.Token{{Value: tokV1}}, Logger: quiet})
-	ts := httptest.NewTLSServer(srv)
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	ts.StartTLS()
 	defer ts.Close()
 	pool := x509.NewCertPool()
 	pool.AddCert(ts.Certificate())

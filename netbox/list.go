@@ -22,7 +22,8 @@ const maxPages = 100000
 
 // List reads every object of model matching query, following pagination with limit=1000 (a
 // limit in query is kept). query passes through: filters, fields=, brief=, ordering.
-// FreshRead(ctx) bypasses the GET cache. Errors name the model and the page.
+// FreshRead(ctx) bypasses the GET cache. Errors name the model and the page; on error nothing
+// is returned, so a caller can never mistake a partial read for the whole state.
 func (c *Client) List(ctx context.Context, model string, query url.Values) ([]Object, error) {
 	path, err := c.apiPath(model)
 	if err != nil {
@@ -40,19 +41,19 @@ func (c *Client) List(ctx context.Context, model string, query url.Values) ([]Ob
 	for n := 1; ; n++ {
 		key := q.Encode()
 		if seen[key] || n > maxPages {
-			return out, fmt.Errorf("netbox list %s page %d: pagination loops (%s)", model, n, key)
+			return nil, fmt.Errorf("netbox list %s page %d: pagination loops (%s)", model, n, key)
 		}
 		seen[key] = true
 		resp, err := c.do(ctx, request{method: http.MethodGet, path: path, query: q})
 		if err != nil {
-			return out, fmt.Errorf("netbox list %s page %d: %w", model, n, err)
+			return nil, fmt.Errorf("netbox list %s page %d: %w", model, n, err)
 		}
 		if resp.status != http.StatusOK {
-			return out, fmt.Errorf("netbox list %s page %d: %w", model, n, apiErr(resp))
+			return nil, fmt.Errorf("netbox list %s page %d: %w", model, n, apiErr(resp))
 		}
 		var p page
 		if err := json.Unmarshal(resp.body, &p); err != nil {
-			return out, fmt.Errorf("netbox list %s page %d: decode: %w", model, n, err)
+			return nil, fmt.Errorf("netbox list %s page %d: decode: %w", model, n, err)
 		}
 		if out == nil {
 			sz := len(p.Results)
@@ -70,7 +71,7 @@ func (c *Client) List(ctx context.Context, model string, query url.Values) ([]Ob
 		}
 		next, err := nextQuery(*p.Next, q, len(p.Results))
 		if err != nil {
-			return out, fmt.Errorf("netbox list %s page %d: %w", model, n, err)
+			return nil, fmt.Errorf("netbox list %s page %d: %w", model, n, err)
 		}
 		q = next
 	}

@@ -319,10 +319,11 @@ func (c *Client) backoff(ctx context.Context, method, path string, attempt, stat
 }
 
 func (c *Client) retryDelay(attempt int, hdr http.Header) time.Duration {
-	exp := c.cfg.RetryBase << min(attempt, 30)
-	if exp <= 0 || exp > c.cfg.MaxBackoff {
-		exp = c.cfg.MaxBackoff
+	exp := c.cfg.RetryBase
+	for i := 0; i < attempt && exp < c.cfg.MaxBackoff; i++ {
+		exp *= 2
 	}
+	exp = min(exp, c.cfg.MaxBackoff)
 	d := exp/2 + time.Duration(c.jitter(int64(exp/2)+1))
 	if ra, ok := parseRetryAfter(hdr.Get("Retry-After"), time.Now()); ok && ra > d {
 		d = ra

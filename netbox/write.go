@@ -358,9 +358,13 @@ func (c *Client) reconcileLost(ctx context.Context, o *op, pending []int, cause 
 	}
 	c.log.Info("netbox create reply lost but the batch landed; re-reading its objects", "model", o.model, "objects", len(pending))
 	rest := pending[probe+1:]
+	done := c.lookupGrouped(fresh, o, rest)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	for _, i := range rest {
+		if done[i] {
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -398,13 +402,7 @@ func (c *Client) lookup(ctx context.Context, o *op, i int) (Object, lookState, e
 		}
 		return found, lookFound, nil
 	}
-	var q url.Values
-	if o.opts.Identity != nil {
-		q = o.opts.Identity(obj)
-	}
-	if len(q) == 0 {
-		q = DefaultIdentity(o.model, obj)
-	}
+	q := o.identityQuery(i)
 	if len(q) == 0 {
 		return nil, lookNoIdentity, nil
 	}
@@ -419,6 +417,118 @@ func (c *Client) lookup(ctx context.Context, o *op, i int) (Object, lookState, e
 		return nil, lookFailed, fmt.Errorf("identity %s matches more than one object", q.Encode())
 	}
 	return got[0], lookFound, nil
+}
+
+// identityQuery is the filter that finds o.items[i] (a fresh copy), or nil.
+func (o *op) identityQuery(i int) url.Values {
+	obj := o.items[i]
+	var q url.Values
+	if o.opts.Identity != nil {
+		q = o.opts.Identity(obj)
+	}
+	if len(q) == 0 {
+		q = DefaultIdentity(o.model, obj)
+	}
+	if len(q) == 0 {
+		return nil
+	}
+	out := make(url.Values, len(q))
+	for k, v := range q {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// groupKeys are identity fields whose value is the object's own field of the same name.
+var groupKeys = []string{"slug", "name", "address", "mac_address", "prefix"}
+
+// lookupValuesPerQuery bounds the OR-ed values of one grouped lookup (URL length).
+const lookupValuesPerQuery = 50
+
+// lookupGrouped re-reads the objects of a landed batch with few requests: objects whose
+// identities differ only in one groupKey (the usual case: names in one cluster) are read by one
+// list filtered by all their values (NetBox ORs repeated parameters) and matched by that field.
+// It returns the indexes it settled; the others are looked up one by one.
+func (c *Client) lookupGrouped(ctx context.Context, o *op, idx []int) map[int]bool {
+	done := map[int]bool{}
+	if o.opts.Lookup != nil {
+		return done
+	}
+	type group struct {
+		field string
+		rest  url.Values
+		vals  map[string][]int
+		order []string
+	}
+	groups := map[string]*group{}
+	var keys []string
+	for _, i := range idx {
+		q := o.identityQuery(i)
+		field := ""
+		for _, k := range groupKeys {
+			if len(q[k]) == 1 {
+				if s, ok := o.items[i][k].(string); ok && s == q.Get(k) {
+					field = k
+				}
+				break
+			}
+		}
+		if field == "" {
+			continue
+		}
+		v := q.Get(field)
+		q.Del(field)
+		gk := field + "\x00" + q.Encode()
+		g := groups[gk]
+		if g == nil {
+			g = &group{field: field, rest: q, vals: map[string][]int{}}
+			groups[gk] = g
+			keys = append(keys, gk)
+		}
+		if _, seen := g.vals[v]; !seen {
+			g.order = append(g.order, v)
+		}
+		g.vals[v] = append(g.vals[v], i)
+	}
+	for _, gk := range keys {
+		g := groups[gk]
+		if len(g.order) < 2 {
+			continue
+		}
+		for start := 0; start < len(g.order); start += lookupValuesPerQuery {
+			chunk := g.order[start:min(start+lookupValuesPerQuery, len(g.order))]
+			q := url.Values{}
+			for k, v := range g.rest {
+				q[k] = v
+			}
+			q[g.field] = chunk
+			objs, err := c.List(ctx, o.model, q)
+			if err != nil {
+				c.log.Warn("netbox grouped lookup failed; looking up one by one", "model", o.model, "error", err)
+				continue
+			}
+			byVal := map[string][]Object{}
+			for _, ob := range objs {
+				if s, ok := ob[g.field].(string); ok {
+					byVal[s] = append(byVal[s], ob)
+				}
+			}
+			for _, v := range chunk {
+				members := g.vals[v]
+				if len(members) != 1 || len(byVal[v]) > 1 {
+					continue // ambiguous: the one-by-one lookup reports it
+				}
+				i := members[0]
+				if len(byVal[v]) == 1 {
+					o.out[i] = Result{Index: i, Object: byVal[v][0]}
+				} else {
+					o.out[i] = Result{Index: i, Err: fmt.Errorf("netbox create %s: batch landed but this object was not found by its identity; not re-sent: %w", o.model, ErrReplyLost)}
+				}
+				done[i] = true
+			}
+		}
+	}
+	return done
 }
 
 // listFirst reads one page only.

@@ -267,8 +267,10 @@ func TestCreateReplyLostAfterWriteLanded(t *testing.T) {
 			if srv.Count(vmLabel) != 20 || st.Created[vmLabel] != 20 || st.Requests["POST "+vmPath] != 1 {
 				t.Fatalf("count %d, created %d, POSTs %d", srv.Count(vmLabel), st.Created[vmLabel], st.Requests["POST "+vmPath])
 			}
-			if n := st.Requests["GET "+vmPath]; n != 20 {
-				t.Fatalf("%d lookups, want one per object", n)
+			// One probe shows the batch landed; one grouped list (name=…&name=…&cluster_id=)
+			// re-reads the other 19.
+			if n := st.Requests["GET "+vmPath]; n != 2 {
+				t.Fatalf("%d lookups, want 2", n)
 			}
 			if c.Stats().Retries != 1 {
 				t.Fatalf("retries %d", c.Stats().Retries)
@@ -462,5 +464,32 @@ func TestConcurrencyBound(t *testing.T) {
 	t.Logf("peak in flight: %d", peak)
 	if peak > 2 || srv.Count(vmLabel) != 120 {
 		t.Fatalf("peak %d requests in flight (want ≤ 2), %d VMs", peak, srv.Count(vmLabel))
+	}
+}
+
+// A landed batch of 120 spread over two clusters is re-read with one probe and one grouped
+// list per cluster and 50 names.
+func TestCreateReplyLostGroupedLookup(t *testing.T) {
+	drop := &landThenDrop{n: 1, method: "POST", path: vmPath, reset: true}
+	srv, ts := newLab(t, lab.Options{}, func(h http.Handler) http.Handler { drop.next = h; return drop })
+	clusters := seedClusters(t, srv, 2)
+	srv.ResetStats()
+	c, _ := newClient(t, ts.URL, nil)
+	objs := vmObjs(120, clusters[0])
+	for i := range objs {
+		objs[i]["cluster"] = clusters[i%2]
+	}
+	rs := c.Create(context.Background(), vmModel, objs)
+	okResults(t, rs)
+	for i, r := range rs {
+		cl := r.Object["cluster"].(map[string]any)["id"].(float64)
+		if r.Object["name"] != objs[i]["name"] || int64(cl) != clusters[i%2] {
+			t.Fatalf("result %d is %v in cluster %v", i, r.Object["name"], cl)
+		}
+	}
+	st := srv.Stats()
+	// probe + cluster 0 (59 left: 50 + 9) + cluster 1 (60: 50 + 10) = 5
+	if st.Created[vmLabel] != 120 || st.Requests["POST "+vmPath] != 1 || st.Requests["GET "+vmPath] != 5 {
+		t.Fatalf("created %d, POSTs %d, GETs %d", st.Created[vmLabel], st.Requests["POST "+vmPath], st.Requests["GET "+vmPath])
 	}
 }
