@@ -35,13 +35,17 @@
 // other than 501/505, and connection errors are retried up to Config.MaxRetries times with
 // exponential backoff and full jitter; other 4xx never are. PATCH and bulk DELETE are idempotent
 // and are simply re-sent. A POST whose reply was lost after it may have reached NetBox (a
-// connection error after the request was written, or a 5xx) is not re-sent blindly: every object
-// of the batch is first looked up (CreateOptions.Lookup, else the CreateOptions.Identity filter,
-// else DefaultIdentity); objects found are reported as created, the rest are sent again. Objects
-// without any identity are re-sent only when another object of the same (atomic) batch proves the
-// batch did not land; otherwise they fail with ErrReplyLost. A request that NetBox is still
-// processing when the lookup runs is a window this cannot close; NetBox's uniqueness rules
-// (VM name per cluster, slugs) then refuse the second copy.
+// connection error after the request was written, or a 5xx) is not re-sent blindly. After the
+// backoff the client looks objects up (CreateOptions.Lookup, else the CreateOptions.Identity
+// filter, else DefaultIdentity) with FreshRead. Bulk create is atomic, so the first object that
+// can be looked up decides for the batch: absent, the batch is sent again (one GET); found, the
+// batch landed and the other objects are re-read for their replies, with one list per scope and
+// up to 50 names (name=a&name=b&cluster_id=3) where identities allow, else one by one. An object
+// of a landed batch that cannot be found, or a batch where no object can be looked up, fails with
+// ErrReplyLost and is never re-sent: a gap is filled by the next sync run, a duplicate is not
+// removed by anything. A request that NetBox is still processing when the lookup runs is a window
+// this cannot close; NetBox's uniqueness rules (VM name per cluster, slugs) then refuse the
+// second copy.
 //
 // # Counters
 //
