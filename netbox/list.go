@@ -55,6 +55,9 @@ func (c *Client) List(ctx context.Context, model string, query url.Values) ([]Ob
 		if err := json.Unmarshal(resp.body, &p); err != nil {
 			return nil, fmt.Errorf("netbox list %s page %d: decode: %w", model, n, err)
 		}
+		if p.Results == nil {
+			return nil, fmt.Errorf("netbox list %s page %d: reply is not a list page (no results)", model, n)
+		}
 		if out == nil {
 			sz := len(p.Results)
 			if p.Count != nil && *p.Count > int64(sz) && *p.Count < 10_000_000 {

@@ -112,6 +112,9 @@ func TestListErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 404 {
 		t.Fatalf("unknown model: %v", err)
 	}
+	if _, err := c.List(context.Background(), vmModel+"/1", nil); err == nil || !strings.Contains(err.Error(), "not a list page") {
+		t.Fatalf("detail path listed: %v", err)
+	}
 	if _, err := c.List(context.Background(), "", nil); err == nil {
 		t.Fatal("empty model accepted")
 	}

@@ -548,6 +548,10 @@ func (c *Client) listFirst(ctx context.Context, model string, q url.Values) ([]O
 	if err := json.Unmarshal(resp.body, &p); err != nil {
 		return nil, fmt.Errorf("netbox lookup %s: decode: %w", model, err)
 	}
+	if p.Results == nil {
+		// Never read "absent" from a reply that is not a list: the batch would be re-sent.
+		return nil, fmt.Errorf("netbox lookup %s: reply is not a list page", model)
+	}
 	return p.Results, nil
 }
 
