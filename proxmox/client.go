@@ -412,7 +412,8 @@ func (c *Client) ensureSession(ctx context.Context) error {
 		if err := c.pve.RefreshTicket(ctx); err == nil {
 			return nil
 		}
-		return c.pve.Login(ctx, c.cfg.Username, c.cfg.Password)
+		_, err := c.pve.Ticket(ctx, &goprox.Credentials{Username: c.cfg.Username, Password: c.cfg.Password})
+		return err
 	})
 	if errors.Is(err, goprox.ErrSessionExists) {
 		err = nil

@@ -192,7 +192,7 @@ type statusEntry struct {
 	ID      flexString `json:"id"`
 	Name    flexString `json:"name"`
 	IP      flexString `json:"ip"`
-	Online  *flexBool  `json:"online"`
+	Online  *flexBool  `json:"online"` // null or absent: online
 	Local   flexBool   `json:"local"`
 	NodeID  flexInt    `json:"nodeid"`
 	Nodes   flexInt    `json:"nodes"`

@@ -440,7 +440,9 @@ func TestReadPartialFailures(t *testing.T) {
 		t.Errorf("no 501 warning: %+v", snap.Warnings)
 	}
 	st := srv.Stats()
-	if n := st.Requests["GET /nodes/{node}/lxc/{vmid}/interfaces"]; n > 2 {
+	// 102 and 108 answer 501; 109 (pve02) may or may not be asked, depending on whether
+	// the 501 arrived first: after one 501 the endpoint is not asked again
+	if n := st.Requests["GET /nodes/{node}/lxc/{vmid}/interfaces"]; n > 3 || n < 1 {
 		t.Errorf("%d LXC /interfaces requests", n)
 	}
 	if n := st.Requests["GET /nodes/{node}/network"]; n != 2 {
@@ -573,8 +575,10 @@ func TestFingerprintPinning(t *testing.T) {
 	base := serveTLS(t, srv, &cert)
 	pin := pve.Fingerprint(cert.Leaf)
 	ctx := context.Background()
+	var last *inventory.Snapshot
 	read := func(cfg Config) error {
-		_, err := mustNew(t, cfg).Read(ctx, inventory.Endpoint{Name: "pinned"}, ReadOptions{})
+		var err error
+		last, err = mustNew(t, cfg).Read(ctx, inventory.Endpoint{Name: "pinned"}, ReadOptions{})
 		return err
 	}
 	cfg := tokenConfig(base)
@@ -589,6 +593,9 @@ func TestFingerprintPinning(t *testing.T) {
 	cfg.Fingerprint = strings.Repeat("AB:", 31) + "AB"
 	if err := read(cfg); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "fingerprint") {
 		t.Errorf("wrong pin: %v", err)
+	}
+	if last.Requests != 3 { // status, resources, version: one attempt each, certificate errors are not retried
+		t.Errorf("wrong pin: %d attempts", last.Requests)
 	}
 	cfg.Fingerprint = ""
 	if err := read(cfg); !errors.Is(err, ErrUnreachable) {
