@@ -52,6 +52,10 @@
 // "Cache-Control: no-store" skips the cache entirely. The cache is meant for repeated lookups
 // (dependency ensures, natural-key lookups) within a stage.
 //
+// A cacheable GET miss reads the whole answer into memory before returning it (it is shared with
+// concurrent callers and stored); NetBox pages are bounded by its MAX_PAGE_SIZE. Every answer to a
+// cacheable GET carries the header X-Proxbox-Cache: HIT, MISS or BYPASS.
+//
 // A write that fails with a transport error (for example a timeout) may still be applied by NetBox
 // after our second invalidation; a GET in between could then cache the pre-write answer for one
 // TTL. The engine's no-cache state load is not affected.

@@ -1,7 +1,6 @@
 package getcache
 
 import (
-	"hash/fnv"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,16 +19,22 @@ type key struct {
 // varyHeaders change the answer for the same URL; their values are hashed into the key.
 var varyHeaders = [...]string{"Authorization", "Accept", "Accept-Encoding", "Accept-Language", "Cookie"}
 
+// varyHash is FNV-1a over the vary header values, inlined to avoid allocations on the hit path.
 func varyHash(h http.Header) string {
-	f := fnv.New64a()
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	x := uint64(offset64)
 	for _, name := range varyHeaders {
-		for _, v := range h.Values(name) {
-			_, _ = f.Write([]byte(v))
-			_, _ = f.Write([]byte{0})
+		for _, v := range h[name] {
+			for i := 0; i < len(v); i++ {
+				x ^= uint64(v[i])
+				x *= prime64
+			}
+			x *= prime64 // separator (xor with 0)
 		}
-		_, _ = f.Write([]byte{1})
+		x ^= 1
+		x *= prime64
 	}
-	return strconv.FormatUint(f.Sum64(), 16)
+	return strconv.FormatUint(x, 16)
 }
 
 // normalizePath ensures the leading and trailing "/".

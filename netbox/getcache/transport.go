@@ -179,8 +179,12 @@ func newResponse(req *http.Request, status int, header http.Header, body []byte,
 		h = http.Header{}
 	}
 	h[HeaderCacheState] = []string{state}
+	statusLine := "200 OK"
+	if status != http.StatusOK {
+		statusLine = strconv.Itoa(status) + " " + http.StatusText(status)
+	}
 	return &http.Response{
-		Status:        strconv.Itoa(status) + " " + http.StatusText(status),
+		Status:        statusLine,
 		StatusCode:    status,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
