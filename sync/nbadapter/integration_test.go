@@ -145,3 +145,231 @@ func TestFixtureClusterFirstAndSteadyRun(t *testing.T) {
 	}
 	t.Logf("steady run: netbox %d requests, %d writes", s2.NetBox.Requests, s2.NetBox.Writes)
 }
+
+func TestSummaryObjectsOfFixture(t *testing.T) {
+	h := newHarness(t, fixtureServer(t))
+	s := h.sync(pbsync.Options{})
+	mustOK(t, s)
+	b, _ := json.MarshalIndent(s.Objects, "", "  ")
+	t.Logf("objects: %s\nwarnings: %v", b, s.Warnings)
+	for _, typ := range []string{"virtual_machines", "devices", "clusters", "vm_interfaces", "virtual_disks"} {
+		if s.Objects[typ] == nil || s.Objects[typ].Created == 0 {
+			t.Errorf("%s: nothing created", typ)
+		}
+	}
+}
+
+func writes(h *harness, f func()) int64 {
+	before := h.nb.Stats().ObjectsWritten
+	f()
+	return h.nb.Stats().ObjectsWritten - before
+}
+
+func TestRenameMigrateMemoryKeepIdentity(t *testing.T) {
+	p := fixtureServer(t)
+	h := newHarness(t, p)
+	mustOK(t, h.sync(pbsync.Options{}))
+	id := h.vms()["qemu/101"]["id"]
+
+	if err := p.RenameGuest(101, "renamed-101"); err != nil {
+		t.Fatal(err)
+	}
+	var s *pbsync.Summary
+	if n := writes(h, func() { s = h.sync(pbsync.Options{}) }); n != 1 {
+		t.Errorf("rename wrote %d objects, want 1", n)
+	}
+	mustOK(t, s)
+	v := h.vms()["qemu/101"]
+	if v["id"] != id || v["name"] != "renamed-101" {
+		t.Errorf("after rename: id %v (want %v) name %v", v["id"], id, v["name"])
+	}
+
+	if err := p.SetGuestMemory(101, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes(h, func() { s = h.sync(pbsync.Options{}) }); n != 1 || s.NetBox.Writes != 1 {
+		t.Errorf("memory change: %d objects in %d write requests, want 1 and 1", n, s.NetBox.Writes)
+	}
+	if m := jsonStr(h.vms()["qemu/101"]["memory"]); m != "4096" {
+		t.Errorf("memory %s, want 4096", m)
+	}
+
+	if err := p.MigrateGuest(101, "pve02"); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, h.sync(pbsync.Options{}))
+	v = h.vms()["qemu/101"]
+	if v["id"] != id || v["device"].(map[string]any)["name"] != "pve02" {
+		t.Errorf("after migration: id %v device %v", v["id"], v["device"])
+	}
+}
+
+func TestOrphanPolicy(t *testing.T) {
+	p := fixtureServer(t)
+	h := newHarness(t, p)
+	mustOK(t, h.sync(pbsync.Options{}))
+	id := h.vms()["qemu/104"]["id"]
+	if err := p.RemoveGuest(104); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+
+	s := h.sync(pbsync.Options{Orphans: pbsync.OrphansKeep, Now: clock})
+	mustOK(t, s)
+	if v := h.vms()["qemu/104"]; v["status"].(map[string]any)["value"] != "active" {
+		t.Errorf("keep: status %v", v["status"])
+	}
+
+	s = h.sync(pbsync.Options{Now: clock}) // default: mark
+	mustOK(t, s)
+	v := h.vms()["qemu/104"]
+	if v["id"] != id || v["status"].(map[string]any)["value"] != "offline" || !strings.Contains(jsonStr(v["tags"]), "proxbox-orphan") {
+		t.Errorf("mark: %v %v %v", v["id"], v["status"], v["tags"])
+	}
+	if s.Objects["virtual_machines"].Orphaned != 1 {
+		t.Errorf("orphaned count %+v", s.Objects["virtual_machines"])
+	}
+	if n := writes(h, func() { s = h.sync(pbsync.Options{Now: clock}) }); n != 0 {
+		t.Errorf("second mark run wrote %d", n)
+	}
+
+	now = now.Add(24 * time.Hour)
+	mustOK(t, h.sync(pbsync.Options{Orphans: pbsync.OrphansDelete, Now: clock}))
+	if _, ok := h.vms()["qemu/104"]; !ok {
+		t.Errorf("delete within grace removed the VM")
+	}
+	now = now.Add(7 * 24 * time.Hour)
+	s = h.sync(pbsync.Options{Orphans: pbsync.OrphansDelete, Now: clock})
+	mustOK(t, s)
+	if _, ok := h.vms()["qemu/104"]; ok {
+		t.Errorf("delete after grace kept the VM")
+	}
+	if len(h.vms()) != 9 {
+		t.Errorf("vms left: %d, want 9", len(h.vms()))
+	}
+}
+
+func TestTwoEndpointsSameClusterNameAndVMIDs(t *testing.T) {
+	h := newHarness(t, fixtureServer(t), fixtureServer(t))
+	s := h.sync(pbsync.Options{})
+	mustOK(t, s)
+	cls := h.list(pbsync.ModelCluster, nil)
+	if len(cls) != 2 || cls[0]["name"] == cls[1]["name"] {
+		t.Fatalf("clusters: %v", cls)
+	}
+	if n := len(h.list(pbsync.ModelVM, nil)); n != 20 {
+		t.Errorf("vms: %d, want 20", n)
+	}
+	// Removing a guest on endpoint a orphans only a's VM.
+	if err := h.pve[0].RemoveGuest(101); err != nil {
+		t.Fatal(err)
+	}
+	s = h.sync(pbsync.Options{Orphans: pbsync.OrphansDelete, OrphanGrace: -1})
+	mustOK(t, s)
+	if n := len(h.list(pbsync.ModelVM, nil)); n != 19 {
+		t.Errorf("vms after delete on one endpoint: %d, want 19", n)
+	}
+	if n := writes(h, func() { s = h.sync(pbsync.Options{}) }); n != 0 {
+		t.Errorf("steady two-endpoint run wrote %d", n)
+	}
+}
+
+func TestIncompleteReadSkipsOrphans(t *testing.T) {
+	p := fixtureServer(t)
+	h := newHarness(t, p)
+	mustOK(t, h.sync(pbsync.Options{}))
+	inner := h.tg[0].Read
+	h.tg[0].Read = func(ctx context.Context) (*inventory.Snapshot, error) {
+		s, err := inner(ctx)
+		if s != nil {
+			s.Guests = s.Guests[:3]
+			s.Errors = append(s.Errors, inventory.Problem{Object: "node/pve03", Detail: "node offline"})
+		}
+		return s, err
+	}
+	s := h.sync(pbsync.Options{Orphans: pbsync.OrphansDelete, OrphanGrace: -1})
+	if len(h.vms()) != 10 {
+		t.Errorf("incomplete read deleted VMs: %d left (%v)", len(h.vms()), s.Errors)
+	}
+}
+
+func TestNetBoxFaultsNoDuplicates(t *testing.T) {
+	h := newHarness(t, fixtureServer(t))
+	h.nb.SetFaults(nblab.Faults{ErrorRate: 0.3, ErrorCodes: []int{500, 502, 503, 429}, RetryAfter: 1})
+	s := h.sync(pbsync.Options{})
+	h.nb.SetFaults(nblab.Faults{})
+	t.Logf("with faults: ok=%v errors=%v", s.OK, s.Errors)
+	s = h.sync(pbsync.Options{})
+	mustOK(t, s)
+	if n := len(h.vms()); n != 10 {
+		t.Errorf("vms: %d, want 10", n)
+	}
+	if n := len(h.list(pbsync.ModelDisk, nil)); n != 11 {
+		t.Errorf("disks: %d, want 11", n)
+	}
+}
+
+func TestOneRejectedVMOthersLand(t *testing.T) {
+	h := newHarness(t, fixtureServer(t))
+	mustOK(t, h.sync(pbsync.Options{Stages: []pbsync.Stage{pbsync.StageDevices}}))
+	// A user's VM in our cluster holds the name of guest 103: NetBox refuses ours.
+	cl := h.list(pbsync.ModelCluster, nil)[0]
+	var name string
+	inner := h.tg[0].Read
+	snap, err := inner(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range snap.Guests {
+		if g.VMID == 103 {
+			name = g.Name
+		}
+	}
+	if _, err := h.nb.Create(context.Background(), "virtualization.virtualmachine", map[string]any{"name": name, "cluster": cl["id"]}); err != nil {
+		t.Fatal(err)
+	}
+	s := h.sync(pbsync.Options{})
+	if s.OK || !s.Partial {
+		t.Errorf("want partial failure, got ok=%v partial=%v", s.OK, s.Partial)
+	}
+	if c := s.Objects["virtual_machines"]; c.Created != 9 || c.Failed != 1 {
+		t.Errorf("vm counts %+v", c)
+	}
+	if len(s.Errors) == 0 || !strings.Contains(strings.Join(s.Errors, "\n"), "unique") {
+		t.Errorf("errors lack NetBox's reason: %v", s.Errors)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	h := newHarness(t, fixtureServer(t))
+	var s *pbsync.Summary
+	if n := writes(h, func() { s = h.sync(pbsync.Options{DryRun: true}) }); n != 0 {
+		t.Fatalf("dry run wrote %d", n)
+	}
+	var b strings.Builder
+	if err := s.Plan.Print(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "+ create qemu 101") || s.Objects["virtual_machines"].Created != 10 {
+		t.Errorf("plan:\n%s", b.String())
+	}
+}
+
+func TestStagesAlone(t *testing.T) {
+	h := newHarness(t, fixtureServer(t))
+	var events []pbsync.Event
+	s := h.eng.Run(context.Background(), h.tg, pbsync.Options{Stages: []pbsync.Stage{pbsync.StageDevices}, Events: func(e pbsync.Event) { events = append(events, e) }})
+	mustOK(t, s)
+	if len(h.vms()) != 0 || len(h.list(pbsync.ModelDevice, nil)) != 3 {
+		t.Errorf("devices stage alone: %d vms, %d devices", len(h.vms()), len(h.list(pbsync.ModelDevice, nil)))
+	}
+	if events[0].Type != pbsync.EventRunStarted || events[len(events)-1].Type != pbsync.EventRunFinished {
+		t.Errorf("event stream ends: %v ... %v", events[0].Type, events[len(events)-1].Type)
+	}
+	mustOK(t, h.sync(pbsync.Options{Stages: []pbsync.Stage{pbsync.StageVMs}}))
+	mustOK(t, h.sync(pbsync.Options{Stages: []pbsync.Stage{pbsync.StageDisks}}))
+	if len(h.vms()) != 10 || len(h.list(pbsync.ModelDisk, nil)) != 11 {
+		t.Errorf("vms %d disks %d", len(h.vms()), len(h.list(pbsync.ModelDisk, nil)))
+	}
+}
