@@ -2,7 +2,6 @@ package proxmox
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -45,15 +44,36 @@ func SplitProps(s string) (def string, props map[string]string) {
 // NormalizeMAC returns a MAC as upper-case, colon-separated pairs, or "" when s is not a
 // 48-bit MAC (colons, dashes, dots or no separators are accepted).
 func NormalizeMAC(s string) string {
-	h := strings.NewReplacer(":", "", "-", "", ".", "", " ", "").Replace(strings.TrimSpace(s))
-	if len(h) != 12 {
+	var hexd [12]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ':' || c == '-' || c == '.' || c == ' ':
+			continue
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 'A'
+		case (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'):
+		default:
+			return ""
+		}
+		if n == len(hexd) {
+			return ""
+		}
+		hexd[n] = c
+		n++
+	}
+	if n != len(hexd) {
 		return ""
 	}
-	b, err := hex.DecodeString(h)
-	if err != nil {
-		return ""
+	var out [17]byte
+	for i := 0; i < 6; i++ {
+		if i > 0 {
+			out[i*3-1] = ':'
+		}
+		out[i*3], out[i*3+1] = hexd[2*i], hexd[2*i+1]
 	}
-	return fingerprintString(b)
+	return string(out[:])
 }
 
 // ParseTags splits PVE tags ("prod;web", also comma or space separated), trims them,
