@@ -49,6 +49,9 @@ type Options struct {
 	// limits from the environment that DELETE /cache/settings returns to.
 	Cache         *getcache.Cache
 	CacheDefaults getcache.Limits
+	// Metrics serves GET /metrics (Prometheus exposition); protected by the
+	// API key unless PROXBOX_METRICS_PUBLIC is set.
+	Metrics http.Handler
 	// Logs feeds the live log stream (/admin/logs/stream).
 	Logs LogSource
 	// CARootPEM, when set, returns the local CA's root certificate, served
@@ -185,6 +188,9 @@ func (s *Server) routes() {
 	e.DELETE("/proxmox/endpoints/:id", s.deleteProxmoxEndpoint)
 
 	s.cacheRoutes()
+	if s.opt.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.opt.Metrics))
+	}
 
 	e.GET("/admin/logs", s.adminLogs)
 	e.GET("/admin/logs/stream", s.adminLogsStream)

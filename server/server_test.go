@@ -527,3 +527,21 @@ func TestCacheRoutesAndLiveTuning(t *testing.T) {
 		t.Fatalf("clear: %d %v", rec.Code, cleared)
 	}
 }
+
+func TestMetricsProtectedUnlessPublic(t *testing.T) {
+	for _, public := range []bool{false, true} {
+		f := newFixture(t, func(c *config.Config) { c.MetricsPublic = public })
+		f.srv = New(Options{Config: f.srv.cfg, Store: f.st, Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "proxbox_up 1\n") })})
+		f.bootstrap()
+		rec := f.do("GET", "/metrics", "", nil, nil)
+		if public && (rec.Code != 200 || !strings.Contains(rec.Body.String(), "proxbox_up")) {
+			t.Fatalf("public metrics: %d", rec.Code)
+		}
+		if !public && rec.Code != 401 {
+			t.Fatalf("protected metrics without key: %d", rec.Code)
+		}
+		if rec := f.do("GET", "/metrics", adminKey, nil, nil); rec.Code != 200 {
+			t.Fatalf("metrics with key: %d", rec.Code)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/proxbox/proxbox/applog"
 	"github.com/proxbox/proxbox/certs"
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
@@ -41,6 +42,7 @@ type appliance struct {
 	server *server.Server
 	tls    *certs.Manager
 	cache  *getcache.Cache
+	reg    *metrics.Registry
 	// BaseURL is how a local client reaches the server.
 	baseURL string
 }
@@ -85,7 +87,12 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	cache.Start(ctx)
 	defer cache.Close()
 
-	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits}
+	reg := metrics.New()
+	if err := reg.RegisterCache(cache); err != nil {
+		return err
+	}
+
+	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler()}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
 	}
@@ -98,7 +105,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
-	a := &appliance{cfg: cfg, log: log, store: st, server: srv, tls: tm, cache: cache, baseURL: localURL(cfg, ln.Addr())}
+	a := &appliance{cfg: cfg, log: log, store: st, server: srv, tls: tm, cache: cache, reg: reg, baseURL: localURL(cfg, ln.Addr())}
 	if ready != nil {
 		if err := ready(ctx, a); err != nil {
 			ln.Close()
