@@ -445,3 +445,24 @@ func (r *reader) guest(ctx context.Context, g *inventory.Guest) {
 		}
 	}
 }
+
+// Version checks the endpoint (credentials, TLS, reachability) with one GET /version and
+// returns PVE's version string, e.g. "8.3.2". For a "test connection" button.
+func (c *Client) Version(ctx context.Context) (string, error) {
+	if err := c.ensureSession(ctx); err != nil {
+		return "", err
+	}
+	c.authMu.RLock()
+	defer c.authMu.RUnlock()
+	d, err := c.get(ctx, "/version", nil, c.cfg.Timeout)
+	if err != nil {
+		return "", err
+	}
+	v, err := decodeObject[struct {
+		Version flexString `json:"version"`
+	}](d)
+	if err != nil {
+		return "", c.apiErr("/version", 200, "malformed reply", err)
+	}
+	return string(v.Version), nil
+}

@@ -485,6 +485,9 @@ func TestPasswordLoginConcurrent(t *testing.T) {
 	if n := st.Requests["POST /access/ticket"]; n != 1 {
 		t.Errorf("%d logins, want 1", n)
 	}
+	if v, err := c.Version(context.Background()); err != nil || v == "" {
+		t.Errorf("Version: %q, %v", v, err)
+	}
 	// a later read reuses the ticket
 	if _, err := c.Read(context.Background(), inventory.Endpoint{Name: "pw"}, ReadOptions{}); err != nil {
 		t.Fatal(err)
@@ -521,6 +524,9 @@ func TestAuthErrors(t *testing.T) {
 			var ae *APIError
 			if !errors.As(err, &ae) || ae.Status != 401 {
 				t.Errorf("no APIError 401 in %v", err)
+			}
+			if _, err := mustNew(t, cfg).Version(context.Background()); !errors.Is(err, ErrUnauthorized) {
+				t.Errorf("Version: %v", err)
 			}
 		})
 	}
