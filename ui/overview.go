@@ -1,0 +1,181 @@
+package ui
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/proxbox/proxbox/certs"
+	"github.com/proxbox/proxbox/store"
+)
+
+type endpointRow struct {
+	Kind     string // proxmox | netbox
+	ID       int64
+	Name     string
+	Address  string
+	Auth     string
+	Secrets  []secretState
+	VerifyTL bool
+}
+
+type secretState struct {
+	Name string
+	Set  bool
+}
+
+type overviewVM struct {
+	NetBox     []endpointRow
+	Proxmox    []endpointRow
+	CanProbe   bool
+	LastRun    *runRow
+	Running    bool
+	SyncWired  bool
+	Errors     []store.LogEntry
+	TLS        tlsVM
+	CacheOn    bool
+	CacheStats string
+}
+
+func netboxRow(e store.NetBoxEndpoint) endpointRow {
+	r := endpointRow{Kind: "netbox", ID: e.ID, Name: e.Name, Address: hostPort(e.Domain, e.IPAddress, e.Port), Auth: "token " + e.TokenVersion, VerifyTL: e.VerifySSL}
+	r.Secrets = []secretState{{"token", e.Token.IsSet()}}
+	if e.TokenVersion == "v2" {
+		r.Secrets = append(r.Secrets, secretState{"token key", e.TokenKey.IsSet()})
+	}
+	return r
+}
+
+func proxmoxRow(e store.ProxmoxEndpoint) endpointRow {
+	r := endpointRow{Kind: "proxmox", ID: e.ID, Name: e.Name, Address: hostPort(e.Domain, e.IPAddress, e.Port), VerifyTL: e.VerifySSL}
+	if e.TokenName != "" {
+		r.Auth = "API token " + e.Username + "!" + e.TokenName
+	} else {
+		r.Auth = "password of " + e.Username
+	}
+	r.Secrets = []secretState{{"password", e.Password.IsSet()}, {"token value", e.TokenValue.IsSet()}}
+	return r
+}
+
+func (h *Dashboard) endpointRows(ctx context.Context) (nb, px []endpointRow, err error) {
+	nbs, err := h.d.Store.NetBoxEndpoints(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range nbs {
+		nb = append(nb, netboxRow(e))
+	}
+	pxs, err := h.d.Store.ProxmoxEndpoints(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range pxs {
+		px = append(px, proxmoxRow(e))
+	}
+	return nb, px, nil
+}
+
+func (h *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	vm := overviewVM{CanProbe: h.d.Tester != nil, SyncWired: h.d.Sync != nil, TLS: h.tlsView(), CacheOn: h.d.Cache != nil}
+	var err error
+	if vm.NetBox, vm.Proxmox, err = h.endpointRows(ctx); err != nil {
+		h.fail(w, r, "list endpoints", err)
+		return
+	}
+	runs, err := h.d.Store.Runs(ctx, 1)
+	if err != nil {
+		h.fail(w, r, "list runs", err)
+		return
+	}
+	if len(runs) > 0 {
+		row := toRunRow(runs[0], h.now())
+		vm.LastRun, vm.Running = &row, row.Running
+	}
+	vm.Errors, _, err = h.d.Store.Logs(ctx, store.LogFilter{Levels: []string{"ERROR"}, Limit: 5})
+	if err != nil {
+		h.fail(w, r, "read recent errors", err)
+		return
+	}
+	if h.d.Cache != nil {
+		m := h.d.Cache.Metrics()
+		vm.CacheStats = pct(m.HitRate) + " hit rate, " + itoa(m.CurrentEntries) + " entries, " + bytesHuman(m.CurrentBytes)
+	}
+	h.render(w, r, http.StatusOK, overviewPage(h.pageCtx(r, "Overview", "overview"), vm))
+}
+
+// probe answers the overview's lazy reachability check of one endpoint.
+func (h *Dashboard) probe(w http.ResponseWriter, r *http.Request) {
+	res := h.testEndpoint(r.Context(), r.PathValue("kind"), r.PathValue("id"))
+	h.render(w, r, http.StatusOK, probeResult(res))
+}
+
+type probeRes struct {
+	OK      bool
+	Text    string
+	Version string
+}
+
+// testEndpoint runs the Tester against one stored endpoint, bounded to 15 s.
+func (h *Dashboard) testEndpoint(ctx context.Context, kind, idText string) probeRes {
+	if h.d.Tester == nil {
+		return probeRes{Text: "Connection tests are not wired in this build."}
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil {
+		return probeRes{Text: "Unknown endpoint."}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var version string
+	switch kind {
+	case "proxmox":
+		e, gerr := h.d.Store.ProxmoxEndpoint(ctx, id)
+		if gerr != nil {
+			return probeRes{Text: "Unknown endpoint."}
+		}
+		version, err = h.d.Tester.TestProxmox(ctx, e)
+	case "netbox":
+		e, gerr := h.d.Store.NetBoxEndpoint(ctx, id)
+		if gerr != nil {
+			return probeRes{Text: "Unknown endpoint."}
+		}
+		version, err = h.d.Tester.TestNetBox(ctx, e)
+	default:
+		return probeRes{Text: "Unknown endpoint."}
+	}
+	if err != nil {
+		return probeRes{Text: "Unreachable: " + err.Error()}
+	}
+	return probeRes{OK: true, Text: "Reachable", Version: version}
+}
+
+type tlsVM struct {
+	Enabled     bool
+	Status      certs.Status
+	ExpiresIn   string
+	ExpiresSoon bool
+	HasRoot     bool
+}
+
+func (h *Dashboard) tlsView() tlsVM {
+	if h.d.TLS == nil {
+		return tlsVM{}
+	}
+	st := h.d.TLS.Status()
+	vm := tlsVM{Enabled: true, Status: st, HasRoot: len(h.d.TLS.RootPEM()) > 0}
+	if !st.NotAfter.IsZero() {
+		left := st.NotAfter.Sub(h.now())
+		vm.ExpiresIn = (left.Round(time.Hour)).String()
+		if days := int(left.Hours() / 24); days >= 2 {
+			vm.ExpiresIn = strconv.Itoa(days) + " days"
+		}
+		vm.ExpiresSoon = left < 14*24*time.Hour
+	}
+	return vm
+}
+
+func (h *Dashboard) tlsPage(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusOK, tlsPage(h.pageCtx(r, "TLS", "tls"), h.tlsView()))
+}
