@@ -173,6 +173,10 @@ func (r *reader) run(ctx context.Context) error {
 			f()
 		}()
 	}
+	online := map[string]bool{} // before spawning: node workers write into r.snap.Nodes
+	for _, n := range r.snap.Nodes {
+		online[n.Name] = n.Online
+	}
 	if r.opts.Storage {
 		spawn(func() { r.storage(ctx) })
 	}
@@ -182,10 +186,6 @@ func (r *reader) run(ctx context.Context) error {
 				spawn(func() { r.nodeNetwork(ctx, &r.snap.Nodes[i]) })
 			}
 		}
-	}
-	online := map[string]bool{}
-	for _, n := range r.snap.Nodes {
-		online[n.Name] = n.Online
 	}
 	for i := range r.snap.Guests {
 		g := &r.snap.Guests[i]
