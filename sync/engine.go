@@ -63,6 +63,7 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 		req0, wr0 = e.Stats()
 	}
 	var pveRequests int64
+	sh := &shared{cur: map[string]map[int64]map[string]any{}, loaded: map[string]bool{}}
 	for _, t := range targets {
 		label := EndpointLabel(t.Endpoint)
 		rep.endpoint = label
@@ -75,7 +76,7 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 			rep.fail("endpoint "+label, fmt.Sprintf("read proxmox: %v", err))
 			continue
 		}
-		e.sync(ctx, snap, opt, rep)
+		e.sync(ctx, snap, opt, rep, sh)
 	}
 	s := rep.summary(start, opt.DryRun)
 	s.Proxmox.Requests = pveRequests
@@ -113,11 +114,40 @@ type run struct {
 	// created this run (no second-pass update counted for them)
 	created map[string]bool
 	frozen  map[string]bool // VM keys whose agent read failed: their children are not removed or renamed
+	once    func(model string, load func() error) error
 }
 
-func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options, rep *report) {
+// shared holds the models that are not scoped to one endpoint (dependency
+// objects, tags, and the proxbox-tagged children lists): loaded once per Run
+// and kept up to date by every endpoint's writes.
+type shared struct {
+	cur    map[string]map[int64]map[string]any
+	loaded map[string]bool
+}
+
+var sharedModels = []string{ModelTag, ModelCustomField, ModelClusterType, ModelSite, ModelMfr, ModelDeviceType,
+	ModelRole, ModelPlatform, ModelCluster, ModelVMInterface, ModelDisk, ModelMAC, ModelIP}
+
+func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options, rep *report, sh *shared) {
 	r := &run{e: e, opt: opt, rep: rep, snap: snap, cur: map[string]map[int64]map[string]any{},
 		keys: map[string]map[int64]string{}, created: map[string]bool{}, frozen: map[string]bool{}}
+	for _, m := range sharedModels {
+		if sh.cur[m] == nil {
+			sh.cur[m] = map[int64]map[string]any{}
+		}
+		r.cur[m] = sh.cur[m]
+	}
+	once := func(model string, f func() error) error {
+		if sh.loaded[model] {
+			return nil
+		}
+		if err := f(); err != nil {
+			return err
+		}
+		sh.loaded[model] = true
+		return nil
+	}
+	r.once = once
 	for _, w := range snap.Warnings {
 		rep.warn(w.Object, w.Detail)
 	}
@@ -129,20 +159,21 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 	}
 	// Tags first: tag filters of NetBox reject unknown slugs.
 	mapOpt := opt.Map
-	pre := Map(snap, mapOpt)
-	if err := r.load(ctx, ModelTag, r.slugQuery("slug", pre.Objects(ModelTag))); err != nil {
+	if err := once(ModelTag, func() error { return r.load(ctx, ModelTag, url.Values{}) }); err != nil {
 		rep.fail("netbox", err.Error())
 		return
 	}
 	// Our cluster, and whether its name is taken by someone else.
 	name := ClusterName(snap)
 	label := EndpointLabel(snap.Endpoint)
-	if err := r.load(ctx, ModelCluster, url.Values{"name": {name}}); err != nil {
-		rep.fail("netbox", err.Error())
-		return
-	}
 	if r.hasTag(TagProxbox) {
-		if err := r.load(ctx, ModelCluster, url.Values{"tag": {TagProxbox}}); err != nil {
+		if err := once(ModelCluster, func() error { return r.load(ctx, ModelCluster, url.Values{"tag": {TagProxbox}}) }); err != nil {
+			rep.fail("netbox", err.Error())
+			return
+		}
+	}
+	if _, ours := r.idFor(ModelCluster, label); !ours {
+		if err := r.load(ctx, ModelCluster, url.Values{"name": {name}}); err != nil {
 			rep.fail("netbox", err.Error())
 			return
 		}
@@ -226,14 +257,6 @@ func (r *run) hasTag(slug string) bool {
 	return false
 }
 
-func (r *run) slugQuery(param string, objs []*Object) url.Values {
-	q := url.Values{}
-	for _, o := range objs {
-		q.Add(param, o.Key)
-	}
-	return q
-}
-
 var listFields = map[string]string{
 	ModelVM:          "id,name,status,cluster,device,role,platform,vcpus,memory,disk,description,tags,custom_fields,primary_ip4,primary_ip6",
 	ModelVMInterface: "id,name,enabled,mtu,mode,virtual_machine,untagged_vlan,primary_mac_address,tags",
@@ -293,15 +316,14 @@ func (r *run) loadAll(ctx context.Context) error {
 		}
 		return out
 	}
-	for _, m := range []string{ModelCustomField} {
-		if err := r.loadChunked(ctx, m, "name", keys(m), nil); err != nil {
+	for _, m := range []string{ModelCustomField, ModelClusterType, ModelMfr, ModelDeviceType, ModelRole, ModelPlatform} {
+		if err := r.once(m, func() error { return r.load(ctx, m, url.Values{}) }); err != nil {
 			return err
 		}
 	}
-	for _, m := range []string{ModelClusterType, ModelSite, ModelMfr, ModelDeviceType, ModelRole, ModelPlatform} {
-		if err := r.loadChunked(ctx, m, "slug", keys(m), nil); err != nil {
-			return err
-		}
+	// Sites may be many: ours by slug, per endpoint.
+	if err := r.loadChunked(ctx, ModelSite, "slug", keys(ModelSite), nil); err != nil {
+		return err
 	}
 	tagged := r.hasTag(TagProxbox)
 	clusterID, ok := r.idFor(ModelCluster, r.d.Cluster)
@@ -331,14 +353,12 @@ func (r *run) loadAll(ctx context.Context) error {
 	if err := r.loadChunked(ctx, ModelVLAN, "site_id", siteIDs, nil); err != nil {
 		return err
 	}
-	if tagged && ok {
-		cq := strconv.FormatInt(clusterID, 10)
+	if tagged {
+		// Every proxbox-tagged child, once per run for all endpoints: a few
+		// pages instead of per-endpoint filters NetBox cannot express for all
+		// models (virtual disks have no cluster filter).
 		for _, m := range []string{ModelVMInterface, ModelDisk, ModelMAC, ModelIP} {
-			q := url.Values{"tag": {TagProxbox}}
-			if m == ModelVMInterface {
-				q.Set("cluster_id", cq) // NetBox narrows by it; harmless where ignored
-			}
-			if err := r.load(ctx, m, q); err != nil {
+			if err := r.once(m, func() error { return r.load(ctx, m, url.Values{"tag": {TagProxbox}}) }); err != nil {
 				return err
 			}
 		}

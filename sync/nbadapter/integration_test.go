@@ -22,7 +22,7 @@ const fixture = "/work/shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"
 const nbToken = "0123456789abcdef0123456789abcdef01234567"
 
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	nb  *nblab.Server
 	nbc *netbox.Client
 	eng *pbsync.Engine
@@ -30,7 +30,7 @@ type harness struct {
 	tg  []pbsync.Target
 }
 
-func newHarness(t *testing.T, pves ...*pvelab.Server) *harness {
+func newHarness(t testing.TB, pves ...*pvelab.Server) *harness {
 	t.Helper()
 	h := &harness{t: t, pve: pves}
 	h.nb = nblab.New(nblab.Options{Tokens: []nblab.Token{{Value: nbToken}}, Seed: 1})
