@@ -49,6 +49,8 @@ type Options struct {
 	// limits from the environment that DELETE /cache/settings returns to.
 	Cache         *getcache.Cache
 	CacheDefaults getcache.Limits
+	// Proxmox reads Proxmox endpoints for the /proxmox/* read routes.
+	Proxmox ProxmoxAPI
 	// Metrics serves GET /metrics (Prometheus exposition); protected by the
 	// API key unless PROXBOX_METRICS_PUBLIC is set.
 	Metrics http.Handler
@@ -188,6 +190,7 @@ func (s *Server) routes() {
 	e.DELETE("/proxmox/endpoints/:id", s.deleteProxmoxEndpoint)
 
 	s.cacheRoutes()
+	s.proxmoxRoutes()
 	if s.opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.opt.Metrics))
 	}

@@ -1,0 +1,499 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/proxbox/proxbox/store"
+)
+
+// ProxmoxAPI reads one Proxmox endpoint's API (the envelope's "data"
+// member) for the read routes. The proxmox package implements it.
+type ProxmoxAPI interface {
+	Get(ctx context.Context, ep store.ProxmoxEndpoint, path string, query url.Values) (json.RawMessage, error)
+}
+
+// ErrProxmoxUpstream marks an error the Proxmox API returned (502 here).
+var ErrProxmoxUpstream = errors.New("proxmox upstream error")
+
+func (s *Server) proxmoxRoutes() {
+	if s.opt.Proxmox == nil {
+		return
+	}
+	e := s.e
+	e.GET("/proxmox/sessions", s.pxSessions)
+	e.GET("/proxmox/version", s.pxVersion)
+	e.GET("/proxmox/cluster/status", s.pxClusterStatus)
+	e.GET("/proxmox/cluster/resources", s.pxPerSession("/cluster/resources", "type"))
+	e.GET("/proxmox/cluster/backup", s.pxFlat("/cluster/backup"))
+	e.GET("/proxmox/replication", s.pxFlat("/cluster/replication"))
+	e.GET("/proxmox/nodes/", s.pxNodes)
+	e.GET("/proxmox/nodes", s.pxNodes)
+	e.GET("/proxmox/storage", s.pxPerSession("/storage"))
+	e.GET("/proxmox/nodes/:node/storage/:storage/content", s.pxStorageContent)
+	e.GET("/proxmox/nodes/:node/network", s.pxNodeScoped("network", "type"))
+	e.GET("/proxmox/nodes/:node/qemu/:vmid/firewall", s.pxFirewall)
+	e.GET("/proxmox/:node/:type/:vmid/config", s.pxGuestConfig)
+}
+
+// pxSession is one selected Proxmox endpoint with its display name.
+type pxSession struct {
+	ep   store.ProxmoxEndpoint
+	name string // cluster name, node name (standalone), or host (restricted)
+	mode string // cluster | standalone | restricted
+	err  error
+}
+
+// selectEndpoints applies the plugin's selector (source=database with
+// ip_address > domain > name, or endpoint_ids / proxmox_endpoint_ids).
+func (s *Server) selectEndpoints(c echo.Context) ([]store.ProxmoxEndpoint, error) {
+	if src := c.QueryParam("source"); src != "" && src != "database" && src != "netbox" {
+		return nil, fail(http.StatusBadRequest, "Invalid source parameter: use 'database'.")
+	}
+	eps, err := s.store.ProxmoxEndpoints(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	ids := c.QueryParam("endpoint_ids")
+	if ids == "" {
+		ids = c.QueryParam("proxmox_endpoint_ids")
+	}
+	if ids != "" {
+		want := map[int64]bool{}
+		for _, p := range strings.Split(ids, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
+			if err != nil {
+				return nil, fail(http.StatusBadRequest, "Invalid Proxmox endpoint_ids query parameter.")
+			}
+			want[n] = true
+		}
+		eps = filterEndpoints(eps, func(e store.ProxmoxEndpoint) bool { return want[e.ID] })
+	}
+	for _, sel := range []struct {
+		param string
+		match func(store.ProxmoxEndpoint, string) bool
+	}{
+		{"ip_address", func(e store.ProxmoxEndpoint, v string) bool { return e.IPAddress == stripMask(v) }},
+		{"domain", func(e store.ProxmoxEndpoint, v string) bool { return strings.EqualFold(e.Domain, v) }},
+		{"name", func(e store.ProxmoxEndpoint, v string) bool { return e.Name == v }},
+	} {
+		v := c.QueryParam(sel.param)
+		if v == "" {
+			continue
+		}
+		eps = filterEndpoints(eps, func(e store.ProxmoxEndpoint) bool { return sel.match(e, v) })
+		if len(eps) == 0 {
+			return nil, fail(http.StatusBadRequest, "No result found for Proxmox Sessions based on the provided "+sel.param)
+		}
+		break
+	}
+	if len(eps) == 0 {
+		return nil, fail(http.StatusNotFound, "No Proxmox endpoint configured: push one with POST /proxmox/endpoints.")
+	}
+	return eps, nil
+}
+
+func filterEndpoints(eps []store.ProxmoxEndpoint, keep func(store.ProxmoxEndpoint) bool) []store.ProxmoxEndpoint {
+	out := eps[:0:0]
+	for _, e := range eps {
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+type statusRecord struct {
+	Type    string `json:"type"`
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Nodes   int    `json:"nodes"`
+	Quorate int    `json:"quorate"`
+	Version int    `json:"version"`
+	IP      string `json:"ip"`
+	Level   string `json:"level"`
+	Local   int    `json:"local"`
+	NodeID  int    `json:"nodeid"`
+	Online  int    `json:"online"`
+}
+
+// sessions resolves each endpoint's display name from /cluster/status,
+// concurrently (bounded).
+func (s *Server) resolveSessions(ctx context.Context, eps []store.ProxmoxEndpoint) []pxSession {
+	out := make([]pxSession, len(eps))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, ep := range eps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ss := pxSession{ep: ep, name: hostOf(ep.Domain, ep.IPAddress), mode: "restricted"}
+			raw, err := s.opt.Proxmox.Get(ctx, ep, "/cluster/status", nil)
+			if err != nil {
+				ss.err = err
+				out[i] = ss
+				return
+			}
+			recs, _ := decodeStatus(raw)
+			nodes := 0
+			for _, r := range recs {
+				switch r.Type {
+				case "cluster":
+					ss.name, ss.mode = r.Name, "cluster"
+				case "node":
+					nodes++
+					if ss.mode != "cluster" {
+						ss.name, ss.mode = r.Name, "standalone"
+					}
+				}
+			}
+			out[i] = ss
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// decodeStatus reads /cluster/status tolerating PVE's string-or-number fields.
+func decodeStatus(raw json.RawMessage) ([]statusRecord, error) {
+	var loose []map[string]any
+	if err := json.Unmarshal(raw, &loose); err != nil {
+		return nil, err
+	}
+	out := make([]statusRecord, 0, len(loose))
+	for _, m := range loose {
+		out = append(out, statusRecord{
+			Type: str(m["type"]), Name: str(m["name"]), ID: str(m["id"]), Nodes: num(m["nodes"]), Quorate: num(m["quorate"]),
+			Version: num(m["version"]), IP: str(m["ip"]), Level: str(m["level"]), Local: num(m["local"]), NodeID: num(m["nodeid"]), Online: num(m["online"]),
+		})
+	}
+	return out, nil
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return ""
+}
+
+func num(v any) int {
+	switch x := v.(type) {
+	case float64:
+		return int(x)
+	case string:
+		n, _ := strconv.Atoi(x)
+		return n
+	case bool:
+		if x {
+			return 1
+		}
+	}
+	return 0
+}
+
+func (s *Server) pxSessions(c echo.Context) error {
+	eps, err := s.selectEndpoints(c)
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, ss := range s.resolveSessions(c.Request().Context(), eps) {
+		out = append(out, map[string]any{"name": ss.name, "ip_address": ss.ep.IPAddress, "domain": nilIfEmpty(ss.ep.Domain),
+			"http_port": ss.ep.Port, "user": ss.ep.Username, "mode": ss.mode, "endpoint_id": ss.ep.ID, "endpoint_name": ss.ep.Name,
+			"connected": ss.err == nil})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) pxVersion(c echo.Context) error {
+	eps, err := s.selectEndpoints(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	out := []map[string]json.RawMessage{}
+	var lastErr error
+	for _, ss := range s.resolveSessions(ctx, eps) {
+		raw, err := s.opt.Proxmox.Get(ctx, ss.ep, "/version", nil)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		out = append(out, map[string]json.RawMessage{ss.name: raw})
+	}
+	if len(out) == 0 {
+		return upstreamErr("No Proxmox active connections found, not able to retrieve version information", lastErr)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// pxClusterStatus serves what both plugin generations parse: one cluster
+// record per session with its nodes nested in node_list (newer plugin),
+// followed by the same nodes as flat type=node records (v0.0.12 parser).
+func (s *Server) pxClusterStatus(c echo.Context) error {
+	eps, err := s.selectEndpoints(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	var clusters, flat []map[string]any
+	var lastErr error
+	for _, ep := range eps {
+		raw, err := s.opt.Proxmox.Get(ctx, ep, "/cluster/status", nil)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		recs, err := decodeStatus(raw)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		var cluster *statusRecord
+		var nodes []map[string]any
+		for i, r := range recs {
+			switch r.Type {
+			case "cluster":
+				cluster = &recs[i]
+			case "node":
+				n := map[string]any{"id": r.ID, "name": r.Name, "type": "node", "ip": r.IP, "level": r.Level, "local": r.Local, "nodeid": r.NodeID, "online": r.Online}
+				nodes = append(nodes, n)
+				flat = append(flat, n)
+			}
+		}
+		mode := "cluster"
+		if cluster == nil {
+			mode = "standalone"
+			name := hostOf(ep.Domain, ep.IPAddress)
+			if len(nodes) == 1 {
+				name = nodes[0]["name"].(string)
+			}
+			cluster = &statusRecord{ID: "cluster/" + name, Name: name, Type: "cluster", Nodes: len(nodes), Quorate: 1}
+		}
+		clusters = append(clusters, map[string]any{"id": cluster.ID, "name": cluster.Name, "type": "cluster", "nodes": cluster.Nodes,
+			"quorate": cluster.Quorate, "version": cluster.Version, "mode": mode, "node_list": nonNil(nodes)})
+	}
+	if len(clusters) == 0 {
+		return upstreamErr("Could not read /cluster/status from any Proxmox endpoint", lastErr)
+	}
+	return c.JSON(http.StatusOK, append(clusters, flat...))
+}
+
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+// pxPerSession serves [{"<session name>": <data>}] for each endpoint,
+// forwarding the named query parameters.
+func (s *Server) pxPerSession(path string, params ...string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		eps, err := s.selectEndpoints(c)
+		if err != nil {
+			return err
+		}
+		q := forward(c, params...)
+		ctx := c.Request().Context()
+		out := []map[string]json.RawMessage{}
+		var lastErr error
+		for _, ss := range s.resolveSessions(ctx, eps) {
+			raw, err := s.opt.Proxmox.Get(ctx, ss.ep, path, q)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			out = append(out, map[string]json.RawMessage{ss.name: raw})
+		}
+		if len(out) == 0 {
+			return upstreamErr("Could not read "+path+" from any Proxmox endpoint", lastErr)
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
+// pxFlat serves one flat list, each record tagged with cluster_name; a
+// failing endpoint gives one {"cluster_name","error"} row.
+func (s *Server) pxFlat(path string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		eps, err := s.selectEndpoints(c)
+		if err != nil {
+			return err
+		}
+		ctx := c.Request().Context()
+		out := []map[string]any{}
+		for _, ss := range s.resolveSessions(ctx, eps) {
+			raw, err := s.opt.Proxmox.Get(ctx, ss.ep, path, nil)
+			if err != nil {
+				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": err.Error()})
+				continue
+			}
+			var recs []map[string]any
+			if err := json.Unmarshal(raw, &recs); err != nil {
+				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": "unexpected reply: " + err.Error()})
+				continue
+			}
+			for _, r := range recs {
+				r["cluster_name"] = ss.name
+				out = append(out, r)
+			}
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
+// pxNodes lists every node of every session (the Python service returned
+// only the first): [{"<session name>": [node records]}].
+func (s *Server) pxNodes(c echo.Context) error {
+	return s.pxPerSession("/nodes")(c)
+}
+
+// endpointOfNode finds the session that has node.
+func (s *Server) endpointOfNode(c echo.Context, node string) (store.ProxmoxEndpoint, error) {
+	eps, err := s.selectEndpoints(c)
+	if err != nil {
+		return store.ProxmoxEndpoint{}, err
+	}
+	if cn := c.QueryParam("cluster_name"); cn != "" {
+		for _, ss := range s.resolveSessions(c.Request().Context(), eps) {
+			if ss.name == cn {
+				return ss.ep, nil
+			}
+		}
+	}
+	ctx := c.Request().Context()
+	for _, ep := range eps {
+		raw, err := s.opt.Proxmox.Get(ctx, ep, "/nodes", nil)
+		if err != nil {
+			continue
+		}
+		var nodes []map[string]any
+		if json.Unmarshal(raw, &nodes) != nil {
+			continue
+		}
+		for _, n := range nodes {
+			if str(n["node"]) == node {
+				return ep, nil
+			}
+		}
+	}
+	return store.ProxmoxEndpoint{}, fail(http.StatusNotFound, "Node or Storage not found")
+}
+
+func (s *Server) pxNodeScoped(sub string, params ...string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		node := c.Param("node")
+		ep, err := s.endpointOfNode(c, node)
+		if err != nil {
+			return err
+		}
+		raw, err := s.opt.Proxmox.Get(c.Request().Context(), ep, "/nodes/"+url.PathEscape(node)+"/"+sub, forward(c, params...))
+		if err != nil {
+			return upstreamErr("Proxmox refused /nodes/"+node+"/"+sub, err)
+		}
+		return c.JSONBlob(http.StatusOK, raw)
+	}
+}
+
+func (s *Server) pxStorageContent(c echo.Context) error {
+	node, storage := c.Param("node"), c.Param("storage")
+	ep, err := s.endpointOfNode(c, node)
+	if err != nil {
+		return err
+	}
+	raw, err := s.opt.Proxmox.Get(c.Request().Context(), ep, "/nodes/"+url.PathEscape(node)+"/storage/"+url.PathEscape(storage)+"/content", forward(c, "content", "vmid"))
+	if err != nil {
+		return upstreamErr("Node or Storage not found", err)
+	}
+	return c.JSONBlob(http.StatusOK, raw)
+}
+
+func (s *Server) pxFirewall(c echo.Context) error {
+	node := c.Param("node")
+	vmid, err := strconv.Atoi(c.Param("vmid"))
+	if err != nil || vmid < 1 {
+		return fail(http.StatusUnprocessableEntity, "vmid must be a positive integer.")
+	}
+	ep, err := s.endpointOfNode(c, node)
+	if err != nil {
+		return err
+	}
+	raw, err := s.opt.Proxmox.Get(c.Request().Context(), ep, fmt.Sprintf("/nodes/%s/qemu/%d/firewall/options", url.PathEscape(node), vmid), nil)
+	if err != nil {
+		return upstreamErr("Proxmox refused the firewall read", err)
+	}
+	return c.JSONBlob(http.StatusOK, raw)
+}
+
+func (s *Server) pxGuestConfig(c echo.Context) error {
+	node, typ := c.Param("node"), c.Param("type")
+	if typ != "qemu" && typ != "lxc" {
+		return fail(http.StatusBadRequest, "Invalid VM Type. Use 'qemu' or 'lxc'.")
+	}
+	vmid, err := strconv.Atoi(c.Param("vmid"))
+	if err != nil || vmid < 1 {
+		return fail(http.StatusUnprocessableEntity, "vmid must be a positive integer.")
+	}
+	// The plugin sends name=<endpoint name> as the selector here.
+	ep, err := s.endpointOfNode(c, node)
+	if err != nil {
+		return err
+	}
+	raw, err := s.opt.Proxmox.Get(c.Request().Context(), ep, fmt.Sprintf("/nodes/%s/%s/%d/config", url.PathEscape(node), typ, vmid), nil)
+	if err != nil {
+		return fail(http.StatusBadRequest, "VM Config not found.")
+	}
+	var cfg map[string]any
+	if json.Unmarshal(raw, &cfg) != nil {
+		return fail(http.StatusBadGateway, "Proxmox sent a config that is not an object.")
+	}
+	for k, v := range cfg {
+		if v == nil {
+			delete(cfg, k)
+		}
+	}
+	return c.JSON(http.StatusOK, cfg)
+}
+
+func forward(c echo.Context, params ...string) url.Values {
+	var q url.Values
+	for _, p := range params {
+		if v := c.QueryParam(p); v != "" {
+			if q == nil {
+				q = url.Values{}
+			}
+			q.Set(p, v)
+		}
+	}
+	return q
+}
+
+// upstreamErr reports a Proxmox failure as 502 with the reason.
+func upstreamErr(msg string, err error) error {
+	if err == nil {
+		return fail(http.StatusNotFound, msg)
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return &apiError{Status: http.StatusBadGateway, Detail: msg + ": " + err.Error(), Message: msg}
+}
