@@ -59,8 +59,9 @@ type Config struct {
 	// Timeout bounds each request (all retries included); default 30 s. AgentTimeout
 	// bounds guest-agent requests; default 60 s.
 	Timeout, AgentTimeout time.Duration
-	// Concurrency is the number of parallel requests of a Read (fetch_max_concurrency),
-	// default 8.
+	// Concurrency bounds the parallel per-node and per-guest requests of a Read
+	// (fetch_max_concurrency), default 8. The three cluster-wide reads that start a Read
+	// (/cluster/status, /cluster/resources, /version) always run together.
 	Concurrency int
 	// Transport is an optional base RoundTripper (e.g. for metrics). An *http.Transport is
 	// cloned and gets the TLS settings above; any other RoundTripper is used as is and must

@@ -32,6 +32,7 @@ var (
 // text in the HTTP status line, e.g. "VM 105 is not running") or what went wrong.
 type APIError struct {
 	Endpoint string // base URL
+	Method   string // GET, or POST for the login
 	Path     string // API path with query, without /api2/json
 	Status   int    // HTTP status; 0 when there was no reply
 	Message  string
@@ -39,7 +40,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	s := "proxmox " + e.Endpoint + " GET " + e.Path + ": "
+	s := "proxmox " + e.Endpoint + " " + e.Method + " " + e.Path + ": "
 	if e.Status != 0 {
 		s += fmt.Sprintf("%d ", e.Status)
 	}
@@ -92,5 +93,9 @@ func (c *Client) apiErr(path string, status int, msg string, err error) *APIErro
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return &APIError{Endpoint: c.base, Path: path, Status: status, Message: msg, Err: err}
+	method := http.MethodGet
+	if path == "/access/ticket" {
+		method = http.MethodPost
+	}
+	return &APIError{Endpoint: c.base, Method: method, Path: path, Status: status, Message: msg, Err: err}
 }
