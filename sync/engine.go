@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -47,8 +46,7 @@ type Engine struct {
 	Stats func() (requests, writes int64)
 	// Fresh marks a context so that lists bypass any GET cache
 	// (netbox.FreshRead in production; optional).
-	Fresh  func(context.Context) context.Context
-	Logger *slog.Logger
+	Fresh func(context.Context) context.Context
 }
 
 // Run syncs every target, one after another, and returns the summary. The
@@ -91,13 +89,6 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 // SyncSnapshot syncs one snapshot that the caller already read.
 func (e *Engine) SyncSnapshot(ctx context.Context, snap *inventory.Snapshot, opt Options) *Summary {
 	return e.Run(ctx, []Target{{Endpoint: snap.Endpoint, Read: func(context.Context) (*inventory.Snapshot, error) { return snap, nil }}}, opt)
-}
-
-func (e *Engine) log() *slog.Logger {
-	if e.Logger != nil {
-		return e.Logger
-	}
-	return slog.Default()
 }
 
 // run is the state of one endpoint's sync: NetBox's current objects by model

@@ -43,16 +43,6 @@ type Counts struct {
 	Skipped   int `json:"skipped"`
 }
 
-func (c *Counts) add(o Counts) {
-	c.Created += o.Created
-	c.Updated += o.Updated
-	c.Unchanged += o.Unchanged
-	c.Orphaned += o.Orphaned
-	c.Deleted += o.Deleted
-	c.Failed += o.Failed
-	c.Skipped += o.Skipped
-}
-
 // Summary is the result of a run, in the JSON shape of `proxbox sync --once --json`.
 type Summary struct {
 	OK         bool  `json:"ok"`

@@ -19,34 +19,18 @@ var _ pbsync.NetBox = Client{}
 
 // List implements sync.NetBox.
 func (a Client) List(ctx context.Context, model string, q url.Values) ([]map[string]any, error) {
-	rows, err := a.C.List(ctx, model, q)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]any, len(rows))
-	for i, r := range rows {
-		out[i] = r
-	}
-	return out, nil
+	return a.C.List(ctx, model, q) // netbox.Object is map[string]any
 }
 
 // Create implements sync.NetBox; a create whose reply was lost is looked up
 // by netbox.DefaultIdentity before any retry, so it never lands twice.
 func (a Client) Create(ctx context.Context, model string, objs []map[string]any) []pbsync.WriteResult {
-	in := make([]netbox.Object, len(objs))
-	for i, o := range objs {
-		in[i] = o
-	}
-	return conv(a.C.Create(ctx, model, in))
+	return conv(a.C.Create(ctx, model, objs))
 }
 
 // Update implements sync.NetBox.
 func (a Client) Update(ctx context.Context, model string, patches []map[string]any) []pbsync.WriteResult {
-	in := make([]netbox.Object, len(patches))
-	for i, o := range patches {
-		in[i] = o
-	}
-	return conv(a.C.Update(ctx, model, in))
+	return conv(a.C.Update(ctx, model, patches))
 }
 
 // Delete implements sync.NetBox.

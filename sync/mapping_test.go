@@ -1,0 +1,87 @@
+package sync
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/proxbox/proxbox/inventory"
+)
+
+func testSnapshot() *inventory.Snapshot {
+	return &inventory.Snapshot{
+		Endpoint: inventory.Endpoint{ID: 7, Name: "lab"},
+		Cluster:  inventory.Cluster{Name: "pve", Standalone: true},
+		Nodes:    []inventory.Node{{Name: "pve", Online: true}},
+		Guests: []inventory.Guest{
+			{VMID: 101, Type: inventory.QEMU, Name: "web", Node: "pve", Status: "running", Cores: 2, Sockets: 2, MemoryMB: 2048, OSType: "l26",
+				Config: map[string]string{"ide2": "local:iso/x.iso,media=cdrom,size=1G"},
+				Disks:  []inventory.Disk{{Key: "scsi0", SizeMB: 10240}, {Key: "ide2", Volume: "iso/x.iso", SizeMB: 1024}, {Key: "unused0", SizeMB: 5}},
+				NICs:   []inventory.NIC{{Key: "net0", Index: 0, MAC: "aa:bb:cc:00:00:01", VLAN: 20}},
+				AgentInterfaces: []inventory.GuestInterface{
+					{Name: "lo", MAC: "00:00:00:00:00:00", Addresses: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}},
+					{Name: "ens18", MAC: "AA:BB:CC:00:00:01", Addresses: []netip.Prefix{netip.MustParsePrefix("fe80::1/64"), netip.MustParsePrefix("10.0.0.5/24")}},
+					{Name: "docker0", MAC: "02:42:00:00:00:01", Addresses: []netip.Prefix{netip.MustParsePrefix("172.17.0.1/16")}},
+				}},
+			{VMID: 900, Type: inventory.QEMU, Name: "tmpl", Node: "pve", Status: "stopped", Template: true, VCPUs: 1},
+		},
+	}
+}
+
+func TestMapGuests(t *testing.T) {
+	d := Map(testSnapshot(), MapOptions{})
+	if n := d.Get(ModelCluster, "lab").Fields["name"]; n != "pve (lab)" {
+		t.Errorf("standalone cluster name %v", n)
+	}
+	vm := d.Get(ModelVM, "lab/qemu/101")
+	if vm == nil {
+		t.Fatal("vm 101 missing")
+	}
+	for k, want := range map[string]any{"vcpus": 4.0, "memory": int64(2048), "status": "active", "disk": int64(10240)} {
+		if vm.Fields[k] != want {
+			t.Errorf("%s = %v, want %v", k, vm.Fields[k], want)
+		}
+	}
+	if d.Count(ModelDisk) != 1 {
+		t.Errorf("disks %d, want 1 (cdrom and unused skipped)", d.Count(ModelDisk))
+	}
+	if d.Get(ModelVMInterface, "lab/qemu/101/if/ens18") == nil || d.Count(ModelVMInterface) != 1 {
+		t.Errorf("interfaces: want only ens18 (agent name; lo/docker0 not interfaces)")
+	}
+	if d.Count(ModelIP) != 1 || d.Get(ModelIP, "lab/qemu/101/if/ens18|10.0.0.5/24") == nil {
+		t.Errorf("ips: want only 10.0.0.5/24, got %d", d.Count(ModelIP))
+	}
+	if vm.Refs["primary_ip4"].Key != "lab/qemu/101/if/ens18|10.0.0.5/24" {
+		t.Errorf("primary ip4 %v", vm.Refs["primary_ip4"])
+	}
+	if d.Get(ModelVLAN, "proxmox-default-site-pve-lab/20") == nil {
+		t.Errorf("vlan 20 missing")
+	}
+	if d.Get(ModelPlatform, "linux") == nil {
+		t.Errorf("platform from ostype missing")
+	}
+	if tm := d.Get(ModelVM, "lab/qemu/900"); tm == nil || tm.Fields["status"] != "offline" {
+		t.Errorf("template: %v", tm)
+	}
+	if Map(testSnapshot(), MapOptions{SkipTemplates: true}).Get(ModelVM, "lab/qemu/900") != nil {
+		t.Errorf("SkipTemplates kept the template")
+	}
+	d2 := Map(testSnapshot(), MapOptions{ConfigInterfaceNames: true, IncludeIPv6LinkLocal: true})
+	if d2.Get(ModelVMInterface, "lab/qemu/101/if/net0") == nil || d2.Count(ModelIP) != 2 {
+		t.Errorf("config names / link-local: %d ips", d2.Count(ModelIP))
+	}
+}
+
+func TestOptionsFromEnv(t *testing.T) {
+	env := map[string]string{"PROXBOX_ORPHANS": "delete", "PROXBOX_ORPHAN_GRACE": "2d", "PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME": "false"}
+	o, err := OptionsFromEnv(func(k string) string { return env[k] })
+	if err != nil || o.Orphans != OrphansDelete || o.OrphanGrace.Hours() != 48 || !o.Map.ConfigInterfaceNames {
+		t.Errorf("%+v %v", o, err)
+	}
+	if _, err := OptionsFromEnv(func(k string) string { return map[string]string{"PROXBOX_ORPHANS": "nuke"}[k] }); err == nil {
+		t.Error("bad PROXBOX_ORPHANS accepted")
+	}
+	d, _ := OptionsFromEnv(func(string) string { return "" })
+	if d.Orphans != OrphansMark || d.OrphanGrace.Hours() != 168 {
+		t.Errorf("defaults %+v", d)
+	}
+}
