@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PORT    ?= 8000
 # Packages that do not import go-netbox: the race detector (which needs cgo)
 # runs on these only, so go-netbox is never compiled a second time.
-RACE_PKGS ?= ./config/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/
+RACE_PKGS ?= ./config/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
 
 .PHONY: all build test test-race lint bench demo run docker clean generate
 

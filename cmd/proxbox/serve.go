@@ -16,6 +16,7 @@ import (
 	"github.com/proxbox/proxbox/config"
 	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/netbox/getcache"
+	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
 )
@@ -92,7 +93,8 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		return err
 	}
 
-	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler()}
+	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler(),
+		Proxmox: proxmoxReads{pool: proxmox.NewPool(), reg: reg}}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
 	}

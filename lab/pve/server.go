@@ -588,7 +588,7 @@ func (s *Server) authenticate(r *http.Request) string {
 	if err != nil || c.Value == "" {
 		return "No ticket"
 	}
-	val, err := url.QueryUnescape(c.Value)
+	val, err := url.PathUnescape(c.Value)
 	if err != nil {
 		val = c.Value
 	}

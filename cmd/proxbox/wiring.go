@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/proxbox/proxbox/metrics"
+	"github.com/proxbox/proxbox/proxmox"
+	"github.com/proxbox/proxbox/store"
+)
+
+// proxmoxConfig turns a stored endpoint into the adapter's configuration:
+// the domain when set, else the IP address; a token when both parts are
+// set, else the password.
+func proxmoxConfig(ep store.ProxmoxEndpoint, reg *metrics.Registry) proxmox.Config {
+	host := ep.Domain
+	if host == "" {
+		host = ep.IPAddress
+	}
+	cfg := proxmox.Config{
+		BaseURL:   "https://" + net.JoinHostPort(host, strconv.Itoa(ep.Port)),
+		VerifySSL: ep.VerifySSL,
+	}
+	if ep.TokenName != "" && ep.TokenValue.IsSet() {
+		cfg.TokenID, cfg.TokenSecret = ep.Username+"!"+ep.TokenName, ep.TokenValue.Reveal()
+	} else {
+		cfg.Username, cfg.Password = ep.Username, ep.Password.Reveal()
+	}
+	if ep.TimeoutSeconds > 0 {
+		cfg.Timeout = time.Duration(ep.TimeoutSeconds) * time.Second
+	}
+	if ep.MaxRetries > 0 {
+		cfg.Retries = ep.MaxRetries + 1
+	}
+	if reg != nil {
+		cfg.Transport = reg.InstrumentTransport("proxmox", http.DefaultTransport.(*http.Transport).Clone())
+	}
+	return cfg
+}
+
+// proxmoxReads serves the plugin's Proxmox read routes from pooled clients.
+type proxmoxReads struct {
+	pool *proxmox.Pool
+	reg  *metrics.Registry
+}
+
+func (p proxmoxReads) Get(ctx context.Context, ep store.ProxmoxEndpoint, path string, q url.Values) (json.RawMessage, error) {
+	c, err := p.pool.Client(strconv.FormatInt(ep.ID, 10), proxmoxConfig(ep, p.reg))
+	if err != nil {
+		return nil, err
+	}
+	return c.Raw(ctx, path, q)
+}
