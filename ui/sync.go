@@ -279,6 +279,7 @@ func (h *Dashboard) runStream(w http.ResponseWriter, r *http.Request) {
 			if len(fin.Plan) == 0 {
 				fin.Plan = v.Plan
 			}
+			fin.Warnings = v.Warnings
 			v = fin
 		}
 		v.Live = false

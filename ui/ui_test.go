@@ -1,0 +1,600 @@
+package ui
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/proxbox/proxbox/certs"
+	"github.com/proxbox/proxbox/netbox/getcache"
+	"github.com/proxbox/proxbox/server"
+	"github.com/proxbox/proxbox/store"
+)
+
+func TestFirstRunSetupCreatesKeyShownOnceAndSignsIn(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, _ := e.get("/ui/")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/setup" {
+		t.Fatalf("no key: GET /ui/ = %d %q, want 303 to /ui/setup", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	tok := e.csrfOf("/ui/setup")
+	if resp, _, _ := e.post("/ui/setup", url.Values{"label": {"admin"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("setup without CSRF token: %d, want 403", resp.StatusCode)
+	}
+	if n, _ := e.st.ActiveKeyCount(context.Background()); n != 0 {
+		t.Fatalf("a refused setup created %d keys", n)
+	}
+	resp, doc, _ := e.post("/ui/setup", url.Values{"_csrf": {tok}, "label": {"admin"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("setup: %d", resp.StatusCode)
+	}
+	raw, _ := doc.Find(`[data-testid="new-key-value"]`).Attr("value")
+	if len(raw) != 64 {
+		t.Fatalf("shown key has %d characters, want 64", len(raw))
+	}
+	if doc.Find(`[data-copy-target="new-key-value"]`).Length() != 1 {
+		t.Error("no copy button for the new key")
+	}
+	if !strings.Contains(text(doc, "main"), "X-Proxbox-API-Key") {
+		t.Error("setup result does not explain the plugin header")
+	}
+	if _, ok, _ := e.st.VerifyKey(context.Background(), raw); !ok {
+		t.Fatal("the shown key does not verify")
+	}
+	// Signed in by the setup; the overview renders.
+	resp, doc = e.get("/ui/")
+	if resp.StatusCode != http.StatusOK || doc.Find("h1").First().Text() != "Overview" {
+		t.Fatalf("after setup: %d %q", resp.StatusCode, doc.Find("h1").Text())
+	}
+	// The setup is closed now.
+	resp, _ = e.get("/ui/setup")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/signin" {
+		t.Fatalf("setup after the first key: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The key is never shown again.
+	_, doc = e.get("/ui/keys")
+	if strings.Contains(doc.Text(), raw) {
+		t.Fatal("keys page shows the raw key")
+	}
+}
+
+func TestSignInSessionCookieAndSignOut(t *testing.T) {
+	e := newEnv(t, nil)
+	raw := e.addKey("admin")
+	resp, _ := e.get("/ui/cache")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/signin?next=%2Fui%2Fcache" {
+		t.Fatalf("signed out: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	tok := e.csrfOf("/ui/signin")
+	resp, doc, _ := e.post("/ui/signin", url.Values{"_csrf": {tok}, "key": {strings.Repeat("x", 64)}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#key-error").Length() != 1 || doc.Find(`#key[aria-invalid="true"]`).Length() != 1 {
+		t.Fatalf("wrong key: %d, error shown %d", resp.StatusCode, doc.Find("#key-error").Length())
+	}
+	resp, _, _ = e.post("/ui/signin", url.Values{"_csrf": {tok}, "key": {raw}, "next": {"/ui/cache"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/cache" {
+		t.Fatalf("sign in: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var sc *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			sc = c
+		}
+	}
+	if sc == nil || !sc.HttpOnly || sc.SameSite != http.SameSiteStrictMode || sc.Path != "/ui" || sc.Secure || len(sc.Value) < 43 {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict, Path=/ui, not Secure over plain HTTP, 256-bit id", sc)
+	}
+	if resp, _ := e.get("/ui/cache"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: /ui/cache = %d", resp.StatusCode)
+	}
+	// Sign out needs the session's CSRF token.
+	if resp, _, _ := e.post("/ui/signout", url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign out without token: %d", resp.StatusCode)
+	}
+	tok = e.csrfOf("/ui/")
+	if resp, _, _ := e.post("/ui/signout", url.Values{"_csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", resp.StatusCode)
+	}
+	if resp, _ := e.get("/ui/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after sign out /ui/ = %d, want a redirect to sign in", resp.StatusCode)
+	}
+}
+
+func TestSignInRedirectStaysOnDashboard(t *testing.T) {
+	for in, want := range map[string]string{"/ui/cache": "/ui/cache", "https://evil.example/": "/ui/", "//evil.example": "/ui/", "/ui//evil": "/ui/", "": "/ui/"} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFormsRefuseMissingWrongOrCrossSiteTokens(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signIn("")
+	tok := e.csrfOf("/ui/cache")
+	good := url.Values{"ttl_seconds": {"5"}, "max_entries": {"10"}, "max_bytes": {"2048"}}
+	cases := []struct {
+		name   string
+		token  string
+		mutate func(*http.Request)
+	}{
+		{"no token", "", nil},
+		{"wrong token", strings.Repeat("A", 43), nil},
+		{"cross-site fetch", tok, func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") }},
+		{"foreign origin", tok, func(r *http.Request) {
+			r.Header.Del("Sec-Fetch-Site")
+			r.Header.Set("Origin", "https://evil.example")
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			form := url.Values{}
+			for k, v := range good {
+				form[k] = v
+			}
+			if c.token != "" {
+				form.Set("_csrf", c.token)
+			}
+			req, _ := http.NewRequest(http.MethodPost, e.url("/ui/cache"), strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", e.srv.URL)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			if c.mutate != nil {
+				c.mutate(req)
+			}
+			resp, err := e.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("status %d, want 403", resp.StatusCode)
+			}
+			if got := e.cache.Limits(); got != getcache.DefaultLimits() {
+				t.Fatalf("a refused form changed the cache limits to %+v", got)
+			}
+		})
+	}
+}
+
+func TestSessionEndsWhenItsKeyIsDeactivated(t *testing.T) {
+	e := newEnv(t, nil)
+	raw := e.signIn("")
+	id, _, _ := e.st.VerifyKey(context.Background(), raw)
+	if _, err := e.st.SetKeyActive(context.Background(), id, false); err != nil {
+		t.Fatal(err)
+	}
+	e.addKey("other") // keep the dashboard out of first-run
+	if resp, _ := e.get("/ui/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("deactivated key's session still works: %d", resp.StatusCode)
+	}
+}
+
+func TestCacheTuningValidatesAppliesPersistsAndResets(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signIn("")
+	tok := e.csrfOf("/ui/cache")
+
+	resp, doc, body := e.post("/ui/cache", url.Values{"_csrf": {tok}, "ttl_seconds": {"-1"}, "max_entries": {"abc"}, "max_bytes": {"10"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid tuning: %d", resp.StatusCode)
+	}
+	for _, id := range []string{"ttl_seconds", "max_entries", "max_bytes"} {
+		if doc.Find("#"+id+"-error").Length() != 1 || doc.Find("#"+id+`[aria-invalid="true"]`).Length() != 1 {
+			t.Errorf("no validation message for %s in %s", id, body[:min(len(body), 200)])
+		}
+	}
+	if v, _ := doc.Find("#max_entries").Attr("value"); v != "abc" {
+		t.Errorf("the form lost the typed value: %q", v)
+	}
+	if e.cache.Limits() != getcache.DefaultLimits() {
+		t.Fatal("invalid tuning changed the cache")
+	}
+
+	resp, _, _ = e.post("/ui/cache", url.Values{"_csrf": {tok}, "ttl_seconds": {"7.5"}, "max_entries": {"100"}, "max_bytes": {"4096"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("valid tuning: %d", resp.StatusCode)
+	}
+	want := getcache.Limits{TTL: 7500 * time.Millisecond, MaxEntries: 100, MaxBytes: 4096}
+	if got := e.cache.Limits(); got != want {
+		t.Fatalf("limits %+v, want %+v", got, want)
+	}
+	var stored getcache.Settings
+	if found, err := e.st.Setting(context.Background(), server.CacheSettingKey, &stored); err != nil || !found || stored != want.Settings() {
+		t.Fatalf("stored setting %+v (found %v, err %v)", stored, found, err)
+	}
+	_, doc = e.get("/ui/cache")
+	if got := text(doc, `[data-testid="flash"]`); got != "Cache limits saved and applied." {
+		t.Errorf("flash %q", got)
+	}
+	if got := text(doc, `[data-testid="ttl"]`); got != "7.5 s" {
+		t.Errorf("metrics TTL %q", got)
+	}
+	if got := text(doc, `[data-testid="cache-source"]`); got != "settings saved here" {
+		t.Errorf("source %q", got)
+	}
+	if doc.Find(`svg[data-testid="cache-chart"] polyline`).Length() != 2 {
+		t.Error("no cache chart")
+	}
+
+	if resp, _, _ := e.post("/ui/cache/reset", url.Values{"_csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reset: %d", resp.StatusCode)
+	}
+	if e.cache.Limits() != getcache.DefaultLimits() {
+		t.Fatal("reset did not restore the defaults")
+	}
+	if found, _ := e.st.Setting(context.Background(), server.CacheSettingKey, &stored); found {
+		t.Fatal("reset kept the stored setting")
+	}
+	if resp, _, _ := e.post("/ui/cache/clear", url.Values{"_csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("clear: %d", resp.StatusCode)
+	}
+	resp, doc = e.get("/ui/cache/metrics")
+	if resp.StatusCode != http.StatusOK || doc.Find(`[data-testid="hit-rate"]`).Length() != 1 {
+		t.Fatalf("metrics fragment: %d", resp.StatusCode)
+	}
+}
+
+func TestEndpointsValidateLikeTheAPIAndNeverShowSecrets(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signIn("")
+	tok := e.csrfOf("/ui/endpoints/proxmox/new")
+	base := func() url.Values {
+		return url.Values{"_csrf": {tok}, "name": {"pve1"}, "ip_address": {"10.0.0.5/24"}, "port": {"8006"}, "username": {"root@pam"},
+			"password": {"s3cret-pw"}, "timeout": {"5"}, "max_retries": {"0"}, "retry_backoff": {"0"}, "verify_ssl": {"1"}}
+	}
+	bad := []struct {
+		name  string
+		edit  func(url.Values)
+		field string
+	}{
+		{"no username", func(v url.Values) { v.Set("username", "") }, "username"},
+		{"metadata address", func(v url.Values) { v.Set("ip_address", "169.254.169.254") }, "ip_address"},
+		{"no host", func(v url.Values) { v.Set("ip_address", "") }, "ip_address"},
+		{"bad port", func(v url.Values) { v.Set("port", "70000") }, "port"},
+		{"token name without value", func(v url.Values) { v.Set("token_name", "tok") }, "token_name"},
+		{"no credentials", func(v url.Values) { v.Del("password") }, "password"},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			v := base()
+			c.edit(v)
+			resp, doc, body := e.post("/ui/endpoints/proxmox", v)
+			if resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#"+c.field+"-error").Length() != 1 {
+				t.Fatalf("status %d, error on %s: %d", resp.StatusCode, c.field, doc.Find("#"+c.field+"-error").Length())
+			}
+			if strings.Contains(body, "s3cret-pw") {
+				t.Fatal("the re-rendered form contains the password")
+			}
+		})
+	}
+	resp, _, _ := e.post("/ui/endpoints/proxmox", base())
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	eps, _ := e.st.ProxmoxEndpoints(context.Background())
+	if len(eps) != 1 || eps[0].IPAddress != "10.0.0.5" || eps[0].Password != "s3cret-pw" {
+		t.Fatalf("stored %+v", eps)
+	}
+	loc := resp.Header.Get("Location")
+	resp, doc := e.get(loc)
+	if resp.StatusCode != http.StatusOK || strings.Contains(doc.Text(), "s3cret-pw") {
+		t.Fatal("edit page shows the password")
+	}
+	if v, _ := doc.Find("#password").Attr("value"); v != "" {
+		t.Fatalf("password input carries %q", v)
+	}
+	if got := text(doc, `[data-testid="password-state"]`); !strings.HasPrefix(got, "(set") {
+		t.Errorf("password state %q", got)
+	}
+	// An update with an empty password keeps the stored one.
+	v := base()
+	v.Set("password", "")
+	v.Set("name", "pve-renamed")
+	if resp, _, _ := e.post(loc, v); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("update: %d", resp.StatusCode)
+	}
+	ep, _ := e.st.ProxmoxEndpoint(context.Background(), eps[0].ID)
+	if ep.Name != "pve-renamed" || ep.Password != "s3cret-pw" {
+		t.Fatalf("after update %q %q", ep.Name, ep.Password)
+	}
+	// Test connection shows the version.
+	resp, doc, _ = e.post(loc+"/test", url.Values{"_csrf": {tok}})
+	if resp.StatusCode != http.StatusOK || text(doc, `[data-testid="test-result"]`) != "Reachable , version 8.3.2" && !strings.Contains(text(doc, `[data-testid="test-result"]`), "8.3.2") {
+		t.Fatalf("test: %d %q", resp.StatusCode, text(doc, `[data-testid="test-result"]`))
+	}
+	_, doc = e.get("/ui/endpoints")
+	var states []string
+	doc.Find(`[data-testid="endpoint-row-proxmox"] [data-testid="secret-state"]`).Each(func(_ int, s *goquery.Selection) { states = append(states, s.Text()) })
+	if got := strings.Join(states, "; "); got != "password: set; token value: not set" {
+		t.Errorf("secret states %q", got)
+	}
+	// The NetBox endpoint is a singleton, v2 needs both halves.
+	nb := url.Values{"_csrf": {tok}, "name": {"nb"}, "domain": {"netbox.example"}, "port": {"443"}, "token_version": {"v2"}, "token": {"secret-half"}}
+	if resp, doc, _ := e.post("/ui/endpoints/netbox", nb); resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#token_key-error").Length() != 1 {
+		t.Fatalf("v2 without key: %d", resp.StatusCode)
+	}
+	nb.Set("token_key", "key-half")
+	if resp, _, _ := e.post("/ui/endpoints/netbox", nb); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("netbox create: %d", resp.StatusCode)
+	}
+	if resp, doc, _ := e.post("/ui/endpoints/netbox", nb); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(text(doc, "#name-error"), "only one") {
+		t.Fatalf("second netbox endpoint: %d", resp.StatusCode)
+	}
+	// Delete.
+	if resp, _, _ := e.post(loc+"/delete", url.Values{"_csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	if eps, _ := e.st.ProxmoxEndpoints(context.Background()); len(eps) != 0 {
+		t.Fatal("endpoint not deleted")
+	}
+}
+
+func TestEndpointNamesAreEscaped(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signIn("")
+	if _, err := e.st.CreateProxmoxEndpoint(context.Background(), store.ProxmoxEndpoint{Name: `<script>alert(1)</script>`, IPAddress: "10.0.0.1", Port: 8006, Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.c.Get(e.url("/ui/endpoints"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
+	if strings.Contains(b.String(), "<script>alert") || !strings.Contains(b.String(), "&lt;script&gt;") {
+		t.Fatal("endpoint name not escaped")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "unsafe") {
+		t.Fatalf("CSP %q", csp)
+	}
+}
+
+func TestKeysCreateOnceDeactivateDeleteButNotOwn(t *testing.T) {
+	e := newEnv(t, nil)
+	raw := e.signIn("")
+	own, _, _ := e.st.VerifyKey(context.Background(), raw)
+	tok := e.csrfOf("/ui/keys")
+	resp, doc, _ := e.post("/ui/keys", url.Values{"_csrf": {tok}, "label": {"plugin"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	newRaw, _ := doc.Find(`[data-testid="new-key-value"]`).Attr("value")
+	id, ok, _ := e.st.VerifyKey(context.Background(), newRaw)
+	if !ok {
+		t.Fatal("created key does not verify")
+	}
+	_, doc = e.get("/ui/keys")
+	if doc.Find(`[data-testid="key-row"]`).Length() != 2 || strings.Contains(doc.Text(), newRaw) {
+		t.Fatal("keys list wrong or shows a key")
+	}
+	if resp, _, _ := e.post("/ui/keys/"+i64(own)+"/deactivate", url.Values{"_csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatal(resp.StatusCode)
+	}
+	if _, ok, _ := e.st.VerifyKey(context.Background(), raw); !ok {
+		t.Fatal("the session's own key was deactivated")
+	}
+	e.post("/ui/keys/"+i64(id)+"/deactivate", url.Values{"_csrf": {tok}})
+	if _, ok, _ := e.st.VerifyKey(context.Background(), newRaw); ok {
+		t.Fatal("deactivate did not")
+	}
+	e.post("/ui/keys/"+i64(id)+"/delete", url.Values{"_csrf": {tok}})
+	if keys, _ := e.st.Keys(context.Background()); len(keys) != 1 {
+		t.Fatalf("%d keys after delete", len(keys))
+	}
+}
+
+// sseReader reads server-sent events.
+type sseReader struct{ sc *bufio.Scanner }
+
+func newSSEReader(resp *http.Response) *sseReader {
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	return &sseReader{sc: sc}
+}
+
+// next returns the next event's name and data.
+func (r *sseReader) next(t *testing.T) (string, string) {
+	t.Helper()
+	var name string
+	var data []string
+	for r.sc.Scan() {
+		line := r.sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data = append(data, strings.TrimPrefix(line, "data: "))
+		case line == "" && name != "":
+			return name, strings.Join(data, "\n")
+		}
+	}
+	t.Fatalf("stream ended: %v", r.sc.Err())
+	return "", ""
+}
+
+func TestSyncStartStreamsProgressUntilEveryStageIsDone(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signIn("")
+	tok := e.csrfOf("/ui/sync")
+	_, doc := e.get("/ui/sync")
+	if doc.Find(`select[name="stage"] option`).Length() != 3 {
+		t.Fatal("stage choices missing")
+	}
+	resp, _, _ := e.post("/ui/sync", url.Values{"_csrf": {tok}, "endpoint": {"all"}, "stage": {"all"}, "dry_run": {"1"}})
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/ui/sync/") {
+		t.Fatalf("start: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got := e.sync.started; len(got) != 1 || !got[0].DryRun || got[0].Trigger != "dashboard" || got[0].Stage != "" {
+		t.Fatalf("requests %+v", got)
+	}
+	runPath := resp.Header.Get("Location")
+	_, doc = e.get(runPath)
+	if doc.Find(`[sse-connect]`).Length() != 1 || doc.Find(`[data-testid="sync-cancel"]`).Length() != 1 {
+		t.Fatal("live run page lacks its stream or cancel button")
+	}
+	var id int64
+	for _, r := range mustRuns(t, e.st) {
+		id = r.ID
+	}
+	// Cancel reaches the engine.
+	e.post(runPath+"/cancel", url.Values{"_csrf": {tok}})
+	if len(e.sync.cancelled) != 1 || e.sync.cancelled[0] != id {
+		t.Fatalf("cancelled %v", e.sync.cancelled)
+	}
+	// The engine reports two stages; the run then finishes in the store.
+	feed := e.sync.feed(id)
+	feed <- SyncEvent{Type: EventStageStarted, Stage: "devices"}
+	feed <- SyncEvent{Type: EventItem, Stage: "devices", Object: "node pve1", Counts: StageCounts{Total: 2, Created: 1}}
+	feed <- SyncEvent{Type: EventWarning, Message: "node pve2 has no IP"}
+
+	stream, err := e.c.Get(e.url(runPath + "/stream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	if ct := stream.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	rd := newSSEReader(stream)
+	if name, data := rd.next(t); name != "progress" || !strings.Contains(data, "Waiting for the first stage") {
+		t.Fatalf("first event %s: %s", name, data)
+	}
+	// The three queued events arrive folded into one render.
+	name, live := rd.next(t)
+	if name != "progress" || !strings.Contains(live, "node pve2 has no IP") || !strings.Contains(live, "Working on node pve1") || !strings.Contains(live, `<progress value="1" max="2"`) {
+		t.Fatalf("live progress lacks the warning, current item or progress bar:\n%s", live)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	counts, _ := json.Marshal(map[string]any{"devices": map[string]int{"created": 2, "updated": 0, "unchanged": 3, "failed": 0}})
+	_ = e.st.AddStageResult(ctx, id, store.StageResult{Stage: "devices", StartedAt: now, FinishedAt: now.Add(time.Second), OK: true, Counts: counts})
+	_ = e.st.AddStageResult(ctx, id, store.StageResult{Stage: "virtual-machines", StartedAt: now, FinishedAt: now.Add(time.Second), OK: true, Counts: json.RawMessage(`{"created":4,"updated":1,"unchanged":0,"failed":0}`)})
+	summary := json.RawMessage(`{"netbox":{"requests":10,"writes":7},"proxmox":{"requests":3},"plan":{"changes":[{"op":"create","model":"virtualization.virtualmachine","label":"vm 100","fields":[{"field":"name","old":null,"new":"web"}]}]}}`)
+	_ = e.st.FinishRun(ctx, id, now.Add(2*time.Second), "ok", summary, "")
+	feed <- SyncEvent{Type: EventStageFinished, Stage: "devices", Counts: StageCounts{Created: 2, Unchanged: 3}}
+	feed <- SyncEvent{Type: EventRunFinished, Status: "ok"}
+
+	name, final := rd.next(t)
+	if name != "progress" {
+		t.Fatalf("event %s, want the final progress", name)
+	}
+	if name, _ := rd.next(t); name != "done" {
+		t.Fatalf("event %s after the final progress, want done", name)
+	}
+	for _, want := range []string{`data-stage="devices" data-state="done"`, `data-stage="virtual-machines" data-state="done"`, "created 2", "unchanged 3", "created 4", `data-live="false"`, "+ create vm 100", "node pve2 has no IP", "name: ∅ -&gt; &#34;web&#34;"} {
+		if !strings.Contains(final, want) {
+			t.Errorf("final progress lacks %q:\n%s", want, final)
+		}
+	}
+	// History draws the finished run.
+	_, doc = e.get("/ui/history")
+	if doc.Find(`svg[data-testid="runs-chart"] rect`).Length() != 2 || doc.Find(`[data-testid="history-stage"]`).Length() != 2 {
+		t.Fatalf("history: %d rects, %d stages", doc.Find(`svg[data-testid="runs-chart"] rect`).Length(), doc.Find(`[data-testid="history-stage"]`).Length())
+	}
+	if !strings.Contains(text(doc, `[data-testid="history-run"] p`), "13 requests, 7 NetBox writes") {
+		t.Errorf("history summary %q", text(doc, `[data-testid="history-run"] p`))
+	}
+}
+
+func mustRuns(t *testing.T, st *store.Store) []store.Run {
+	runs, err := st.Runs(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
+func TestSyncPageSaysEngineNotWired(t *testing.T) {
+	e := newEnv(t, func(d *Deps) { d.Sync = nil })
+	e.signIn("")
+	_, doc := e.get("/ui/sync")
+	if doc.Find(`[data-testid="sync-not-wired"]`).Length() != 1 || doc.Find(`[data-testid="sync-form"]`).Length() != 0 {
+		t.Fatal("unwired sync page offers a form")
+	}
+}
+
+func TestOverviewAndTLSPages(t *testing.T) {
+	dir := t.TempDir()
+	tm, err := certs.New(context.Background(), certs.Config{Mode: certs.ModeLocal, DataDir: dir, Names: []string{"proxbox.test"}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tm.Close)
+	e := newEnv(t, func(d *Deps) { d.TLS = tm })
+	e.signIn("")
+	if _, err := e.st.CreateProxmoxEndpoint(context.Background(), store.ProxmoxEndpoint{Name: "pve1", IPAddress: "10.0.0.1", Port: 8006, Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.st.AppendLogs(context.Background(), []store.LogEntry{{Time: time.Now(), Level: "ERROR", Module: "sync", Message: "NetBox said 400: name taken"}, {Time: time.Now(), Level: "INFO", Message: "hello"}})
+	_, doc := e.get("/ui/")
+	if got := text(doc, `[data-testid="tls-summary"] .pbx-stat`); got != "local" {
+		t.Errorf("TLS mode %q", got)
+	}
+	if doc.Find(`[data-testid="endpoint-proxmox"] [hx-get="/ui/probe/proxmox/1"]`).Length() != 1 {
+		t.Error("no lazy probe for the endpoint")
+	}
+	if !strings.Contains(text(doc, `[data-testid="recent-errors"]`), "name taken") || strings.Contains(text(doc, `[data-testid="recent-errors"]`), "hello") {
+		t.Error("recent errors wrong")
+	}
+	_, doc = e.get("/ui/probe/proxmox/1")
+	if !strings.Contains(text(doc, `[data-testid="probe-result"]`), "8.3.2") {
+		t.Errorf("probe %q", text(doc, `[data-testid="probe-result"]`))
+	}
+	_, doc = e.get("/ui/tls")
+	if got := text(doc, `[data-testid="root-fingerprint"]`); got != tm.RootFingerprint() || got == "" {
+		t.Errorf("fingerprint %q", got)
+	}
+	if href, _ := doc.Find(`[data-testid="ca-download"]`).Attr("href"); href != "/ca.pem" {
+		t.Errorf("CA link %q", href)
+	}
+	if !strings.Contains(doc.Text(), "update-ca-certificates") || !strings.Contains(doc.Text(), "REQUESTS_CA_BUNDLE") {
+		t.Error("trust instructions missing")
+	}
+}
+
+func TestLogsFilterByLevelAndText(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signIn("")
+	_ = e.st.AppendLogs(context.Background(), []store.LogEntry{
+		{Time: time.Now(), Level: "DEBUG", Message: "cache hit"},
+		{Time: time.Now(), Level: "WARNING", Message: "cache slow"},
+		{Time: time.Now(), Level: "ERROR", Message: "netbox down"},
+	})
+	cases := []struct {
+		query string
+		want  int
+	}{{"", 3}, {"?level=WARNING", 2}, {"?level=WARNING&q=cache", 1}, {"?q=CACHE", 2}, {"?level=bogus", 3}}
+	for _, c := range cases {
+		_, doc := e.get("/ui/logs" + c.query)
+		// The sign-in itself logs nothing into the store here (no pipeline).
+		if got := doc.Find(`[data-testid="log-row"]`).Length(); got != c.want {
+			t.Errorf("%q: %d rows, want %d", c.query, got, c.want)
+		}
+	}
+}
+
+func TestStaticAssetsAreServedWithoutSession(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, p := range []string{"/ui/static/vendor/htmx.min.js", "/ui/static/vendor/htmx-ext-sse.min.js", "/ui/static/vendor/pico.min.css", "/ui/static/app.css", "/ui/static/app.js"} {
+		resp, err := e.c.Get(e.url(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
+	}
+	if resp, _ := e.get("/ui/static/vendor/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("directory listing: %d", resp.StatusCode)
+	}
+}
