@@ -1,0 +1,599 @@
+// Package syncrun runs syncs for the appliance: it turns the stored
+// endpoints into engine targets and clients, makes sure one endpoint is
+// never synced by two runs at once, records each run and its stage results
+// in the store, counts them in the metrics, and fans the engine's events out
+// to whoever watches (SSE streams, the dashboard). It must not know HTTP
+// routes or render anything; the sync rules themselves live in sync/.
+package syncrun
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/proxbox/proxbox/inventory"
+	"github.com/proxbox/proxbox/metrics"
+	"github.com/proxbox/proxbox/netbox"
+	"github.com/proxbox/proxbox/netbox/getcache"
+	"github.com/proxbox/proxbox/proxmox"
+	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
+	"github.com/proxbox/proxbox/sync/nbadapter"
+)
+
+// Triggers name who started a run.
+const (
+	TriggerPlugin    = "plugin"
+	TriggerDashboard = "dashboard"
+	TriggerCLI       = "cli"
+	TriggerSchedule  = "schedule"
+)
+
+// ErrNoNetBox is returned when no NetBox endpoint is configured.
+var ErrNoNetBox = errors.New("no NetBox endpoint configured: push one with POST /netbox/endpoint")
+
+// ErrNoProxmox is returned when no Proxmox endpoint matches the request.
+var ErrNoProxmox = errors.New("no Proxmox endpoint configured: push one with POST /proxmox/endpoints")
+
+// Request describes one run.
+type Request struct {
+	// EndpointIDs selects Proxmox endpoints by store id; empty: all.
+	EndpointIDs []int64
+	// Stages to run; empty: all.
+	Stages  []pbsync.Stage
+	DryRun  bool
+	Trigger string
+	// Options are the engine options beyond stages and dry run (map
+	// options from the plugin's query, orphan policy); zero values take the
+	// environment's defaults given to New.
+	Options *pbsync.Options
+	// ReuseSnapshot lets a single-stage run reuse a Proxmox snapshot read by
+	// an earlier stage of the same job (younger than Config.SnapshotTTL), so
+	// the plugin's 12 stage calls read Proxmox about once.
+	ReuseSnapshot bool
+	// Events receives the engine's events as they happen (besides the run's
+	// own subscribers); it must not block.
+	Events func(pbsync.Event)
+}
+
+// Config wires a Runner.
+type Config struct {
+	Store    *store.Store
+	Cache    *getcache.Cache    // shared NetBox GET cache; nil: none
+	Metrics  *metrics.Registry  // nil: none
+	Logger   *slog.Logger       // nil: discard
+	Defaults pbsync.Options     // from the environment (sync.OptionsFromEnv)
+	Version  string             // user agent of the NetBox client
+	Proxmox  *proxmox.Pool      // nil: a private pool
+	PVEConf  func(store.ProxmoxEndpoint) proxmox.Config
+	// SnapshotTTL bounds how old a reused snapshot may be; default 2 minutes.
+	SnapshotTTL time.Duration
+}
+
+// Runner runs syncs. It is safe for concurrent use.
+type Runner struct {
+	cfg Config
+	log *slog.Logger
+
+	locksMu gosync.Mutex
+	locks   map[int64]*gosync.Mutex // per Proxmox endpoint
+
+	mu     gosync.Mutex
+	active map[int64]*Run
+	last   map[int64]*Run // most recent finished run per trigger-agnostic id (kept for late watchers)
+	nb     *nbClient
+	snaps  map[int64]snapEntry
+}
+
+type snapEntry struct {
+	snap *inventory.Snapshot
+	at   time.Time
+}
+
+type nbClient struct {
+	sig    string
+	client *netbox.Client
+}
+
+// New returns a Runner.
+func New(cfg Config) *Runner {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Proxmox == nil {
+		cfg.Proxmox = proxmox.NewPool()
+	}
+	if cfg.SnapshotTTL <= 0 {
+		cfg.SnapshotTTL = 2 * time.Minute
+	}
+	return &Runner{cfg: cfg, log: cfg.Logger.With("module", "sync"), locks: map[int64]*gosync.Mutex{}, active: map[int64]*Run{}, last: map[int64]*Run{}, snaps: map[int64]snapEntry{}}
+}
+
+// Run is one sync run in progress or finished.
+type Run struct {
+	ID      int64
+	Request Request
+	Started time.Time
+
+	cancel context.CancelFunc
+	mu     gosync.Mutex
+	events []pbsync.Event
+	subs   map[chan pbsync.Event]struct{}
+	done   chan struct{}
+	sum    *pbsync.Summary
+	err    error
+}
+
+// maxBufferedEvents bounds the history a late watcher is replayed.
+const maxBufferedEvents = 20000
+
+func (r *Run) emit(e pbsync.Event) {
+	r.mu.Lock()
+	if len(r.events) < maxBufferedEvents {
+		r.events = append(r.events, e)
+	}
+	for ch := range r.subs {
+		select {
+		case ch <- e:
+		default: // a slow watcher misses events rather than stall the sync
+		}
+	}
+	r.mu.Unlock()
+}
+
+// Watch returns the events so far followed by live ones; the channel is
+// closed when the run ends. Call the returned func to stop watching.
+func (r *Run) Watch() (<-chan pbsync.Event, func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ch := make(chan pbsync.Event, len(r.events)+1024)
+	for _, e := range r.events {
+		ch <- e
+	}
+	select {
+	case <-r.done:
+		close(ch)
+		return ch, func() {}
+	default:
+	}
+	r.subs[ch] = struct{}{}
+	return ch, func() {
+		r.mu.Lock()
+		if _, ok := r.subs[ch]; ok {
+			delete(r.subs, ch)
+			close(ch)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Done is closed when the run has finished.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+// Result returns the summary and error once Done is closed.
+func (r *Run) Result() (*pbsync.Summary, error) {
+	<-r.done
+	return r.sum, r.err
+}
+
+// Cancel stops the run.
+func (r *Run) Cancel() { r.cancel() }
+
+// Active returns the runs in progress.
+func (rn *Runner) Active() []*Run {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	out := make([]*Run, 0, len(rn.active))
+	for _, r := range rn.active {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *Run) int { return int(a.ID - b.ID) })
+	return out
+}
+
+// Lookup finds a run in progress or recently finished.
+func (rn *Runner) Lookup(id int64) (*Run, bool) {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if r, ok := rn.active[id]; ok {
+		return r, true
+	}
+	r, ok := rn.last[id]
+	return r, ok
+}
+
+// Start begins a run in the background and returns at once. The run stops
+// when ctx ends or Cancel is called.
+func (rn *Runner) Start(ctx context.Context, req Request) (*Run, error) {
+	prep, err := rn.prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+			cancel()
+		case <-prep.run.done:
+		}
+	}()
+	prep.run.cancel = cancel
+	go rn.execute(rctx, prep)
+	return prep.run, nil
+}
+
+// Do runs synchronously: it returns when the run is over. Cancelling ctx
+// (a client that disconnects) stops the run cleanly.
+func (rn *Runner) Do(ctx context.Context, req Request) (*Run, error) {
+	prep, err := rn.prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	prep.run.cancel = cancel
+	rn.execute(rctx, prep)
+	return prep.run, nil
+}
+
+type prepared struct {
+	run     *Run
+	nb      *netbox.Client
+	targets []store.ProxmoxEndpoint
+	opt     pbsync.Options
+}
+
+func (rn *Runner) prepare(ctx context.Context, req Request) (*prepared, error) {
+	st := rn.cfg.Store
+	nbs, err := st.NetBoxEndpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(nbs) == 0 {
+		return nil, ErrNoNetBox
+	}
+	nb, err := rn.netboxClient(nbs[0])
+	if err != nil {
+		return nil, fmt.Errorf("NetBox endpoint %q: %w", nbs[0].Name, err)
+	}
+	eps, err := st.ProxmoxEndpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.EndpointIDs) > 0 {
+		eps = slices.DeleteFunc(eps, func(e store.ProxmoxEndpoint) bool { return !slices.Contains(req.EndpointIDs, e.ID) })
+	}
+	if len(eps) == 0 {
+		return nil, ErrNoProxmox
+	}
+	opt := rn.cfg.Defaults
+	if req.Options != nil {
+		opt = *req.Options
+	}
+	opt.Stages, opt.DryRun = req.Stages, req.DryRun
+	if req.Trigger == "" {
+		req.Trigger = TriggerCLI
+	}
+	ids := make([]string, len(eps))
+	for i, e := range eps {
+		ids[i] = strconv.FormatInt(e.ID, 10)
+	}
+	scope := "endpoints " + strings.Join(ids, ",")
+	if len(req.Stages) > 0 {
+		names := make([]string, len(req.Stages))
+		for i, s := range req.Stages {
+			names[i] = string(s)
+		}
+		scope += "; stages " + strings.Join(names, ",")
+	}
+	started := time.Now().UTC()
+	id, err := st.StartRun(ctx, store.Run{StartedAt: started, Trigger: req.Trigger, Scope: scope, DryRun: req.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	run := &Run{ID: id, Request: req, Started: started, subs: map[chan pbsync.Event]struct{}{}, done: make(chan struct{}), cancel: func() {}}
+	rn.mu.Lock()
+	rn.active[id] = run
+	rn.mu.Unlock()
+	return &prepared{run: run, nb: nb, targets: eps, opt: opt}, nil
+}
+
+// execute holds the endpoint locks (in id order, so two runs never
+// deadlock), runs the engine and records the outcome.
+func (rn *Runner) execute(ctx context.Context, p *prepared) {
+	run := p.run
+	log := rn.log.With("run_id", run.ID, "trigger", run.Request.Trigger)
+	defer func() {
+		close(run.done)
+		run.mu.Lock()
+		for ch := range run.subs {
+			close(ch)
+		}
+		run.subs = map[chan pbsync.Event]struct{}{}
+		run.mu.Unlock()
+		rn.mu.Lock()
+		delete(rn.active, run.ID)
+		rn.last[run.ID] = run
+		if len(rn.last) > 50 {
+			oldest := int64(-1)
+			for id := range rn.last {
+				if oldest < 0 || id < oldest {
+					oldest = id
+				}
+			}
+			delete(rn.last, oldest)
+		}
+		rn.mu.Unlock()
+	}()
+
+	unlock, waited := rn.lockEndpoints(ctx, p.targets, func() {
+		run.emit(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: "another sync of these endpoints is running; waiting for it to finish"})
+	})
+	if unlock == nil {
+		rn.finish(run, nil, ctx.Err(), log)
+		return
+	}
+	defer unlock()
+	if waited {
+		log.Info("sync waited for a concurrent run of the same endpoints")
+	}
+
+	stageStart := map[pbsync.Stage]time.Time{}
+	stageErrs := map[pbsync.Stage][]string{}
+	opt := p.opt
+	userEvents := opt.Events
+	opt.Events = func(e pbsync.Event) {
+		switch e.Type {
+		case pbsync.EventStageStarted:
+			stageStart[e.Stage] = e.Time
+		case pbsync.EventStageFinished:
+			rn.recordStage(run, e, stageStart[e.Stage], stageErrs[e.Stage])
+			delete(stageErrs, e.Stage)
+		case pbsync.EventError:
+			stageErrs[e.Stage] = append(stageErrs[e.Stage], strings.TrimSpace(e.Object+" "+e.Message))
+			log.Warn("sync error", "endpoint", e.Endpoint, "object", e.Object, "detail", e.Message)
+		}
+		run.emit(e)
+		if userEvents != nil {
+			userEvents(e)
+		}
+		if run.Request.Events != nil {
+			run.Request.Events(e)
+		}
+	}
+
+	eng := nbadapter.Engine(p.nb)
+	if run.Request.ReuseSnapshot {
+		// A stage of a multi-stage job: NetBox reads may be served by the GET
+		// cache, which every write through this client invalidates.
+		eng.Fresh = nil
+	}
+	targets := make([]pbsync.Target, 0, len(p.targets))
+	for _, ep := range p.targets {
+		targets = append(targets, rn.target(ep, run.Request.ReuseSnapshot))
+	}
+	log.Info("sync started", "scope", run.Request.Trigger, "endpoints", len(targets), "dry_run", opt.DryRun)
+	sum := eng.Run(ctx, targets, opt)
+	rn.finish(run, sum, ctx.Err(), log)
+}
+
+// target builds the engine target of one endpoint, reusing a recent
+// snapshot when asked.
+func (rn *Runner) target(ep store.ProxmoxEndpoint, reuse bool) pbsync.Target {
+	iep := inventory.Endpoint{ID: ep.ID, Name: ep.Name, Host: hostOf(ep)}
+	return pbsync.Target{Endpoint: iep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
+		if reuse {
+			rn.mu.Lock()
+			e, ok := rn.snaps[ep.ID]
+			rn.mu.Unlock()
+			if ok && time.Since(e.at) < rn.cfg.SnapshotTTL && e.snap.Complete() {
+				return e.snap, nil
+			}
+		}
+		c, err := rn.cfg.Proxmox.Client(strconv.FormatInt(ep.ID, 10), rn.cfg.PVEConf(ep))
+		if err != nil {
+			return nil, err
+		}
+		opts := proxmox.DefaultReadOptions()
+		snap, err := c.Read(ctx, iep, opts)
+		if err == nil && snap != nil {
+			rn.mu.Lock()
+			rn.snaps[ep.ID] = snapEntry{snap: snap, at: time.Now()}
+			rn.mu.Unlock()
+		}
+		return snap, err
+	}}
+}
+
+func hostOf(ep store.ProxmoxEndpoint) string {
+	if ep.Domain != "" {
+		return ep.Domain
+	}
+	return ep.IPAddress
+}
+
+// lockEndpoints takes every endpoint's lock in id order. onWait is called
+// once if any lock is held by another run. It returns nil when ctx ends
+// first.
+func (rn *Runner) lockEndpoints(ctx context.Context, eps []store.ProxmoxEndpoint, onWait func()) (unlock func(), waited bool) {
+	ids := make([]int64, len(eps))
+	for i, e := range eps {
+		ids[i] = e.ID
+	}
+	slices.Sort(ids)
+	var held []*gosync.Mutex
+	release := func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i].Unlock()
+		}
+	}
+	for _, id := range ids {
+		rn.locksMu.Lock()
+		m, ok := rn.locks[id]
+		if !ok {
+			m = &gosync.Mutex{}
+			rn.locks[id] = m
+		}
+		rn.locksMu.Unlock()
+		if m.TryLock() {
+			held = append(held, m)
+			continue
+		}
+		if !waited {
+			waited = true
+			onWait()
+		}
+		got := make(chan struct{})
+		go func() { m.Lock(); close(got) }()
+		select {
+		case <-got:
+			held = append(held, m)
+		case <-ctx.Done():
+			go func() { <-got; m.Unlock() }()
+			release()
+			return nil, waited
+		}
+	}
+	return release, waited
+}
+
+func (rn *Runner) recordStage(run *Run, e pbsync.Event, started time.Time, errs []string) {
+	counts, _ := json.Marshal(e.Counts)
+	ok := len(errs) == 0
+	for _, c := range e.Counts {
+		if c.Failed > 0 {
+			ok = false
+		}
+	}
+	if errs == nil {
+		errs = []string{}
+	}
+	errJSON, _ := json.Marshal(errs)
+	if started.IsZero() {
+		started = e.Time
+	}
+	stage := string(e.Stage)
+	if e.Endpoint != "" {
+		stage = e.Endpoint + ": " + stage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rn.cfg.Store.AddStageResult(ctx, run.ID, store.StageResult{Stage: stage, StartedAt: started, FinishedAt: e.Time, OK: ok, Counts: counts, Errors: errJSON}); err != nil {
+		rn.log.Warn("record stage result", "run_id", run.ID, "err", err)
+	}
+	if rn.cfg.Metrics != nil {
+		rn.cfg.Metrics.ObserveSyncRun(string(e.Stage), e.Time.Sub(started), ok)
+	}
+}
+
+func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.Logger) {
+	status, errText := "ok", ""
+	switch {
+	case sum == nil:
+		status, errText = "cancelled", "cancelled before it started"
+	case ctxErr != nil:
+		status, errText = "cancelled", "cancelled: "+ctxErr.Error()
+	case !sum.OK:
+		status = "failed"
+	case sum.Partial:
+		status = "partial"
+	}
+	if sum != nil && len(sum.Errors) > 0 && errText == "" {
+		errText = strings.Join(sum.Errors, "; ")
+		if len(errText) > 4000 {
+			errText = errText[:4000] + "…"
+		}
+	}
+	var raw json.RawMessage
+	if sum != nil {
+		raw, _ = json.Marshal(sum)
+		if rn.cfg.Metrics != nil {
+			for typ, c := range sum.Objects {
+				for outcome, n := range map[string]int{"created": c.Created, "updated": c.Updated, "unchanged": c.Unchanged, "orphaned": c.Orphaned, "deleted": c.Deleted, "failed": c.Failed, "skipped": c.Skipped} {
+					if n > 0 {
+						rn.cfg.Metrics.AddSyncObjects(typ, outcome, n)
+					}
+				}
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rn.cfg.Store.FinishRun(ctx, run.ID, time.Now().UTC(), status, raw, errText); err != nil {
+		log.Warn("record run", "err", err)
+	}
+	run.sum = sum
+	if ctxErr != nil {
+		run.err = ctxErr
+	}
+	attrs := []any{"status", status}
+	if sum != nil {
+		attrs = append(attrs, "duration_ms", sum.DurationMS, "netbox_requests", sum.NetBox.Requests, "netbox_writes", sum.NetBox.Writes, "proxmox_requests", sum.Proxmox.Requests)
+	}
+	log.Info("sync finished", attrs...)
+}
+
+// netboxClient returns the client for the stored NetBox endpoint, rebuilt
+// when the endpoint changes.
+func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) {
+	cfg := NetBoxConfig(ep)
+	cfg.Cache = rn.cfg.Cache
+	cfg.Version = rn.cfg.Version
+	cfg.Logger = rn.log
+	base := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !ep.VerifySSL}, //nolint:gosec // the operator's verify_ssl=false
+	}
+	if rn.cfg.Metrics != nil {
+		cfg.Transport = rn.cfg.Metrics.InstrumentTransport("netbox", base)
+	} else {
+		cfg.Transport = base
+	}
+	sig := fmt.Sprintf("%d|%s|%s|%s|%s|%v", ep.ID, cfg.URL, cfg.TokenVersion, cfg.Token, cfg.TokenKey, ep.VerifySSL)
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.nb != nil && rn.nb.sig == sig {
+		return rn.nb.client, nil
+	}
+	c, err := netbox.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rn.nb = &nbClient{sig: sig, client: c}
+	return c, nil
+}
+
+// NetBoxConfig maps a stored endpoint to the client's configuration. The
+// URL follows the Python service: https when the port is 443 or verify_ssl
+// is on, else http; the domain when set, else the IP address.
+func NetBoxConfig(ep store.NetBoxEndpoint) netbox.Config {
+	scheme := "http"
+	if ep.Port == 443 || ep.VerifySSL {
+		scheme = "https"
+	}
+	host := ep.Domain
+	if host == "" {
+		host = ep.IPAddress
+	}
+	return netbox.Config{
+		URL:          scheme + "://" + net.JoinHostPort(host, strconv.Itoa(ep.Port)),
+		TokenVersion: ep.TokenVersion,
+		Token:        ep.Token.Reveal(),
+		TokenKey:     ep.TokenKey.Reveal(),
+		VerifySSL:    ep.VerifySSL,
+	}
+}

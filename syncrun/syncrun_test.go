@@ -1,0 +1,179 @@
+package syncrun
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"testing"
+
+	"github.com/proxbox/proxbox/lab"
+	"github.com/proxbox/proxbox/netbox/getcache"
+	"github.com/proxbox/proxbox/proxmox"
+	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
+)
+
+type harness struct {
+	lab    *lab.Lab
+	store  *store.Store
+	runner *Runner
+	cancel context.CancelFunc
+}
+
+const fixture = "../../shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := lab.Start(ctx, lab.Config{PVEListen: "127.0.0.1:0", NetBoxListen: "127.0.0.1:0", PVEFixtures: fixture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); l.Wait(); st.Close() })
+	nb := l.Info.NetBox
+	if _, err := st.CreateNetBoxEndpoint(ctx, store.NetBoxEndpoint{Name: "lab", IPAddress: nb.Host, Port: nb.Port, TokenVersion: "v1", Token: store.Secret(nb.Token)}); err != nil {
+		t.Fatal(err)
+	}
+	p := l.Info.PVE[0]
+	user, name, _ := strings.Cut(p.TokenID, "!")
+	if _, err := st.CreateProxmoxEndpoint(ctx, store.ProxmoxEndpoint{Name: "PVE (nb:1)", IPAddress: p.Host, Port: p.Port, Username: user, TokenName: name, TokenValue: store.Secret(p.TokenSecret), VerifySSL: true}); err != nil {
+		t.Fatal(err)
+	}
+	cache := getcache.New(getcache.Config{})
+	r := New(Config{Store: st, Cache: cache, PVEConf: func(ep store.ProxmoxEndpoint) proxmox.Config {
+		return proxmox.Config{BaseURL: "https://" + ep.IPAddress + ":" + itoa(ep.Port), TokenID: ep.Username + "!" + ep.TokenName, TokenSecret: ep.TokenValue.Reveal(), VerifySSL: true, RootCAs: l.PVERoots}
+	}})
+	return &harness{lab: l, store: st, runner: r, cancel: cancel}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestFullRunIsRecordedAndSteadyStateWritesNothing(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	run, err := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := run.Result()
+	if err != nil || sum == nil || !sum.OK {
+		t.Fatalf("first run: %+v %v", sum, err)
+	}
+	if got := h.lab.NetBox.Count("virtualization.virtualmachine"); got != 10 {
+		t.Fatalf("VMs in NetBox: %d", got)
+	}
+	rec, err := h.store.Run(ctx, run.ID)
+	if err != nil || rec.Status != "ok" || len(rec.Stages) == 0 || rec.FinishedAt.IsZero() {
+		t.Fatalf("stored run: %+v %v", rec, err)
+	}
+	run2, _ := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	sum2, _ := run2.Result()
+	if sum2.NetBox.Writes != 0 {
+		t.Fatalf("steady run wrote %d times", sum2.NetBox.Writes)
+	}
+}
+
+func TestSameEndpointNeverRunsTwiceAtOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	var mu gosync.Mutex
+	inRun, maxIn := 0, 0
+	var waited bool
+	events := func(e pbsync.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Type {
+		case pbsync.EventRunStarted:
+			inRun++
+			maxIn = max(maxIn, inRun)
+		case pbsync.EventRunFinished:
+			inRun--
+		case pbsync.EventWarning:
+			if strings.Contains(e.Message, "waiting") {
+				waited = true
+			}
+		}
+	}
+	var wg gosync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run, err := h.runner.Do(ctx, Request{Trigger: TriggerPlugin, Stages: []pbsync.Stage{pbsync.StageDevices}, Events: events})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if s, _ := run.Result(); s == nil || !s.OK {
+				t.Errorf("run %d: %+v", run.ID, s)
+			}
+		}()
+	}
+	wg.Wait()
+	if maxIn != 1 {
+		t.Fatalf("%d runs of one endpoint overlapped", maxIn)
+	}
+	if !waited {
+		t.Log("no run had to wait (they did not overlap in time)")
+	}
+}
+
+func TestWatchAndCancel(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	run, err := h.runner.Start(ctx, Request{Trigger: TriggerDashboard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, stop := run.Watch()
+	defer stop()
+	var types []pbsync.EventType
+	for e := range ch {
+		types = append(types, e.Type)
+	}
+	if len(types) == 0 || types[len(types)-1] != pbsync.EventRunFinished {
+		t.Fatalf("events: %v", types)
+	}
+	// A late watcher gets the whole history and a closed channel.
+	late, _ := run.Watch()
+	n := 0
+	for range late {
+		n++
+	}
+	if n != len(types) {
+		t.Fatalf("late watcher got %d of %d events", n, len(types))
+	}
+	// Cancel a run right away: it ends recorded as cancelled.
+	cctx, cancel := context.WithCancel(ctx)
+	var once gosync.Once
+	run2, err := h.runner.Do(cctx, Request{Trigger: TriggerPlugin, Events: func(e pbsync.Event) {
+		if e.Type == pbsync.EventStageStarted {
+			once.Do(cancel) // the client disconnects mid-run
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-run2.Done()
+	rec, _ := h.store.Run(ctx, run2.ID)
+	if rec.Status != "cancelled" {
+		t.Fatalf("cancelled run recorded as %q", rec.Status)
+	}
+	if _, ok := h.runner.Lookup(run2.ID); !ok {
+		t.Fatal("finished run not found by Lookup")
+	}
+}
+
+func TestNoEndpoints(t *testing.T) {
+	st, _ := store.Open(context.Background(), t.TempDir(), store.Options{})
+	defer st.Close()
+	r := New(Config{Store: st})
+	if _, err := r.Do(context.Background(), Request{}); err != ErrNoNetBox {
+		t.Fatalf("want ErrNoNetBox, got %v", err)
+	}
+}
