@@ -69,12 +69,12 @@ type Request struct {
 // Config wires a Runner.
 type Config struct {
 	Store    *store.Store
-	Cache    *getcache.Cache    // shared NetBox GET cache; nil: none
-	Metrics  *metrics.Registry  // nil: none
-	Logger   *slog.Logger       // nil: discard
-	Defaults pbsync.Options     // from the environment (sync.OptionsFromEnv)
-	Version  string             // user agent of the NetBox client
-	Proxmox  *proxmox.Pool      // nil: a private pool
+	Cache    *getcache.Cache   // shared NetBox GET cache; nil: none
+	Metrics  *metrics.Registry // nil: none
+	Logger   *slog.Logger      // nil: discard
+	Defaults pbsync.Options    // from the environment (sync.OptionsFromEnv)
+	Version  string            // user agent of the NetBox client
+	Proxmox  *proxmox.Pool     // nil: a private pool
 	PVEConf  func(store.ProxmoxEndpoint) proxmox.Config
 	// SnapshotTTL bounds how old a reused snapshot may be; default 2 minutes.
 	SnapshotTTL time.Duration
