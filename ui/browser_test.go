@@ -41,7 +41,7 @@ func TestBrowserFirstRunSignInSyncAndCacheTuning(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("browser test skipped: %s is missing (apt-get install chromium)", chromiumPath)
 	}
-	e := newEnv(t, nil)
+	e := newEnv(t, func(d *Deps) { d.Now = steppingClock() })
 	if _, err := e.st.CreateProxmoxEndpoint(context.Background(), store.ProxmoxEndpoint{Name: "pve-lab", IPAddress: "10.0.0.5", Port: 8006, Username: "root@pam", Password: "pw"}); err != nil {
 		t.Fatal(err)
 	}

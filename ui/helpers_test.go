@@ -200,3 +200,16 @@ func (e *env) signIn(raw string) string {
 func text(doc *goquery.Document, sel string) string {
 	return strings.Join(strings.Fields(doc.Find(sel).Text()), " ")
 }
+
+// steppingClock advances 3 s on every reading, so rate-limited samples
+// (the cache chart) accumulate without waiting.
+func steppingClock() func() time.Time {
+	var mu sync.Mutex
+	t := time.Now()
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(3 * time.Second)
+		return t
+	}
+}

@@ -178,7 +178,7 @@ func TestSessionEndsWhenItsKeyIsDeactivated(t *testing.T) {
 }
 
 func TestCacheTuningValidatesAppliesPersistsAndResets(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(d *Deps) { d.Now = steppingClock() })
 	e.signIn("")
 	tok := e.csrfOf("/ui/cache")
 

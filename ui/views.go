@@ -304,6 +304,7 @@ type lineChart struct {
 	MaxA, MaxB     string
 	LabelA, LabelB string
 	From, To       string
+	Points         int
 }
 
 type cacheSample struct {
@@ -337,9 +338,23 @@ func cacheChart(s []cacheSample) lineChart {
 		a = append(a, f1(px)+","+f1(10+plotH-plotH*x.HitRate/100))
 		b = append(b, f1(px)+","+f1(10+plotH-plotH*float64(x.Entries)/float64(maxE)))
 	}
-	ch.A, ch.B = strings.Join(a, " "), strings.Join(b, " ")
+	ch.A, ch.B, ch.Points = strings.Join(a, " "), strings.Join(b, " "), len(s)
 	ch.From, ch.To = t0.UTC().Format("15:04:05"), t1.UTC().Format("15:04:05")
 	return ch
 }
 
 func csrfFromCtx(ctx context.Context) string { return sessionFrom(ctx).csrf }
+
+func probeText(r probeRes) string {
+	if r.Version != "" {
+		return r.Text + ", version " + r.Version
+	}
+	return r.Text
+}
+
+func sourceText(source string) string {
+	if source == "settings" {
+		return "settings saved here"
+	}
+	return "the environment"
+}
