@@ -62,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, errSyncFailed):
+		return 1
 	default:
 		fmt.Fprintf(stderr, "proxbox %s: %v\n", args[0], err)
 		return 1

@@ -2,14 +2,230 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/proxbox/proxbox/applog"
+	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/inventory"
+	"github.com/proxbox/proxbox/netbox"
+	"github.com/proxbox/proxbox/proxmox"
+	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
+	"github.com/proxbox/proxbox/sync/nbadapter"
+	"github.com/proxbox/proxbox/syncrun"
 )
 
+// repeated is a flag that may be given several times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+// errSyncFailed makes `proxbox sync` exit 1 after it has printed its report.
+var errSyncFailed = errors.New("sync failed")
+
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sync", "sync [flags]", stderr)
+	fs := newFlagSet("sync", `sync --once [--dry-run] [--json] [--stage S] [endpoint flags]
+
+Runs one sync and exits: 0 when it succeeded, 1 when it failed, 2 on bad usage.
+Endpoints come from the store in --data-dir, or are given inline with --netbox-url
+--netbox-token and repeatable --pve-url with --pve-token 'USER@REALM!NAME=SECRET'
+(or --pve-user and --pve-password), paired in order.`, stderr)
+	once := fs.Bool("once", false, "run one sync and exit (required: scheduled syncs run inside 'serve')")
+	dry := fs.Bool("dry-run", false, "compute and print the plan; write nothing")
+	asJSON := fs.Bool("json", false, "print one JSON summary object")
+	var stages, pveURLs, pveTokens, pveUsers, pvePasswords repeated
+	fs.Var(&stages, "stage", "stage to run (repeatable or comma separated); default all: "+stageNames())
+	nbURL := fs.String("netbox-url", "", "NetBox URL, e.g. https://netbox.example.com (inline mode)")
+	nbToken := fs.String("netbox-token", "", "NetBox token: 40-hex v1, or nbt_KEY.SECRET v2 (inline mode)")
+	nbInsecure := fs.Bool("netbox-insecure", false, "do not verify NetBox's certificate")
+	fs.Var(&pveURLs, "pve-url", "Proxmox URL, e.g. https://pve1:8006 (repeatable, inline mode)")
+	fs.Var(&pveTokens, "pve-token", "Proxmox API token USER@REALM!NAME=SECRET, paired with --pve-url in order")
+	fs.Var(&pveUsers, "pve-user", "Proxmox user USER@REALM, paired with --pve-url (instead of a token)")
+	fs.Var(&pvePasswords, "pve-password", "Proxmox password, paired with --pve-user")
+	pveInsecure := fs.Bool("pve-insecure", false, "do not verify Proxmox certificates")
+	dataDir := fs.String("data-dir", "", "data directory whose stored endpoints to use [$PROXBOX_DATA_DIR]")
+	logLevel := fs.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return errors.New("not yet available")
+	if !*once {
+		fmt.Fprintln(stderr, "proxbox sync needs --once (scheduled syncs run inside 'proxbox serve' with PROXBOX_SYNC_INTERVAL)")
+		return errUsage
+	}
+	var stageList []pbsync.Stage
+	for _, s := range stages {
+		for _, name := range strings.Split(s, ",") {
+			st, err := pbsync.ParseStage(name)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return errUsage
+			}
+			stageList = append(stageList, st)
+		}
+	}
+	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
+	opt, err := pbsync.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return errUsage
+	}
+	opt.Stages, opt.DryRun = stageList, *dry
+
+	var sum *pbsync.Summary
+	if *nbURL != "" || len(pveURLs) > 0 {
+		targets, err := inlineTargets(pveURLs, pveTokens, pveUsers, pvePasswords, *pveInsecure)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return errUsage
+		}
+		if *nbURL == "" || *nbToken == "" {
+			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
+			return errUsage
+		}
+		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return errUsage
+		}
+		sum = nbadapter.Engine(nb).Run(ctx, targets, opt)
+	} else {
+		dir := *dataDir
+		if dir == "" {
+			cfg, err := config.Load(os.Getenv)
+			if err != nil {
+				return err
+			}
+			dir = cfg.DataDir
+		}
+		st, err := store.Open(ctx, dir, store.Options{EncryptionKey: os.Getenv("PROXBOX_ENCRYPTION_KEY"), Logger: log})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		r := syncrun.New(syncrun.Config{Store: st, Logger: log, Defaults: opt, Version: version,
+			PVEConf: func(ep store.ProxmoxEndpoint) proxmox.Config { return proxmoxConfig(ep, nil) }})
+		run, err := r.Do(ctx, syncrun.Request{Stages: stageList, DryRun: *dry, Trigger: syncrun.TriggerCLI})
+		if err != nil {
+			return err
+		}
+		sum, _ = run.Result()
+		if sum == nil {
+			return errors.New("sync cancelled")
+		}
+	}
+	if *asJSON {
+		b, _ := json.Marshal(sum)
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		printSummary(stdout, sum, *dry)
+	}
+	if !sum.OK {
+		return errSyncFailed
+	}
+	return nil
+}
+
+func stageNames() string {
+	names := make([]string, len(pbsync.AllStages))
+	for i, s := range pbsync.AllStages {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// inlineTargets pairs --pve-url with --pve-token (or --pve-user/--pve-password) in order.
+func inlineTargets(urls, tokens, users, passwords []string, insecure bool) ([]pbsync.Target, error) {
+	if len(urls) == 0 {
+		return nil, errors.New("inline mode needs at least one --pve-url")
+	}
+	if len(tokens) != len(urls) && (len(users) != len(urls) || len(passwords) != len(urls)) {
+		return nil, fmt.Errorf("give one --pve-token (or one --pve-user and --pve-password) per --pve-url: %d urls, %d tokens, %d users, %d passwords", len(urls), len(tokens), len(users), len(passwords))
+	}
+	var out []pbsync.Target
+	for i, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("--pve-url %q: want https://host:8006", raw)
+		}
+		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure}
+		if len(tokens) == len(urls) {
+			id, secret, ok := strings.Cut(tokens[i], "=")
+			if !ok || !strings.Contains(id, "!") {
+				return nil, fmt.Errorf("--pve-token #%d: want USER@REALM!NAME=SECRET", i+1)
+			}
+			cfg.TokenID, cfg.TokenSecret = id, secret
+		} else {
+			cfg.Username, cfg.Password = users[i], passwords[i]
+		}
+		c, err := proxmox.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--pve-url %q: %w", raw, err)
+		}
+		ep := inventory.Endpoint{ID: int64(i + 1), Name: u.Hostname(), Host: u.Hostname()}
+		out = append(out, pbsync.Target{Endpoint: ep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
+			return c.Read(ctx, ep, proxmox.DefaultReadOptions())
+		}})
+	}
+	return out, nil
+}
+
+func inlineNetBox(raw, token string, insecure bool) (*netbox.Client, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--netbox-url %q: want http(s)://host[:port]", raw)
+	}
+	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version}
+	if strings.HasPrefix(token, "nbt_") {
+		key, secret, ok := strings.Cut(strings.TrimPrefix(token, "nbt_"), ".")
+		if !ok {
+			return nil, errors.New("--netbox-token: a v2 token looks like nbt_KEY.SECRET")
+		}
+		cfg.TokenVersion, cfg.TokenKey, cfg.Token = "v2", key, secret
+	}
+	if insecure {
+		cfg.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, IdleConnTimeout: 90 * time.Second} //nolint:gosec // --netbox-insecure
+	}
+	return netbox.New(cfg)
+}
+
+func printSummary(w io.Writer, s *pbsync.Summary, dry bool) {
+	if dry && s.Plan != nil {
+		fmt.Fprintln(w, "Plan (dry run, nothing written):")
+		_ = s.Plan.Print(w)
+		fmt.Fprintln(w)
+	}
+	state := "ok"
+	switch {
+	case !s.OK:
+		state = "FAILED"
+	case s.Partial:
+		state = "partial"
+	}
+	fmt.Fprintf(w, "sync %s in %d ms: NetBox %d requests, %d writes; Proxmox %d requests\n", state, s.DurationMS, s.NetBox.Requests, s.NetBox.Writes, s.Proxmox.Requests)
+	types := make([]string, 0, len(s.Objects))
+	for typ := range s.Objects {
+		types = append(types, typ)
+	}
+	sort.Strings(types)
+	for _, typ := range types {
+		c := s.Objects[typ]
+		fmt.Fprintf(w, "  %-22s created %d, updated %d, unchanged %d, orphaned %d, deleted %d, failed %d, skipped %d\n", typ, c.Created, c.Updated, c.Unchanged, c.Orphaned, c.Deleted, c.Failed, c.Skipped)
+	}
+	for _, e := range s.Errors {
+		fmt.Fprintf(w, "  error: %s\n", e)
+	}
+	for _, e := range s.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", e)
+	}
 }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/proxbox/proxbox/lab"
+)
+
+const sharedFixture = "../../../shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"
+
+func startLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := lab.Start(ctx, lab.Config{PVEListen: "127.0.0.1:0", NetBoxListen: "127.0.0.1:0", PVEFixtures: sharedFixture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); l.Wait() })
+	return l
+}
+
+func inlineArgs(l *lab.Lab, extra ...string) []string {
+	p := l.Info.PVE[0]
+	args := []string{"sync", "--once", "--netbox-url", l.Info.NetBox.URL, "--netbox-token", l.Info.NetBox.Token,
+		"--pve-url", p.URL, "--pve-token", p.TokenID + "=" + p.TokenSecret, "--pve-insecure"}
+	return append(args, extra...)
+}
+
+func TestSyncOnceInlineDryRunThenRealThenSteady(t *testing.T) {
+	l := startLab(t)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), inlineArgs(l, "--dry-run"), &out, &errOut); code != 0 {
+		t.Fatalf("dry run exit %d: %s %s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "+ create") || l.NetBox.Count("virtualization.virtualmachine") != 0 {
+		t.Fatalf("dry run printed no plan or wrote: %s", out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), inlineArgs(l, "--json"), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var sum struct {
+		OK     bool `json:"ok"`
+		NetBox struct {
+			Requests, Writes int
+		} `json:"netbox"`
+		Objects map[string]map[string]int `json:"objects"`
+		Errors  []string                  `json:"errors"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || !sum.OK || sum.Objects["virtual_machines"]["created"] != 10 {
+		t.Fatalf("summary: %v %+v", err, sum)
+	}
+	out.Reset()
+	run(context.Background(), inlineArgs(l, "--json"), &out, &errOut)
+	json.Unmarshal(out.Bytes(), &sum)
+	if sum.NetBox.Writes != 0 || sum.Objects["virtual_machines"]["unchanged"] != 10 {
+		t.Fatalf("steady run: %+v", sum)
+	}
+}
+
+func TestSyncExitCodes(t *testing.T) {
+	l := startLab(t)
+	var out bytes.Buffer
+	cases := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"sync"}, 2}, // --once missing
+		{[]string{"sync", "--once", "--stage", "bogus"}, 2},
+		{[]string{"sync", "--once", "--pve-url", "https://x:8006"}, 2}, // no token
+		{inlineArgs(l, "--stage", "devices"), 0},
+	}
+	for _, tc := range cases {
+		if code := run(context.Background(), tc.args, &out, &out); code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s", tc.args, code, tc.code, out.String())
+		}
+	}
+	// A NetBox that refuses the token: the sync fails, exit 1.
+	bad := inlineArgs(l)
+	for i, a := range bad {
+		if a == l.Info.NetBox.Token {
+			bad[i] = strings.Repeat("f", 40)
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), bad, &out, &out); code != 1 {
+		t.Fatalf("bad NetBox token: exit %d\n%s", code, out.String())
+	}
+}
