@@ -34,7 +34,15 @@ type Snapshot struct {
 	Nodes    []Node
 	Guests   []Guest
 	Storage  []Storage
-	TakenAt  time.Time
+	// Backups, Snapshots, Replications, BackupJobs and Tasks are read when
+	// the read options ask for them; Read says which parts are complete.
+	Backups      []Backup
+	Snapshots    []GuestSnapshot
+	Replications []ReplicationJob
+	BackupJobs   []BackupJob
+	Tasks        []Task
+	Read         Parts
+	TakenAt      time.Time
 	// Requests counts the Proxmox API requests made to build the snapshot.
 	Requests int
 	// Warnings are per-object problems that did not stop the read (a guest
@@ -174,4 +182,105 @@ type Storage struct {
 	Shared  bool
 	Enabled bool
 	Config  map[string]string
+}
+
+// Parts names the optional parts of a snapshot that were read completely. A
+// part that is false was not asked for, or one of its reads failed: the sync
+// engine then neither deletes nor marks stale objects of that part.
+type Parts struct {
+	Storage      bool // /storage
+	Backups      bool // content=backup of every backup storage on every online node
+	Snapshots    bool // the snapshot list of every guest
+	Replications bool // /cluster/replication
+	BackupJobs   bool // /cluster/backup
+	Tasks        bool // node task lists (bounded)
+}
+
+// Backup is one vzdump or PBS backup, once per volume id even when a shared
+// storage lists it on every node.
+type Backup struct {
+	VolID     string    // "nfs-backup:backup/vzdump-qemu-101-2026_01_15-02_00_00.vma.zst", "pbs:backup/vm/201/2026-11-20T01:00:00Z"
+	Storage   string    // storage id (prefix of VolID)
+	Node      string    // first node that listed it
+	VMID      int       // 0 when neither the entry nor the volid names one
+	GuestType GuestType // qemu, lxc, or "" when unknown
+	Format    string    // PVE's format as listed (vma.zst, tar.zst, pbs-vm, ...)
+	Size      int64     // bytes
+	Created   time.Time // ctime, UTC; zero when absent
+	Notes     string
+	Encrypted string // PBS key fingerprint; "" when not encrypted
+	Protected bool
+	// Verification of PBS backups: state ("ok", "failed") and the task's UPID.
+	VerificationState string
+	VerificationUPID  string
+}
+
+// GuestSnapshot is one snapshot of a guest; PVE's "current" pseudo-entry is
+// never one.
+type GuestSnapshot struct {
+	VMID        int
+	Type        GuestType
+	Node        string
+	Name        string
+	Parent      string
+	Description string
+	Taken       time.Time // snaptime, UTC; zero when absent
+	VMState     bool      // RAM included (QEMU)
+}
+
+// ReplicationJob is one entry of /cluster/replication.
+type ReplicationJob struct {
+	ID        string // "104-0"
+	Guest     int
+	Target    string
+	Type      string // local
+	Schedule  string
+	Rate      float64 // MB/s; 0 when unlimited
+	HasRate   bool
+	Comment   string
+	Disabled  bool
+	Source    string
+	JobNum    int
+	HasJobNum bool
+	RemoveJob string // local, full or ""
+	Config    map[string]string
+}
+
+// BackupJob is one scheduled vzdump job of /cluster/backup.
+type BackupJob struct {
+	ID        string
+	Enabled   bool
+	Schedule  string
+	Storage   string
+	Node      string // "" means every node
+	Selection []string
+	Comment   string
+	NextRun   time.Time // UTC; zero when PVE did not say
+	// Retention, from keep-* and prune-backups (nil: not set).
+	KeepLast, KeepHourly, KeepDaily, KeepWeekly, KeepMonthly, KeepYearly *int
+	KeepAll                                                              *bool
+	NotesTemplate                                                        string
+	BWLimit, Zstd, IOWorkers                                             *int
+	Fleecing                                                             *bool
+	FleecingStorage                                                      string
+	RepeatMissed                                                         *bool
+	PBSChangeDetectionMode                                               string
+	Config                                                               map[string]string
+}
+
+// Task is one finished or running task of a node that concerns a guest.
+type Task struct {
+	UPID      string
+	Node      string
+	PID       int64
+	PStart    int64
+	ID        string // the task's id (the vmid for guest tasks)
+	VMID      int
+	Type      string // qmstart, vzdump, ...
+	User      string
+	Started   time.Time // UTC
+	Ended     time.Time // UTC; zero while running
+	Status    string    // exit status as listed ("OK", "WARNINGS: 1", an error); "" while running
+	Running   bool
+	GuestType GuestType // from the task type (qm*: qemu, vz*: lxc) or the guest list; "" unknown
 }

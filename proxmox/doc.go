@@ -16,6 +16,16 @@
 // network-get-interfaces (running QEMU with the agent on) or the LXC /interfaces (running
 // containers). Never the double-GET helpers of go-proxmox.
 //
+// The reads for the plugin's models are opt-in (ReadOptions Backups, Snapshots, Replications,
+// BackupJobs, Tasks; FullReadOptions turns them all on) so the core budget above holds when
+// they are off: /cluster/replication and /cluster/backup once; per online node
+// /nodes/{n}/storage?content=backup, the content=backup list of each backup storage it names
+// (shared storage is listed on every node and deduplicated by volid) and /nodes/{n}/tasks in
+// pages of 500 bounded by days; per guest its snapshot list (one request). Snapshot.Read says
+// which of these parts are complete. Volume ids, formats, retention strings and task types
+// have pure parsers (ParseBackupVolID, BackupFormat, BackupSubtype, ParsePruneBackups,
+// TaskGuestType, BackupJobFromConfig, ReplicationFromConfig, ParseSnapshots).
+//
 // The pure parsers (property strings, disks, sizes, tags, MACs, agent replies) are exported
 // so the sync engine and tests can use them on their own.
 //

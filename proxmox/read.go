@@ -25,6 +25,26 @@ type ReadOptions struct {
 	NodeNetworks bool
 	// Storage reads /storage.
 	Storage bool
+
+	// The optional reads of sync engine II (plugin models); off, they cost nothing.
+	//
+	// Backups reads /nodes/{n}/storage?content=backup and the content=backup list of each
+	// storage it names, on every online node (1 + backup storages requests per node);
+	// shared storage lists the same volume on every node and is deduplicated by volid.
+	Backups bool
+	// Snapshots reads /nodes/{n}/{qemu|lxc}/{vmid}/snapshot for every guest (one request
+	// per guest), without PVE's "current" entry.
+	Snapshots bool
+	// Replications reads /cluster/replication; BackupJobs reads /cluster/backup.
+	Replications bool
+	BackupJobs   bool
+	// Tasks reads /nodes/{n}/tasks of every online node with since= and pages of 500,
+	// keeping the tasks of the last TaskDays days (default 30), at most TaskPerGuest
+	// (default 50) per guest, and reading at most TaskMaxPerNode (default 5000) per node.
+	Tasks          bool
+	TaskDays       int
+	TaskPerGuest   int
+	TaskMaxPerNode int
 }
 
 // DefaultReadOptions is what a sync uses: guest agent, node networks and storage.
@@ -178,8 +198,14 @@ func (r *reader) run(ctx context.Context) error {
 		online[n.Name] = n.Online
 	}
 	if r.opts.Storage {
-		spawn(func() { r.storage(ctx) })
+		spawn(func() {
+			if r.storage(ctx) {
+				r.snap.Read.Storage = true
+			}
+		})
 	}
+	x := &extras{}
+	r.spawnExtras(ctx, x, spawn, online)
 	if r.opts.NodeNetworks {
 		for i := range r.snap.Nodes {
 			if r.snap.Nodes[i].Online {
@@ -194,12 +220,17 @@ func (r *reader) run(ctx context.Context) error {
 			continue
 		}
 		spawn(func() { r.guest(ctx, g) })
+		if r.opts.Snapshots {
+			prefix := "/nodes/" + url.PathEscape(g.Node) + "/" + string(g.Type) + "/" + strconv.Itoa(g.VMID)
+			spawn(func() { r.snapshots(ctx, x, g, prefix) })
+		}
 	}
 	pool.Wait()
 	if err := ctx.Err(); err != nil {
 		r.fail("cluster", "", err)
 		return err
 	}
+	r.finishExtras(x)
 	return nil
 }
 
@@ -322,17 +353,17 @@ func (r *reader) resources(data []byte) error {
 	return nil
 }
 
-func (r *reader) storage(ctx context.Context) {
+func (r *reader) storage(ctx context.Context) bool {
 	d, err := r.get(ctx, "/storage", nil)
 	if err != nil {
 		r.fail("storage", "/storage", err)
-		return
+		return false
 	}
 	var raw []map[string]flexString
 	items, bad, err := decodeList[map[string]flexString](d, true)
 	if err != nil {
 		r.fail("storage", "/storage", err)
-		return
+		return false
 	}
 	if len(bad) > 0 {
 		r.warn("storage", "/storage", fmt.Sprintf("%d malformed entries skipped", len(bad)))
@@ -359,6 +390,7 @@ func (r *reader) storage(ctx context.Context) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	r.snap.Storage = out
+	return len(bad) == 0
 }
 
 func splitList(s string) []string {
