@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // TLS modes accepted by PROXBOX_TLS.
@@ -56,7 +57,8 @@ type Config struct {
 	HTTPRedirectPort int // 0 disables the plain listener
 	MetricsPublic    bool
 	DebugCache       bool
-	NetBoxTimeout    float64 // seconds
+	NetBoxTimeout    float64       // seconds
+	SyncInterval     time.Duration // 0: no scheduled syncs
 }
 
 // Addr is the listen address built from BindHost and Port.
@@ -185,6 +187,18 @@ var options = []option{
 	{"", "PROXBOX_DEBUG_CACHE", "0", "", func(c *Config, v string) (err error) {
 		c.DebugCache, err = parseBool(v)
 		return err
+	}},
+	{"sync-interval", "PROXBOX_SYNC_INTERVAL", "0", "run a full sync of every endpoint this often, e.g. 15m (0: only on demand)", func(c *Config, v string) error {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			c.SyncInterval = time.Duration(n) * time.Second
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d > 0 && d < time.Minute) {
+			return errors.New("allowed: 0 (off), or a duration of at least 1m such as 15m or 1h (plain numbers are seconds)")
+		}
+		c.SyncInterval = d
+		return nil
 	}},
 	{"netbox-timeout", "PROXBOX_NETBOX_TIMEOUT", "120", "NetBox request timeout in seconds", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)

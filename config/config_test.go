@@ -4,6 +4,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -101,5 +102,19 @@ func TestParseBool(t *testing.T) {
 	}
 	if _, err := ParseBool("maybe"); err == nil {
 		t.Error("ParseBool(maybe) accepted")
+	}
+}
+
+func TestSyncInterval(t *testing.T) {
+	for in, want := range map[string]time.Duration{"0": 0, "900": 15 * time.Minute, "15m": 15 * time.Minute, "1h": time.Hour} {
+		c, err := Load(env(map[string]string{"PROXBOX_SYNC_INTERVAL": in}))
+		if err != nil || c.SyncInterval != want {
+			t.Errorf("%s: %v %v", in, c.SyncInterval, err)
+		}
+	}
+	for _, bad := range []string{"5s", "-1m", "soon"} {
+		if _, err := Load(env(map[string]string{"PROXBOX_SYNC_INTERVAL": bad})); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
 	}
 }

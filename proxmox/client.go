@@ -70,7 +70,10 @@ type Config struct {
 	// Retries is the number of attempts for 429/502/503/504 and connection errors
 	// (go-proxmox's retry); default 3, 1 disables retrying.
 	Retries int
-	Logger  *slog.Logger
+	// Wrap, when set, wraps the finished transport (TLS settings applied),
+	// e.g. to count requests in metrics.
+	Wrap   func(http.RoundTripper) http.RoundTripper
+	Logger *slog.Logger
 }
 
 // Client reads one Proxmox endpoint. It is safe for concurrent use.
@@ -241,6 +244,9 @@ func buildTransport(cfg Config, pin []byte) (http.RoundTripper, error) {
 	t.MaxIdleConnsPerHost = max(cfg.Concurrency, DefaultConcurrency) + 2
 	t.ForceAttemptHTTP2 = false // pveproxy speaks HTTP/1.1
 	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	if cfg.Wrap != nil {
+		return cfg.Wrap(t), nil
+	}
 	return t, nil
 }
 

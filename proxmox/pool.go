@@ -46,8 +46,8 @@ func NewPool() *Pool { return &Pool{clients: map[string]pooled{}} }
 // Client returns the pooled client for key, building it from cfg when
 // absent or when cfg changed since it was built.
 func (p *Pool) Client(key string, cfg Config) (*Client, error) {
-	sig := fmt.Sprintf("%s|%s|%s|%s|%s|%v|%s|%v|%v|%d|%p|%p", cfg.BaseURL, cfg.TokenID, cfg.TokenSecret, cfg.Username, cfg.Password,
-		cfg.VerifySSL, cfg.Fingerprint, cfg.Timeout, cfg.AgentTimeout, cfg.Concurrency, cfg.RootCAs, cfg.Transport)
+	sig := fmt.Sprintf("%s|%s|%s|%s|%s|%v|%s|%v|%v|%d|%d|%p|%p", cfg.BaseURL, cfg.TokenID, cfg.TokenSecret, cfg.Username, cfg.Password,
+		cfg.VerifySSL, cfg.Fingerprint, cfg.Timeout, cfg.AgentTimeout, cfg.Concurrency, cfg.Retries, cfg.RootCAs, cfg.Transport)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pc, ok := p.clients[key]; ok && pc.sig == sig {

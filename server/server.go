@@ -49,6 +49,8 @@ type Options struct {
 	// limits from the environment that DELETE /cache/settings returns to.
 	Cache         *getcache.Cache
 	CacheDefaults getcache.Limits
+	// Sync runs the plugin's stage streams and /full-update.
+	Sync Syncer
 	// Proxmox reads Proxmox endpoints for the /proxmox/* read routes.
 	Proxmox ProxmoxAPI
 	// Metrics serves GET /metrics (Prometheus exposition); protected by the
@@ -191,6 +193,7 @@ func (s *Server) routes() {
 
 	s.cacheRoutes()
 	s.proxmoxRoutes()
+	s.stageRoutes()
 	if s.opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.opt.Metrics))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/proxbox/proxbox/config"
 	"github.com/proxbox/proxbox/lab"
 	"github.com/proxbox/proxbox/store"
+	"github.com/proxbox/proxbox/syncrun"
 )
 
 // demoMarker marks a data directory that `proxbox demo` created and may
@@ -50,7 +51,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return fmt.Errorf("demo setup: %w", err)
 		}
-		printDemoBanner(stdout, a, l, key)
+		run, err := a.runner.Start(ctx, syncrun.Request{Trigger: syncrun.TriggerDashboard})
+		if err != nil {
+			return fmt.Errorf("demo: first sync: %w", err)
+		}
+		printDemoBanner(stdout, a, l, key, run.ID)
 		return nil
 	})
 }
@@ -135,7 +140,7 @@ func cutToken(id string) (user, name string, ok bool) {
 	return id, "", false
 }
 
-func printDemoBanner(w io.Writer, a *appliance, l *lab.Lab, key string) {
+func printDemoBanner(w io.Writer, a *appliance, l *lab.Lab, key string, runID int64) {
 	fmt.Fprintf(w, "\nproxbox demo is running.\n\n")
 	fmt.Fprintf(w, "  Appliance:   %s   (dashboard: %s/ui/)\n", a.baseURL, a.baseURL)
 	fmt.Fprintf(w, "  Admin key:   %s\n", key)
@@ -154,5 +159,6 @@ func printDemoBanner(w io.Writer, a *appliance, l *lab.Lab, key string) {
 	if nb := l.Info.NetBox; nb != nil {
 		fmt.Fprintf(w, "  NetBox lab:  %s  (token %s; object counts at %s/_lab/stats)\n", nb.URL, nb.Token, nb.URL)
 	}
-	fmt.Fprintf(w, "\nStop with Ctrl-C. Data: %s\n\n", a.cfg.DataDir)
+	fmt.Fprintf(w, "\nA first sync (run #%d) is running: watch it at %s/ui/sync, or in the History page.\n", runID, a.baseURL)
+	fmt.Fprintf(w, "Stop with Ctrl-C. Data: %s\n\n", a.cfg.DataDir)
 }

@@ -19,6 +19,9 @@ import (
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
+	"github.com/proxbox/proxbox/syncrun"
+	"github.com/proxbox/proxbox/ui"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +47,7 @@ type appliance struct {
 	tls    *certs.Manager
 	cache  *getcache.Cache
 	reg    *metrics.Registry
+	runner *syncrun.Runner
 	// BaseURL is how a local client reaches the server.
 	baseURL string
 }
@@ -93,8 +97,24 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		return err
 	}
 
+	syncDefaults, err := pbsync.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("invalid sync setting: %w", err)
+	}
+	pool := proxmox.NewPool()
+	pveConf := func(ep store.ProxmoxEndpoint) proxmox.Config { return proxmoxConfig(ep, reg) }
+	runner := syncrun.New(syncrun.Config{Store: st, Cache: cache, Metrics: reg, Logger: log, Defaults: syncDefaults,
+		Version: version, Proxmox: pool, PVEConf: pveConf})
+
+	dash, err := ui.New(ui.Deps{Store: st, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log.With("module", "ui"),
+		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf},
+		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit})
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+
 	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler(),
-		Proxmox: proxmoxReads{pool: proxmox.NewPool(), reg: reg}}
+		Proxmox: proxmoxReads{pool: pool, reg: reg}, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
 	}
@@ -107,7 +127,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
-	a := &appliance{cfg: cfg, log: log, store: st, server: srv, tls: tm, cache: cache, reg: reg, baseURL: localURL(cfg, ln.Addr())}
+	a := &appliance{cfg: cfg, log: log, store: st, server: srv, tls: tm, cache: cache, reg: reg, runner: runner, baseURL: localURL(cfg, ln.Addr())}
 	if ready != nil {
 		if err := ready(ctx, a); err != nil {
 			ln.Close()
@@ -130,6 +150,9 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		}
 		plain := &http.Server{Handler: tm.HTTPHandler(nil), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 		go func() { errc <- server.Serve(ctx, plain, rln, 5*time.Second) }()
+	}
+	if cfg.SyncInterval > 0 {
+		go scheduleSyncs(ctx, runner, cfg.SyncInterval, log)
 	}
 	log.Info("proxbox serving", "url", a.baseURL, "tls", cfg.TLS, "data_dir", cfg.DataDir, "version", version)
 	err = <-errc
@@ -154,4 +177,25 @@ func localURL(cfg config.Config, addr net.Addr) string {
 		port = ta.Port
 	}
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// scheduleSyncs runs a full sync of every endpoint every interval until ctx
+// ends. A run still going when the next is due makes the next one wait for
+// it (the runner serializes runs per endpoint), so runs never pile up.
+func scheduleSyncs(ctx context.Context, r *syncrun.Runner, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			run, err := r.Do(ctx, syncrun.Request{Trigger: syncrun.TriggerSchedule})
+			if err != nil {
+				log.Warn("scheduled sync not started", "err", err)
+				continue
+			}
+			_, _ = run.Result()
+		}
+	}
 }

@@ -38,7 +38,7 @@ func proxmoxConfig(ep store.ProxmoxEndpoint, reg *metrics.Registry) proxmox.Conf
 		cfg.Retries = ep.MaxRetries + 1
 	}
 	if reg != nil {
-		cfg.Transport = reg.InstrumentTransport("proxmox", http.DefaultTransport.(*http.Transport).Clone())
+		cfg.Wrap = func(t http.RoundTripper) http.RoundTripper { return reg.InstrumentTransport("proxmox", t) }
 	}
 	return cfg
 }
