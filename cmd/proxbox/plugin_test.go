@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxbox/proxbox/config"
+)
+
+// The plugin's SSE parser (contract 3.1): lines split the way Python's
+// str.splitlines does; "event:" starts a frame, "data:" appends, ":" lines
+// are ignored, a blank line flushes, any other line is appended as data.
+type frame struct {
+	event string
+	data  map[string]any
+	raw   string
+}
+
+var pyLineBreaks = []string{"\r\n", "\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\u0085", "\u2028", "\u2029"}
+
+func pySplitLines(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		cut, size := -1, 0
+		for _, br := range pyLineBreaks {
+			if i := strings.Index(s, br); i >= 0 && (cut < 0 || i < cut || (i == cut && len(br) > size)) {
+				cut, size = i, len(br)
+			}
+		}
+		if cut < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:cut])
+		s = s[cut+size:]
+	}
+	return out
+}
+
+func parsePluginFrames(body string) []frame {
+	var frames []frame
+	event, data := "", []string{}
+	flush := func() {
+		if len(data) == 0 {
+			event = ""
+			return
+		}
+		raw := strings.Join(data, "\n")
+		f := frame{event: event, raw: raw}
+		if f.event == "" {
+			f.event = "message"
+		}
+		if err := json.Unmarshal([]byte(raw), &f.data); err != nil {
+			f.data = map[string]any{"raw": raw}
+		}
+		frames = append(frames, f)
+		event, data = "", []string{}
+	}
+	for _, line := range pySplitLines(body) {
+		switch {
+		case strings.HasPrefix(line, "event:"):
+			flush()
+			event = strings.TrimSpace(line[len("event:"):])
+		case strings.HasPrefix(line, "data:"):
+			data = append(data, strings.TrimPrefix(line[len("data:"):], " "))
+		case strings.HasPrefix(line, ":"):
+		case line == "":
+			flush()
+		default:
+			data = append(data, line)
+		}
+	}
+	flush()
+	return frames
+}
+
+func TestPySplitLines(t *testing.T) {
+	got := pySplitLines("a\r\nb\u0085c\u2028d\ne")
+	if strings.Join(got, "|") != "a|b|c|d|e" {
+		t.Fatalf("%q", got)
+	}
+}
+
+// pluginStages are the plugin's 12 stage paths in its order, with the
+// stage-specific parameters it adds (contract 2.5).
+var pluginStages = []struct{ slug, path, extra string }{
+	{"devices", "dcim/devices/create/stream", ""},
+	{"storage", "virtualization/virtual-machines/storage/create/stream", ""},
+	{"virtual-machines", "virtualization/virtual-machines/create/stream", "&sync_vm_network=false"},
+	{"task-history", "virtualization/virtual-machines/task-history/create/stream", ""},
+	{"vm-disks", "virtualization/virtual-machines/virtual-disks/create/stream", ""},
+	{"vm-backups", "virtualization/virtual-machines/backups/all/create/stream", "&delete_nonexistent_backup=True"},
+	{"vm-snapshots", "virtualization/virtual-machines/snapshots/all/create/stream", "&delete_nonexistent_snapshot=True"},
+	{"network-interfaces", "dcim/devices/interfaces/create/stream", ""},
+	{"vm-interfaces", "virtualization/virtual-machines/interfaces/create/stream", ""},
+	{"ip-addresses", "virtualization/virtual-machines/interfaces/ip-address/create/stream", ""},
+	{"replications", "proxmox/replication/stream", ""},
+	{"backup-routines", "proxmox/cluster/backup/stream", ""},
+}
+
+// pluginClient sends what the plugin sends: the key header, JSON bodies,
+// Accept */*, no redirects followed.
+type pluginClient struct {
+	t    *testing.T
+	base string
+	key  string
+	http *http.Client
+}
+
+func (p *pluginClient) do(method, path string, body any) (int, []byte) {
+	p.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, p.base+"/"+path, rd)
+	req.Header.Set("Accept", "*/*")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if p.key != "" {
+		req.Header.Set("X-Proxbox-API-Key", p.key)
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestPluginConformance plays the unmodified plugin's job against serve +
+// the lab: bootstrap, endpoint push, preflight, the 12 stage streams in
+// order with the plugin's exact query strings, frames parsed its way.
+func TestPluginConformance(t *testing.T) {
+	l := startLab(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLS, cfg.Port, cfg.BindHost, cfg.DataDir = config.TLSOff, 0, "127.0.0.1", t.TempDir()
+	ready := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- serveAppliance(ctx, cfg, io.Discard, func(_ context.Context, a *appliance) error {
+			ready <- strings.Replace(a.baseURL, "localhost", "127.0.0.1", 1)
+			return nil
+		})
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	}
+	p := &pluginClient{t: t, base: base, http: &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+
+	// 1. Keepalive and key bootstrap.
+	if code, _ := p.do("GET", "", nil); code != 200 {
+		t.Fatalf("GET / = %d", code)
+	}
+	code, b := p.do("GET", "auth/bootstrap-status", nil)
+	var bs map[string]bool
+	json.Unmarshal(b, &bs)
+	if code != 200 || !bs["needs_bootstrap"] {
+		t.Fatalf("bootstrap-status: %d %s", code, b)
+	}
+	p.key = strings.Repeat("k", 22) + "pluginpluginpluginplugin0123456789abcdef01"
+	if code, b := p.do("POST", "auth/register-key", map[string]string{"api_key": p.key, "label": "netbox-proxbox-plugin"}); code != 201 {
+		t.Fatalf("register: %d %s", code, b)
+	}
+	// 2. Endpoint push, as views/backend_sync.py does it.
+	if code, b := p.do("GET", "netbox/endpoint", nil); code != 200 || strings.TrimSpace(string(b)) != "[]" {
+		t.Fatalf("netbox list: %d %s", code, b)
+	}
+	nb := l.Info.NetBox
+	if code, b := p.do("POST", "netbox/endpoint", map[string]any{"name": "NetBox Endpoint", "ip_address": nb.Host, "domain": "", "port": nb.Port,
+		"verify_ssl": false, "token_version": "v1", "token": nb.Token}); code != 200 && code != 201 {
+		t.Fatalf("netbox push: %d %s", code, b)
+	}
+	pve := l.Info.PVE[0]
+	user, tokName, _ := strings.Cut(pve.TokenID, "!")
+	if code, b := p.do("GET", "proxmox/endpoints", nil); code != 200 || strings.TrimSpace(string(b)) != "[]" {
+		t.Fatalf("proxmox list: %d %s", code, b)
+	}
+	if code, b := p.do("POST", "proxmox/endpoints", map[string]any{"name": "PVE (nb:3)", "ip_address": pve.Host, "domain": nil, "port": pve.Port,
+		"username": user, "password": nil, "verify_ssl": false, "token_name": tokName, "token_value": pve.TokenSecret}); code >= 300 {
+		t.Fatalf("proxmox push: %d %s", code, b)
+	}
+	// 3. Preflight: no selector.
+	if code, b := p.do("GET", "proxmox/cluster/status", nil); code != 200 {
+		t.Fatalf("preflight status: %d %s", code, b)
+	}
+	if code, b := p.do("GET", "proxmox/nodes/", nil); code != 200 {
+		t.Fatalf("preflight nodes/: %d %s", code, b)
+	}
+	l.NetBox.ResetStats()
+	// 4. The 12 stages in order.
+	common := "use_guest_agent_interface_name=true&fetch_max_concurrency=8&ignore_ipv6_link_local_addresses=true&primary_ip_preference=ipv4&proxmox_endpoint_ids=3"
+	for _, st := range pluginStages {
+		if code, _ := p.do("GET", "health", nil); code != 200 {
+			t.Fatalf("health before %s: %d", st.slug, code)
+		}
+		code, body := p.do("GET", st.path+"?"+common+st.extra, nil)
+		if code != 200 {
+			t.Fatalf("%s: HTTP %d %s", st.slug, code, body)
+		}
+		for _, c := range body {
+			if c >= 0x80 {
+				t.Fatalf("%s: non-ASCII byte on the wire", st.slug)
+			}
+		}
+		frames := parsePluginFrames(string(body))
+		if len(frames) == 0 {
+			t.Fatalf("%s: no frames", st.slug)
+		}
+		last := frames[len(frames)-1]
+		if last.event != "complete" {
+			t.Fatalf("%s: last frame is %q, not complete", st.slug, last.event)
+		}
+		if ok, _ := last.data["ok"].(bool); !ok {
+			t.Fatalf("%s: complete ok=false: %s", st.slug, last.raw)
+		}
+		for _, f := range frames {
+			if _, raw := f.data["raw"]; raw {
+				t.Fatalf("%s: a frame did not parse as JSON: %q", st.slug, f.raw)
+			}
+		}
+	}
+	stats := l.NetBox.Stats()
+	var jobRequests int64
+	for _, n := range stats.Requests {
+		jobRequests += n
+	}
+	t.Logf("12-stage plugin job: %d NetBox requests", jobRequests)
+	// 5. NetBox holds the fixture's VMs.
+	if n := l.NetBox.Count("virtualization.virtualmachine"); n != 10 {
+		t.Fatalf("NetBox has %d VMs after the job, want 10", n)
+	}
+	// A second job is steady: no writes.
+	l.NetBox.ResetStats()
+	for _, st := range pluginStages {
+		p.do("GET", st.path+"?"+common+st.extra, nil)
+	}
+	var writes int64
+	for k, n := range l.NetBox.Stats().Requests {
+		if !strings.HasPrefix(k, "GET ") {
+			writes += n
+		}
+	}
+	if writes != 0 {
+		t.Fatalf("second job wrote %d times: %v", writes, l.NetBox.Stats().Requests)
+	}
+}
