@@ -153,7 +153,7 @@ func (s *Server) adminLogsStream(c echo.Context) error {
 	f, _ := logFilter(c)
 	live, cancel := s.opt.Logs.Subscribe()
 	defer cancel()
-	sse := StartSSE(c)
+	sse := s.startSSE(c)
 	backlog, _, err := s.store.Logs(c.Request().Context(), store.LogFilter{Levels: f.Levels, OperationID: f.OperationID, Text: f.Text, NewerThanID: f.NewerThanID, Limit: 200})
 	if err == nil {
 		for i := len(backlog) - 1; i >= 0; i-- {
@@ -172,7 +172,7 @@ func (s *Server) adminLogsStream(c echo.Context) error {
 
 // streamLoop forwards items from ch until ctx ends, keeping the stream alive.
 func streamLoop[T any](ctx context.Context, sse *SSE, ch <-chan T, send func(T) error) error {
-	tick := time.NewTicker(KeepaliveInterval / 3)
+	tick := time.NewTicker(sse.quiet / 3)
 	defer tick.Stop()
 	for {
 		select {

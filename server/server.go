@@ -61,6 +61,9 @@ type Options struct {
 	// CARootPEM, when set, returns the local CA's root certificate, served
 	// without auth at /ca.pem (nil result: 404).
 	CARootPEM func() []byte
+	// Keepalive is the silence allowed on a stream before a ": keepalive"
+	// comment (default 15 s).
+	Keepalive time.Duration
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -88,6 +91,9 @@ func New(opt Options) *Server {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Keepalive <= 0 {
+		opt.Keepalive = DefaultKeepalive
 	}
 	s := &Server{opt: opt, cfg: opt.Config, store: opt.Store, log: opt.Logger, now: opt.Now, logs: newLogSigner()}
 	s.exempt = map[string]bool{
@@ -335,3 +341,6 @@ func (s *Server) allowOrigin(origin string) (bool, error) {
 	}
 	return false, nil
 }
+
+// startSSE opens a stream with the server's keepalive interval.
+func (s *Server) startSSE(c echo.Context) *SSE { return startSSE(c, s.opt.Keepalive) }

@@ -12,23 +12,26 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// KeepaliveInterval is how long a stream may stay silent before a comment
+// DefaultKeepalive is how long a stream may stay silent before a comment
 // line keeps proxies and the plugin's 3600 s read timeout from firing.
-const KeepaliveInterval = 15 * time.Second
+const DefaultKeepalive = 15 * time.Second
 
 // SSE writes Server-Sent Events the way the plugin's parser needs them: an
 // "event:" line, one "data:" line of pure-ASCII JSON, a blank line; never
 // "id:" or "retry:"; flushed per frame. Safe for concurrent use.
 type SSE struct {
-	mu   sync.Mutex
-	w    http.ResponseWriter
-	last time.Time
-	err  error
+	mu    sync.Mutex
+	w     http.ResponseWriter
+	last  time.Time
+	err   error
+	quiet time.Duration // silence allowed before a keepalive
 }
 
 // StartSSE writes the stream's headers and lifts the server's write
 // deadline for this response.
-func StartSSE(c echo.Context) *SSE {
+func StartSSE(c echo.Context) *SSE { return startSSE(c, DefaultKeepalive) }
+
+func startSSE(c echo.Context, quiet time.Duration) *SSE {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -37,7 +40,7 @@ func StartSSE(c echo.Context) *SSE {
 	LiftWriteDeadline(c.Response().Writer)
 	c.Response().WriteHeader(http.StatusOK)
 	c.Response().Flush()
-	return &SSE{w: c.Response(), last: time.Now()}
+	return &SSE{w: c.Response(), last: time.Now(), quiet: quiet}
 }
 
 // Send writes one event frame.
@@ -49,11 +52,11 @@ func (s *SSE) Send(event string, data any) error {
 	return s.write("event: " + event + "\ndata: " + string(b) + "\n\n")
 }
 
-// Keepalive writes a comment when the stream has been silent for
-// KeepaliveInterval.
+// Keepalive writes a comment when the stream has been silent for its
+// keepalive interval.
 func (s *SSE) Keepalive() error {
 	s.mu.Lock()
-	quiet := time.Since(s.last) >= KeepaliveInterval
+	quiet := time.Since(s.last) >= s.quiet
 	s.mu.Unlock()
 	if !quiet {
 		return nil

@@ -179,7 +179,7 @@ func (s *Server) stageStream(r stageRoute) echo.HandlerFunc {
 			return err
 		}
 		params := stageParams(c)
-		sse := StartSSE(c)
+		sse := s.startSSE(c)
 		st := &stageStreamer{sse: sse, step: r.step, started: time.Now()}
 		stop := keepalive(sse)
 		defer stop()
@@ -227,7 +227,7 @@ func keepalive(sse *SSE) func() {
 	done := make(chan struct{})
 	var once gosync.Once
 	go func() {
-		t := time.NewTicker(KeepaliveInterval / 3)
+		t := time.NewTicker(sse.quiet / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -459,7 +459,7 @@ func (s *Server) fullUpdateStream(c echo.Context) error {
 	if err := s.syncPreflight(ctx); err != nil {
 		return err
 	}
-	sse := StartSSE(c)
+	sse := s.startSSE(c)
 	stop := keepalive(sse)
 	defer stop()
 	opID := fmt.Sprintf("full-%d", time.Now().UnixNano())
