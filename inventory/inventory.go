@@ -205,11 +205,14 @@ type Backup struct {
 	VMID      int       // 0 when neither the entry nor the volid names one
 	GuestType GuestType // qemu, lxc, or "" when unknown
 	Format    string    // PVE's format as listed (vma.zst, tar.zst, pbs-vm, ...)
-	Size      int64     // bytes
-	Created   time.Time // ctime, UTC; zero when absent
-	Notes     string
-	Encrypted string // PBS key fingerprint; "" when not encrypted
-	Protected bool
+	// FormatChoice is Format normalised to the plugin's choices (pbs-vm, pbs-ct, tzst,
+	// tgz, tbz, tar, zst, iso, qcow2, raw, undefined) by the adapter.
+	FormatChoice string
+	Size         int64     // bytes
+	Created      time.Time // ctime, UTC; zero when absent
+	Notes        string
+	Encrypted    string // PBS key fingerprint; "" when not encrypted
+	Protected    bool
 	// Verification of PBS backups: state ("ok", "failed") and the task's UPID.
 	VerificationState string
 	VerificationUPID  string

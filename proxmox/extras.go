@@ -174,6 +174,7 @@ func backupFromEntry(e contentEntry, storage, node string) (inventory.Backup, bo
 		Size: int64(e.Size), Notes: string(e.Notes), Encrypted: string(e.Encrypted), Protected: bool(e.Protected),
 		GuestType: BackupSubtype(string(e.Subtype), volid),
 	}
+	b.FormatChoice = BackupFormat(b.Format, volid)
 	if s, _, ok := strings.Cut(volid, ":"); ok && s != "" {
 		b.Storage = s
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Op is what a plan does with one object.
@@ -278,17 +279,24 @@ func number(v any) (float64, bool) {
 }
 
 // Normalize brings a NetBox or desired value to a comparable form: nested
-// objects become their id, choices their value, numbers float64, "" null.
+// objects become their id, choices their value, numbers float64, strings
+// trimmed, "" null.
 func Normalize(field string, v any) any {
 	switch x := v.(type) {
 	case nil:
 		return nil
 	case string:
+		x = strings.TrimSpace(x) // DRF's CharField trims (trim_whitespace)
 		if x == "" {
 			return nil
 		}
 		if field == "mac_address" {
 			return strings.ToUpper(x)
+		}
+		if timeFields[field] {
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				return t.UTC().Format(time.RFC3339Nano)
+			}
 		}
 		return x
 	case bool:
@@ -324,7 +332,32 @@ func Normalize(field string, v any) any {
 	return v
 }
 
+// timeFields are datetimes: compared as instants (NetBox may render "Z" or
+// "+00:00", and fractions).
+var timeFields = map[string]bool{"creation_time": true, "snaptime": true, "start_time": true, "end_time": true, "next_run": true}
+
+// jsonFields are free JSON documents (their keys may be "id" or "value"):
+// compared as canonical JSON, not normalised.
+var jsonFields = map[string]bool{"raw_config": true, "selection": true}
+
 // Equal compares two values after Normalize.
 func Equal(field string, a, b any) bool {
+	if jsonFields[field] {
+		return canonicalJSON(a) == canonicalJSON(b)
+	}
 	return reflect.DeepEqual(Normalize(field, a), Normalize(field, b))
+}
+
+// canonicalJSON is v as JSON with sorted keys (null for nothing).
+func canonicalJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	var x any
+	if json.Unmarshal(b, &x) != nil {
+		return string(b)
+	}
+	b, _ = json.Marshal(x)
+	return string(b)
 }

@@ -62,6 +62,11 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	}
 	var pveRequests int64
 	sh := &shared{cur: map[string]map[int64]map[string]any{}, loaded: map[string]bool{}}
+	pctx := ctx
+	if e.Fresh != nil {
+		pctx = e.Fresh(ctx)
+	}
+	e.checkPlugin(pctx, &opt, &sh.plugin)
 	for _, t := range targets {
 		label := EndpointLabel(t.Endpoint)
 		rep.endpoint = label
@@ -106,6 +111,10 @@ type run struct {
 	created map[string]bool
 	frozen  map[string]bool // VM keys whose agent read failed: their children are not removed or renamed
 	once    func(model string, load func() error) error
+	ps      *pluginState
+	pc      pluginCtx
+	// lastBackupWrite is when the last backup write request ended (BackupBatchDelay).
+	lastBackupWrite time.Time
 }
 
 // shared holds the models that are not scoped to one endpoint (dependency
@@ -114,14 +123,16 @@ type run struct {
 type shared struct {
 	cur    map[string]map[int64]map[string]any
 	loaded map[string]bool
+	plugin pluginState
 }
 
 var sharedModels = []string{ModelTag, ModelCustomField, ModelClusterType, ModelSite, ModelMfr, ModelDeviceType,
-	ModelRole, ModelPlatform, ModelCluster, ModelVMInterface, ModelDisk, ModelMAC, ModelIP}
+	ModelRole, ModelPlatform, ModelCluster, ModelVMInterface, ModelDisk, ModelMAC, ModelIP,
+	ModelStorage, ModelBackup, ModelSnapshot, ModelTaskHistory, ModelReplication, ModelBackupRoutine}
 
 func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options, rep *report, sh *shared) {
 	r := &run{e: e, opt: opt, rep: rep, snap: snap, cur: map[string]map[int64]map[string]any{},
-		keys: map[string]map[int64]string{}, created: map[string]bool{}, frozen: map[string]bool{}}
+		keys: map[string]map[int64]string{}, created: map[string]bool{}, frozen: map[string]bool{}, ps: &sh.plugin}
 	for _, m := range sharedModels {
 		if sh.cur[m] == nil {
 			sh.cur[m] = map[int64]map[string]any{}
@@ -199,6 +210,9 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 		rep.fail("netbox", "load current state: "+err.Error())
 		return
 	}
+	if err := r.loadPlugin(ctx); err != nil {
+		r.ps.err = "load current state: " + err.Error()
+	}
 
 	rep.startStage("prelude")
 	r.step(ctx, ModelTag, "", 0)
@@ -209,12 +223,17 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 			continue
 		}
 		rep.startStage(st)
+		if slices.Contains(PluginStages, st) && !r.pluginReady(st) {
+			rep.endStage()
+			continue
+		}
 		for _, s := range stageSteps[st] {
 			r.step(ctx, s.model, st, s.pass)
 		}
 		if st == StageVMs || st == StageDevices {
 			r.orphans(ctx, st)
 		}
+		r.disappeared(ctx, st)
 		rep.endStage()
 	}
 }
@@ -416,6 +435,32 @@ func (r *run) keyOf(model string, o map[string]any) string {
 			return macKey(p)
 		}
 		return ipKey(p, str("address"))
+	case ModelStorage:
+		if c := ref("cluster", ModelCluster); c != "" && str("name") != "" {
+			return storageKey(c, str("name"))
+		}
+	case ModelBackup, ModelSnapshot, ModelTaskHistory:
+		vm := ref("virtual_machine", ModelVM)
+		id := map[string]string{ModelBackup: "volume_id", ModelSnapshot: "name", ModelTaskHistory: "upid"}[model]
+		if vm == "" || str(id) == "" {
+			return ""
+		}
+		return map[string]func(string, string) string{ModelBackup: backupKey, ModelSnapshot: snapshotKey, ModelTaskHistory: taskKey}[model](vm, str(id))
+	case ModelReplication, ModelBackupRoutine:
+		id := str(map[string]string{ModelReplication: "replication_id", ModelBackupRoutine: "job_id"}[model])
+		if id == "" || r.d == nil {
+			return ""
+		}
+		mk := map[string]func(string, string) string{ModelReplication: replicationKey, ModelBackupRoutine: routineKey}[model]
+		if ep, ok := idOf(o["endpoint"]); ok {
+			if r.pc.endpoint > 0 && ep == r.pc.endpoint {
+				return mk(r.d.Cluster, id)
+			}
+			return "" // another endpoint's
+		}
+		if model == ModelReplication && ref("virtual_machine", ModelVM) != "" {
+			return mk(r.d.Cluster, id)
+		}
 	case ModelVLAN:
 		site := ""
 		if s, ok := o["site"].(map[string]any); ok {
@@ -512,7 +557,8 @@ func (r *run) put(model string, o map[string]any) {
 	}
 	m[id] = o
 	delete(r.keys, model)
-	for _, child := range []string{ModelDevice, ModelVM, ModelVMInterface, ModelDisk, ModelMAC, ModelIP, ModelInterface, ModelVLAN} {
+	for _, child := range []string{ModelDevice, ModelVM, ModelVMInterface, ModelDisk, ModelMAC, ModelIP, ModelInterface, ModelVLAN,
+		ModelStorage, ModelBackup, ModelSnapshot, ModelTaskHistory, ModelReplication, ModelBackupRoutine} {
 		if child != model {
 			delete(r.keys, child)
 		}
@@ -867,6 +913,9 @@ func (r *run) create(ctx context.Context, model string, objs []map[string]any) [
 		}
 		return out
 	}
+	if model == ModelBackup {
+		return r.batched(ctx, len(objs), func(lo, hi int) []WriteResult { return r.e.NetBox.Create(ctx, model, objs[lo:hi]) })
+	}
 	return r.e.NetBox.Create(ctx, model, objs)
 }
 
@@ -888,6 +937,9 @@ func (r *run) update(ctx context.Context, model string, patches []map[string]any
 		}
 		return out
 	}
+	if model == ModelBackup {
+		return r.batched(ctx, len(patches), func(lo, hi int) []WriteResult { return r.e.NetBox.Update(ctx, model, patches[lo:hi]) })
+	}
 	return r.e.NetBox.Update(ctx, model, patches)
 }
 
@@ -901,6 +953,9 @@ func (r *run) delete(ctx context.Context, model string, ids []int64) []WriteResu
 			out[i] = WriteResult{Index: i}
 		}
 		return out
+	}
+	if model == ModelBackup {
+		return r.batched(ctx, len(ids), func(lo, hi int) []WriteResult { return r.e.NetBox.Delete(ctx, model, ids[lo:hi]) })
 	}
 	return r.e.NetBox.Delete(ctx, model, ids)
 }

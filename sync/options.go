@@ -12,20 +12,32 @@ import (
 // in the order of AllStages, with one Proxmox read per endpoint.
 type Stage string
 
-// Stages. The names follow the plugin's stage routes; ParseStage also accepts
-// the SSE names of the Python service (virtual-disks, node-interfaces,
-// vm-ip-addresses).
+// Stages. The names are the plugin's sync-type slugs
+// (shared/spec/plugin-client-contract.md §2.5); ParseStage also accepts the
+// SSE names of the Python service (virtual-disks, node-interfaces,
+// vm-ip-addresses, backups, snapshots).
 const (
 	StageDevices        Stage = "devices"            // cluster types, clusters, sites, manufacturer, device type, roles, nodes
+	StageStorage        Stage = "storage"            // plugin storage (one per cluster and storage id)
 	StageVMs            Stage = "virtual-machines"   // guest roles, platforms, PVE tags, virtual machines
+	StageTaskHistory    Stage = "task-history"       // plugin task history (bounded, by UPID)
 	StageDisks          Stage = "vm-disks"           // virtual disks
+	StageBackups        Stage = "vm-backups"         // plugin backups (one per volume id)
+	StageSnapshots      Stage = "vm-snapshots"       // plugin snapshots (without "current")
 	StageNodeInterfaces Stage = "network-interfaces" // node interfaces, their VLANs and IPs
 	StageVMInterfaces   Stage = "vm-interfaces"      // VM interfaces, VLANs, MAC addresses
 	StageIPs            Stage = "ip-addresses"       // VM IP addresses and primary IPs
+	StageReplications   Stage = "replications"       // plugin replications
+	StageBackupRoutines Stage = "backup-routines"    // plugin backup routines (vzdump jobs)
 )
 
-// AllStages in dependency order.
-var AllStages = []Stage{StageDevices, StageVMs, StageDisks, StageNodeInterfaces, StageVMInterfaces, StageIPs}
+// AllStages in dependency order, which is the plugin's stage order.
+var AllStages = []Stage{StageDevices, StageStorage, StageVMs, StageTaskHistory, StageDisks, StageBackups,
+	StageSnapshots, StageNodeInterfaces, StageVMInterfaces, StageIPs, StageReplications, StageBackupRoutines}
+
+// PluginStages are the stages that write the netbox-proxbox plugin's models;
+// without the plugin they end as skipped.
+var PluginStages = []Stage{StageStorage, StageTaskHistory, StageBackups, StageSnapshots, StageReplications, StageBackupRoutines}
 
 // ParseStage accepts a stage name or one of its aliases.
 func ParseStage(s string) (Stage, error) {
@@ -42,6 +54,18 @@ func ParseStage(s string) (Stage, error) {
 		return StageVMInterfaces, nil
 	case "ip-addresses", "vm-ip-addresses":
 		return StageIPs, nil
+	case "storage", "storages":
+		return StageStorage, nil
+	case "task-history", "tasks":
+		return StageTaskHistory, nil
+	case "vm-backups", "backups":
+		return StageBackups, nil
+	case "vm-snapshots", "snapshots":
+		return StageSnapshots, nil
+	case "replications", "replication":
+		return StageReplications, nil
+	case "backup-routines", "backup-jobs":
+		return StageBackupRoutines, nil
 	}
 	return "", fmt.Errorf("unknown stage %q (want one of %v)", s, AllStages)
 }
@@ -116,7 +140,28 @@ type Options struct {
 	Events func(Event)
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+
+	// DeleteNonexistentBackup and DeleteNonexistentSnapshot are the plugin's
+	// delete_nonexistent_backup / delete_nonexistent_snapshot stage flags: a
+	// backup or snapshot gone from Proxmox is deleted; otherwise a backup is
+	// tagged proxbox-orphan (the model has no status) and a snapshot gets
+	// status stale.
+	DeleteNonexistentBackup   bool
+	DeleteNonexistentSnapshot bool
+	// BackupBatchSize is the number of backups per bulk write request
+	// (PROXBOX_BACKUP_BATCH_SIZE, default 5); BackupBatchDelay the pause
+	// between two backup write requests (PROXBOX_BACKUP_BATCH_DELAY_MS,
+	// default 200 ms; negative: none). See the package doc.
+	BackupBatchSize  int
+	BackupBatchDelay time.Duration
+	// IgnorePluginSettings keeps Map as given instead of applying the
+	// plugin's settings (use_guest_agent_interface_name,
+	// ignore_ipv6_link_local_addresses, primary_ip_preference).
+	IgnorePluginSettings bool
 }
+
+// Includes reports whether a run with these options runs stage s (no Stages: all).
+func (o Options) Includes(s Stage) bool { return len(o.Stages) == 0 || slices.Contains(o.Stages, s) }
 
 func (o *Options) defaults() {
 	if o.Orphans == "" {
@@ -130,6 +175,12 @@ func (o *Options) defaults() {
 	}
 	if len(o.Stages) == 0 {
 		o.Stages = AllStages
+	}
+	if o.BackupBatchSize <= 0 {
+		o.BackupBatchSize = 5
+	}
+	if o.BackupBatchDelay == 0 {
+		o.BackupBatchDelay = 200 * time.Millisecond
 	}
 }
 
@@ -185,6 +236,23 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 			o.Map.PrimaryIP = strings.ToLower(v)
 		default:
 			return o, fmt.Errorf("PROXBOX_PRIMARY_IP_PREFERENCE=%q: want ipv4, ipv6, both or none", v)
+		}
+	}
+	if v := getenv("PROXBOX_BACKUP_BATCH_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("PROXBOX_BACKUP_BATCH_SIZE=%q: want an integer >= 1", v)
+		}
+		o.BackupBatchSize = n
+	}
+	if v := getenv("PROXBOX_BACKUP_BATCH_DELAY_MS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("PROXBOX_BACKUP_BATCH_DELAY_MS=%q: want an integer >= 0", v)
+		}
+		o.BackupBatchDelay = time.Duration(n) * time.Millisecond
+		if n == 0 {
+			o.BackupBatchDelay = -1
 		}
 	}
 	o.defaults()

@@ -172,4 +172,4 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 
 // ResetStats zeroes the counters (also POST /_lab/stats/reset). Objects keep their
 // per-object change counts.
-func (s *Server) ResetStats() { s.stats.reset() }
+func (s *Server) ResetStats() { s.stats.reset(); s.ResetRequestLog() }

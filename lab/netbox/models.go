@@ -406,7 +406,8 @@ func buildModels() []*model {
 				{name: "bulk_batch_size", kind: kInt, def: int64(50)}, {name: "bulk_batch_delay_ms", kind: kInt, def: int64(0)},
 				{name: "vm_sync_max_concurrency", kind: kInt, def: int64(4)}, {name: "custom_fields_request_delay", kind: kFloat, def: 0.0},
 				str("backend_log_file_path", 1024), boolf("ssrf_protection_enabled", true), boolf("allow_private_ips", true),
-				str("additional_allowed_ip_ranges", 0), str("explicitly_blocked_ip_ranges", 0)},
+				str("additional_allowed_ip_ranges", 0), str("explicitly_blocked_ip_ranges", 0),
+				{name: "encryption_key", kind: kStr, def: "", secret: true}}, // write-only since 6fb46b03
 			display: func(_ *store, _ map[string]any) string { return "Proxbox plugin settings" }},
 	}
 	for _, m := range ms {

@@ -55,6 +55,7 @@ type Server struct {
 	log    *slog.Logger
 	faults *faultState
 	stats  *stats
+	reqlog reqLog
 }
 
 // New returns a simulator with an empty database (plus the plugin's settings singleton).
@@ -136,6 +137,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u.RequestURI(), http.StatusMovedPermanently)
 		return
 	}
+	start := time.Now()
 	m, id, pattern, ok := s.route(r.URL.Path)
 	s.stats.request(r.Method, pattern)
 	plan := s.faults.draw()
@@ -169,6 +171,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if written > 0 {
 		plan.writeCost(r.Context(), written)
 	}
+	s.reqlog.add(LoggedRequest{Start: start, End: time.Now(), Method: r.Method, Pattern: pattern, Status: status, Objects: written})
 	s.log.Debug("netbox lab request", "method", r.Method, "path", pattern, "status", status)
 	if plan.slow > 0 && len(body) > 0 {
 		s.stats.fault("slow")

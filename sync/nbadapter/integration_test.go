@@ -18,7 +18,7 @@ import (
 	"github.com/proxbox/proxbox/sync/nbadapter"
 )
 
-const fixture = "/work/shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"
+const fixture = "../../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"
 const nbToken = "0123456789abcdef0123456789abcdef01234567"
 
 type harness struct {
@@ -32,8 +32,16 @@ type harness struct {
 
 func newHarness(t testing.TB, pves ...*pvelab.Server) *harness {
 	t.Helper()
+	return newHarnessWith(t, nblab.Options{}, proxmox.DefaultReadOptions, pves...)
+}
+
+// newHarnessWith serves NetBox with nbOpts (tokens and seed set here) and reads
+// every Proxmox simulator with read().
+func newHarnessWith(t testing.TB, nbOpts nblab.Options, read func() proxmox.ReadOptions, pves ...*pvelab.Server) *harness {
+	t.Helper()
 	h := &harness{t: t, pve: pves}
-	h.nb = nblab.New(nblab.Options{Tokens: []nblab.Token{{Value: nbToken}}, Seed: 1})
+	nbOpts.Tokens, nbOpts.Seed = []nblab.Token{{Value: nbToken}}, 1
+	h.nb = nblab.New(nbOpts)
 	nbs := httptest.NewServer(h.nb)
 	t.Cleanup(nbs.Close)
 	c, err := netbox.New(netbox.Config{URL: nbs.URL, Token: nbToken, RetryBase: time.Millisecond, MaxBackoff: 50 * time.Millisecond})
@@ -51,7 +59,7 @@ func newHarness(t testing.TB, pves ...*pvelab.Server) *harness {
 		}
 		ep := inventory.Endpoint{ID: int64(i + 1), Name: "pve-" + string(rune('a'+i)), Host: ps.URL}
 		h.tg = append(h.tg, pbsync.Target{Endpoint: ep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
-			return pc.Read(ctx, ep, proxmox.DefaultReadOptions())
+			return pc.Read(ctx, ep, read())
 		}})
 	}
 	return h

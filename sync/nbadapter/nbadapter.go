@@ -6,6 +6,9 @@ package nbadapter
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 
 	"github.com/proxbox/proxbox/netbox"
@@ -17,9 +20,15 @@ type Client struct{ C *netbox.Client }
 
 var _ pbsync.NetBox = Client{}
 
-// List implements sync.NetBox.
+// List implements sync.NetBox. A 404 (e.g. the plugin's paths on a NetBox
+// without netbox-proxbox) wraps sync.ErrNotFound.
 func (a Client) List(ctx context.Context, model string, q url.Values) ([]map[string]any, error) {
-	return a.C.List(ctx, model, q) // netbox.Object is map[string]any
+	rows, err := a.C.List(ctx, model, q) // netbox.Object is map[string]any
+	var ae *netbox.APIError
+	if err != nil && errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil, fmt.Errorf("%w: %w", pbsync.ErrNotFound, err)
+	}
+	return rows, err
 }
 
 // Create implements sync.NetBox; a create whose reply was lost is looked up

@@ -1,0 +1,497 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/proxbox/proxbox/inventory"
+)
+
+// netbox-proxbox plugin models (shared/spec/plugin-client-contract.md §4),
+// API paths below /api/.
+const (
+	ModelStorage        = "plugins/proxbox/storage"
+	ModelBackup         = "plugins/proxbox/backups"
+	ModelSnapshot       = "plugins/proxbox/snapshots"
+	ModelTaskHistory    = "plugins/proxbox/task-history"
+	ModelReplication    = "plugins/proxbox/replications"
+	ModelBackupRoutine  = "plugins/proxbox/backup-routines"
+	ModelPluginEndpoint = "plugins/proxbox/endpoints/proxmox"
+	ModelPluginNode     = "plugins/proxbox/proxmox-nodes"
+	ModelPluginSettings = "plugins/proxbox/settings"
+)
+
+// ErrNotFound marks a NetBox reply 404 (sync/nbadapter wraps it); a 404 on the
+// plugin's settings means the plugin is not installed.
+var ErrNotFound = errors.New("netbox: not found")
+
+// SkippedNoPlugin is the message of the warning a plugin stage ends with when
+// NetBox has no netbox-proxbox plugin.
+const SkippedNoPlugin = "skipped: netbox-proxbox plugin not installed"
+
+func init() {
+	for m, n := range map[string]string{ModelStorage: "storage", ModelBackup: "backups", ModelSnapshot: "snapshots",
+		ModelTaskHistory: "task_history", ModelReplication: "replications", ModelBackupRoutine: "backup_routines"} {
+		typeNames[m] = n
+	}
+	stageSteps[StageStorage] = []stepDef{{ModelStorage, 0}}
+	stageSteps[StageTaskHistory] = []stepDef{{ModelTaskHistory, 0}}
+	stageSteps[StageBackups] = []stepDef{{ModelBackup, 0}}
+	stageSteps[StageSnapshots] = []stepDef{{ModelSnapshot, 0}}
+	stageSteps[StageReplications] = []stepDef{{ModelReplication, 0}}
+	stageSteps[StageBackupRoutines] = []stepDef{{ModelBackupRoutine, 0}}
+}
+
+// pluginState is what a Run learns about the plugin once, before any endpoint.
+type pluginState struct {
+	checked   bool
+	installed bool
+	err       string         // settings could not be read (not a 404)
+	settings  map[string]any // results[0] of settings/
+	endpoints []map[string]any
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, ErrNotFound) || strings.Contains(err.Error(), "HTTP 404")
+}
+
+// checkPlugin reads the plugin's settings (a paginated list: results[0]) and,
+// when a plugin stage runs, its Proxmox endpoints.
+func (e *Engine) checkPlugin(ctx context.Context, opt *Options, ps *pluginState) {
+	ps.checked = true
+	rows, err := e.NetBox.List(ctx, ModelPluginSettings, url.Values{})
+	switch {
+	case err != nil && isNotFound(err):
+		return
+	case err != nil:
+		ps.err = "read plugin settings: " + err.Error()
+		return
+	}
+	ps.installed = true
+	if len(rows) > 0 {
+		ps.settings = rows[0]
+	}
+	if !opt.IgnorePluginSettings && ps.settings != nil {
+		ApplyPluginSettings(&opt.Map, ps.settings)
+	}
+	if slices.ContainsFunc(PluginStages, opt.runs) {
+		eps, err := e.NetBox.List(ctx, ModelPluginEndpoint, url.Values{})
+		if err != nil {
+			ps.err = "list plugin endpoints: " + err.Error()
+			return
+		}
+		ps.endpoints = eps
+	}
+}
+
+// ApplyPluginSettings applies the knobs the plugin owns (its settings
+// singleton) to the mapping options: use_guest_agent_interface_name,
+// ignore_ipv6_link_local_addresses and primary_ip_preference. Missing or
+// malformed values keep ours.
+func ApplyPluginSettings(m *MapOptions, s map[string]any) {
+	if v, ok := s["use_guest_agent_interface_name"].(bool); ok {
+		m.ConfigInterfaceNames = !v
+	}
+	if v, ok := s["ignore_ipv6_link_local_addresses"].(bool); ok {
+		m.IncludeIPv6LinkLocal = !v
+	}
+	if v, ok := s["primary_ip_preference"].(string); ok {
+		if p := Normalize("", v); p != nil {
+			switch ps := strings.ToLower(p.(string)); ps {
+			case "ipv4", "ipv6", "both", "none":
+				m.PrimaryIP = ps
+			}
+		}
+	}
+}
+
+var nbPK = regexp.MustCompile(`\(nb:(\d+)\)\s*$`)
+
+// PluginEndpointID finds the plugin's ProxmoxEndpoint row of ep: the pk in a
+// "<name> (nb:<pk>)" name (how the plugin pushes endpoints, contract §2.3),
+// else the one row whose ip_address or domain (and port, when both say) is
+// ep's host. 0 when none or several match.
+func PluginEndpointID(ep inventory.Endpoint, rows []map[string]any) int64 {
+	for _, n := range []string{ep.Name, EndpointLabel(ep)} {
+		if m := nbPK.FindStringSubmatch(n); m != nil {
+			pk, _ := strconv.ParseInt(m[1], 10, 64)
+			for _, r := range rows {
+				if id, ok := idOf(r["id"]); ok && id == pk {
+					return pk
+				}
+			}
+		}
+	}
+	host, port := splitHost(ep.Host)
+	if host == "" {
+		return 0
+	}
+	var found int64
+	for _, r := range rows {
+		ip, _ := r["ip_address"].(string)
+		if m, ok := r["ip_address"].(map[string]any); ok { // a nested IP address object
+			ip, _ = m["address"].(string)
+		}
+		ip, _, _ = strings.Cut(ip, "/")
+		dom, _ := r["domain"].(string)
+		if !strings.EqualFold(ip, host) && !strings.EqualFold(dom, host) {
+			continue
+		}
+		if p, ok := idOf(r["port"]); ok && port != 0 && p != int64(port) {
+			continue
+		}
+		if found != 0 {
+			return 0
+		}
+		found, _ = idOf(r["id"])
+	}
+	return found
+}
+
+func splitHost(h string) (string, int) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return "", 0
+	}
+	if !strings.Contains(h, "://") {
+		h = "https://" + h
+	}
+	u, err := url.Parse(h)
+	if err != nil {
+		return "", 0
+	}
+	p, _ := strconv.Atoi(u.Port())
+	return u.Hostname(), p
+}
+
+// Keys of the plugin objects.
+func storageKey(cluster, name string) string   { return cluster + "/storage/" + name }
+func backupKey(vm, volid string) string        { return vm + "/backup/" + volid }
+func snapshotKey(vm, name string) string       { return vm + "/snapshot/" + name }
+func taskKey(vm, upid string) string           { return vm + "/task/" + upid }
+func replicationKey(cluster, id string) string { return cluster + "/replication/" + id }
+func routineKey(cluster, id string) string     { return cluster + "/backup-routine/" + id }
+
+// pluginCtx is what the plugin mapping needs from NetBox: the plugin's
+// endpoint and node rows of this endpoint (ids, 0 when unknown).
+type pluginCtx struct {
+	endpoint int64
+	nodes    map[string]int64
+}
+
+func utcTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func intPtr(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func boolPtr(p *bool) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func rawConfig(m map[string]string, drop ...string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if !slices.Contains(drop, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// guestTypes indexes the snapshot's guests by vmid (a vmid may be a VM and a container).
+func guestTypes(s *inventory.Snapshot) map[int][]inventory.GuestType {
+	m := map[int][]inventory.GuestType{}
+	for _, g := range s.Guests {
+		m[g.VMID] = append(m[g.VMID], g.Type)
+	}
+	return m
+}
+
+// mapPlugin adds the plugin's objects of a snapshot to d. It is pure.
+func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
+	label := d.Cluster
+	types := guestTypes(s)
+	vmFor := func(vmid int, t inventory.GuestType) (string, bool) {
+		ts := types[vmid]
+		if t == "" && len(ts) == 1 {
+			t = ts[0]
+		}
+		if t == "" || !slices.Contains(ts, t) {
+			return "", false
+		}
+		return vmKey(label, t, vmid), true
+	}
+
+	for _, st := range s.Storage {
+		o := newObject(ModelStorage, storageKey(label, st.Name), "storage "+st.Name, StageStorage)
+		c := st.Config
+		o.Fields["name"] = st.Name
+		o.ref("cluster", ModelCluster, label)
+		o.Fields["storage_type"] = st.Type
+		content := c["content"]
+		if content == "" {
+			content = strings.Join(st.Content, ",")
+		}
+		o.Fields["content"] = content
+		for _, f := range []string{"path", "nodes", "server", "username", "export", "share", "pool", "monhost", "namespace",
+			"datastore", "subdir", "mountpoint", "preallocation", "format"} {
+			o.Fields[f] = c[f]
+		}
+		o.Fields["prune_backups"] = c["prune-backups"]
+		o.Fields["shared"] = st.Shared
+		o.Fields["enabled"] = st.Enabled
+		o.Fields["port"] = optInt(c["port"])
+		o.Fields["max_protected_backups"] = optInt(c["max-protected-backups"])
+		switch v := strings.ToLower(c["is_mountpoint"]); v {
+		case "":
+			o.Fields["is_mountpoint"] = nil
+		case "0", "no", "false", "off":
+			o.Fields["is_mountpoint"] = false
+		default: // yes, 1, or a path
+			o.Fields["is_mountpoint"] = true
+		}
+		o.Fields["raw_config"] = rawConfig(c, "digest")
+		o.Tags = []string{TagProxbox}
+		d.Add(o)
+	}
+
+	for _, b := range s.Backups {
+		vm, ok := vmFor(b.VMID, b.GuestType)
+		if !ok {
+			// A backup of a guest that is gone (PVE keeps them): no VM to link.
+			vm = vmKey(label, b.GuestType, b.VMID)
+			if b.GuestType == "" {
+				vm = vmKey(label, "?", b.VMID)
+			}
+		}
+		o := newObject(ModelBackup, backupKey(vm, b.VolID), "backup "+b.VolID, StageBackups)
+		o.ref("virtual_machine", ModelVM, vm)
+		o.ref("proxmox_storage", ModelStorage, storageKey(label, b.Storage))
+		o.flag(&o.Optional, "proxmox_storage")
+		o.Fields["storage"] = b.Storage
+		sub := string(b.GuestType)
+		if sub == "" {
+			sub = "undefined"
+		}
+		o.Fields["subtype"] = sub
+		f := b.FormatChoice
+		if f == "" {
+			f = "undefined"
+		}
+		o.Fields["format"] = f
+		o.Fields["creation_time"] = utcTime(b.Created)
+		o.Fields["size"] = b.Size
+		o.Fields["notes"] = nilIfEmpty(b.Notes)
+		o.Fields["volume_id"] = b.VolID
+		o.Fields["vmid"] = b.VMID
+		o.Fields["encrypted"] = b.Encrypted
+		o.Fields["verification_state"] = nilIfEmpty(b.VerificationState)
+		o.Fields["verification_upid"] = nilIfEmpty(b.VerificationUPID)
+		o.Tags = []string{TagProxbox}
+		d.Add(o)
+	}
+
+	for _, sn := range s.Snapshots {
+		vm, ok := vmFor(sn.VMID, sn.Type)
+		if !ok {
+			continue
+		}
+		o := newObject(ModelSnapshot, snapshotKey(vm, sn.Name), fmt.Sprintf("%s %d snapshot %s", sn.Type, sn.VMID, sn.Name), StageSnapshots)
+		o.ref("virtual_machine", ModelVM, vm)
+		o.Fields["name"] = sn.Name
+		o.Fields["description"] = sn.Description
+		o.Fields["vmid"] = sn.VMID
+		o.Fields["node"] = sn.Node
+		o.Fields["snaptime"] = utcTime(sn.Taken)
+		o.Fields["parent"] = nilIfEmpty(sn.Parent)
+		o.Fields["subtype"] = string(sn.Type)
+		o.Fields["status"] = "active"
+		o.Tags = []string{TagProxbox}
+		d.Add(o)
+	}
+
+	for _, t := range s.Tasks {
+		vm, ok := vmFor(t.VMID, t.GuestType)
+		if !ok {
+			continue
+		}
+		gt := t.GuestType
+		if gt == "" {
+			gt = types[t.VMID][0]
+		}
+		o := newObject(ModelTaskHistory, taskKey(vm, t.UPID), "task "+t.UPID, StageTaskHistory)
+		o.ref("virtual_machine", ModelVM, vm)
+		o.Fields["vm_type"] = string(gt)
+		o.Fields["upid"] = t.UPID
+		o.Fields["node"] = t.Node
+		o.Fields["pid"] = t.PID
+		o.Fields["pstart"] = t.PStart
+		o.Fields["task_id"] = t.ID
+		o.Fields["task_type"] = t.Type
+		user := t.User
+		if user == "" {
+			user = "root@pam"
+		}
+		o.Fields["username"] = user
+		o.Fields["start_time"] = utcTime(t.Started)
+		o.Fields["end_time"] = utcTime(t.Ended)
+		o.Fields["description"] = TaskDescription(gt, t.ID, t.Type)
+		state, status := "stopped", t.Status
+		if t.Running {
+			state, status = "running", "running"
+		}
+		if status == "" {
+			status = "unknown"
+		}
+		o.Fields["status"] = status
+		o.Fields["task_state"] = state
+		o.Fields["exitstatus"] = nilIfEmpty(t.Status)
+		o.Tags = []string{TagProxbox}
+		// The plugin's serializer lets only these change after creation (§4.4).
+		o.flag(&o.CreateOnly, "vm_type", "upid", "node", "pid", "pstart", "task_id", "task_type", "username", "start_time", "description")
+		d.Add(o)
+	}
+
+	for _, j := range s.Replications {
+		o := newObject(ModelReplication, replicationKey(label, j.ID), "replication "+j.ID, StageReplications)
+		o.Fields["endpoint"] = nilID(pc.endpoint)
+		o.Fields["replication_id"] = j.ID
+		if vm, ok := vmFor(j.Guest, ""); ok {
+			o.ref("virtual_machine", ModelVM, vm)
+			o.flag(&o.Optional, "virtual_machine")
+		} else {
+			o.Refs["virtual_machine"] = Ref{}
+		}
+		o.Fields["proxmox_node"] = nilID(pc.nodes[j.Target])
+		o.Fields["guest"] = j.Guest
+		o.Fields["target"] = j.Target
+		o.Fields["job_type"] = "local"
+		o.Fields["schedule"] = nilIfEmpty(j.Schedule)
+		o.Fields["rate"] = nil
+		if j.HasRate {
+			o.Fields["rate"] = j.Rate
+		}
+		o.Fields["comment"] = nilIfEmpty(j.Comment)
+		o.Fields["disable"] = j.Disabled
+		o.Fields["source"] = nilIfEmpty(j.Source)
+		o.Fields["jobnum"] = nil
+		if j.HasJobNum {
+			o.Fields["jobnum"] = j.JobNum
+		}
+		switch j.RemoveJob {
+		case "local", "full":
+			o.Fields["remove_job"] = j.RemoveJob
+		default:
+			o.Fields["remove_job"] = nil
+		}
+		o.Fields["status"] = "active"
+		o.Fields["raw_config"] = rawConfig(j.Config, "digest")
+		o.Tags = []string{TagProxbox}
+		d.Add(o)
+	}
+
+	if pc.endpoint == 0 {
+		return // backup routines need the plugin's endpoint row
+	}
+	for _, j := range s.BackupJobs {
+		o := newObject(ModelBackupRoutine, routineKey(label, j.ID), "backup routine "+j.ID, StageBackupRoutines)
+		o.Fields["endpoint"] = pc.endpoint
+		o.Fields["job_id"] = j.ID
+		o.Fields["enabled"] = j.Enabled
+		o.Fields["schedule"] = nilIfEmpty(j.Schedule)
+		o.Fields["next_run"] = utcTime(j.NextRun)
+		o.Fields["node"] = nilID(pc.nodes[j.Node])
+		if j.Storage != "" {
+			o.ref("storage", ModelStorage, storageKey(label, j.Storage))
+			o.flag(&o.Optional, "storage")
+		} else {
+			o.Refs["storage"] = Ref{}
+		}
+		sel := make([]any, len(j.Selection))
+		for i, v := range j.Selection {
+			sel[i] = v
+		}
+		o.Fields["selection"] = sel
+		o.Fields["comment"] = nilIfEmpty(j.Comment)
+		o.Fields["status"] = "active"
+		o.Fields["keep_last"], o.Fields["keep_daily"], o.Fields["keep_weekly"] = intPtr(j.KeepLast), intPtr(j.KeepDaily), intPtr(j.KeepWeekly)
+		o.Fields["keep_monthly"], o.Fields["keep_yearly"], o.Fields["keep_all"] = intPtr(j.KeepMonthly), intPtr(j.KeepYearly), boolPtr(j.KeepAll)
+		o.Fields["notes_template"] = nilIfEmpty(j.NotesTemplate)
+		o.Fields["bwlimit"], o.Fields["zstd"], o.Fields["io_workers"] = intPtr(j.BWLimit), intPtr(j.Zstd), intPtr(j.IOWorkers)
+		o.Fields["fleecing"] = boolPtr(j.Fleecing)
+		o.Fields["fleecing_storage"] = nilIfEmpty(j.FleecingStorage)
+		o.Fields["repeat_missed"] = boolPtr(j.RepeatMissed)
+		o.Fields["pbs_change_detection_mode"] = nilIfEmpty(j.PBSChangeDetectionMode)
+		o.Fields["raw_config"] = rawConfig(j.Config, "digest")
+		o.Tags = []string{TagProxbox}
+		d.Add(o)
+	}
+}
+
+func nilID(id int64) any {
+	if id <= 0 {
+		return nil
+	}
+	return id
+}
+
+func optInt(s string) any {
+	if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+		return n
+	}
+	return nil
+}
+
+var taskActions = []struct{ sub, action string }{
+	{"vzdump", "Backup"}, {"snapshot", "Snapshot"}, {"delsnapshot", "Delete snapshot"}, {"rollback", "Rollback"},
+	{"migrate", "Migrate"}, {"clone", "Clone"}, {"template", "Convert to template"}, {"create", "Create"},
+	{"destroy", "Destroy"}, {"shutdown", "Shutdown"}, {"reboot", "Reboot"}, {"start", "Start"}, {"stop", "Stop"},
+	{"suspend", "Suspend"}, {"resume", "Resume"}, {"restore", "Restore"}, {"resize", "Resize"}, {"vncproxy", "Console"},
+}
+
+// TaskDescription is the task history's description, "{QEMU|CT} {id} - {Action}"
+// as the Python service writes it (proxbox-sync-engine.md §4.4).
+func TaskDescription(t inventory.GuestType, id, typ string) string {
+	kind := "QEMU"
+	if t == inventory.LXC {
+		kind = "CT"
+	}
+	action := ""
+	lt := strings.ToLower(typ)
+	for _, a := range taskActions {
+		if strings.Contains(lt, a.sub) {
+			action = a.action
+			break
+		}
+	}
+	if action == "" && typ != "" {
+		action = strings.ToUpper(typ[:1]) + typ[1:]
+	}
+	return fmt.Sprintf("%s %s - %s", kind, id, action)
+}
