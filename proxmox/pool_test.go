@@ -10,7 +10,7 @@ import (
 )
 
 func TestRawAndPool(t *testing.T) {
-	sim, err := pve.New(pve.Options{FixturesFile: "../../shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"})
+	sim, err := pve.New(pve.Options{FixturesFile: "../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/proxbox/proxbox/lab/pve"
 )
 
-const sharedFixture = "../../shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"
+const sharedFixture = "../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"
 
 func init() {
 	retryInitial, retryMax = time.Millisecond, 5*time.Millisecond

@@ -48,7 +48,7 @@ func (l *labProxmox) Get(ctx context.Context, ep store.ProxmoxEndpoint, path str
 }
 
 func TestProxmoxReadRoutes(t *testing.T) {
-	sim, err := pve.New(pve.Options{FixturesFile: "../../shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"})
+	sim, err := pve.New(pve.Options{FixturesFile: "../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"})
 	if err != nil {
 		t.Fatal(err)
 	}

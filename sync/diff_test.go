@@ -42,9 +42,9 @@ func fixtureKey(cluster, cf any) string {
 // TestReconciliationFixtures ports shared/fixtures/reconciliation/*.json: the
 // same matching, overwrite policy and Diff the engine applies to VMs.
 func TestReconciliationFixtures(t *testing.T) {
-	files, err := filepath.Glob("/work/shared/fixtures/reconciliation/*.json")
-	if err != nil || len(files) == 0 {
-		t.Skip("shared fixtures not present")
+	files, err := filepath.Glob("../testdata/fixtures/reconciliation/*.json")
+	if err != nil || len(files) != 10 {
+		t.Fatalf("want the 10 reconciliation fixtures in testdata, got %d (%v)", len(files), err)
 	}
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {

@@ -21,7 +21,7 @@ type harness struct {
 	cancel context.CancelFunc
 }
 
-const fixture = "../../shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"
+const fixture = "../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()

@@ -10,7 +10,7 @@ import (
 	"github.com/proxbox/proxbox/lab"
 )
 
-const sharedFixture = "../../../shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"
+const sharedFixture = "../../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"
 
 func startLab(t *testing.T) *lab.Lab {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 	"github.com/proxbox/proxbox/lab/pve"
 )
 
-const sharedFixture = "../../../shared/fixtures/pve/netbox-proxbox-e2e-cluster.json"
+const sharedFixture = "../../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"
 
 type reply struct {
 	status int
