@@ -4,7 +4,8 @@
 //
 //	Snapshot -> Map (pure) -> Load (bulk lists) -> Diff (pure, printable) -> Apply (bulk, dependency order) -> Report
 //
-// It owns sync/ only. It must not do HTTP itself, read Proxmox (callers hand it
+// It owns sync/ only (sync/nbadapter holds the integration tests and benchmarks
+// against both simulators). It must not do HTTP itself, read Proxmox (callers hand it
 // a Reader), import go-proxmox or go-netbox, or touch the store, the CLI or
 // the HTTP routes: those wire it from its exported API (Engine, Run, Options,
 // Event, Summary). NetBox is reached through the small NetBox interface; the
@@ -36,4 +37,60 @@
 //     when the snapshot is incomplete. Children (disks, interfaces, MACs, IPs)
 //     of a synced guest that no longer exist in Proxmox are deleted unless the
 //     mode is keep.
+//
+// # Sync engine II: the netbox-proxbox plugin's models
+//
+// Stages storage, task-history, vm-backups, vm-snapshots, replications and
+// backup-routines write the plugin's models under /api/plugins/proxbox/
+// (shared/spec/plugin-client-contract.md §4.1; the Python mapping is
+// proxbox-sync-engine.md §4.2, 4.4, 4.6, 4.7, 4.11, 4.12). They follow the same
+// rules as the core stages: one bulk list per model and Run, per-field diff,
+// bulk writes, no write in the steady state.
+//
+//   - Plugin detection: each Run first lists plugins/proxbox/settings/ (a
+//     paginated list: results[0]). A 404 (ErrNotFound) means the plugin is not
+//     installed: every plugin stage ends with a warning event whose message is
+//     SkippedNoPlugin, the run stays OK and the core inventory syncs. The
+//     settings' use_guest_agent_interface_name,
+//     ignore_ipv6_link_local_addresses and primary_ip_preference override
+//     Options.Map (the plugin owns them; Options.IgnorePluginSettings keeps
+//     ours). bulk_batch_size/bulk_batch_delay_ms are not used: the NetBox
+//     client's batch size governs core writes, BackupBatchSize/Delay backups.
+//   - Identity, never by display name: storage by (our cluster, storage id);
+//     a backup by (its VM, volume id), so a shared storage that lists a volume
+//     on every node gives one backup; a snapshot by (its VM, name), so a
+//     migration patches node instead of creating; task history by (its VM,
+//     UPID); replications and backup routines by (this endpoint, job id),
+//     where a row is this endpoint's when its endpoint is the plugin's
+//     ProxmoxEndpoint row of ours (PluginEndpointID: the "(nb:<pk>)" suffix the
+//     plugin pushes, else the one row with our host and port) or, for
+//     replications without an endpoint, when its VM is ours. Backup routines
+//     need that row (the model requires it): without one the stage is skipped
+//     with a warning. Current rows are listed unscoped once per Run and keyed
+//     through their VM, cluster or endpoint, so other endpoints' rows never
+//     match; task history is listed from the oldest task read on.
+//   - Values: times are UTC RFC 3339 and compared as instants; raw_config and
+//     selection are compared as JSON documents; strings compared trimmed (DRF
+//     trims them). Backup formats follow the Python mapping (vma.zst -> tzst;
+//     lzo and gzip VMA have no plugin choice: undefined). Task history only
+//     updates end_time, status, task_state, exitstatus and tags after creation.
+//   - Disappearance, only when the Proxmox part was read completely
+//     (inventory.Snapshot.Read): a backup or snapshot gone from Proxmox is
+//     deleted with DeleteNonexistentBackup/DeleteNonexistentSnapshot (the
+//     plugin's delete_nonexistent_* flags), otherwise a snapshot gets status
+//     stale and a backup, whose model has no status, the tag proxbox-orphan;
+//     replications and backup routines get status stale. Storage and task
+//     history are never removed. A part that was not read at all (the read
+//     options did not ask for it) skips its stage with a warning: callers of a
+//     full sync read with proxmox.FullReadOptions.
+//   - Backup batching: PROXBOX_BACKUP_BATCH_SIZE (Options.BackupBatchSize,
+//     default 5) and PROXBOX_BACKUP_BATCH_DELAY_MS (BackupBatchDelay, default
+//     200 ms) keep the Python service's purpose, protecting NetBox's
+//     PostgreSQL pool: with bulk writes the batch is the number of backups per
+//     bulk create/update/delete request (one transaction each), and the delay
+//     is the pause between the end of one backup write request and the start
+//     of the next. Backup requests are sent one at a time, so at most one
+//     backup transaction is open. 10,000 new backups at the defaults are 2,000
+//     requests and at least 400 s of pauses; a NetBox that can take it runs
+//     faster with e.g. 200 and 0 (the steady state writes nothing either way).
 package sync

@@ -237,12 +237,15 @@ func guestTypes(s *inventory.Snapshot) map[int][]inventory.GuestType {
 func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 	label := d.Cluster
 	types := guestTypes(s)
-	vmFor := func(vmid int, t inventory.GuestType) (string, bool) {
-		ts := types[vmid]
-		if t == "" && len(ts) == 1 {
-			t = ts[0]
+	guestType := func(vmid int, t inventory.GuestType) inventory.GuestType {
+		if ts := types[vmid]; t == "" && len(ts) == 1 {
+			return ts[0]
 		}
-		if t == "" || !slices.Contains(ts, t) {
+		return t
+	}
+	vmFor := func(vmid int, t inventory.GuestType) (string, bool) {
+		t = guestType(vmid, t)
+		if t == "" || !slices.Contains(types[vmid], t) {
 			return "", false
 		}
 		return vmKey(label, t, vmid), true
@@ -295,7 +298,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.ref("proxmox_storage", ModelStorage, storageKey(label, b.Storage))
 		o.flag(&o.Optional, "proxmox_storage")
 		o.Fields["storage"] = b.Storage
-		sub := string(b.GuestType)
+		sub := string(guestType(b.VMID, b.GuestType))
 		if sub == "" {
 			sub = "undefined"
 		}
