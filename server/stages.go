@@ -35,7 +35,8 @@ type StageRequest struct {
 	Trigger     string
 	// Job marks a stage of the plugin's multi-stage job: reads may be
 	// shared through the cache and a recent Proxmox snapshot.
-	Job bool
+	Job    bool
+	DryRun bool
 }
 
 // Syncer runs syncs for the stage streams (the syncrun package, wired in
@@ -85,6 +86,7 @@ func (s *Server) stageRoutes() {
 	}
 	s.e.GET("/full-update", s.fullUpdate)
 	s.e.GET("/full-update/stream", s.fullUpdateStream)
+	s.individualRoutes()
 }
 
 var nbTag = regexp.MustCompile(`\(nb:(\d+)\)\s*$`)

@@ -57,9 +57,9 @@ type Request struct {
 	// options from the plugin's query, orphan policy); zero values take the
 	// environment's defaults given to New.
 	Options *pbsync.Options
-	// ReuseSnapshot lets a single-stage run reuse a Proxmox snapshot read by
-	// an earlier stage of the same job (younger than Config.SnapshotTTL), so
-	// the plugin's 12 stage calls read Proxmox about once.
+	// ReuseSnapshot lets a single-stage run reuse the Proxmox snapshot of
+	// the job it belongs to (the previous run ended less than Config.JobGap
+	// ago), so the plugin's 12 stage calls read Proxmox about once.
 	ReuseSnapshot bool
 	// Events receives the engine's events as they happen (besides the run's
 	// own subscribers); it must not block.
@@ -76,8 +76,12 @@ type Config struct {
 	Version  string            // user agent of the NetBox client
 	Proxmox  *proxmox.Pool     // nil: a private pool
 	PVEConf  func(store.ProxmoxEndpoint) proxmox.Config
-	// SnapshotTTL bounds how old a reused snapshot may be; default 2 minutes.
-	SnapshotTTL time.Duration
+	// JobGap is the longest pause between two stage runs of the same job:
+	// a stage that starts within JobGap of the previous run's end reuses
+	// that job's Proxmox snapshot; default 30 s. SnapshotMaxAge bounds a
+	// reused snapshot's age whatever the gaps; default 10 minutes.
+	JobGap         time.Duration
+	SnapshotMaxAge time.Duration
 }
 
 // Runner runs syncs. It is safe for concurrent use.
@@ -96,8 +100,9 @@ type Runner struct {
 }
 
 type snapEntry struct {
-	snap *inventory.Snapshot
-	at   time.Time
+	snap     *inventory.Snapshot
+	at       time.Time // read
+	lastUsed time.Time // end of the last run that used it
 }
 
 type nbClient struct {
@@ -113,8 +118,11 @@ func New(cfg Config) *Runner {
 	if cfg.Proxmox == nil {
 		cfg.Proxmox = proxmox.NewPool()
 	}
-	if cfg.SnapshotTTL <= 0 {
-		cfg.SnapshotTTL = 2 * time.Minute
+	if cfg.JobGap <= 0 {
+		cfg.JobGap = 30 * time.Second
+	}
+	if cfg.SnapshotMaxAge <= 0 {
+		cfg.SnapshotMaxAge = 10 * time.Minute
 	}
 	return &Runner{cfg: cfg, log: cfg.Logger.With("module", "sync"), locks: map[int64]*gosync.Mutex{}, active: map[int64]*Run{}, last: map[int64]*Run{}, snaps: map[int64]snapEntry{}}
 }
@@ -384,6 +392,14 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	}
 	log.Info("sync started", "scope", run.Request.Trigger, "endpoints", len(targets), "dry_run", opt.DryRun)
 	sum := eng.Run(ctx, targets, opt)
+	rn.mu.Lock()
+	for _, ep := range p.targets {
+		if e, ok := rn.snaps[ep.ID]; ok {
+			e.lastUsed = time.Now()
+			rn.snaps[ep.ID] = e
+		}
+	}
+	rn.mu.Unlock()
 	rn.finish(run, sum, ctx.Err(), log)
 }
 
@@ -396,8 +412,10 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, reuse bool) pbsync.Target {
 			rn.mu.Lock()
 			e, ok := rn.snaps[ep.ID]
 			rn.mu.Unlock()
-			if ok && time.Since(e.at) < rn.cfg.SnapshotTTL && e.snap.Complete() {
-				return e.snap, nil
+			if ok && time.Since(e.at) < rn.cfg.SnapshotMaxAge && !e.lastUsed.IsZero() && time.Since(e.lastUsed) < rn.cfg.JobGap && e.snap.Complete() {
+				reused := *e.snap
+				reused.Requests = 0 // no Proxmox request was made for this run
+				return &reused, nil
 			}
 		}
 		c, err := rn.cfg.Proxmox.Client(strconv.FormatInt(ep.ID, 10), rn.cfg.PVEConf(ep))

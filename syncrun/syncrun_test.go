@@ -6,6 +6,7 @@ import (
 	"strings"
 	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/proxbox/proxbox/lab"
 	"github.com/proxbox/proxbox/netbox/getcache"
@@ -175,5 +176,29 @@ func TestNoEndpoints(t *testing.T) {
 	r := New(Config{Store: st})
 	if _, err := r.Do(context.Background(), Request{}); err != ErrNoNetBox {
 		t.Fatalf("want ErrNoNetBox, got %v", err)
+	}
+}
+
+func TestStagesOfOneJobShareTheProxmoxRead(t *testing.T) {
+	h := newHarness(t)
+	h.runner.cfg.JobGap = 200 * time.Millisecond
+	ctx := context.Background()
+	stage := func() int64 {
+		run, err := h.runner.Do(ctx, Request{Trigger: TriggerPlugin, Stages: []pbsync.Stage{pbsync.StageDevices}, ReuseSnapshot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := run.Result()
+		return s.Proxmox.Requests
+	}
+	if n := stage(); n == 0 {
+		t.Fatal("the first stage of a job read nothing from Proxmox")
+	}
+	if n := stage(); n != 0 {
+		t.Fatalf("the next stage of the same job read Proxmox again (%d requests)", n)
+	}
+	time.Sleep(300 * time.Millisecond) // a new job, after a pause longer than the gap
+	if n := stage(); n == 0 {
+		t.Fatal("a new job reused the previous job's snapshot")
 	}
 }

@@ -33,7 +33,7 @@ func (s stageSyncer) Sync(ctx context.Context, req server.StageRequest, events f
 	if p.PrimaryIP != "" {
 		opt.Map.PrimaryIP = p.PrimaryIP
 	}
-	run, err := s.runner.Do(ctx, syncrun.Request{EndpointIDs: req.EndpointIDs, Stages: req.Stages, Trigger: req.Trigger,
+	run, err := s.runner.Do(ctx, syncrun.Request{EndpointIDs: req.EndpointIDs, Stages: req.Stages, Trigger: req.Trigger, DryRun: req.DryRun,
 		Options: &opt, ReuseSnapshot: req.Job, Events: events})
 	if err != nil {
 		return nil, err

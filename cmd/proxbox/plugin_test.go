@@ -261,4 +261,29 @@ func TestPluginConformance(t *testing.T) {
 	if writes != 0 {
 		t.Fatalf("second job wrote %d times: %v", writes, l.NetBox.Stats().Requests)
 	}
+
+	// 6. Individual sync of one VM after a rename in Proxmox: updated, then unchanged.
+	code, b = p.do("GET", "proxmox/cluster/status", nil)
+	var status []map[string]any
+	json.Unmarshal(b, &status)
+	cluster := status[0]["name"].(string)
+	if err := l.PVE[0].RenameGuest(101, "renamed-101"); err != nil {
+		t.Fatal(err)
+	}
+	q := "sync/individual/vm?cluster_name=" + cluster + "&node=pve01&type=qemu&vmid=101&proxmox_endpoint_ids=3"
+	var res map[string]any
+	code, b = p.do("GET", q, nil)
+	json.Unmarshal(b, &res)
+	obj, _ := res["netbox_object"].(map[string]any)
+	if code != 200 || res["action"] != "updated" || obj == nil || res["object_type"] != "vm" || res["error"] != nil {
+		t.Fatalf("individual vm after rename: %d %s", code, b)
+	}
+	code, b = p.do("GET", q, nil)
+	json.Unmarshal(b, &res)
+	if code != 200 || res["action"] != "unchanged" {
+		t.Fatalf("individual vm again: %d %s", code, b)
+	}
+	if code, b := p.do("GET", "sync/individual/bogus", nil); code != 404 {
+		t.Fatalf("unknown kind: %d %s", code, b)
+	}
 }
