@@ -58,7 +58,9 @@ func (s *Server) openAPI(c echo.Context) error {
 		if paths[p] == nil {
 			paths[p] = map[string]any{}
 		}
+		doc, _ := routeDoc(r.Method, r.Path)
 		op := map[string]any{
+			"summary":     doc,
 			"operationId": strings.ToLower(r.Method) + strings.NewReplacer("/", "_", ":", "", "*", "any", "-", "_", "{", "", "}", "").Replace(r.Path),
 			"tags":        []string{openAPITag(r.Path)},
 			"responses":   map[string]any{"200": map[string]any{"description": "OK"}},
@@ -111,20 +113,23 @@ func openAPITag(p string) string {
 	return parts[0]
 }
 
+// docs renders /openapi.json with Redoc, vendored into the binary (no
+// asset from the network); without JavaScript it lists the routes.
 func (s *Server) docs(c echo.Context) error {
-	// A plain, self-contained page (no CDN assets): the route list from the OpenAPI document.
 	var b strings.Builder
-	b.WriteString("<!doctype html><html lang=en><meta charset=utf-8><title>proxbox API</title><h1>proxbox API</h1>")
-	b.WriteString("<p>Machine-readable description: <a href=\"/openapi.json\">/openapi.json</a>. Protected routes need the header <code>X-Proxbox-API-Key</code>.</p><ul>")
+	b.WriteString(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+		`<title>proxbox API</title></head><body><redoc spec-url="/openapi.json" hide-download-button></redoc>` +
+		`<noscript><h1>proxbox API</h1><p>Machine-readable description: <a href="/openapi.json">/openapi.json</a>. ` +
+		`Protected routes need the header <code>X-Proxbox-API-Key</code>.</p><ul>`)
 	routes := s.e.Routes()
 	sort.Slice(routes, func(i, j int) bool { return routes[i].Path+routes[i].Method < routes[j].Path+routes[j].Method })
 	for _, r := range routes {
-		if r.Method == echo.RouteNotFound {
+		if r.Method == echo.RouteNotFound || strings.HasPrefix(r.Path, "/ui") || strings.HasPrefix(r.Path, "/static") {
 			continue
 		}
 		b.WriteString("<li><code>" + r.Method + " " + htmlEscape(r.Path) + "</code></li>")
 	}
-	b.WriteString("</ul></html>")
+	b.WriteString(`</ul></noscript><script src="/static/vendor/redoc.standalone.js"></script></body></html>`)
 	return c.HTML(http.StatusOK, b.String())
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/proxbox/proxbox/config"
 	"github.com/proxbox/proxbox/netbox/getcache"
+	"github.com/proxbox/proxbox/static"
 	"github.com/proxbox/proxbox/store"
 )
 
@@ -174,6 +175,7 @@ func (s *Server) routes() {
 	e.GET("/openapi.json", s.openAPI)
 	e.GET("/docs", s.docs)
 	e.GET("/ca.pem", s.caPEM)
+	e.GET("/static/*", echo.WrapHandler(static.Handler("/static/")))
 
 	e.GET("/auth/bootstrap-status", s.bootstrapStatus)
 	e.POST("/auth/register-key", s.registerKey)

@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed vendor/*.js vendor/*.css app.css app.js
+//go:embed vendor/*.js vendor/*.css vendor/*LICENSE* app.css app.js
 var files embed.FS
 
 // FS is the embedded asset tree (vendor/…, app.css, app.js).
