@@ -100,6 +100,7 @@ func New(opt Options) *Server {
 	s.exempt = map[string]bool{
 		"/": true, "/health": true, "/ca.pem": true, "/openapi.json": true, "/docs": true,
 		"/auth/bootstrap-status": true, "/auth/register-key": true,
+		"/ws": true, // authenticates its first frame
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -220,7 +221,7 @@ func (s *Server) routes() {
 // isStream reports whether r asks for a long-lived stream (SSE), which must
 // not be cut by request timeouts.
 func isStream(r *http.Request) bool {
-	return strings.HasSuffix(r.URL.Path, "/stream") || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return strings.HasSuffix(r.URL.Path, "/stream") || r.URL.Path == "/ws" || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
 // HTTPServer returns an http.Server for the application with timeouts that

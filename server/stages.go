@@ -87,6 +87,7 @@ func (s *Server) stageRoutes() {
 	s.e.GET("/full-update", s.fullUpdate)
 	s.e.GET("/full-update/stream", s.fullUpdateStream)
 	s.individualRoutes()
+	s.e.GET("/ws", s.legacyWS)
 }
 
 var nbTag = regexp.MustCompile(`\(nb:(\d+)\)\s*$`)

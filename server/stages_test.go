@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/proxbox/proxbox/store"
 	pbsync "github.com/proxbox/proxbox/sync"
 )
@@ -222,5 +224,61 @@ func TestEveryPluginStagePathIsRouted(t *testing.T) {
 	code, body = get(t, ts.URL+"/full-update/stream")
 	if code != 200 || !strings.Contains(body, "event: discovery") || !strings.Contains(body, "event: complete") {
 		t.Fatalf("/full-update/stream: %d %s", code, body)
+	}
+}
+
+func TestLegacyWebSocket(t *testing.T) {
+	now := time.Now()
+	sy := &scriptedSyncer{sum: okSummary(), events: []pbsync.Event{
+		{Type: pbsync.EventItem, Time: now, Change: &pbsync.Change{Op: pbsync.OpCreate, Model: "dcim/devices", Label: "pve01", ID: 3}},
+	}}
+	_, ts := streamFixture(t, sy, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"
+
+	// A wrong key closes with 4001.
+	bad, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Write(ctx, websocket.MessageText, []byte(`{"api_key":"nope"}`))
+	if _, _, err := bad.Read(ctx); websocket.CloseStatus(err) != 4001 {
+		t.Fatalf("bad key: %v", err)
+	}
+
+	conn, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	conn.Write(ctx, websocket.MessageText, []byte(`{"api_key":"`+adminKey+`"}`))
+	read := func() string {
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if m := read(); m != "Connected!" {
+		t.Fatalf("first: %q", m)
+	}
+	read()
+	conn.Write(ctx, websocket.MessageText, []byte("Sync Nodes"))
+	if m := read(); m != "Sync Nodes" {
+		t.Fatalf("echo: %q", m)
+	}
+	if m := read(); !strings.Contains(m, `"object":"device"`) || !strings.Contains(m, `"name":"pve01"`) {
+		t.Fatalf("progress: %q", m)
+	}
+	if m := read(); !strings.Contains(m, `"end":true`) {
+		t.Fatalf("end: %q", m)
+	}
+	if got := sy.requests[len(sy.requests)-1].Stages; len(got) != 1 || got[0] != pbsync.StageDevices {
+		t.Fatalf("stages: %v", got)
+	}
+	conn.Write(ctx, websocket.MessageText, []byte("Dance"))
+	if m := read(); m != "Invalid command: Dance" {
+		t.Fatalf("invalid: %q", m)
 	}
 }
