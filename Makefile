@@ -37,8 +37,15 @@ lint:
 		$(GO) tool templ generate -path ui >/dev/null && git diff --exit-code -- ui || { echo "templ output is stale: run 'make generate' and commit"; exit 1; }; \
 	fi
 
+# Sync at 1,000 and 10,000 generated guests (NetBox with 2 ms latency): wall
+# time, NetBox requests and writes for the first run, a steady run and one
+# change, Proxmox requests per guest, peak RSS. One size per process, so the
+# RSS is that size's. Then the backup-heavy lab and the micro benchmarks.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	$(GO) test -run '^$$' -bench 'BenchmarkSync$$/guests=1000$$' -benchtime 1x -timeout 30m ./sync/nbadapter/
+	$(GO) test -run '^$$' -bench 'BenchmarkSync$$/guests=10000$$' -benchtime 1x -timeout 30m ./sync/nbadapter/
+	$(GO) test -run '^$$' -bench 'BenchmarkSyncBackups10k' -benchtime 1x -timeout 30m ./sync/nbadapter/
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./netbox/ ./netbox/getcache/ ./proxmox/ ./lab/...
 
 # The appliance with its embedded lab: HTTPS on a local CA, simulated
 # Proxmox and NetBox, a first sync started. Data lives in ./data.

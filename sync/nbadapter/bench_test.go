@@ -12,12 +12,20 @@ import (
 	pbsync "github.com/proxbox/proxbox/sync"
 )
 
-// BenchmarkSync1000 syncs a generated lab of 1,000 guests into the NetBox
-// simulator with 2 ms latency and reports, per run kind, NetBox requests and
-// writes, Proxmox requests per guest and the process's peak RSS.
-func BenchmarkSync1000(b *testing.B) {
+// BenchmarkSync syncs a generated lab of 1,000 and of 10,000 guests into the
+// NetBox simulator with 2 ms latency and reports, per run kind, wall time,
+// NetBox requests and writes, Proxmox requests per guest and the process's
+// peak RSS. Run one size per process (make bench does) so the RSS is that
+// size's, and with -benchtime 1x.
+func BenchmarkSync(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run("guests="+strconv.Itoa(n), func(b *testing.B) { benchSync(b, n) })
+	}
+}
+
+func benchSync(b *testing.B, scale int) {
 	for i := 0; i < b.N; i++ {
-		pves, err := pvelab.NewLab(pvelab.Options{Scale: 1000, Seed: 1})
+		pves, err := pvelab.NewLab(pvelab.Options{Scale: scale, Seed: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -35,13 +43,16 @@ func BenchmarkSync1000(b *testing.B) {
 		if err := pves[0].SetGuestMemory(firstVMID(pves[0]), 8192); err != nil {
 			b.Fatal(err)
 		}
+		start = time.Now()
 		change := h.eng.Run(b.Context(), h.tg, pbsync.Options{})
+		changeWall := time.Since(start)
 		guests := 0
 		if c := first.Objects["virtual_machines"]; c != nil {
 			guests = c.Created + c.Unchanged + c.Failed
 		}
 		b.ReportMetric(float64(firstWall.Milliseconds()), "first-ms")
 		b.ReportMetric(float64(steadyWall.Milliseconds()), "steady-ms")
+		b.ReportMetric(float64(changeWall.Milliseconds()), "change-ms")
 		b.ReportMetric(float64(first.NetBox.Requests), "first-nb-req")
 		b.ReportMetric(float64(first.NetBox.Writes), "first-nb-writes")
 		b.ReportMetric(float64(steady.NetBox.Requests), "steady-nb-req")
