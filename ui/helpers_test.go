@@ -92,6 +92,7 @@ type env struct {
 	sync  *fakeSync
 	srv   *httptest.Server
 	c     *http.Client
+	dash  *Dashboard
 }
 
 // newEnv starts the dashboard on a test server. With key set, an admin key
@@ -117,9 +118,13 @@ func newEnv(t *testing.T, mod func(*Deps)) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	c := &http.Client{Jar: newJar(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &env{t: t, st: st, cache: cache, sync: fs, srv: srv, c: c, dash: h}
+}
+
+func newJar() http.CookieJar {
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &env{t: t, st: st, cache: cache, sync: fs, srv: srv, c: c}
+	return jar
 }
 
 func (e *env) url(p string) string { return e.srv.URL + p }

@@ -136,10 +136,12 @@ type Dashboard struct {
 
 	cacheMu      sync.Mutex
 	cacheSamples []cacheSample
+
+	links linkStore
 }
 
-// New builds the dashboard handler.
-func New(d Deps) (http.Handler, error) {
+// New builds the dashboard handler (a *Dashboard).
+func New(d Deps) (*Dashboard, error) {
 	if d.Store == nil {
 		return nil, errors.New("ui: Deps.Store is required")
 	}
@@ -172,6 +174,8 @@ func (h *Dashboard) routes() {
 	m.HandleFunc("GET /ui/signin", h.signinPage)
 	m.HandleFunc("POST /ui/signin", h.anonForm(h.signinPost))
 	m.HandleFunc("POST /ui/signout", h.form(h.signoutPost))
+	m.HandleFunc("GET "+LinkPrefix+"{token}", h.linkSignin)
+	m.HandleFunc("GET /ui/lang/{lang}", h.setLang)
 
 	m.HandleFunc("GET /ui/{$}", h.page(h.overview))
 	m.HandleFunc("GET /ui/probe/{kind}/{id}", h.page(h.probe))
@@ -216,6 +220,10 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 func (h *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", csp)
+	lang := langOf(r)
+	hd.Set("Content-Language", string(lang))
+	hd.Add("Vary", "Accept-Language, Cookie")
+	r = r.WithContext(withLang(r.Context(), lang))
 	if !strings.HasPrefix(r.URL.Path, "/ui/static/") {
 		hd.Set("Cache-Control", "no-store")
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/proxbox/proxbox/config"
 	"github.com/proxbox/proxbox/lab"
@@ -55,7 +56,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return fmt.Errorf("demo: first sync: %w", err)
 		}
-		printDemoBanner(stdout, a, l, key, run.ID)
+		link, err := a.dash.LoginLink(ctx, demoLinkTTL)
+		if err != nil {
+			return fmt.Errorf("demo: one-time sign-in link: %w", err)
+		}
+		printDemoBanner(stdout, a, l, key, a.baseURL+link, run.ID)
 		return nil
 	})
 }
@@ -140,9 +145,14 @@ func cutToken(id string) (user, name string, ok bool) {
 	return id, "", false
 }
 
-func printDemoBanner(w io.Writer, a *appliance, l *lab.Lab, key string, runID int64) {
+// demoLinkTTL is how long the banner's one-time sign-in link stays valid.
+const demoLinkTTL = 15 * time.Minute
+
+func printDemoBanner(w io.Writer, a *appliance, l *lab.Lab, key, link string, runID int64) {
 	fmt.Fprintf(w, "\nproxbox demo is running.\n\n")
 	fmt.Fprintf(w, "  Appliance:   %s   (dashboard: %s/ui/)\n", a.baseURL, a.baseURL)
+	fmt.Fprintf(w, "  Sign in:     %s\n", link)
+	fmt.Fprintf(w, "               (one-time link, valid %s: opens the dashboard signed in)\n", demoLinkTTL)
 	fmt.Fprintf(w, "  Admin key:   %s\n", key)
 	fmt.Fprintf(w, "               (sign in to the dashboard with it, or send it as the X-Proxbox-API-Key header)\n")
 	if a.tls != nil {

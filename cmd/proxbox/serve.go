@@ -48,6 +48,7 @@ type appliance struct {
 	cache  *getcache.Cache
 	reg    *metrics.Registry
 	runner *syncrun.Runner
+	dash   *ui.Dashboard
 	// BaseURL is how a local client reaches the server.
 	baseURL string
 }
@@ -127,7 +128,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
-	a := &appliance{cfg: cfg, log: log, store: st, server: srv, tls: tm, cache: cache, reg: reg, runner: runner, baseURL: localURL(cfg, ln.Addr())}
+	a := &appliance{cfg: cfg, log: log, store: st, server: srv, tls: tm, cache: cache, reg: reg, runner: runner, dash: dash, baseURL: localURL(cfg, ln.Addr())}
 	if ready != nil {
 		if err := ready(ctx, a); err != nil {
 			ln.Close()
