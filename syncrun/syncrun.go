@@ -388,7 +388,7 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	}
 	targets := make([]pbsync.Target, 0, len(p.targets))
 	for _, ep := range p.targets {
-		targets = append(targets, rn.target(ep, run.Request.ReuseSnapshot))
+		targets = append(targets, rn.target(ep, run.Request.ReuseSnapshot, opt))
 	}
 	log.Info("sync started", "scope", run.Request.Trigger, "endpoints", len(targets), "dry_run", opt.DryRun)
 	sum := eng.Run(ctx, targets, opt)
@@ -405,7 +405,7 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 
 // target builds the engine target of one endpoint, reusing a recent
 // snapshot when asked.
-func (rn *Runner) target(ep store.ProxmoxEndpoint, reuse bool) pbsync.Target {
+func (rn *Runner) target(ep store.ProxmoxEndpoint, reuse bool, opt pbsync.Options) pbsync.Target {
 	iep := inventory.Endpoint{ID: ep.ID, Name: ep.Name, Host: hostOf(ep)}
 	return pbsync.Target{Endpoint: iep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
 		if reuse {
@@ -422,9 +422,13 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, reuse bool) pbsync.Target {
 		if err != nil {
 			return nil, err
 		}
-		opts := proxmox.DefaultReadOptions()
+		// A stage of a job reads everything once for the job's other stages.
+		opts := ReadOptionsFor(opt)
+		if reuse {
+			opts = proxmox.FullReadOptions()
+		}
 		snap, err := c.Read(ctx, iep, opts)
-		if err == nil && snap != nil {
+		if err == nil && snap != nil && reuse {
 			rn.mu.Lock()
 			rn.snaps[ep.ID] = snapEntry{snap: snap, at: time.Now()}
 			rn.mu.Unlock()
@@ -613,5 +617,25 @@ func NetBoxConfig(ep store.NetBoxEndpoint) netbox.Config {
 		Token:        ep.Token.Reveal(),
 		TokenKey:     ep.TokenKey.Reveal(),
 		VerifySSL:    ep.VerifySSL,
+	}
+}
+
+// ReadOptionsFor asks Proxmox for what the run's stages need: a full run
+// reads everything; a single stage skips the per-guest reads it does not use
+// (guest agents, snapshots, tasks, storage content).
+func ReadOptionsFor(opt pbsync.Options) proxmox.ReadOptions {
+	if len(opt.Stages) == 0 {
+		return proxmox.FullReadOptions()
+	}
+	in := opt.Includes
+	return proxmox.ReadOptions{
+		GuestAgent:   in(pbsync.StageVMInterfaces) || in(pbsync.StageIPs),
+		NodeNetworks: in(pbsync.StageNodeInterfaces),
+		Storage:      in(pbsync.StageStorage) || in(pbsync.StageBackups),
+		Backups:      in(pbsync.StageBackups),
+		Snapshots:    in(pbsync.StageSnapshots),
+		Replications: in(pbsync.StageReplications),
+		BackupJobs:   in(pbsync.StageBackupRoutines),
+		Tasks:        in(pbsync.StageTaskHistory),
 	}
 }

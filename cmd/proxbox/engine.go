@@ -33,6 +33,12 @@ func (s stageSyncer) Sync(ctx context.Context, req server.StageRequest, events f
 	if p.PrimaryIP != "" {
 		opt.Map.PrimaryIP = p.PrimaryIP
 	}
+	if p.DeleteMissingBackups != nil {
+		opt.DeleteNonexistentBackup = *p.DeleteMissingBackups
+	}
+	if p.DeleteMissingSnapshots != nil {
+		opt.DeleteNonexistentSnapshot = *p.DeleteMissingSnapshots
+	}
 	run, err := s.runner.Do(ctx, syncrun.Request{EndpointIDs: req.EndpointIDs, Stages: req.Stages, Trigger: req.Trigger, DryRun: req.DryRun,
 		Options: &opt, ReuseSnapshot: req.Job, Events: events})
 	if err != nil {

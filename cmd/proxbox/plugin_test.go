@@ -190,6 +190,11 @@ func TestPluginConformance(t *testing.T) {
 	}
 	pve := l.Info.PVE[0]
 	user, tokName, _ := strings.Cut(pve.TokenID, "!")
+	// The plugin's own ProxmoxEndpoint row in NetBox, which the pushed endpoint mirrors
+	// (backup routines and replications point at it).
+	if _, err := l.NetBox.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{"name": "PVE", "ip_address": pve.Host, "port": pve.Port, "username": user, "verify_ssl": false}); err != nil {
+		t.Fatal(err)
+	}
 	if code, b := p.do("GET", "proxmox/endpoints", nil); code != 200 || strings.TrimSpace(string(b)) != "[]" {
 		t.Fatalf("proxmox list: %d %s", code, b)
 	}
@@ -244,8 +249,11 @@ func TestPluginConformance(t *testing.T) {
 	}
 	t.Logf("12-stage plugin job: %d NetBox requests", jobRequests)
 	// 5. NetBox holds the fixture's VMs.
-	if n := l.NetBox.Count("virtualization.virtualmachine"); n != 10 {
-		t.Fatalf("NetBox has %d VMs after the job, want 10", n)
+	for model, want := range map[string]int{"virtualization/virtual-machines": 10, "dcim/devices": 3, "plugins/proxbox/backups": 17,
+		"plugins/proxbox/storage": 4, "plugins/proxbox/snapshots": 11, "plugins/proxbox/backup-routines": 2, "plugins/proxbox/replications": 2} {
+		if n := l.NetBox.Count(model); n != want {
+			t.Errorf("NetBox has %d %s after the job, want %d", n, model, want)
+		}
 	}
 	// A second job is steady: no writes.
 	l.NetBox.ResetStats()

@@ -84,7 +84,7 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 
 	var sum *pbsync.Summary
 	if *nbURL != "" || len(pveURLs) > 0 {
-		targets, err := inlineTargets(pveURLs, pveTokens, pveUsers, pvePasswords, *pveInsecure)
+		targets, err := inlineTargets(pveURLs, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -145,7 +145,7 @@ func stageNames() string {
 }
 
 // inlineTargets pairs --pve-url with --pve-token (or --pve-user/--pve-password) in order.
-func inlineTargets(urls, tokens, users, passwords []string, insecure bool) ([]pbsync.Target, error) {
+func inlineTargets(urls, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions) ([]pbsync.Target, error) {
 	if len(urls) == 0 {
 		return nil, errors.New("inline mode needs at least one --pve-url")
 	}
@@ -174,7 +174,7 @@ func inlineTargets(urls, tokens, users, passwords []string, insecure bool) ([]pb
 		}
 		ep := inventory.Endpoint{ID: int64(i + 1), Name: u.Hostname(), Host: u.Hostname()}
 		out = append(out, pbsync.Target{Endpoint: ep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
-			return c.Read(ctx, ep, proxmox.DefaultReadOptions())
+			return c.Read(ctx, ep, read)
 		}})
 	}
 	return out, nil
