@@ -125,6 +125,15 @@ func demoSetup(ctx context.Context, st *store.Store, l *lab.Lab) (string, error)
 	}
 	for _, p := range l.Info.PVE {
 		user, name, _ := cutToken(p.TokenID)
+		if l.NetBox != nil {
+			// The plugin's own row for this endpoint, as a NetBox with netbox-proxbox
+			// installed holds it (backup routines and replications point at it).
+			if _, err := l.NetBox.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{
+				"name": "Lab " + p.Name, "ip_address": p.Host, "port": p.Port, "username": user, "verify_ssl": false,
+			}); err != nil {
+				return "", fmt.Errorf("seed the lab NetBox: %w", err)
+			}
+		}
 		if _, err := st.CreateProxmoxEndpoint(ctx, store.ProxmoxEndpoint{
 			Name: "Lab " + p.Name, IPAddress: p.Host, Port: p.Port, Username: user,
 			TokenName: name, TokenValue: store.Secret(p.TokenSecret), VerifySSL: false,
