@@ -248,6 +248,16 @@ func TestPluginConformance(t *testing.T) {
 		jobRequests += n
 	}
 	t.Logf("12-stage plugin job: %d NetBox requests", jobRequests)
+	// The stages share NetBox reads through the GET cache.
+	var cacheMetrics map[string]any
+	_, b = p.do("GET", "cache/metrics", nil)
+	if err := json.Unmarshal(b, &cacheMetrics); err != nil {
+		t.Fatal(err)
+	}
+	if hits, _ := cacheMetrics["hits"].(float64); hits == 0 {
+		t.Fatalf("the 12-stage job got no cache hits: %s", b)
+	}
+	t.Logf("cache over the job: %v hits, %v misses, hit rate %v%%", cacheMetrics["hits"], cacheMetrics["misses"], cacheMetrics["hit_rate"])
 	// 5. NetBox holds the fixture's VMs.
 	for model, want := range map[string]int{"virtualization/virtual-machines": 10, "dcim/devices": 3, "plugins/proxbox/backups": 17,
 		"plugins/proxbox/storage": 4, "plugins/proxbox/snapshots": 11, "plugins/proxbox/backup-routines": 2, "plugins/proxbox/replications": 2} {
