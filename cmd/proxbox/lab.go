@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/proxbox/proxbox/applog"
 	"github.com/proxbox/proxbox/lab"
@@ -24,8 +25,15 @@ type labFlags struct {
 	pveToken, netboxToken     string
 	netboxTLS                 bool
 	netboxLatency, pveLatency string
+	netboxJitter, pveJitter   string
+	netboxWriteCost           string
+	netboxSlow, pveSlow       string
 	netboxErrorRate           float64
 	pveErrorRate              float64
+	netboxResetRate           float64
+	pveResetRate              float64
+	netboxSlowRate            float64
+	pveSlowRate               float64
 }
 
 func (f *labFlags) register(fs interface {
@@ -45,20 +53,37 @@ func (f *labFlags) register(fs interface {
 	fs.BoolVar(&f.netboxTLS, "netbox-tls", false, "serve the NetBox simulator over HTTPS (self-signed)")
 	fs.StringVar(&f.netboxLatency, "netbox-latency", "", "latency added to every NetBox request, e.g. 2ms")
 	fs.StringVar(&f.pveLatency, "pve-latency", "", "latency added to every Proxmox request, e.g. 5ms")
+	fs.StringVar(&f.netboxJitter, "netbox-jitter", "", "random extra latency up to this, per NetBox request")
+	fs.StringVar(&f.pveJitter, "pve-jitter", "", "random extra latency up to this, per Proxmox request")
+	fs.StringVar(&f.netboxWriteCost, "netbox-write-cost", "", "latency added per object a NetBox write creates, updates or deletes, e.g. 1ms")
 	fs.Float64Var(&f.netboxErrorRate, "netbox-error-rate", 0, "share of NetBox requests answered 500/502/503/429 (0..1)")
 	fs.Float64Var(&f.pveErrorRate, "pve-error-rate", 0, "share of Proxmox requests answered 500/502/503/429 (0..1)")
+	fs.Float64Var(&f.netboxResetRate, "netbox-reset-rate", 0, "share of NetBox connections reset without a reply (0..1)")
+	fs.Float64Var(&f.pveResetRate, "pve-reset-rate", 0, "share of Proxmox connections reset without a reply (0..1)")
+	fs.Float64Var(&f.netboxSlowRate, "netbox-slow-rate", 0, "share of NetBox replies trickled out over --netbox-slow (0..1)")
+	fs.Float64Var(&f.pveSlowRate, "pve-slow-rate", 0, "share of Proxmox replies trickled out over --pve-slow (0..1)")
+	fs.StringVar(&f.netboxSlow, "netbox-slow", "1s", "how long a slow NetBox reply takes")
+	fs.StringVar(&f.pveSlow, "pve-slow", "1s", "how long a slow Proxmox reply takes")
 }
 
 func (f *labFlags) config(log *slog.Logger) (lab.Config, error) {
-	nl, err := lab.ParseDuration(f.netboxLatency)
-	if err != nil {
-		return lab.Config{}, fmt.Errorf("--netbox-latency: %w", err)
+	var nl, pl, nj, pj, nw, ns, ps time.Duration
+	for name, v := range map[string]struct {
+		raw string
+		out *time.Duration
+	}{
+		"--netbox-latency": {f.netboxLatency, &nl}, "--pve-latency": {f.pveLatency, &pl},
+		"--netbox-jitter": {f.netboxJitter, &nj}, "--pve-jitter": {f.pveJitter, &pj},
+		"--netbox-write-cost": {f.netboxWriteCost, &nw}, "--netbox-slow": {f.netboxSlow, &ns}, "--pve-slow": {f.pveSlow, &ps},
+	} {
+		d, err := lab.ParseDuration(v.raw)
+		if err != nil {
+			return lab.Config{}, fmt.Errorf("%s: %w", name, err)
+		}
+		*v.out = d
 	}
-	pl, err := lab.ParseDuration(f.pveLatency)
-	if err != nil {
-		return lab.Config{}, fmt.Errorf("--pve-latency: %w", err)
-	}
-	for name, r := range map[string]float64{"--netbox-error-rate": f.netboxErrorRate, "--pve-error-rate": f.pveErrorRate} {
+	for name, r := range map[string]float64{"--netbox-error-rate": f.netboxErrorRate, "--pve-error-rate": f.pveErrorRate,
+		"--netbox-reset-rate": f.netboxResetRate, "--pve-reset-rate": f.pveResetRate, "--netbox-slow-rate": f.netboxSlowRate, "--pve-slow-rate": f.pveSlowRate} {
 		if r < 0 || r > 1 {
 			return lab.Config{}, fmt.Errorf("%s=%v: allowed: a share from 0 to 1", name, r)
 		}
@@ -72,9 +97,11 @@ func (f *labFlags) config(log *slog.Logger) (lab.Config, error) {
 	return lab.Config{
 		PVEListen: f.pveListen, NetBoxListen: f.netboxListen, NetBoxTLS: f.netboxTLS,
 		PVEFixtures: f.fixtures, Scale: f.scale, Seed: f.seed, PVEToken: f.pveToken, NetBoxToken: f.netboxToken,
-		PVEFaults:    pve.Faults{Latency: pl, ErrorRate: f.pveErrorRate, Seed: f.seed},
-		NetBoxFaults: nbsim.Faults{Latency: nl, ErrorRate: f.netboxErrorRate},
-		Logger:       log,
+		PVEFaults: pve.Faults{Latency: pl, Jitter: pj, ErrorRate: f.pveErrorRate, ResetRate: f.pveResetRate,
+			SlowBodyRate: f.pveSlowRate, SlowBody: ps, Seed: f.seed},
+		NetBoxFaults: nbsim.Faults{Latency: nl, Jitter: nj, WriteCost: nw, ErrorRate: f.netboxErrorRate, ResetRate: f.netboxResetRate,
+			SlowBodyRate: f.netboxSlowRate, SlowBodyDelay: ns},
+		Logger: log,
 	}, nil
 }
 
