@@ -13,10 +13,10 @@ import (
 	"strings"
 )
 
-//go:embed vendor/*.js vendor/*.css vendor/*LICENSE* app.css app.js
+//go:embed vendor/*.js vendor/*.css vendor/*LICENSE* app.css app.js favicon.svg
 var files embed.FS
 
-// FS is the embedded asset tree (vendor/…, app.css, app.js).
+// FS is the embedded asset tree (vendor/…, app.css, app.js, favicon.svg).
 func FS() fs.FS { return files }
 
 // Handler serves the assets under prefix (for example "/ui/static/"). The

@@ -18,7 +18,7 @@ func (h *Dashboard) setupPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, http.StatusOK, setupPage(h.pageCtx(r, "First run", ""), anonCSRF(w, r), ""))
+	h.render(w, r, http.StatusOK, setupPage(h.pageCtx(r, h.tr(r, "setup.pageTitle"), ""), anonCSRF(w, r), ""))
 }
 
 // setupPost creates the first admin key, signs the browser in with it and
@@ -26,7 +26,7 @@ func (h *Dashboard) setupPage(w http.ResponseWriter, r *http.Request) {
 func (h *Dashboard) setupPost(w http.ResponseWriter, r *http.Request) {
 	label := strings.TrimSpace(r.PostForm.Get("label"))
 	if label == "" || len(label) > 100 {
-		h.render(w, r, http.StatusUnprocessableEntity, setupPage(h.pageCtx(r, "First run", ""), anonCSRF(w, r), "Give the key a label of 1 to 100 characters."))
+		h.render(w, r, http.StatusUnprocessableEntity, setupPage(h.pageCtx(r, h.tr(r, "setup.pageTitle"), ""), anonCSRF(w, r), h.tr(r, "valid.label")))
 		return
 	}
 	raw, err := store.NewRawKey()
@@ -47,7 +47,7 @@ func (h *Dashboard) setupPost(w http.ResponseWriter, r *http.Request) {
 	ss := h.sessions.create(k.ID)
 	h.setSessionCookie(w, r, ss)
 	clearCookie(w, r, csrfCookie)
-	p := h.pageCtx(r, "Your new API key", "keys")
+	p := h.pageCtx(r, h.tr(r, "newkey.title"), "keys")
 	p.SignedIn, p.CSRF = true, ss.csrf
 	h.render(w, r, http.StatusOK, keyShownOnce(p, raw, true))
 }
@@ -61,7 +61,7 @@ func (h *Dashboard) signinPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, http.StatusOK, signinPage(h.pageCtx(r, "Sign in", ""), anonCSRF(w, r), safeNext(r.URL.Query().Get("next")), ""))
+	h.render(w, r, http.StatusOK, signinPage(h.pageCtx(r, h.tr(r, "signin.title"), ""), anonCSRF(w, r), safeNext(r.URL.Query().Get("next")), ""))
 }
 
 // safeNext keeps a post-sign-in redirect on the dashboard.
@@ -77,13 +77,13 @@ func (h *Dashboard) signinPost(w http.ResponseWriter, r *http.Request) {
 	client := clientOf(r)
 	next := safeNext(r.PostForm.Get("next"))
 	again := func(status int, msg string) {
-		h.render(w, r, status, signinPage(h.pageCtx(r, "Sign in", ""), anonCSRF(w, r), next, msg))
+		h.render(w, r, status, signinPage(h.pageCtx(r, h.tr(r, "signin.title"), ""), anonCSRF(w, r), next, msg))
 	}
 	if l, found, err := h.d.Store.AuthLockout(ctx, client); err != nil {
 		h.fail(w, r, "read sign-in lockout", err)
 		return
 	} else if found && l.Attempts >= maxSigninFailures && h.now().Sub(l.FirstAttempt) < lockWindow {
-		again(http.StatusTooManyRequests, "Too many failed attempts. Wait a few minutes and try again.")
+		again(http.StatusTooManyRequests, h.tr(r, "signin.locked"))
 		return
 	}
 	id, ok, err := h.d.Store.VerifyKey(ctx, strings.TrimSpace(r.PostForm.Get("key")))
@@ -96,7 +96,7 @@ func (h *Dashboard) signinPost(w http.ResponseWriter, r *http.Request) {
 			h.log.Warn("record sign-in failure", "err", err)
 		}
 		h.log.Info("dashboard sign-in refused", "client", client)
-		again(http.StatusUnprocessableEntity, "That API key is not valid or not active.")
+		again(http.StatusUnprocessableEntity, h.tr(r, "signin.bad"))
 		return
 	}
 	_ = h.d.Store.ClearAuthLockout(ctx, client)

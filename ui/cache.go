@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -78,7 +79,7 @@ func (h *Dashboard) cachePage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "read cache settings", err)
 		return
 	}
-	h.render(w, r, http.StatusOK, cachePage(h.pageCtx(r, "Cache", "cache"), vm))
+	h.render(w, r, http.StatusOK, cachePage(h.pageCtx(r, h.tr(r, "nav.cache"), "cache"), vm))
 }
 
 func (h *Dashboard) cacheMetricsFragment(w http.ResponseWriter, r *http.Request) {
@@ -92,22 +93,22 @@ func (h *Dashboard) cacheMetricsFragment(w http.ResponseWriter, r *http.Request)
 
 // parseCacheForm reads the tuning form. Messages use the settings API's
 // field names and getcache's own validation.
-func parseCacheForm(f cacheForm) (getcache.Limits, map[string]string) {
+func parseCacheForm(ctx context.Context, f cacheForm) (getcache.Limits, map[string]string) {
 	bad := map[string]string{}
 	var s getcache.Settings
 	ttl, err := strconv.ParseFloat(strings.TrimSpace(f.TTL), 64)
 	if err != nil {
-		bad["ttl_seconds"] = "must be a number of seconds, for example 60 or 0.5 (0 disables the cache)"
+		bad["ttl_seconds"] = msg(ctx, "valid.ttl")
 	}
 	s.TTLSeconds = ttl
 	n, err := strconv.Atoi(strings.TrimSpace(f.MaxEntries))
 	if err != nil {
-		bad["max_entries"] = "must be a whole number >= 1"
+		bad["max_entries"] = msg(ctx, "valid.entries")
 	}
 	s.MaxEntries = n
 	b, err := strconv.ParseInt(strings.TrimSpace(f.MaxBytes), 10, 64)
 	if err != nil {
-		bad["max_bytes"] = "must be a whole number of bytes >= 1024"
+		bad["max_bytes"] = msg(ctx, "valid.bytes")
 	}
 	s.MaxBytes = b
 	l := s.Limits()
@@ -128,7 +129,7 @@ func (h *Dashboard) cacheTune(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := cacheForm{TTL: r.PostForm.Get("ttl_seconds"), MaxEntries: r.PostForm.Get("max_entries"), MaxBytes: r.PostForm.Get("max_bytes")}
-	l, bad := parseCacheForm(f)
+	l, bad := parseCacheForm(r.Context(), f)
 	if bad != nil {
 		vm, err := h.cacheVM(r)
 		if err != nil {
@@ -137,7 +138,7 @@ func (h *Dashboard) cacheTune(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Errors = bad
 		vm.Form = f
-		h.render(w, r, http.StatusUnprocessableEntity, cachePage(h.pageCtx(r, "Cache", "cache"), vm))
+		h.render(w, r, http.StatusUnprocessableEntity, cachePage(h.pageCtx(r, h.tr(r, "nav.cache"), "cache"), vm))
 		return
 	}
 	h.d.Cache.SetLimits(l)
@@ -146,7 +147,7 @@ func (h *Dashboard) cacheTune(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("NetBox GET cache tuned from the dashboard", "ttl_seconds", l.TTL.Seconds(), "max_entries", l.MaxEntries, "max_bytes", l.MaxBytes)
-	h.flashTo(w, r, "/ui/cache", "ok", "Cache limits saved and applied.")
+	h.flashTo(w, r, "/ui/cache", "ok", h.tr(r, "flash.cacheSaved"))
 }
 
 func (h *Dashboard) cacheReset(w http.ResponseWriter, r *http.Request) {
@@ -160,7 +161,7 @@ func (h *Dashboard) cacheReset(w http.ResponseWriter, r *http.Request) {
 	}
 	h.d.Cache.SetLimits(h.d.CacheDefaults)
 	h.log.Info("NetBox GET cache limits reset to the environment's from the dashboard")
-	h.flashTo(w, r, "/ui/cache", "ok", "Cache limits reset to the environment's defaults.")
+	h.flashTo(w, r, "/ui/cache", "ok", h.tr(r, "flash.cacheReset"))
 }
 
 func (h *Dashboard) cacheClear(w http.ResponseWriter, r *http.Request) {
@@ -170,5 +171,5 @@ func (h *Dashboard) cacheClear(w http.ResponseWriter, r *http.Request) {
 	}
 	h.d.Cache.Clear()
 	h.log.Info("NetBox GET cache cleared from the dashboard")
-	h.flashTo(w, r, "/ui/cache", "ok", "Cache cleared.")
+	h.flashTo(w, r, "/ui/cache", "ok", h.tr(r, "flash.cacheCleared"))
 }

@@ -30,15 +30,11 @@ func (f endpointForm) Action() string {
 	return "/ui/endpoints/" + f.Kind + "/" + i64(f.ID)
 }
 
-func (f endpointForm) Title() string {
-	name := "Proxmox VE endpoint"
-	if f.Kind == "netbox" {
-		name = "NetBox endpoint"
-	}
+func (f endpointForm) Title(ctx context.Context) string {
 	if f.ID == 0 {
-		return "Add a " + name
+		return t(ctx, "endpoints.add."+f.Kind)
 	}
-	return "Edit " + name + " " + f.V["name"]
+	return tf(ctx, "endpoints.edit."+f.Kind, f.V["name"])
 }
 
 type endpointsVM struct {
@@ -53,7 +49,7 @@ func (h *Dashboard) endpointsPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "list endpoints", err)
 		return
 	}
-	h.render(w, r, http.StatusOK, endpointsPage(h.pageCtx(r, "Endpoints", "endpoints"), endpointsVM{NetBox: nb, Proxmox: px, CanTest: h.d.Tester != nil}))
+	h.render(w, r, http.StatusOK, endpointsPage(h.pageCtx(r, h.tr(r, "nav.endpoints"), "endpoints"), endpointsVM{NetBox: nb, Proxmox: px, CanTest: h.d.Tester != nil}))
 }
 
 func validKind(k string) bool { return k == "netbox" || k == "proxmox" }
@@ -70,7 +66,7 @@ func (h *Dashboard) endpointNew(w http.ResponseWriter, r *http.Request) {
 	} else {
 		f.V["port"], f.V["timeout"], f.V["max_retries"], f.V["retry_backoff"] = "8006", "5", "0", "0"
 	}
-	h.render(w, r, http.StatusOK, endpointPage(h.pageCtx(r, f.Title(), "endpoints"), f))
+	h.render(w, r, http.StatusOK, endpointPage(h.pageCtx(r, f.Title(r.Context()), "endpoints"), f))
 }
 
 func netboxForm(e store.NetBoxEndpoint) endpointForm {
@@ -126,7 +122,7 @@ func (h *Dashboard) endpointEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.CanTry = h.d.Tester != nil
-	h.render(w, r, http.StatusOK, endpointPage(h.pageCtx(r, f.Title(), "endpoints"), f))
+	h.render(w, r, http.StatusOK, endpointPage(h.pageCtx(r, f.Title(r.Context()), "endpoints"), f))
 }
 
 // formValues copies the posted fields of the form (secrets excluded).
@@ -144,7 +140,13 @@ func formValues(r *http.Request, kind string) map[string]string {
 	return v
 }
 
+// fieldErrs maps a form field to its message, already in the page's
+// language (msg translates).
 type fieldErrs map[string]string
+
+// msg is the text of key in ctx's language; validators use it so their
+// messages follow the page.
+func msg(ctx context.Context, key string, args ...any) string { return tf(ctx, key, args...) }
 
 func (e fieldErrs) add(k, msg string) {
 	if _, ok := e[k]; !ok {
@@ -152,29 +154,29 @@ func (e fieldErrs) add(k, msg string) {
 	}
 }
 
-func (e fieldErrs) str(v map[string]string, k string, maxLen int, required bool) string {
+func (e fieldErrs) str(ctx context.Context, v map[string]string, k string, maxLen int, required bool) string {
 	s := v[k]
 	if required && s == "" {
-		e.add(k, "is required")
+		e.add(k, msg(ctx, "valid.required"))
 	}
 	if len(s) > maxLen {
-		e.add(k, "must be at most "+itoa(maxLen)+" characters")
+		e.add(k, msg(ctx, "valid.maxLen", maxLen))
 	}
 	return s
 }
 
-func (e fieldErrs) integer(v map[string]string, k string, lo, hi int) int {
+func (e fieldErrs) integer(ctx context.Context, v map[string]string, k string, lo, hi int) int {
 	n, err := strconv.Atoi(v[k])
 	if err != nil || n < lo || n > hi {
-		e.add(k, "must be a whole number from "+itoa(lo)+" to "+itoa(hi))
+		e.add(k, msg(ctx, "valid.intRange", lo, hi))
 	}
 	return n
 }
 
 // hosts checks the address fields with the server's own rule.
-func (h *Dashboard) hosts(e fieldErrs, ip, domain string) {
+func (h *Dashboard) hosts(ctx context.Context, e fieldErrs, ip, domain string) {
 	if ip == "" && domain == "" {
-		e.add("ip_address", "set an IP address or a domain: the endpoint needs a host")
+		e.add("ip_address", msg(ctx, "valid.host"))
 		return
 	}
 	if ip != "" {
@@ -199,29 +201,30 @@ func stripMask(v string) string {
 // readNetBox validates the NetBox form over the stored endpoint cur (zero
 // for a new one), with the rules of the /netbox/endpoint routes.
 func (h *Dashboard) readNetBox(r *http.Request, cur store.NetBoxEndpoint) (store.NetBoxEndpoint, store.NetBoxEndpointPatch, fieldErrs) {
+	ctx := r.Context()
 	v := formValues(r, "netbox")
 	errs := fieldErrs{}
 	e := cur
-	e.Name = errs.str(v, "name", 255, true)
-	e.IPAddress = stripMask(errs.str(v, "ip_address", 45, false))
-	e.Domain = errs.str(v, "domain", 255, false)
-	e.Port = errs.integer(v, "port", 1, 65535)
+	e.Name = errs.str(ctx, v, "name", 255, true)
+	e.IPAddress = stripMask(errs.str(ctx, v, "ip_address", 45, false))
+	e.Domain = errs.str(ctx, v, "domain", 255, false)
+	e.Port = errs.integer(ctx, v, "port", 1, 65535)
 	e.TokenVersion = strings.ToLower(v["token_version"])
 	e.VerifySSL = v["verify_ssl"] != ""
 	if e.TokenVersion != "v1" && e.TokenVersion != "v2" {
-		errs.add("token_version", "must be v1 or v2")
+		errs.add("token_version", msg(ctx, "valid.tokenVersion"))
 	}
 	p := store.NetBoxEndpointPatch{Name: &e.Name, IPAddress: &e.IPAddress, Domain: &e.Domain, Port: &e.Port, TokenVersion: &e.TokenVersion, VerifySSL: &e.VerifySSL}
 	if t := r.PostForm.Get("token"); t != "" {
 		if len(t) > 1000 {
-			errs.add("token", "must be at most 1000 characters")
+			errs.add("token", msg(ctx, "valid.maxLen", 1000))
 		}
 		sec := store.Secret(t)
 		e.Token, p.Token = sec, &sec
 	}
 	if t := r.PostForm.Get("token_key"); t != "" {
 		if len(t) > 1000 {
-			errs.add("token_key", "must be at most 1000 characters")
+			errs.add("token_key", msg(ctx, "valid.maxLen", 1000))
 		}
 		sec := store.Secret(t)
 		e.TokenKey, p.TokenKey = sec, &sec
@@ -230,14 +233,14 @@ func (h *Dashboard) readNetBox(r *http.Request, cur store.NetBoxEndpoint) (store
 		none := store.Secret("")
 		e.TokenKey, p.TokenKey = none, &none
 	}
-	h.hosts(errs, e.IPAddress, e.Domain)
+	h.hosts(ctx, errs, e.IPAddress, e.Domain)
 	switch {
 	case e.TokenVersion == "v1" && !e.Token.IsSet():
-		errs.add("token", "is required for NetBox API token v1")
+		errs.add("token", msg(ctx, "valid.v1Token"))
 	case e.TokenVersion == "v2" && !e.Token.IsSet():
-		errs.add("token", "the v2 secret is required")
+		errs.add("token", msg(ctx, "valid.v2Secret"))
 	case e.TokenVersion == "v2" && !e.TokenKey.IsSet():
-		errs.add("token_key", "the v2 key is required")
+		errs.add("token_key", msg(ctx, "valid.v2Key"))
 	}
 	return e, p, errs
 }
@@ -246,21 +249,22 @@ func (h *Dashboard) readNetBox(r *http.Request, cur store.NetBoxEndpoint) (store
 // /proxmox/endpoints routes. An empty password or token value keeps the
 // stored one; the clear_* boxes remove it.
 func (h *Dashboard) readProxmox(r *http.Request, cur store.ProxmoxEndpoint) (store.ProxmoxEndpoint, store.ProxmoxEndpointPatch, fieldErrs) {
+	ctx := r.Context()
 	v := formValues(r, "proxmox")
 	errs := fieldErrs{}
 	e := cur
-	e.Name = errs.str(v, "name", 255, true)
-	e.IPAddress = stripMask(errs.str(v, "ip_address", 45, false))
-	e.Domain = errs.str(v, "domain", 255, false)
-	e.Port = errs.integer(v, "port", 1, 65535)
-	e.Username = errs.str(v, "username", 255, true)
-	e.TokenName = errs.str(v, "token_name", 255, false)
+	e.Name = errs.str(ctx, v, "name", 255, true)
+	e.IPAddress = stripMask(errs.str(ctx, v, "ip_address", 45, false))
+	e.Domain = errs.str(ctx, v, "domain", 255, false)
+	e.Port = errs.integer(ctx, v, "port", 1, 65535)
+	e.Username = errs.str(ctx, v, "username", 255, true)
+	e.TokenName = errs.str(ctx, v, "token_name", 255, false)
 	e.VerifySSL = v["verify_ssl"] != ""
-	e.TimeoutSeconds = errs.integer(v, "timeout", 0, 3600)
-	e.MaxRetries = errs.integer(v, "max_retries", 0, 100)
+	e.TimeoutSeconds = errs.integer(ctx, v, "timeout", 0, 3600)
+	e.MaxRetries = errs.integer(ctx, v, "max_retries", 0, 100)
 	b, err := strconv.ParseFloat(v["retry_backoff"], 64)
 	if err != nil || b < 0 || b > 600 {
-		errs.add("retry_backoff", "must be a number of seconds from 0 to 600")
+		errs.add("retry_backoff", msg(ctx, "valid.backoff"))
 	}
 	e.RetryBackoff = b
 	p := store.ProxmoxEndpointPatch{Name: &e.Name, IPAddress: &e.IPAddress, Domain: &e.Domain, Port: &e.Port, Username: &e.Username,
@@ -268,7 +272,7 @@ func (h *Dashboard) readProxmox(r *http.Request, cur store.ProxmoxEndpoint) (sto
 	secret := func(field, clear string, dst *store.Secret, patch **store.Secret) {
 		if t := r.PostForm.Get(field); t != "" {
 			if len(t) > 1000 {
-				errs.add(field, "must be at most 1000 characters")
+				errs.add(field, msg(ctx, "valid.maxLen", 1000))
 			}
 			sec := store.Secret(t)
 			*dst, *patch = sec, &sec
@@ -280,12 +284,12 @@ func (h *Dashboard) readProxmox(r *http.Request, cur store.ProxmoxEndpoint) (sto
 	secret("password", "clear_password", &e.Password, &p.Password)
 	secret("token_value", "clear_token_value", &e.TokenValue, &p.TokenValue)
 	if (e.TokenName == "") != !e.TokenValue.IsSet() {
-		errs.add("token_name", "token name and token value must be provided together")
+		errs.add("token_name", msg(ctx, "valid.tokenPair"))
 	}
 	if !e.Password.IsSet() && e.TokenName == "" {
-		errs.add("password", "provide a password, or both token name and token value")
+		errs.add("password", msg(ctx, "valid.pveAuth"))
 	}
-	h.hosts(errs, e.IPAddress, e.Domain)
+	h.hosts(ctx, errs, e.IPAddress, e.Domain)
 	return e, p, errs
 }
 
@@ -305,7 +309,7 @@ func (h *Dashboard) endpointCreate(w http.ResponseWriter, r *http.Request) {
 		if e, _, errs = h.readNetBox(r, store.NetBoxEndpoint{}); len(errs) == 0 {
 			e, err = h.d.Store.CreateNetBoxEndpoint(ctx, e)
 			if errors.Is(err, store.ErrConflict) {
-				errs.add("name", "only one NetBox endpoint is allowed; edit the existing one")
+				errs.add("name", msg(ctx, "valid.oneNetBox"))
 				err = nil
 			}
 			id, name = e.ID, e.Name
@@ -315,7 +319,7 @@ func (h *Dashboard) endpointCreate(w http.ResponseWriter, r *http.Request) {
 		if e, _, errs = h.readProxmox(r, store.ProxmoxEndpoint{}); len(errs) == 0 {
 			e, err = h.d.Store.CreateProxmoxEndpoint(ctx, e)
 			if errors.Is(err, store.ErrConflict) {
-				errs.add("name", "an endpoint with this name already exists")
+				errs.add("name", msg(ctx, "valid.nameTaken"))
 				err = nil
 			}
 			id, name = e.ID, e.Name
@@ -327,11 +331,11 @@ func (h *Dashboard) endpointCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(errs) > 0 {
 		f := endpointForm{Kind: kind, V: formValues(r, kind), Set: map[string]bool{}, Errors: errs}
-		h.render(w, r, http.StatusUnprocessableEntity, endpointPage(h.pageCtx(r, f.Title(), "endpoints"), f))
+		h.render(w, r, http.StatusUnprocessableEntity, endpointPage(h.pageCtx(r, f.Title(r.Context()), "endpoints"), f))
 		return
 	}
 	h.log.Info("endpoint created from the dashboard", "kind", kind, "id", id, "name", name)
-	h.flashTo(w, r, "/ui/endpoints/"+kind+"/"+i64(id), "ok", "Endpoint "+name+" saved.")
+	h.flashTo(w, r, "/ui/endpoints/"+kind+"/"+i64(id), "ok", h.trf(r, "flash.endpointSaved", name))
 }
 
 func (h *Dashboard) endpointUpdate(w http.ResponseWriter, r *http.Request) {
@@ -367,7 +371,7 @@ func (h *Dashboard) endpointUpdate(w http.ResponseWriter, r *http.Request) {
 			var e store.ProxmoxEndpoint
 			e, err = h.d.Store.UpdateProxmoxEndpoint(ctx, id, p)
 			if errors.Is(err, store.ErrConflict) {
-				errs.add("name", "an endpoint with this name already exists")
+				errs.add("name", msg(ctx, "valid.nameTaken"))
 				err = nil
 			}
 			name = e.Name
@@ -379,11 +383,11 @@ func (h *Dashboard) endpointUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(errs) > 0 {
 		f := endpointForm{Kind: kind, ID: id, V: formValues(r, kind), Set: stored.Set, Errors: errs, CanTry: h.d.Tester != nil}
-		h.render(w, r, http.StatusUnprocessableEntity, endpointPage(h.pageCtx(r, f.Title(), "endpoints"), f))
+		h.render(w, r, http.StatusUnprocessableEntity, endpointPage(h.pageCtx(r, f.Title(r.Context()), "endpoints"), f))
 		return
 	}
 	h.log.Info("endpoint updated from the dashboard", "kind", kind, "id", id, "name", name)
-	h.flashTo(w, r, "/ui/endpoints/"+kind+"/"+i64(id), "ok", "Endpoint "+name+" saved.")
+	h.flashTo(w, r, "/ui/endpoints/"+kind+"/"+i64(id), "ok", h.trf(r, "flash.endpointSaved", name))
 }
 
 func (h *Dashboard) endpointDelete(w http.ResponseWriter, r *http.Request) {
@@ -399,7 +403,7 @@ func (h *Dashboard) endpointDelete(w http.ResponseWriter, r *http.Request) {
 		err = h.d.Store.DeleteProxmoxEndpoint(r.Context(), id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		h.flashTo(w, r, "/ui/endpoints", "bad", "That endpoint no longer exists.")
+		h.flashTo(w, r, "/ui/endpoints", "bad", h.tr(r, "flash.endpointGone"))
 		return
 	}
 	if err != nil {
@@ -407,7 +411,7 @@ func (h *Dashboard) endpointDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("endpoint deleted from the dashboard", "kind", kind, "id", id)
-	h.flashTo(w, r, "/ui/endpoints", "ok", "Endpoint deleted.")
+	h.flashTo(w, r, "/ui/endpoints", "ok", h.tr(r, "flash.endpointDeleted"))
 }
 
 // endpointTest runs the connection test of a stored endpoint and shows the
@@ -429,5 +433,5 @@ func (h *Dashboard) endpointTest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.CanTry, f.Result = h.d.Tester != nil, &res
-	h.render(w, r, http.StatusOK, endpointPage(h.pageCtx(r, f.Title(), "endpoints"), f))
+	h.render(w, r, http.StatusOK, endpointPage(h.pageCtx(r, f.Title(r.Context()), "endpoints"), f))
 }

@@ -25,13 +25,13 @@ func (h *Dashboard) renderKeys(w http.ResponseWriter, r *http.Request, status in
 		h.fail(w, r, "list API keys", err)
 		return
 	}
-	h.render(w, r, status, keysPage(h.pageCtx(r, "API keys", "keys"), keysVM{Keys: keys, Current: sessionFrom(r.Context()).keyID, Error: msg}))
+	h.render(w, r, status, keysPage(h.pageCtx(r, h.tr(r, "nav.keys"), "keys"), keysVM{Keys: keys, Current: sessionFrom(r.Context()).keyID, Error: msg}))
 }
 
 func (h *Dashboard) keyCreate(w http.ResponseWriter, r *http.Request) {
 	label := strings.TrimSpace(r.PostForm.Get("label"))
 	if label == "" || len(label) > 100 {
-		h.renderKeys(w, r, http.StatusUnprocessableEntity, "Give the key a label of 1 to 100 characters.")
+		h.renderKeys(w, r, http.StatusUnprocessableEntity, h.tr(r, "valid.label"))
 		return
 	}
 	raw, err := store.NewRawKey()
@@ -45,7 +45,7 @@ func (h *Dashboard) keyCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("API key created from the dashboard", "key_id", k.ID, "label", label)
-	h.render(w, r, http.StatusOK, keyShownOnce(h.pageCtx(r, "Your new API key", "keys"), raw, false))
+	h.render(w, r, http.StatusOK, keyShownOnce(h.pageCtx(r, h.tr(r, "newkey.title"), "keys"), raw, false))
 }
 
 // keyAction deactivates, activates or deletes a key. The key of the
@@ -59,7 +59,7 @@ func (h *Dashboard) keyAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id == sessionFrom(r.Context()).keyID && action != "activate" {
-		h.flashTo(w, r, "/ui/keys", "bad", "You are signed in with this key; sign in with another key to "+action+" it.")
+		h.flashTo(w, r, "/ui/keys", "bad", h.tr(r, "flash.ownKey"))
 		return
 	}
 	ctx := r.Context()
@@ -70,7 +70,7 @@ func (h *Dashboard) keyAction(w http.ResponseWriter, r *http.Request) {
 		_, err = h.d.Store.SetKeyActive(ctx, id, action == "activate")
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		h.flashTo(w, r, "/ui/keys", "bad", "That key no longer exists.")
+		h.flashTo(w, r, "/ui/keys", "bad", h.tr(r, "flash.keyGone"))
 		return
 	}
 	if err != nil {
@@ -78,5 +78,5 @@ func (h *Dashboard) keyAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("API key changed from the dashboard", "key_id", id, "action", action)
-	h.flashTo(w, r, "/ui/keys", "ok", "Key "+i64(id)+": "+action+"d.")
+	h.flashTo(w, r, "/ui/keys", "ok", h.trf(r, "flash.key."+action, id))
 }

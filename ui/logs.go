@@ -42,7 +42,7 @@ func (h *Dashboard) logsPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "read logs", err)
 		return
 	}
-	h.render(w, r, http.StatusOK, logsPage(h.pageCtx(r, "Logs", "logs"), logsVM{Level: level, Text: text, Entries: entries, Total: total, Live: h.d.Logs != nil}))
+	h.render(w, r, http.StatusOK, logsPage(h.pageCtx(r, h.tr(r, "nav.logs"), "logs"), logsVM{Level: level, Text: text, Entries: entries, Total: total, Live: h.d.Logs != nil}))
 }
 
 // match applies the page's filter to a live entry.

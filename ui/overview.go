@@ -15,7 +15,8 @@ type endpointRow struct {
 	ID       int64
 	Name     string
 	Address  string
-	Auth     string
+	AuthKey  string // catalogue key of the authentication, with AuthArg
+	AuthArg  string
 	Secrets  []secretState
 	VerifyTL bool
 }
@@ -39,10 +40,10 @@ type overviewVM struct {
 }
 
 func netboxRow(e store.NetBoxEndpoint) endpointRow {
-	r := endpointRow{Kind: "netbox", ID: e.ID, Name: e.Name, Address: hostPort(e.Domain, e.IPAddress, e.Port), Auth: "token " + e.TokenVersion, VerifyTL: e.VerifySSL}
+	r := endpointRow{Kind: "netbox", ID: e.ID, Name: e.Name, Address: hostPort(e.Domain, e.IPAddress, e.Port), AuthKey: "auth.netbox", AuthArg: e.TokenVersion, VerifyTL: e.VerifySSL}
 	r.Secrets = []secretState{{"token", e.Token.IsSet()}}
 	if e.TokenVersion == "v2" {
-		r.Secrets = append(r.Secrets, secretState{"token key", e.TokenKey.IsSet()})
+		r.Secrets = append(r.Secrets, secretState{"token_key", e.TokenKey.IsSet()})
 	}
 	return r
 }
@@ -50,11 +51,11 @@ func netboxRow(e store.NetBoxEndpoint) endpointRow {
 func proxmoxRow(e store.ProxmoxEndpoint) endpointRow {
 	r := endpointRow{Kind: "proxmox", ID: e.ID, Name: e.Name, Address: hostPort(e.Domain, e.IPAddress, e.Port), VerifyTL: e.VerifySSL}
 	if e.TokenName != "" {
-		r.Auth = "API token " + e.Username + "!" + e.TokenName
+		r.AuthKey, r.AuthArg = "auth.pveToken", e.Username+"!"+e.TokenName
 	} else {
-		r.Auth = "password of " + e.Username
+		r.AuthKey, r.AuthArg = "auth.password", e.Username
 	}
-	r.Secrets = []secretState{{"password", e.Password.IsSet()}, {"token value", e.TokenValue.IsSet()}}
+	r.Secrets = []secretState{{"password", e.Password.IsSet()}, {"token_value", e.TokenValue.IsSet()}}
 	return r
 }
 
@@ -78,7 +79,7 @@ func (h *Dashboard) endpointRows(ctx context.Context) (nb, px []endpointRow, err
 
 func (h *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	vm := overviewVM{CanProbe: h.d.Tester != nil, SyncWired: h.d.Sync != nil, TLS: h.tlsView(), CacheOn: h.d.Cache != nil}
+	vm := overviewVM{CanProbe: h.d.Tester != nil, SyncWired: h.d.Sync != nil, TLS: h.tlsView(ctx), CacheOn: h.d.Cache != nil}
 	var err error
 	if vm.NetBox, vm.Proxmox, err = h.endpointRows(ctx); err != nil {
 		h.fail(w, r, "list endpoints", err)
@@ -100,9 +101,9 @@ func (h *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.d.Cache != nil {
 		m := h.d.Cache.Metrics()
-		vm.CacheStats = pct(m.HitRate) + " hit rate, " + itoa(m.CurrentEntries) + " entries, " + bytesHuman(m.CurrentBytes)
+		vm.CacheStats = h.trf(r, "overview.cacheStats", pct(m.HitRate), m.CurrentEntries, bytesHuman(m.CurrentBytes))
 	}
-	h.render(w, r, http.StatusOK, overviewPage(h.pageCtx(r, "Overview", "overview"), vm))
+	h.render(w, r, http.StatusOK, overviewPage(h.pageCtx(r, h.tr(r, "nav.overview"), "overview"), vm))
 }
 
 // probe answers the overview's lazy reachability check of one endpoint.
@@ -120,11 +121,11 @@ type probeRes struct {
 // testEndpoint runs the Tester against one stored endpoint, bounded to 15 s.
 func (h *Dashboard) testEndpoint(ctx context.Context, kind, idText string) probeRes {
 	if h.d.Tester == nil {
-		return probeRes{Text: "Connection tests are not wired in this build."}
+		return probeRes{Text: t(ctx, "endpoints.noTester")}
 	}
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil {
-		return probeRes{Text: "Unknown endpoint."}
+		return probeRes{Text: t(ctx, "probe.unknown")}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -133,22 +134,22 @@ func (h *Dashboard) testEndpoint(ctx context.Context, kind, idText string) probe
 	case "proxmox":
 		e, gerr := h.d.Store.ProxmoxEndpoint(ctx, id)
 		if gerr != nil {
-			return probeRes{Text: "Unknown endpoint."}
+			return probeRes{Text: t(ctx, "probe.unknown")}
 		}
 		version, err = h.d.Tester.TestProxmox(ctx, e)
 	case "netbox":
 		e, gerr := h.d.Store.NetBoxEndpoint(ctx, id)
 		if gerr != nil {
-			return probeRes{Text: "Unknown endpoint."}
+			return probeRes{Text: t(ctx, "probe.unknown")}
 		}
 		version, err = h.d.Tester.TestNetBox(ctx, e)
 	default:
-		return probeRes{Text: "Unknown endpoint."}
+		return probeRes{Text: t(ctx, "probe.unknown")}
 	}
 	if err != nil {
-		return probeRes{Text: "Unreachable: " + err.Error()}
+		return probeRes{Text: tf(ctx, "probe.unreachable", err.Error())}
 	}
-	return probeRes{OK: true, Text: "Reachable", Version: version}
+	return probeRes{OK: true, Text: t(ctx, "probe.reachable"), Version: version}
 }
 
 type tlsVM struct {
@@ -159,7 +160,7 @@ type tlsVM struct {
 	HasRoot     bool
 }
 
-func (h *Dashboard) tlsView() tlsVM {
+func (h *Dashboard) tlsView(ctx context.Context) tlsVM {
 	if h.d.TLS == nil {
 		return tlsVM{}
 	}
@@ -169,7 +170,7 @@ func (h *Dashboard) tlsView() tlsVM {
 		left := st.NotAfter.Sub(h.now())
 		vm.ExpiresIn = (left.Round(time.Hour)).String()
 		if days := int(left.Hours() / 24); days >= 2 {
-			vm.ExpiresIn = strconv.Itoa(days) + " days"
+			vm.ExpiresIn = tf(ctx, "tls.days", days)
 		}
 		vm.ExpiresSoon = left < 14*24*time.Hour
 	}
@@ -177,5 +178,5 @@ func (h *Dashboard) tlsView() tlsVM {
 }
 
 func (h *Dashboard) tlsPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, tlsPage(h.pageCtx(r, "TLS", "tls"), h.tlsView()))
+	h.render(w, r, http.StatusOK, tlsPage(h.pageCtx(r, "TLS", "tls"), h.tlsView(r.Context())))
 }

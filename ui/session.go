@@ -238,7 +238,11 @@ func (h *Dashboard) checkPost(r *http.Request, want string) error {
 
 func (h *Dashboard) forbidden(w http.ResponseWriter, r *http.Request, err error) {
 	h.log.Info("dashboard form refused", "path", r.URL.Path, "reason", err.Error())
-	h.render(w, r, http.StatusForbidden, errorPage(h.pageCtx(r, "Refused", ""), "Request refused", err.Error()))
+	text := err.Error()
+	if errors.Is(err, errCSRF) {
+		text = h.tr(r, "error.csrf")
+	}
+	h.render(w, r, http.StatusForbidden, errorPage(h.pageCtx(r, h.tr(r, "error.refused"), ""), h.tr(r, "error.refusedTitle"), text))
 }
 
 // anonCSRF returns the double-submit token of the sign-in and setup forms,
@@ -273,7 +277,7 @@ func (h *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, c
 
 func (h *Dashboard) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	h.log.Error(what, "path", r.URL.Path, "err", err)
-	h.render(w, r, http.StatusInternalServerError, errorPage(h.pageCtx(r, "Error", ""), "Something went wrong", what+". The log has the details."))
+	h.render(w, r, http.StatusInternalServerError, errorPage(h.pageCtx(r, h.tr(r, "error.title"), ""), h.tr(r, "error.wrong"), h.trf(r, "error.wrongText", what)))
 }
 
 // clientOf is the remote address without port, the lockout's client key.

@@ -42,26 +42,26 @@ func (h *Dashboard) syncPage(w http.ResponseWriter, r *http.Request) {
 	for _, run := range runs {
 		vm.Recent = append(vm.Recent, toRunRow(run, h.now()))
 	}
-	h.render(w, r, http.StatusOK, syncPage(h.pageCtx(r, "Sync", "sync"), vm))
+	h.render(w, r, http.StatusOK, syncPage(h.pageCtx(r, h.tr(r, "nav.sync"), "sync"), vm))
 }
 
 func (h *Dashboard) syncStart(w http.ResponseWriter, r *http.Request) {
 	if h.d.Sync == nil {
-		h.flashTo(w, r, "/ui/sync", "bad", "The sync engine is not wired in this build.")
+		h.flashTo(w, r, "/ui/sync", "bad", h.tr(r, "sync.notWired"))
 		return
 	}
 	req := SyncRequest{Trigger: "dashboard", DryRun: r.PostForm.Get("dry_run") != ""}
 	if v := r.PostForm.Get("endpoint"); v != "" && v != "all" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id <= 0 {
-			h.flashTo(w, r, "/ui/sync", "bad", "Choose an endpoint from the list.")
+			h.flashTo(w, r, "/ui/sync", "bad", h.tr(r, "flash.chooseEndpoint"))
 			return
 		}
 		req.EndpointID = id
 	}
 	if v := r.PostForm.Get("stage"); v != "" && v != "all" {
 		if !slices.Contains(h.d.Sync.Stages(), v) {
-			h.flashTo(w, r, "/ui/sync", "bad", "Choose a stage from the list.")
+			h.flashTo(w, r, "/ui/sync", "bad", h.tr(r, "flash.chooseStage"))
 			return
 		}
 		req.Stage = v
@@ -69,7 +69,7 @@ func (h *Dashboard) syncStart(w http.ResponseWriter, r *http.Request) {
 	id, err := h.d.Sync.Start(context.WithoutCancel(r.Context()), req)
 	if err != nil {
 		h.log.Warn("dashboard sync start refused", "err", err)
-		h.flashTo(w, r, "/ui/sync", "bad", "The sync did not start: "+err.Error())
+		h.flashTo(w, r, "/ui/sync", "bad", h.trf(r, "flash.syncNotStarted", err.Error()))
 		return
 	}
 	h.log.Info("sync started from the dashboard", "run_id", id, "endpoint_id", req.EndpointID, "stage", req.Stage, "dry_run", req.DryRun)
@@ -84,11 +84,11 @@ func (h *Dashboard) syncCancel(w http.ResponseWriter, r *http.Request) {
 	}
 	target := "/ui/sync/" + i64(id)
 	if err := h.d.Sync.Cancel(id); err != nil {
-		h.flashTo(w, r, target, "bad", "Cancel failed: "+err.Error())
+		h.flashTo(w, r, target, "bad", h.trf(r, "flash.cancelFailed", err.Error()))
 		return
 	}
 	h.log.Info("sync cancel asked from the dashboard", "run_id", id)
-	h.flashTo(w, r, target, "ok", "Cancel requested; the run stops after the object in flight.")
+	h.flashTo(w, r, target, "ok", h.tr(r, "flash.cancelRequested"))
 }
 
 // runVM is the live view of one run.
@@ -245,14 +245,14 @@ func (h *Dashboard) runPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := h.runView(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		h.render(w, r, http.StatusNotFound, errorPage(h.pageCtx(r, "Not found", "sync"), "Run not found", "There is no sync run "+i64(id)+"."))
+		h.render(w, r, http.StatusNotFound, errorPage(h.pageCtx(r, h.tr(r, "error.notFound"), "sync"), h.tr(r, "run.notFound"), h.trf(r, "run.notFoundText", id)))
 		return
 	}
 	if err != nil {
 		h.fail(w, r, "read run", err)
 		return
 	}
-	h.render(w, r, http.StatusOK, runPage(h.pageCtx(r, "Run "+i64(id), "sync"), v))
+	h.render(w, r, http.StatusOK, runPage(h.pageCtx(r, h.trf(r, "run.name", id), "sync"), v))
 }
 
 // runStream sends the run's progress panel, re-rendered after each batch of
@@ -276,6 +276,11 @@ func (h *Dashboard) runStream(w http.ResponseWriter, r *http.Request) {
 	sse := startSSE(w)
 	finish := func() {
 		if fin, err := h.runView(ctx, id); err == nil {
+			// The engine reports the end just before the store records
+			// it: keep the status of run_finished then.
+			if fin.Status == "running" && v.Status != "running" && v.Status != "" {
+				fin.Status = v.Status
+			}
 			if len(fin.Plan) == 0 {
 				fin.Plan = v.Plan
 			}
@@ -360,7 +365,7 @@ func (h *Dashboard) historyPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	vm.Chart = runsChart(finished)
-	h.render(w, r, http.StatusOK, historyPage(h.pageCtx(r, "History", "history"), vm))
+	h.render(w, r, http.StatusOK, historyPage(h.pageCtx(r, h.tr(r, "nav.history"), "history"), vm))
 }
 
 func opClass(op string) string {

@@ -15,6 +15,8 @@ import (
 
 // pageCtx is what the layout needs on every page.
 type pageCtx struct {
+	Lang     Lang
+	Path     string // the page's own path, for the language switch
 	Title    string
 	Active   string // nav entry
 	CSRF     string
@@ -24,21 +26,26 @@ type pageCtx struct {
 	Commit   string
 }
 
-type navItem struct{ Key, Label, Href string }
+// navItem is an entry of the main navigation; its label is the catalogue
+// text "nav."+Key.
+type navItem struct{ Key, Href string }
 
 var nav = []navItem{
-	{"overview", "Overview", "/ui/"},
-	{"sync", "Sync", "/ui/sync"},
-	{"history", "History", "/ui/history"},
-	{"cache", "Cache", "/ui/cache"},
-	{"endpoints", "Endpoints", "/ui/endpoints"},
-	{"keys", "API keys", "/ui/keys"},
-	{"tls", "TLS", "/ui/tls"},
-	{"logs", "Logs", "/ui/logs"},
+	{"overview", "/ui/"},
+	{"sync", "/ui/sync"},
+	{"history", "/ui/history"},
+	{"cache", "/ui/cache"},
+	{"endpoints", "/ui/endpoints"},
+	{"keys", "/ui/keys"},
+	{"tls", "/ui/tls"},
+	{"logs", "/ui/logs"},
 }
 
 func (h *Dashboard) pageCtx(r *http.Request, title, active string) pageCtx {
-	p := pageCtx{Title: title, Active: active, Version: h.d.Version, Commit: h.d.Commit}
+	p := pageCtx{Lang: langFrom(r.Context()), Path: r.URL.Path, Title: title, Active: active, Version: h.d.Version, Commit: h.d.Commit}
+	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
+		p.Path = r.URL.RequestURI()
+	}
 	if ss := sessionFrom(r.Context()); ss.id != "" {
 		p.SignedIn, p.CSRF = true, ss.csrf
 		p.Flash = h.sessions.takeFlash(ss.id)
@@ -87,11 +94,27 @@ func bytesHuman(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-func setUnset(set bool) string {
+func setUnset(ctx context.Context, set bool) string {
 	if set {
-		return "set"
+		return t(ctx, "secret.set")
 	}
-	return "not set"
+	return t(ctx, "secret.unset")
+}
+
+// triggerText, statusText and stateText name a run's trigger, a run's
+// status and a stage's state in the page's language (unknown values as
+// they are).
+func triggerText(ctx context.Context, trigger string) string { return known(ctx, "trigger.", trigger) }
+
+func statusText(ctx context.Context, status string) string { return known(ctx, "status.", status) }
+
+func stateText(ctx context.Context, state string) string { return known(ctx, "state.", state) }
+
+func known(ctx context.Context, prefix, v string) string {
+	if _, ok := msgEN[prefix+v]; ok {
+		return t(ctx, prefix+v)
+	}
+	return v
 }
 
 func hostPort(domain, ip string, port int) string {
@@ -254,13 +277,15 @@ type bar struct {
 	YA, HA string
 	YB, HB string
 	XB     string
-	Title  string
+	ID     int64
+	Dur    string
+	Writes int64
 }
 
 // runsChart plots duration (left bars) and writes (right bars) per run,
 // oldest left.
 func runsChart(rows []runRow) barChart {
-	ch := barChart{Width: 600, Height: 160, LabelA: "duration", LabelB: "NetBox writes"}
+	ch := barChart{Width: 600, Height: 160, LabelA: "chart.duration", LabelB: "chart.writes"}
 	var maxD time.Duration
 	var maxW int64
 	for _, r := range rows {
@@ -289,7 +314,7 @@ func runsChart(rows []runRow) barChart {
 			X: f1(x + slot*0.1), XB: f1(x + slot*0.1 + w), W: f1(w),
 			YA: f1(plotH - ha + 10), HA: f1(ha),
 			YB: f1(plotH - hb + 10), HB: f1(hb),
-			Title: fmt.Sprintf("run %d: %s, %d writes", r.ID, dur(r.Duration), r.Writes),
+			ID: r.ID, Dur: dur(r.Duration), Writes: r.Writes,
 		})
 	}
 	return ch
@@ -315,7 +340,7 @@ type cacheSample struct {
 }
 
 func cacheChart(s []cacheSample) lineChart {
-	ch := lineChart{Width: 600, Height: 140, LabelA: "hit rate (%)", LabelB: "entries", MaxA: "100 %"}
+	ch := lineChart{Width: 600, Height: 140, LabelA: "chart.hitRate", LabelB: "chart.entries", MaxA: "100 %"}
 	if len(s) == 0 {
 		return ch
 	}
@@ -345,16 +370,19 @@ func cacheChart(s []cacheSample) lineChart {
 
 func csrfFromCtx(ctx context.Context) string { return sessionFrom(ctx).csrf }
 
-func probeText(r probeRes) string {
+func probeText(ctx context.Context, r probeRes) string {
 	if r.Version != "" {
-		return r.Text + ", version " + r.Version
+		return tf(ctx, "probe.withVersion", r.Text, r.Version)
 	}
 	return r.Text
 }
 
-func sourceText(source string) string {
+func sourceText(ctx context.Context, source string) string {
 	if source == "settings" {
-		return "settings saved here"
+		return t(ctx, "cache.fromSettings")
 	}
-	return "the environment"
+	return t(ctx, "cache.fromEnv")
 }
+
+// authText describes how an endpoint authenticates.
+func authText(ctx context.Context, e endpointRow) string { return tf(ctx, e.AuthKey, e.AuthArg) }
