@@ -283,7 +283,9 @@ func TestPluginConformance(t *testing.T) {
 	// 6. Individual sync of one VM after a rename in Proxmox: updated, then unchanged.
 	code, b = p.do("GET", "proxmox/cluster/status", nil)
 	var status []map[string]any
-	json.Unmarshal(b, &status)
+	if err := json.Unmarshal(b, &status); code != 200 || err != nil || len(status) == 0 {
+		t.Fatalf("cluster status: %d %s", code, b)
+	}
 	cluster := status[0]["name"].(string)
 	if err := l.PVE[0].RenameGuest(101, "renamed-101"); err != nil {
 		t.Fatal(err)
