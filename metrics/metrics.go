@@ -72,6 +72,7 @@ type Registry struct {
 	syncObjects  *prometheus.CounterVec
 	peerRequests *prometheus.CounterVec
 	peerDuration *prometheus.HistogramVec
+	certEvents   *prometheus.CounterVec
 }
 
 // New returns a registry with the Go and process collectors and the sync and peer instruments.
@@ -100,11 +101,15 @@ func New() *Registry {
 			Help:    "Time until response headers of requests to NetBox and Proxmox, by peer, method and status class.",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}, []string{"peer", "method", "status"}),
+		certEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proxbox_tls_certificate_events_total",
+			Help: "TLS certificate events (obtained, renewed, failed, reloaded), by event.",
+		}, []string{"event"}),
 	}
 	r.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		r.syncRuns, r.syncDuration, r.syncObjects, r.peerRequests, r.peerDuration,
+		r.syncRuns, r.syncDuration, r.syncObjects, r.peerRequests, r.peerDuration, r.certEvents,
 	)
 	return r
 }
@@ -166,4 +171,9 @@ func (r *Registry) AddSyncObjects(objType, outcome string, n int) {
 		return
 	}
 	r.syncObjects.WithLabelValues(objType, outcome).Add(float64(n))
+}
+
+// CertificateEvent counts one TLS certificate event (certs.Config.OnEvent).
+func (r *Registry) CertificateEvent(event string) {
+	r.certEvents.WithLabelValues(event).Inc()
 }

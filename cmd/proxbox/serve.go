@@ -71,13 +71,15 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		log.Warn("sync runs interrupted by the previous stop marked failed", "runs", n)
 	}
 
+	reg := metrics.New()
 	var tm *certs.Manager
 	if cfg.TLS != config.TLSOff {
 		tm, err = certs.New(ctx, certs.Config{
 			Mode: cfg.TLS, DataDir: cfg.DataDir, CARoot: cfg.CARoot, Names: cfg.TLSNames,
 			ACMEEmail: cfg.ACMEEmail, ACMECA: cfg.ACMECA, ACMEEABKeyID: cfg.ACMEEABKeyID, ACMEEABHMAC: cfg.ACMEEABHMAC,
 			CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, HTTPSPort: cfg.Port, HTTPPort: cfg.HTTPRedirectPort,
-			Logger: log.With("module", "tls"),
+			Logger:  log.With("module", "tls"),
+			OnEvent: func(name string, _ map[string]any) { reg.CertificateEvent(name) },
 		})
 		if err != nil {
 			return fmt.Errorf("TLS (%s mode): %w", cfg.TLS, err)
@@ -93,7 +95,6 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	cache.Start(ctx)
 	defer cache.Close()
 
-	reg := metrics.New()
 	if err := reg.RegisterCache(cache); err != nil {
 		return err
 	}
