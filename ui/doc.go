@@ -55,8 +55,27 @@
 // metrics, and its SSE extension swaps server-rendered fragments for the sync
 // progress and the log tail.
 //
+// # Languages
+//
+// Every page is in English and Brazilian Portuguese. ServeHTTP picks the
+// language from the lang cookie (set by the footer's switch, plain links to
+// /ui/lang/{lang}?next=...) or else Accept-Language (pt, pt-BR -> Portuguese,
+// anything else English) and puts it in the request context; templates call
+// t(ctx, key) / tf(ctx, key, args...), handlers h.tr / h.trf. The texts live
+// in messages.go, one map per language; tests fail when a key is missing in
+// one language, when the fmt verbs differ, or when code uses an unknown key.
+// Errors coming from other packages (target checks, cache limits, Proxmox and
+// NetBox replies) stay as those packages word them.
+//
+// # One-time sign-in links
+//
+// LoginLink mints a random single-use token kept in memory (by its SHA-256)
+// with an expiry; GET /ui/signin/link/{token} consumes it and signs the
+// browser in like a key sign-in. proxbox demo prints one.
+//
 // # Not done yet
 //
-// Brazilian Portuguese (the pages are English only), objects-under-management
-// counts and the next scheduled sync on the overview (no source for them yet).
+// Objects-under-management counts and the next scheduled sync on the
+// overview (no source for them yet); numbers use a decimal point in both
+// languages.
 package ui
