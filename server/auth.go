@@ -78,14 +78,17 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 				return next(c)
 			}
 		}
+		if raw == "" {
+			// A request without any key is not a guess (browsers fetch
+			// /favicon.ico, probes knock): it is refused but not counted, so
+			// it cannot lock out the plugin on the same address.
+			return fail(http.StatusUnauthorized, "API key required.")
+		}
 		l, err := s.store.RecordAuthFailure(ctx, client, now, lockoutWindow)
 		if err != nil {
 			return err
 		}
-		what := "API key required."
-		if raw != "" {
-			what = "Invalid API key."
-		}
+		what := "Invalid API key."
 		s.log.Info("authentication failed", "remote_ip", client, "path", r.URL.Path, "attempts", l.Attempts)
 		if left := maxAuthFailures - l.Attempts; left > 0 {
 			return fail(http.StatusUnauthorized, fmt.Sprintf("%s %d attempts remaining.", what, left))

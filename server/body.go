@@ -72,49 +72,47 @@ func (b *jsonBody) str(k string, max int) (string, bool) {
 	return s, true
 }
 
-// integer accepts a JSON number or a numeric string.
+// rawNumber reads a JSON number or a numeric string; ok is false when the
+// field is absent or null.
+func (b *jsonBody) rawNumber(k string) (f float64, present, ok bool) {
+	raw, has := b.m[k]
+	if !has || b.isNull(k) {
+		return 0, false, false
+	}
+	if err := json.Unmarshal(raw, &f); err == nil {
+		return f, true, true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+			return f, true, true
+		}
+	}
+	return 0, true, false
+}
+
+// integer accepts a JSON number or a numeric string within lo..hi.
 func (b *jsonBody) integer(k string, lo, hi int) (int, bool) {
-	raw, ok := b.m[k]
-	if !ok || b.isNull(k) {
+	f, present, ok := b.rawNumber(k)
+	if !present {
 		return 0, false
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			b.bad(k, "must be an integer")
-			return 0, true
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			b.bad(k, "must be an integer")
-			return 0, true
-		}
-		f = float64(n)
-	}
-	if f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
+	if !ok || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
 		b.bad(k, fmt.Sprintf("must be an integer from %d to %d", lo, hi))
 		return 0, true
 	}
 	return int(f), true
 }
 
+// number accepts a JSON number or a numeric string within lo..hi.
 func (b *jsonBody) number(k string, lo, hi float64) (float64, bool) {
-	raw, ok := b.m[k]
-	if !ok || b.isNull(k) {
+	f, present, ok := b.rawNumber(k)
+	if !present {
 		return 0, false
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			b.bad(k, "must be a number")
-			return 0, true
-		}
-		if f, err = strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
-			b.bad(k, "must be a number")
-			return 0, true
-		}
+	if !ok {
+		b.bad(k, "must be a number")
+		return 0, true
 	}
 	if f < lo || f > hi {
 		b.bad(k, fmt.Sprintf("must be between %g and %g", lo, hi))

@@ -173,6 +173,12 @@ func TestLockoutAfterFiveBadKeys(t *testing.T) {
 	f := newFixture(t)
 	f.bootstrap()
 	var e map[string]string
+	// Requests without any key are refused but never lock anyone out.
+	for i := 0; i < 10; i++ {
+		if rec := f.do("GET", "/favicon.ico", "", nil, &e); rec.Code != 401 || !strings.Contains(e["detail"], "API key") {
+			t.Fatalf("no key: %d %v", rec.Code, e)
+		}
+	}
 	for i := 1; i <= 5; i++ {
 		rec := f.do("GET", "/auth/keys", "wrong-key", nil, &e)
 		if rec.Code != 401 || !strings.Contains(e["detail"], "API key") {
@@ -378,6 +384,7 @@ func TestTrustedProxies(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		req := httptest.NewRequest("GET", "/auth/keys", nil)
 		req.RemoteAddr = "192.0.2.10:1"
+		req.Header.Set(APIKeyHeader, "guess-"+itoa(int64(i)))
 		req.Header.Set("X-Forwarded-For", "198.51.100."+itoa(int64(i)))
 		f.srv.Handler().ServeHTTP(httptest.NewRecorder(), req)
 	}

@@ -41,26 +41,10 @@ func NewRawKey() (string, error) {
 
 // CreateKey stores a hash of raw under label.
 func (s *Store) CreateKey(ctx context.Context, label, raw string) (APIKey, error) {
-	if len(raw) < MinKeyLength {
-		return APIKey{}, fmt.Errorf("API key must be at least %d characters", MinKeyLength)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(raw), keyCost)
-	if err != nil {
-		return APIKey{}, fmt.Errorf("hash key: %w", err)
-	}
-	k := APIKey{Label: label, IsActive: true, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-	err = s.tx(ctx, func(t *sql.Tx) error {
-		res, err := t.ExecContext(ctx, `INSERT INTO api_key(label, key_hash, is_active, created_at) VALUES (?,?,1,?)`, label, string(hash), k.CreatedAt.UnixMilli())
-		if err != nil {
-			return err
-		}
-		k.ID, err = res.LastInsertId()
-		return err
-	})
+	k, err := s.insertKey(ctx, label, raw, false)
 	if err != nil {
 		return APIKey{}, fmt.Errorf("create key: %w", err)
 	}
-	s.forgetVerifiedKeys()
 	return k, nil
 }
 
@@ -68,6 +52,16 @@ func (s *Store) CreateKey(ctx context.Context, label, raw string) (APIKey, error
 // bootstrap); otherwise it returns ErrConflict. The check and the insert
 // happen in one transaction, so two racing registrations cannot both win.
 func (s *Store) RegisterFirstKey(ctx context.Context, label, raw string) (APIKey, error) {
+	k, err := s.insertKey(ctx, label, raw, true)
+	if err != nil {
+		return APIKey{}, fmt.Errorf("register key: %w", err)
+	}
+	return k, nil
+}
+
+// insertKey hashes raw and stores it; onlyFirst refuses when an active key
+// exists (ErrConflict), in the same transaction as the insert.
+func (s *Store) insertKey(ctx context.Context, label, raw string, onlyFirst bool) (APIKey, error) {
 	if len(raw) < MinKeyLength {
 		return APIKey{}, fmt.Errorf("API key must be at least %d characters", MinKeyLength)
 	}
@@ -77,12 +71,14 @@ func (s *Store) RegisterFirstKey(ctx context.Context, label, raw string) (APIKey
 	}
 	k := APIKey{Label: label, IsActive: true, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
 	err = s.tx(ctx, func(t *sql.Tx) error {
-		var n int
-		if err := t.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_key WHERE is_active = 1`).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrConflict
+		if onlyFirst {
+			var n int
+			if err := t.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_key WHERE is_active = 1`).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return ErrConflict
+			}
 		}
 		res, err := t.ExecContext(ctx, `INSERT INTO api_key(label, key_hash, is_active, created_at) VALUES (?,?,1,?)`, label, string(hash), k.CreatedAt.UnixMilli())
 		if err != nil {
@@ -92,7 +88,7 @@ func (s *Store) RegisterFirstKey(ctx context.Context, label, raw string) (APIKey
 		return err
 	})
 	if err != nil {
-		return APIKey{}, fmt.Errorf("register key: %w", err)
+		return APIKey{}, err
 	}
 	s.forgetVerifiedKeys()
 	return k, nil
