@@ -172,7 +172,14 @@ func (h *Dashboard) tlsView(ctx context.Context) tlsVM {
 		if days := int(left.Hours() / 24); days >= 2 {
 			vm.ExpiresIn = tf(ctx, "tls.days", days)
 		}
-		vm.ExpiresSoon = left < 14*24*time.Hour
+		// certmagic renews local and ACME leaves (7 days for the local CA) when a
+		// third of their life is left; only a leaf that is still this close to
+		// its end has failed to renew. Files are the operator's to renew.
+		soon := 14 * 24 * time.Hour
+		if st.Mode == certs.ModeLocal || st.Mode == certs.ModeACME {
+			soon = 48 * time.Hour
+		}
+		vm.ExpiresSoon = left < soon
 	}
 	return vm
 }
