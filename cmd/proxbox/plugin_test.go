@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -305,5 +306,44 @@ func TestPluginConformance(t *testing.T) {
 	}
 	if code, b := p.do("GET", "sync/individual/bogus", nil); code != 404 {
 		t.Fatalf("unknown kind: %d %s", code, b)
+	}
+	// Every kind the plugin asks for answers in its shape (the batch call for
+	// task history sends vm_type instead of type).
+	for _, q := range []string{
+		"cluster?cluster_name=" + cluster,
+		"node?node_name=pve01&cluster_name=" + cluster,
+		"storage?cluster_name=" + cluster + "&storage_name=local",
+		"backup?cluster_name=" + cluster + "&node=pve01&storage=local&vmid=101",
+		"snapshot?cluster_name=" + cluster + "&node=pve01&type=qemu&vmid=101&snapshot_name=pre-upgrade",
+		"task-history?node=pve01&vm_type=qemu&vmid=101&cluster_name=" + cluster,
+		"interface?cluster_name=" + cluster + "&vmid=101&interface_name=net0",
+		"ip?cluster_name=" + cluster + "&ip_address=10.0.0.1",
+		"disk?cluster_name=" + cluster + "&vmid=101&disk_name=scsi0",
+		"replication?cluster_name=" + cluster + "&replication_id=102-0",
+	} {
+		code, b := p.do("GET", "sync/individual/"+q, nil)
+		var r map[string]any
+		if err := json.Unmarshal(b, &r); code != 200 || err != nil || r["action"] == nil || r["action"] == "failed" || r["dependencies_synced"] == nil {
+			t.Errorf("individual %s: %d %s", q, code, b)
+		}
+	}
+
+	// Two callers of the same stage at once both get a clean stream.
+	errs := make(chan string, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			code, body := p.do("GET", pluginStages[2].path+"?"+common, nil)
+			frames := parsePluginFrames(string(body))
+			if code != 200 || len(frames) == 0 || frames[len(frames)-1].event != "complete" || frames[len(frames)-1].data["ok"] != true {
+				errs <- fmt.Sprintf("HTTP %d, %d frames", code, len(frames))
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		if e := <-errs; e != "" {
+			t.Errorf("concurrent stage call: %s", e)
+		}
 	}
 }

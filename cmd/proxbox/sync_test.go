@@ -54,12 +54,14 @@ func TestSyncOnceInlineDryRunThenRealThenSteady(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || !sum.OK || sum.Objects["virtual_machines"]["created"] != 10 {
 		t.Fatalf("summary: %v %+v", err, sum)
 	}
+	t.Logf("sync --once on the fixture, first run: %d NetBox requests, %d writes", sum.NetBox.Requests, sum.NetBox.Writes)
 	out.Reset()
 	run(context.Background(), inlineArgs(l, "--json"), &out, &errOut)
 	json.Unmarshal(out.Bytes(), &sum)
 	if sum.NetBox.Writes != 0 || sum.Objects["virtual_machines"]["unchanged"] != 10 {
 		t.Fatalf("steady run: %+v", sum)
 	}
+	t.Logf("sync --once on the fixture, steady run: %d NetBox requests, 0 writes", sum.NetBox.Requests)
 }
 
 func TestSyncExitCodes(t *testing.T) {
