@@ -174,11 +174,8 @@ func parseBoolLoose(v string) (bool, error) {
 func (s *Server) stageStream(r stageRoute) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
-		ids, err := s.endpointIDs(ctx, c.QueryParam("proxmox_endpoint_ids"))
+		ids, err := s.syncTargets(c)
 		if err != nil {
-			return err
-		}
-		if err := s.syncPreflight(ctx); err != nil {
 			return err
 		}
 		params := stageParams(c)
@@ -202,6 +199,16 @@ func (s *Server) stageStream(r stageRoute) echo.HandlerFunc {
 		st.finish(r.step, sum, err, ctx.Err())
 		return nil
 	}
+}
+
+// syncTargets reads the endpoint selection and refuses, before anything is
+// streamed, when nothing can sync.
+func (s *Server) syncTargets(c echo.Context) ([]int64, error) {
+	ids, err := s.endpointIDs(c.Request().Context(), c.QueryParam("proxmox_endpoint_ids"))
+	if err != nil {
+		return nil, err
+	}
+	return ids, s.syncPreflight(c.Request().Context())
 }
 
 // syncPreflight refuses before streaming when nothing can sync: the plugin
@@ -431,11 +438,8 @@ func suggestion(msg string) string {
 // answers JSON.
 func (s *Server) fullUpdate(c echo.Context) error {
 	ctx := c.Request().Context()
-	ids, err := s.endpointIDs(ctx, c.QueryParam("proxmox_endpoint_ids"))
+	ids, err := s.syncTargets(c)
 	if err != nil {
-		return err
-	}
-	if err := s.syncPreflight(ctx); err != nil {
 		return err
 	}
 	sum, err := s.opt.Sync.Sync(ctx, StageRequest{EndpointIDs: ids, Stages: knownStages(FullUpdateStages), Params: stageParams(c), Trigger: "plugin"}, nil)
@@ -455,11 +459,8 @@ func (s *Server) fullUpdate(c echo.Context) error {
 // fullUpdateStream is /full-update as a stream.
 func (s *Server) fullUpdateStream(c echo.Context) error {
 	ctx := c.Request().Context()
-	ids, err := s.endpointIDs(ctx, c.QueryParam("proxmox_endpoint_ids"))
+	ids, err := s.syncTargets(c)
 	if err != nil {
-		return err
-	}
-	if err := s.syncPreflight(ctx); err != nil {
 		return err
 	}
 	sse := s.startSSE(c)
