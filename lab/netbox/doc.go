@@ -46,7 +46,7 @@
 // transaction: a bulk request with one bad item writes nothing.
 //
 // Deviations kept on purpose: rows are ordered by id (NetBox orders by the model's ordering,
-// then id); IP addresses are not globally unique unless Options.EnforceGlobalUnique is set
-// (NetBox 4.x defaults ENFORCE_GLOBAL_UNIQUE to true); only the interface types a Proxmox sync
+// then id); IP addresses are globally unique outside VRFs as NetBox 4.x defaults
+// (ENFORCE_GLOBAL_UNIQUE), unless Options.AllowDuplicateIPs; only the interface types a Proxmox sync
 // produces are accepted.
 package netbox

@@ -380,7 +380,7 @@ func TestUniqueness(t *testing.T) {
 		{"/api/dcim/interfaces/", map[string]any{"device": dev, "name": "vmbr0", "type": "bridge"}, "non_field_errors", "The fields device, name must make a unique set."},
 		{"/api/dcim/device-types/", map[string]any{"manufacturer": man, "model": "Generic", "slug": "g2"}, "non_field_errors", "The fields manufacturer, model must make a unique set."},
 		{"/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"}, "", ""},
-		{"/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"}, "", ""}, // not unique by default
+		{"/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"}, "address", "Duplicate IP address found in global table: 10.0.0.5/24"}, // ENFORCE_GLOBAL_UNIQUE, NetBox's default
 	}
 	for _, c := range cases {
 		code, v := h.do("POST", c.path, c.body)
@@ -412,12 +412,16 @@ func TestUniqueness(t *testing.T) {
 }
 
 func TestGlobalUniqueIPOption(t *testing.T) {
-	h := newHarness(t, Options{EnforceGlobalUnique: true})
+	h := newHarness(t, Options{})
 	h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"})
 	code, v := h.do("POST", "/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/16"})
 	if code != 400 || errField(v, "address") != "Duplicate IP address found in global table: 10.0.0.5/16" {
 		t.Fatalf("%d %v", code, v)
 	}
+	// A NetBox configured with ENFORCE_GLOBAL_UNIQUE = False takes the duplicate.
+	loose := newHarness(t, Options{AllowDuplicateIPs: true})
+	loose.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"})
+	loose.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"})
 }
 
 func TestModelRules(t *testing.T) {

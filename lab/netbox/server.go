@@ -35,9 +35,10 @@ type Options struct {
 	Version string
 	// PluginVersion is reported for netbox_proxbox (default 0.0.24).
 	PluginVersion string
-	// EnforceGlobalUnique rejects a second identical IP address outside any VRF, like
-	// NetBox's ENFORCE_GLOBAL_UNIQUE setting. Off by default (see the package doc).
-	EnforceGlobalUnique bool
+	// AllowDuplicateIPs accepts a second identical IP address outside any VRF, like a
+	// NetBox configured with ENFORCE_GLOBAL_UNIQUE = False. NetBox's default since 4.0 is
+	// to refuse it ("Duplicate IP address found in global table"), and so is ours.
+	AllowDuplicateIPs bool
 	// Faults are the initial latency and fault settings; change them with SetFaults.
 	Faults Faults
 	// Seed makes fault injection deterministic for a given request order.
@@ -73,7 +74,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, st: newStore(opts.Now), log: opts.Logger, stats: newStats()}
-	s.st.enforceGlobalUnique = opts.EnforceGlobalUnique
+	s.st.enforceGlobalUnique = !opts.AllowDuplicateIPs
 	s.faults = newFaultState(opts.Faults, opts.Seed)
 	if !opts.DisablePlugin {
 		m := s.st.byKey["netbox_proxbox.proxboxpluginsettings"]
