@@ -97,6 +97,12 @@ type Runner struct {
 	last   map[int64]*Run // most recent finished run per trigger-agnostic id (kept for late watchers)
 	nb     *nbClient
 	snaps  map[int64]snapEntry
+
+	// stop is closed by Close: runs in progress are cancelled and no new
+	// run starts; running counts the runs Close waits for.
+	stop    chan struct{}
+	closed  bool
+	running gosync.WaitGroup
 }
 
 type snapEntry struct {
@@ -124,7 +130,46 @@ func New(cfg Config) *Runner {
 	if cfg.SnapshotMaxAge <= 0 {
 		cfg.SnapshotMaxAge = 10 * time.Minute
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger.With("module", "sync"), locks: map[int64]*gosync.Mutex{}, active: map[int64]*Run{}, last: map[int64]*Run{}, snaps: map[int64]snapEntry{}}
+	return &Runner{cfg: cfg, log: cfg.Logger.With("module", "sync"), locks: map[int64]*gosync.Mutex{}, active: map[int64]*Run{}, last: map[int64]*Run{},
+		snaps: map[int64]snapEntry{}, stop: make(chan struct{})}
+}
+
+// ErrClosed is returned for runs asked for after Close.
+var ErrClosed = errors.New("the appliance is shutting down")
+
+// Close cancels the runs in progress, refuses new ones, and waits (at most
+// until ctx ends) for them to record their outcome. Call it before closing
+// the store.
+func (rn *Runner) Close(ctx context.Context) error {
+	rn.mu.Lock()
+	if !rn.closed {
+		rn.closed = true
+		close(rn.stop)
+	}
+	rn.mu.Unlock()
+	done := make(chan struct{})
+	go func() { rn.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sync runs still stopping: %w", ctx.Err())
+	}
+}
+
+// runContext is cancelled when parent ends, the run is cancelled, or the
+// runner closes.
+func (rn *Runner) runContext(parent context.Context, run *Run) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		select {
+		case <-rn.stop:
+			cancel()
+		case <-ctx.Done():
+		case <-run.done:
+		}
+	}()
+	return ctx, cancel
 }
 
 // Run is one sync run in progress or finished.
@@ -227,14 +272,16 @@ func (rn *Runner) Start(ctx context.Context, req Request) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		select {
 		case <-ctx.Done():
-			cancel()
+			cancelBase()
 		case <-prep.run.done:
+			cancelBase()
 		}
 	}()
+	rctx, cancel := rn.runContext(base, prep.run)
 	prep.run.cancel = cancel
 	go rn.execute(rctx, prep)
 	return prep.run, nil
@@ -247,7 +294,7 @@ func (rn *Runner) Do(ctx context.Context, req Request) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	rctx, cancel := context.WithCancel(ctx)
+	rctx, cancel := rn.runContext(ctx, prep.run)
 	defer cancel()
 	prep.run.cancel = cancel
 	rn.execute(rctx, prep)
@@ -261,7 +308,19 @@ type prepared struct {
 	opt     pbsync.Options
 }
 
-func (rn *Runner) prepare(ctx context.Context, req Request) (*prepared, error) {
+func (rn *Runner) prepare(ctx context.Context, req Request) (p *prepared, err error) {
+	rn.mu.Lock()
+	if rn.closed {
+		rn.mu.Unlock()
+		return nil, ErrClosed
+	}
+	rn.running.Add(1)
+	rn.mu.Unlock()
+	defer func() {
+		if err != nil {
+			rn.running.Done()
+		}
+	}()
 	st := rn.cfg.Store
 	nbs, err := st.NetBoxEndpoints(ctx)
 	if err != nil {
@@ -321,6 +380,7 @@ func (rn *Runner) prepare(ctx context.Context, req Request) (*prepared, error) {
 func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	run := p.run
 	log := rn.log.With("run_id", run.ID, "trigger", run.Request.Trigger)
+	defer rn.running.Done()
 	defer func() {
 		close(run.done)
 		run.mu.Lock()

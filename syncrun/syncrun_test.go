@@ -2,6 +2,7 @@ package syncrun
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -200,5 +201,41 @@ func TestStagesOfOneJobShareTheProxmoxRead(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // a new job, after a pause longer than the gap
 	if n := stage(); n == 0 {
 		t.Fatal("a new job reused the previous job's snapshot")
+	}
+}
+
+func TestCloseCancelsRunsAndRefusesNewOnes(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	started := make(chan struct{})
+	var once gosync.Once
+	run, err := h.runner.Start(ctx, Request{Trigger: TriggerDashboard, Events: func(e pbsync.Event) {
+		if e.Type == pbsync.EventStageStarted {
+			once.Do(func() { close(started) })
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := h.runner.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-run.Done():
+	default:
+		t.Fatal("Close returned before the run ended")
+	}
+	rec, _ := h.store.Run(ctx, run.ID)
+	if rec.Status != "cancelled" && rec.Status != "ok" { // it may have finished just before the cancel landed
+		t.Fatalf("run recorded as %q", rec.Status)
+	}
+	if rec.FinishedAt.IsZero() {
+		t.Fatal("the run's end was not recorded before Close returned")
+	}
+	if _, err := h.runner.Do(ctx, Request{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a run after Close: %v", err)
 	}
 }

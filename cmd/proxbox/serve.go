@@ -107,6 +107,14 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	pveConf := func(ep store.ProxmoxEndpoint) proxmox.Config { return proxmoxConfig(ep, reg) }
 	runner := syncrun.New(syncrun.Config{Store: st, Cache: cache, Metrics: reg, Logger: log, Defaults: syncDefaults,
 		Version: version, Proxmox: pool, PVEConf: pveConf})
+	defer func() {
+		// Runs in progress are cancelled and record their end before the store closes.
+		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := runner.Close(cctx); err != nil {
+			log.Warn("stopping sync runs", "err", err)
+		}
+	}()
 
 	dash, err := ui.New(ui.Deps{Store: st, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log.With("module", "ui"),
 		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf},
