@@ -59,6 +59,11 @@ type Config struct {
 	DebugCache       bool
 	NetBoxTimeout    float64       // seconds
 	SyncInterval     time.Duration // 0: no scheduled syncs
+	NetBoxRetries    int           // retries of a failed NetBox request
+	NetBoxRetryDelay time.Duration // first backoff
+	NetBoxWrites     int           // NetBox requests in flight
+	NetBoxBatchSize  int           // objects per bulk write
+	ProxmoxFetch     int           // Proxmox requests in flight per endpoint
 }
 
 // Addr is the listen address built from BindHost and Port.
@@ -198,6 +203,46 @@ var options = []option{
 			return errors.New("allowed: 0 (off), or a duration of at least 1m such as 15m or 1h (plain numbers are seconds)")
 		}
 		c.SyncInterval = d
+		return nil
+	}},
+	{"netbox-max-retries", "PROXBOX_NETBOX_MAX_RETRIES", "5", "retries of a NetBox request that failed with 429, 5xx or a connection error", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 20 {
+			return errors.New("allowed: an integer from 0 to 20")
+		}
+		c.NetBoxRetries = n
+		return nil
+	}},
+	{"netbox-retry-delay", "PROXBOX_NETBOX_RETRY_DELAY", "0.5", "first backoff in seconds before a NetBox retry (doubles, with jitter; Retry-After wins)", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 60 {
+			return errors.New("allowed: a number of seconds above 0 and at most 60")
+		}
+		c.NetBoxRetryDelay = time.Duration(f * float64(time.Second))
+		return nil
+	}},
+	{"netbox-write-concurrency", "PROXBOX_NETBOX_WRITE_CONCURRENCY", "4", "NetBox requests in flight at once", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return errors.New("allowed: an integer from 1 to 64")
+		}
+		c.NetBoxWrites = n
+		return nil
+	}},
+	{"netbox-batch-size", "PROXBOX_NETBOX_BATCH_SIZE", "200", "objects per bulk NetBox write (backups: PROXBOX_BACKUP_BATCH_SIZE)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return errors.New("allowed: an integer from 1 to 1000")
+		}
+		c.NetBoxBatchSize = n
+		return nil
+	}},
+	{"proxmox-fetch-concurrency", "PROXBOX_PROXMOX_FETCH_CONCURRENCY", "8", "Proxmox requests in flight per endpoint", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return errors.New("allowed: an integer from 1 to 64")
+		}
+		c.ProxmoxFetch = n
 		return nil
 	}},
 	{"netbox-timeout", "PROXBOX_NETBOX_TIMEOUT", "120", "NetBox request timeout in seconds", func(c *Config, v string) error {

@@ -61,6 +61,9 @@ type Request struct {
 	// the job it belongs to (the previous run ended less than Config.JobGap
 	// ago), so the plugin's 12 stage calls read Proxmox about once.
 	ReuseSnapshot bool
+	// FetchConcurrency overrides the Proxmox requests in flight per endpoint
+	// (the plugin's fetch_max_concurrency); 0 keeps the configured value.
+	FetchConcurrency int
 	// Events receives the engine's events as they happen (besides the run's
 	// own subscribers); it must not block.
 	Events func(pbsync.Event)
@@ -76,12 +79,25 @@ type Config struct {
 	Version  string            // user agent of the NetBox client
 	Proxmox  *proxmox.Pool     // nil: a private pool
 	PVEConf  func(store.ProxmoxEndpoint) proxmox.Config
+	// NetBox tunes the NetBox client (timeout, retries, batch size,
+	// concurrency); zero fields take the client's defaults.
+	NetBox NetBoxTuning
 	// JobGap is the longest pause between two stage runs of the same job:
 	// a stage that starts within JobGap of the previous run's end reuses
 	// that job's Proxmox snapshot; default 30 s. SnapshotMaxAge bounds a
 	// reused snapshot's age whatever the gaps; default 10 minutes.
 	JobGap         time.Duration
 	SnapshotMaxAge time.Duration
+}
+
+// NetBoxTuning is the part of the NetBox client's configuration that comes
+// from the appliance's settings rather than from the endpoint.
+type NetBoxTuning struct {
+	Timeout     time.Duration
+	MaxRetries  int // 0: the client's default; negative: none
+	RetryBase   time.Duration
+	BatchSize   int
+	Concurrency int
 }
 
 // Runner runs syncs. It is safe for concurrent use.
@@ -448,7 +464,7 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	}
 	targets := make([]pbsync.Target, 0, len(p.targets))
 	for _, ep := range p.targets {
-		targets = append(targets, rn.target(ep, run.Request.ReuseSnapshot, opt))
+		targets = append(targets, rn.target(ep, run.Request, opt))
 	}
 	log.Info("sync started", "scope", run.Request.Trigger, "endpoints", len(targets), "dry_run", opt.DryRun)
 	sum := eng.Run(ctx, targets, opt)
@@ -465,7 +481,8 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 
 // target builds the engine target of one endpoint, reusing a recent
 // snapshot when asked.
-func (rn *Runner) target(ep store.ProxmoxEndpoint, reuse bool, opt pbsync.Options) pbsync.Target {
+func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Options) pbsync.Target {
+	reuse := req.ReuseSnapshot
 	iep := inventory.Endpoint{ID: ep.ID, Name: ep.Name, Host: hostOf(ep)}
 	return pbsync.Target{Endpoint: iep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
 		if reuse {
@@ -478,7 +495,11 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, reuse bool, opt pbsync.Option
 				return &reused, nil
 			}
 		}
-		c, err := rn.cfg.Proxmox.Client(strconv.FormatInt(ep.ID, 10), rn.cfg.PVEConf(ep))
+		pcfg := rn.cfg.PVEConf(ep)
+		if req.FetchConcurrency > 0 {
+			pcfg.Concurrency = req.FetchConcurrency
+		}
+		c, err := rn.cfg.Proxmox.Client(strconv.FormatInt(ep.ID, 10), pcfg)
 		if err != nil {
 			return nil, err
 		}
@@ -629,6 +650,8 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 // when the endpoint changes.
 func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) {
 	cfg := NetBoxConfig(ep)
+	t := rn.cfg.NetBox
+	cfg.Timeout, cfg.MaxRetries, cfg.RetryBase, cfg.BatchSize, cfg.Concurrency = t.Timeout, t.MaxRetries, t.RetryBase, t.BatchSize, t.Concurrency
 	cfg.Cache = rn.cfg.Cache
 	cfg.Version = rn.cfg.Version
 	cfg.Logger = rn.log
@@ -645,7 +668,7 @@ func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) 
 	} else {
 		cfg.Transport = base
 	}
-	sig := fmt.Sprintf("%d|%s|%s|%s|%s|%v", ep.ID, cfg.URL, cfg.TokenVersion, cfg.Token, cfg.TokenKey, ep.VerifySSL)
+	sig := fmt.Sprintf("%d|%s|%s|%s|%s|%v|%+v", ep.ID, cfg.URL, cfg.TokenVersion, cfg.Token, cfg.TokenKey, ep.VerifySSL, t)
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	if rn.nb != nil && rn.nb.sig == sig {

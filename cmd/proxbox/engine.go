@@ -40,7 +40,7 @@ func (s stageSyncer) Sync(ctx context.Context, req server.StageRequest, events f
 		opt.DeleteNonexistentSnapshot = *p.DeleteMissingSnapshots
 	}
 	run, err := s.runner.Do(ctx, syncrun.Request{EndpointIDs: req.EndpointIDs, Stages: req.Stages, Trigger: req.Trigger, DryRun: req.DryRun,
-		Options: &opt, ReuseSnapshot: req.Job, Events: events})
+		Options: &opt, ReuseSnapshot: req.Job, Events: events, FetchConcurrency: p.FetchConcurrency})
 	if err != nil {
 		return nil, err
 	}

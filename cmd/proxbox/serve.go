@@ -104,9 +104,13 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		return fmt.Errorf("invalid sync setting: %w", err)
 	}
 	pool := proxmox.NewPool()
-	pveConf := func(ep store.ProxmoxEndpoint) proxmox.Config { return proxmoxConfig(ep, reg) }
+	pveConf := func(ep store.ProxmoxEndpoint) proxmox.Config {
+		c := proxmoxConfig(ep, reg)
+		c.Concurrency = cfg.ProxmoxFetch
+		return c
+	}
 	runner := syncrun.New(syncrun.Config{Store: st, Cache: cache, Metrics: reg, Logger: log, Defaults: syncDefaults,
-		Version: version, Proxmox: pool, PVEConf: pveConf})
+		Version: version, Proxmox: pool, PVEConf: pveConf, NetBox: netboxTuning(cfg)})
 	defer func() {
 		// Runs in progress are cancelled and record their end before the store closes.
 		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

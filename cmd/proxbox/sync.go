@@ -100,21 +100,25 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 		}
 		sum = nbadapter.Engine(nb).Run(ctx, targets, opt)
 	} else {
+		cfg, err := config.Load(os.Getenv)
+		if err != nil {
+			return err
+		}
 		dir := *dataDir
 		if dir == "" {
-			cfg, err := config.Load(os.Getenv)
-			if err != nil {
-				return err
-			}
 			dir = cfg.DataDir
 		}
-		st, err := store.Open(ctx, dir, store.Options{EncryptionKey: os.Getenv("PROXBOX_ENCRYPTION_KEY"), Logger: log})
+		st, err := store.Open(ctx, dir, store.Options{EncryptionKey: cfg.EncryptionKey, Logger: log})
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		r := syncrun.New(syncrun.Config{Store: st, Logger: log, Defaults: opt, Version: version,
-			PVEConf: func(ep store.ProxmoxEndpoint) proxmox.Config { return proxmoxConfig(ep, nil) }})
+		r := syncrun.New(syncrun.Config{Store: st, Logger: log, Defaults: opt, Version: version, NetBox: netboxTuning(cfg),
+			PVEConf: func(ep store.ProxmoxEndpoint) proxmox.Config {
+				c := proxmoxConfig(ep, nil)
+				c.Concurrency = cfg.ProxmoxFetch
+				return c
+			}})
 		run, err := r.Do(ctx, syncrun.Request{Stages: stageList, DryRun: *dry, Trigger: syncrun.TriggerCLI})
 		if err != nil {
 			return err

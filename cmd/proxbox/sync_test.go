@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/proxbox/proxbox/lab"
+	"github.com/proxbox/proxbox/store"
 )
 
 const sharedFixture = "../../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"
@@ -91,5 +92,39 @@ func TestSyncExitCodes(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), bad, &out, &out); code != 1 {
 		t.Fatalf("bad NetBox token: exit %d\n%s", code, out.String())
+	}
+}
+
+// TestSyncOnceFromTheStore uses the endpoints stored in a data directory,
+// as an operator's cron job would, and records the run there.
+func TestSyncOnceFromTheStore(t *testing.T) {
+	l := startLab(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, p := l.Info.NetBox, l.Info.PVE[0]
+	user, name, _ := cutToken(p.TokenID)
+	st.CreateNetBoxEndpoint(ctx, store.NetBoxEndpoint{Name: "nb", IPAddress: nb.Host, Port: nb.Port, TokenVersion: "v1", Token: store.Secret(nb.Token)})
+	st.CreateProxmoxEndpoint(ctx, store.ProxmoxEndpoint{Name: "pve", IPAddress: p.Host, Port: p.Port, Username: user, TokenName: name, TokenValue: store.Secret(p.TokenSecret)})
+	st.Close()
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"sync", "--once", "--json", "--data-dir", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
+	}
+	var sum struct {
+		OK      bool                      `json:"ok"`
+		Objects map[string]map[string]int `json:"objects"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || !sum.OK || sum.Objects["virtual_machines"]["created"] != 10 {
+		t.Fatalf("summary: %v %s", err, out.String())
+	}
+	st, _ = store.Open(ctx, dir, store.Options{})
+	defer st.Close()
+	runs, err := st.Runs(ctx, 5)
+	if err != nil || len(runs) != 1 || runs[0].Trigger != "cli" || runs[0].Status != "ok" {
+		t.Fatalf("recorded runs: %+v %v", runs, err)
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/proxbox/proxbox/config"
 	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/store"
+	"github.com/proxbox/proxbox/syncrun"
 )
 
 // proxmoxConfig turns a stored endpoint into the adapter's configuration:
@@ -55,4 +57,19 @@ func (p proxmoxReads) Get(ctx context.Context, ep store.ProxmoxEndpoint, path st
 		return nil, err
 	}
 	return c.Raw(ctx, path, q)
+}
+
+// netboxTuning carries the NetBox client settings of the configuration.
+func netboxTuning(cfg config.Config) syncrun.NetBoxTuning {
+	retries := cfg.NetBoxRetries
+	if retries == 0 {
+		retries = -1 // 0 configured means no retry; the client reads 0 as its default
+	}
+	return syncrun.NetBoxTuning{
+		Timeout:     time.Duration(cfg.NetBoxTimeout * float64(time.Second)),
+		MaxRetries:  retries,
+		RetryBase:   cfg.NetBoxRetryDelay,
+		BatchSize:   cfg.NetBoxBatchSize,
+		Concurrency: cfg.NetBoxWrites,
+	}
 }
