@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,8 +13,14 @@ import (
 )
 
 // EndpointLabel is the endpoint's stable name in NetBox (the value of the
-// proxmox_endpoint custom field): its name, else its host, else endpoint-<id>.
+// proxmox_endpoint custom field). An endpoint pushed by the netbox-proxbox
+// plugin carries its plugin row's key in its name ("PVE (nb:3)"): the label
+// is then "nb:3", so renaming the row in NetBox does not orphan its cluster.
+// Otherwise it is the name, else the host, else endpoint-<id>.
 func EndpointLabel(ep inventory.Endpoint) string {
+	if m := pluginRowKey.FindStringSubmatch(ep.Name); m != nil {
+		return "nb:" + m[1]
+	}
 	switch {
 	case strings.TrimSpace(ep.Name) != "":
 		return strings.TrimSpace(ep.Name)
@@ -22,6 +29,8 @@ func EndpointLabel(ep inventory.Endpoint) string {
 	}
 	return "endpoint-" + strconv.FormatInt(ep.ID, 10)
 }
+
+var pluginRowKey = regexp.MustCompile(`\(nb:(\d+)\)\s*$`)
 
 // ClusterName is the NetBox cluster name a snapshot asks for: the PVE cluster
 // name, or "<node> (<endpoint>)" for a standalone node so that two endpoints'

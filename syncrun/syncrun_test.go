@@ -239,3 +239,27 @@ func TestCloseCancelsRunsAndRefusesNewOnes(t *testing.T) {
 		t.Fatalf("a run after Close: %v", err)
 	}
 }
+
+// TestRenamedPluginEndpointKeepsItsCluster: the plugin pushes "<name> (nb:<pk>)";
+// renaming the row in NetBox must not orphan the cluster or duplicate the VMs.
+func TestRenamedPluginEndpointKeepsItsCluster(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	run, _ := h.runner.Do(ctx, Request{Trigger: TriggerPlugin})
+	if s, _ := run.Result(); s == nil || !s.OK {
+		t.Fatalf("first run: %+v", s)
+	}
+	eps, _ := h.store.ProxmoxEndpoints(ctx)
+	name := "Renamed cluster (nb:1)"
+	if _, err := h.store.UpdateProxmoxEndpoint(ctx, eps[0].ID, store.ProxmoxEndpointPatch{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	run, _ = h.runner.Do(ctx, Request{Trigger: TriggerPlugin})
+	s, _ := run.Result()
+	if s == nil || !s.OK || s.NetBox.Writes != 0 {
+		t.Fatalf("after the rename: %+v", s)
+	}
+	if n := h.lab.NetBox.Count("virtualization.cluster"); n != 1 {
+		t.Fatalf("%d clusters after the rename", n)
+	}
+}
