@@ -17,9 +17,11 @@
 // # Decisions
 //
 //   - Identity: a guest is (endpoint, cluster, type, vmid) and never its name;
-//     our NetBox cluster is found by the custom field proxmox_endpoint, VMs by
-//     (cluster id, proxmox_vm_type, proxmox_vm_id). QEMU and LXC may share a
-//     vmid (qemu_lxc_id_collision fixture).
+//     our NetBox cluster is found by the custom field proxmox_endpoint (the
+//     endpoint's label: "nb:<pk>" for an endpoint the plugin pushed as
+//     "<name> (nb:<pk>)", so a renamed plugin row keeps its cluster; else its
+//     name), VMs by (cluster id, proxmox_vm_type, proxmox_vm_id). QEMU and
+//     LXC may share a vmid (qemu_lxc_id_collision fixture).
 //   - Cluster names: a PVE cluster keeps its name unless a NetBox cluster of
 //     another owner already has it, then it becomes "<name> (<endpoint>)"; a
 //     standalone node's cluster is always "<node> (<endpoint>)".
