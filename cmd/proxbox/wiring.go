@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/proxbox/proxbox/config"
@@ -29,7 +30,11 @@ func proxmoxConfig(ep store.ProxmoxEndpoint, reg *metrics.Registry) proxmox.Conf
 		VerifySSL: ep.VerifySSL,
 	}
 	if ep.TokenName != "" && ep.TokenValue.IsSet() {
-		cfg.TokenID, cfg.TokenSecret = ep.Username+"!"+ep.TokenName, ep.TokenValue.Reveal()
+		id := ep.Username + "!" + ep.TokenName
+		if strings.Contains(ep.TokenName, "!") { // already the full USER@REALM!NAME
+			id = ep.TokenName
+		}
+		cfg.TokenID, cfg.TokenSecret = id, ep.TokenValue.Reveal()
 	} else {
 		cfg.Username, cfg.Password = ep.Username, ep.Password.Reveal()
 	}
