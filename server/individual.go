@@ -114,6 +114,7 @@ func (s *Server) individualSync(c echo.Context) error {
 	if err != nil {
 		return fail(http.StatusNotImplemented, fmt.Sprintf("%s objects are not synced by this proxbox build.", kind))
 	}
+	LiftWriteDeadline(c.Response().Writer) // answered when the sync ends
 	ctx := c.Request().Context()
 	if err := s.syncPreflight(ctx); err != nil {
 		return err

@@ -218,10 +218,12 @@ func (s *Server) routes() {
 	}
 }
 
-// isStream reports whether r asks for a long-lived stream (SSE), which must
-// not be cut by request timeouts.
+// isStream reports whether r asks for a long-lived response (an SSE
+// stream, the WebSocket, or a sync answered when it ends), which must not be
+// cut by request timeouts.
 func isStream(r *http.Request) bool {
-	return strings.HasSuffix(r.URL.Path, "/stream") || r.URL.Path == "/ws" || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return strings.HasSuffix(r.URL.Path, "/stream") || r.URL.Path == "/ws" || r.URL.Path == "/full-update" ||
+		strings.HasPrefix(r.URL.Path, "/sync/individual/") || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
 // HTTPServer returns an http.Server for the application with timeouts that

@@ -437,6 +437,7 @@ func suggestion(msg string) string {
 // fullUpdate runs every stage once (one Proxmox read per endpoint) and
 // answers JSON.
 func (s *Server) fullUpdate(c echo.Context) error {
+	LiftWriteDeadline(c.Response().Writer) // answered when the sync ends
 	ctx := c.Request().Context()
 	ids, err := s.syncTargets(c)
 	if err != nil {
