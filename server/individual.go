@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	gosync "sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -44,6 +45,18 @@ func guestType(q func(string) string) string {
 		return t
 	}
 	return "qemu"
+}
+
+// dependencyTypes names, in the plugin's object_type words, the models a
+// run may create on the way to the object asked for.
+var dependencyTypes = map[string]string{
+	"virtualization/clusters":         "cluster",
+	"dcim/devices":                    "node",
+	"virtualization/virtual-machines": "vm",
+	"virtualization/interfaces":       "interface",
+	"ipam/ip-addresses":               "ip",
+	"virtualization/virtual-disks":    "disk",
+	"plugins/proxbox/storage":         "storage",
 }
 
 var individualKinds = map[string]individualKind{
@@ -149,14 +162,35 @@ func (s *Server) individualSync(c echo.Context) error {
 		dry, _ = parseBoolLoose(v)
 	}
 	var found *pbsync.Change
+	var deps []map[string]any
+	var mu gosync.Mutex
 	events := func(e pbsync.Event) {
-		if e.Type == pbsync.EventItem && e.Change != nil && e.Change.Model == k.model && found == nil && k.match(q, e.Change) {
-			ch := *e.Change
+		if e.Type != pbsync.EventItem || e.Change == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		ch := *e.Change
+		if ch.Model == k.model && found == nil && k.match(q, &ch) {
 			found = &ch
+			return
+		}
+		// Objects the run created or updated on the way (a cluster, a node, a
+		// tag...) are reported as dependencies, as the plugin expects.
+		// Other objects of the asked-for kind are not dependencies: listing them
+		// would make the plugin recurse into every one.
+		if dep, ok := dependencyTypes[ch.Model]; ok && ch.Model != k.model && ch.Error == "" && (ch.Op == pbsync.OpCreate || ch.Op == pbsync.OpUpdate) {
+			action := map[pbsync.Op]string{pbsync.OpCreate: "created", pbsync.OpUpdate: "updated"}[ch.Op]
+			deps = append(deps, map[string]any{"object_type": dep, "action": action, "name": ch.Label, "netbox_id": nilIfZero(ch.ID)})
 		}
 	}
 	sum, err := s.opt.Sync.Sync(ctx, StageRequest{EndpointIDs: ids, Stages: []pbsync.Stage{stage}, Params: stageParams(c), Trigger: "plugin", DryRun: dry}, events)
-	out := map[string]any{"object_type": kind, "proxmox_resource": resource, "netbox_object": nil, "dry_run": dry, "dependencies_synced": []any{}, "error": nil}
+	mu.Lock()
+	defer mu.Unlock()
+	if deps == nil {
+		deps = []map[string]any{}
+	}
+	out := map[string]any{"object_type": kind, "proxmox_resource": resource, "netbox_object": nil, "dry_run": dry, "dependencies_synced": deps, "error": nil}
 	switch {
 	case err != nil:
 		out["action"], out["error"] = "failed", err.Error()

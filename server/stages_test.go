@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -280,5 +281,35 @@ func TestLegacyWebSocket(t *testing.T) {
 	conn.Write(ctx, websocket.MessageText, []byte("Dance"))
 	if m := read(); m != "Invalid command: Dance" {
 		t.Fatalf("invalid: %q", m)
+	}
+}
+
+func TestIndividualSyncReportsTheObjectAndItsDependencies(t *testing.T) {
+	now := time.Now()
+	sy := &scriptedSyncer{sum: okSummary(), events: []pbsync.Event{
+		{Type: pbsync.EventItem, Time: now, Change: &pbsync.Change{Op: pbsync.OpCreate, Model: "virtualization/clusters", Label: "e2e", ID: 1}},
+		{Type: pbsync.EventItem, Time: now, Change: &pbsync.Change{Op: pbsync.OpCreate, Model: "virtualization/virtual-machines", Key: "e2e/qemu/102", Label: "other", ID: 8}},
+		{Type: pbsync.EventItem, Time: now, Change: &pbsync.Change{Op: pbsync.OpUpdate, Model: "virtualization/virtual-machines", Key: "e2e/qemu/101", Label: "web", ID: 7}},
+	}}
+	_, ts := streamFixture(t, sy, time.Hour)
+	code, body := get(t, ts.URL+"/sync/individual/vm?node=pve01&vm_type=qemu&vmid=101&dry_run=True")
+	var r map[string]any
+	if err := json.Unmarshal([]byte(body), &r); code != 200 || err != nil {
+		t.Fatalf("%d %s", code, body)
+	}
+	obj, _ := r["netbox_object"].(map[string]any)
+	deps, _ := r["dependencies_synced"].([]any)
+	if r["action"] != "updated" || obj["id"].(float64) != 7 || r["dry_run"] != true || len(deps) != 1 || deps[0].(map[string]any)["object_type"] != "cluster" {
+		t.Fatalf("answer: %s", body)
+	}
+	if !sy.requests[0].DryRun || sy.requests[0].Stages[0] != pbsync.StageVMs {
+		t.Fatalf("request: %+v", sy.requests[0])
+	}
+	// Nothing changed for the VM: unchanged, still 200.
+	sy2 := &scriptedSyncer{sum: okSummary()}
+	_, ts2 := streamFixture(t, sy2, time.Hour)
+	_, body = get(t, ts2.URL+"/sync/individual/vm?type=lxc&vmid=200")
+	if !strings.Contains(body, `"action":"unchanged"`) {
+		t.Fatalf("unchanged: %s", body)
 	}
 }
