@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -509,6 +510,14 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Optio
 			opts = proxmox.FullReadOptions()
 		}
 		snap, err := c.Read(ctx, iep, opts)
+		if fb, ok := FallbackToIP(pcfg, ep); ok && errors.Is(err, proxmox.ErrUnreachable) {
+			// As proxbox-api did: the domain first, then the IP address.
+			rn.log.Warn("Proxmox endpoint unreachable by name; trying its IP address", "endpoint", ep.Name, "err", err)
+			fc, ferr := rn.cfg.Proxmox.Client(strconv.FormatInt(ep.ID, 10)+"/ip", fb)
+			if ferr == nil {
+				snap, err = fc.Read(ctx, iep, opts)
+			}
+		}
 		if err == nil && snap != nil && reuse {
 			rn.mu.Lock()
 			rn.snaps[ep.ID] = snapEntry{snap: snap, at: time.Now()}
@@ -721,4 +730,23 @@ func ReadOptionsFor(opt pbsync.Options) proxmox.ReadOptions {
 		BackupJobs:   in(pbsync.StageBackupRoutines),
 		Tasks:        in(pbsync.StageTaskHistory),
 	}
+}
+
+// FallbackToIP returns cfg aimed at the endpoint's IP address instead of its
+// domain, when the endpoint has both.
+func FallbackToIP(cfg proxmox.Config, ep store.ProxmoxEndpoint) (proxmox.Config, bool) {
+	if ep.Domain == "" || ep.IPAddress == "" || strings.EqualFold(ep.Domain, ep.IPAddress) {
+		return cfg, false
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || u.Host == "" {
+		return cfg, false
+	}
+	port := u.Port()
+	if port == "" {
+		port = strconv.Itoa(ep.Port)
+	}
+	u.Host = net.JoinHostPort(ep.IPAddress, port)
+	cfg.BaseURL = u.String()
+	return cfg, true
 }

@@ -3,6 +3,7 @@ package syncrun
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -261,5 +262,31 @@ func TestRenamedPluginEndpointKeepsItsCluster(t *testing.T) {
 	}
 	if n := h.lab.NetBox.Count("virtualization.cluster"); n != 1 {
 		t.Fatalf("%d clusters after the rename", n)
+	}
+}
+
+// TestDomainFallsBackToTheIPAddress: an endpoint whose domain does not
+// answer is read through its IP address, as proxbox-api did.
+func TestDomainFallsBackToTheIPAddress(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	eps, _ := h.store.ProxmoxEndpoints(ctx)
+	down := "::1" // the lab listens on 127.0.0.1 only: nothing answers here
+	if _, err := h.store.UpdateProxmoxEndpoint(ctx, eps[0].ID, store.ProxmoxEndpointPatch{Domain: &down}); err != nil {
+		t.Fatal(err)
+	}
+	base := h.runner.cfg.PVEConf
+	h.runner.cfg.PVEConf = func(ep store.ProxmoxEndpoint) proxmox.Config {
+		c := base(ep)
+		c.BaseURL = "https://" + net.JoinHostPort(ep.Domain, itoa(ep.Port))
+		c.Retries = 1
+		return c
+	}
+	run, err := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := run.Result(); s == nil || !s.OK || h.lab.NetBox.Count("virtualization.virtualmachine") != 10 {
+		t.Fatalf("sync through the IP fallback: %+v", s)
 	}
 }

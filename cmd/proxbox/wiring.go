@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -57,11 +58,21 @@ type proxmoxReads struct {
 }
 
 func (p proxmoxReads) Get(ctx context.Context, ep store.ProxmoxEndpoint, path string, q url.Values) (json.RawMessage, error) {
-	c, err := p.pool.Client(strconv.FormatInt(ep.ID, 10), proxmoxConfig(ep, p.reg))
+	cfg := proxmoxConfig(ep, p.reg)
+	c, err := p.pool.Client(strconv.FormatInt(ep.ID, 10), cfg)
 	if err != nil {
 		return nil, err
 	}
-	return c.Raw(ctx, path, q)
+	raw, err := c.Raw(ctx, path, q)
+	if fb, ok := syncrun.FallbackToIP(cfg, ep); ok && errors.Is(err, proxmox.ErrUnreachable) {
+		// The domain first, then the IP address, as proxbox-api did.
+		fc, ferr := p.pool.Client(strconv.FormatInt(ep.ID, 10)+"/ip", fb)
+		if ferr != nil {
+			return nil, err
+		}
+		return fc.Raw(ctx, path, q)
+	}
+	return raw, err
 }
 
 // netboxTuning carries the NetBox client settings of the configuration.
