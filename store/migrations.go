@@ -92,6 +92,13 @@ var migrations = []string{
 		value TEXT NOT NULL,
 		updated_at INTEGER NOT NULL
 	);`,
+	// 4: sync leases, so two processes on one data dir (serve and a
+	// `sync --once` cron job) never sync the same endpoint at once.
+	`CREATE TABLE sync_lease (
+		endpoint_id INTEGER PRIMARY KEY,
+		holder TEXT NOT NULL,
+		expires_at INTEGER NOT NULL
+	);`,
 }
 
 // SchemaVersion is the version a fully migrated store has.

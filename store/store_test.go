@@ -401,3 +401,30 @@ func TestKillNineLosesNoCommittedRow(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncLeases(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), Options{})
+	t0 := time.Unix(1_800_000_000, 0)
+	if ok, err := s.AcquireLeases(ctx, "serve", []int64{1, 2}, t0, time.Minute); !ok || err != nil {
+		t.Fatalf("first: %v %v", ok, err)
+	}
+	// All or none: endpoint 3 is free but 2 is held.
+	if ok, _ := s.AcquireLeases(ctx, "cli", []int64{2, 3}, t0.Add(time.Second), time.Minute); ok {
+		t.Fatal("took a lease held by another holder")
+	}
+	if ok, _ := s.AcquireLeases(ctx, "cli", []int64{3}, t0.Add(time.Second), time.Minute); !ok {
+		t.Fatal("endpoint 3 should have been free (nothing taken by the refused call)")
+	}
+	// The holder renews; an expired lease is taken over.
+	if ok, _ := s.AcquireLeases(ctx, "serve", []int64{1}, t0.Add(30*time.Second), time.Minute); !ok {
+		t.Fatal("renewal refused")
+	}
+	if ok, _ := s.AcquireLeases(ctx, "cli", []int64{2}, t0.Add(2*time.Minute), time.Minute); !ok {
+		t.Fatal("expired lease not taken over")
+	}
+	s.ReleaseLeases(ctx, "serve", []int64{1})
+	if ok, _ := s.AcquireLeases(ctx, "cli", []int64{1}, t0.Add(40*time.Second), time.Minute); !ok {
+		t.Fatal("released lease not free")
+	}
+}

@@ -8,6 +8,7 @@ package syncrun
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,7 +122,14 @@ type Runner struct {
 	stop    chan struct{}
 	closed  bool
 	running gosync.WaitGroup
+	// holder names this process in the store's sync leases, which keep a
+	// second process on the same data dir (a `sync --once` cron job beside
+	// `serve`) off the endpoints this one is syncing.
+	holder string
 }
+
+// leaseTTL bounds a sync lease; a running sync renews it every third of it.
+const leaseTTL = 2 * time.Minute
 
 type snapEntry struct {
 	snap     *inventory.Snapshot
@@ -148,7 +157,13 @@ func New(cfg Config) *Runner {
 		cfg.SnapshotMaxAge = 10 * time.Minute
 	}
 	return &Runner{cfg: cfg, log: cfg.Logger.With("module", "sync"), locks: map[int64]*gosync.Mutex{}, active: map[int64]*Run{}, last: map[int64]*Run{},
-		snaps: map[int64]snapEntry{}, stop: make(chan struct{})}
+		snaps: map[int64]snapEntry{}, stop: make(chan struct{}), holder: newHolder()}
+}
+
+func newHolder() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("pid-%d-%x", os.Getpid(), b)
 }
 
 // ErrClosed is returned for runs asked for after Close.
@@ -421,8 +436,14 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 		rn.mu.Unlock()
 	}()
 
+	notify := func(e pbsync.Event) {
+		run.emit(e)
+		if run.Request.Events != nil {
+			run.Request.Events(e)
+		}
+	}
 	unlock, waited := rn.lockEndpoints(ctx, p.targets, func() {
-		run.emit(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: "another sync of these endpoints is running; waiting for it to finish"})
+		notify(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: "another sync of these endpoints is running; waiting for it to finish"})
 	})
 	if unlock == nil {
 		rn.finish(run, nil, ctx.Err(), log)
@@ -432,6 +453,14 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	if waited {
 		log.Info("sync waited for a concurrent run of the same endpoints")
 	}
+	release, err := rn.lease(ctx, p.targets, func() {
+		notify(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: "another proxbox process is syncing these endpoints; waiting for it to finish"})
+	})
+	if err != nil {
+		rn.finish(run, nil, err, log)
+		return
+	}
+	defer release()
 
 	stageStart := map[pbsync.Stage]time.Time{}
 	stageErrs := map[pbsync.Stage][]string{}
@@ -611,6 +640,8 @@ func (rn *Runner) recordStage(run *Run, e pbsync.Event, started time.Time, errs 
 func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.Logger) {
 	status, errText := "ok", ""
 	switch {
+	case sum == nil && ctxErr != nil && !errors.Is(ctxErr, context.Canceled) && !errors.Is(ctxErr, context.DeadlineExceeded):
+		status, errText = "failed", ctxErr.Error()
 	case sum == nil:
 		status, errText = "cancelled", "cancelled before it started"
 	case ctxErr != nil:
@@ -749,4 +780,56 @@ func FallbackToIP(cfg proxmox.Config, ep store.ProxmoxEndpoint) (proxmox.Config,
 	u.Host = net.JoinHostPort(ep.IPAddress, port)
 	cfg.BaseURL = u.String()
 	return cfg, true
+}
+
+// lease takes the store's sync leases of the endpoints, waiting (polling
+// each second) while another process holds one, and keeps them renewed until
+// the returned release is called.
+func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait func()) (release func(), err error) {
+	ids := make([]int64, len(eps))
+	for i, e := range eps {
+		ids[i] = e.ID
+	}
+	waited := false
+	for {
+		ok, err := rn.cfg.Store.AcquireLeases(ctx, rn.holder, ids, time.Now(), leaseTTL)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		if !waited {
+			waited = true
+			onWait()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(leaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if _, err := rn.cfg.Store.AcquireLeases(context.Background(), rn.holder, ids, time.Now(), leaseTTL); err != nil {
+					rn.log.Warn("renew sync lease", "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := rn.cfg.Store.ReleaseLeases(ctx, rn.holder, ids); err != nil {
+			rn.log.Warn("release sync lease", "err", err)
+		}
+	}, nil
 }

@@ -290,3 +290,53 @@ func TestDomainFallsBackToTheIPAddress(t *testing.T) {
 		t.Fatalf("sync through the IP fallback: %+v", s)
 	}
 }
+
+// TestTwoProcessesNeverSyncTheSameEndpointAtOnce: a second runner on the same
+// store (a `sync --once` beside `serve`) waits for the first one's lease.
+func TestTwoProcessesNeverSyncTheSameEndpointAtOnce(t *testing.T) {
+	h := newHarness(t)
+	other := New(h.runner.cfg) // another process: its own locks, its own holder
+	ctx := context.Background()
+	gate, inRun := make(chan struct{}), make(chan struct{})
+	var once gosync.Once
+	firstDone := make(chan struct{})
+	go func() {
+		defer close(firstDone)
+		h.runner.Do(ctx, Request{Trigger: TriggerSchedule, Stages: []pbsync.Stage{pbsync.StageDevices}, Events: func(e pbsync.Event) {
+			if e.Type == pbsync.EventStageStarted {
+				once.Do(func() { close(inRun); <-gate })
+			}
+		}})
+	}()
+	<-inRun
+	waiting := make(chan struct{})
+	var wonce gosync.Once
+	secondDone := make(chan *pbsync.Summary, 1)
+	go func() {
+		run, err := other.Do(ctx, Request{Trigger: TriggerCLI, Stages: []pbsync.Stage{pbsync.StageDevices}, Events: func(e pbsync.Event) {
+			if e.Type == pbsync.EventWarning && strings.Contains(e.Message, "another proxbox process") {
+				wonce.Do(func() { close(waiting) })
+			}
+		}})
+		if err != nil {
+			t.Error(err)
+			secondDone <- nil
+			return
+		}
+		s, _ := run.Result()
+		secondDone <- s
+	}()
+	select {
+	case <-waiting:
+	case s := <-secondDone:
+		t.Fatalf("the second process synced while the first held the endpoint: %+v", s)
+	case <-time.After(30 * time.Second):
+		close(gate)
+		t.Fatal("the second process neither waited nor ran")
+	}
+	close(gate)
+	<-firstDone
+	if s := <-secondDone; s == nil || !s.OK {
+		t.Fatalf("second process after the first: %+v", s)
+	}
+}
