@@ -135,7 +135,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Django's APPEND_SLASH.
 		u := *r.URL
 		u.Path += "/"
-		http.Redirect(w, r, u.RequestURI(), http.StatusMovedPermanently)
+		http.Redirect(w, r, u.RequestURI(), http.StatusFound) // Django's APPEND_SLASH answers 302
 		return
 	}
 	start := time.Now()

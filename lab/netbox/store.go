@@ -112,9 +112,8 @@ func (t *tx) rollback() {
 			if i, ok := slices.BinarySearch(u.t.order, u.id); ok {
 				u.t.order = slices.Delete(u.t.order, i, i+1)
 			}
-			if u.id < u.t.nextID {
-				u.t.nextID = u.id
-			}
+			// Ids are not given back: like a PostgreSQL sequence, a rolled-back
+			// insert leaves a gap, so a stale id never names a new object.
 		default:
 			if cur == nil {
 				i, _ := slices.BinarySearch(u.t.order, u.id)

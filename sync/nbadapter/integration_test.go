@@ -97,7 +97,7 @@ func jsonStr(v any) string {
 func fixtureServer(t *testing.T) *pvelab.Server {
 	s, err := pvelab.New(pvelab.Options{FixturesFile: fixture})
 	if err != nil {
-		t.Skipf("fixture: %v", err)
+		t.Fatalf("fixture: %v", err)
 	}
 	return s
 }
