@@ -247,3 +247,12 @@ func TestNewRejectsBadInput(t *testing.T) {
 		t.Error("token without !NAME accepted")
 	}
 }
+
+func TestUnknownQueryParametersRefusedEverywhere(t *testing.T) {
+	_, ts := fixtureServer(t, sharedFixture)
+	for _, path := range []string{"/nodes/pve01?bogus=1", "/nodes/pve01/qemu/101?bogus=1", "/nodes/pve01/qemu/101/status?bogus=1", "/nodes/pve01/qemu/101/agent/network-get-interfaces?bogus=1"} {
+		if r := get(t, ts, path); r.status != 400 {
+			t.Errorf("%s: %d, want 400 like PVE's schema check", path, r.status)
+		}
+	}
+}
