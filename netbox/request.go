@@ -201,6 +201,10 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 				return nil, &ambiguousError{cause: err}
 			}
 			failure = err
+		case resp.status == http.StatusInternalServerError && integrityError(resp.body):
+			// The request was rolled back whole: a definite refusal, not a
+			// lost reply; the caller bisects the batch.
+			return resp, nil
 		case retryableStatus(resp.status):
 			status, hdr = resp.status, resp.header
 			failure = newAPIError(resp.status, resp.body)
@@ -397,4 +401,14 @@ func toInt64(v any) (int64, bool) {
 		return i, err == nil
 	}
 	return 0, false
+}
+
+// integrityError reports NetBox's 500 for a unique constraint broken at save
+// time ({"exception": "IntegrityError", ...}): the transaction was rolled
+// back, nothing landed.
+func integrityError(body []byte) bool {
+	var b struct {
+		Exception string `json:"exception"`
+	}
+	return json.Unmarshal(body, &b) == nil && b.Exception == "IntegrityError"
 }

@@ -216,8 +216,10 @@ func (c *Client) batch(ctx context.Context, o *op, idx []int) {
 				}
 			}
 		}
-		switch resp.status {
-		case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge:
+		wholeBatch := resp.status == http.StatusBadRequest || resp.status == http.StatusConflict ||
+			resp.status == http.StatusRequestEntityTooLarge || (resp.status == http.StatusInternalServerError && integrityError(resp.body))
+		switch {
+		case wholeBatch:
 			if len(pending) > 1 {
 				h := len(pending) / 2
 				c.batch(ctx, o, pending[:h:h])

@@ -84,10 +84,11 @@ func TestCreateOneBadAmongMany(t *testing.T) {
 	if srv.Count(vmLabel) != 117 || st.Created[vmLabel] != 117 {
 		t.Fatalf("count %d, created %d; want 117", srv.Count(vmLabel), st.Created[vmLabel])
 	}
-	// Batches: [0,50) bad 7 -> 2 requests; [50,100) bad 70 and dup 72 -> 3 requests (the
-	// duplicate is only seen once 70 is gone, since NetBox validates 72 against 71 on save);
-	// [100,120) -> 1 request.
-	if n := st.Requests["POST "+vmPath]; n > 7 {
+	// Batches: [0,50) bad 7 -> 2 requests; [50,100): 70 is refused by validation, then the
+	// 71/72 duplicate passes validation and breaks the unique constraint on save (500
+	// IntegrityError, nothing written), so that batch is bisected until 71 and 72 travel
+	// apart (about 2·log2(49) requests); [100,120) -> 1 request.
+	if n := st.Requests["POST "+vmPath]; n > 20 {
 		t.Fatalf("%d POSTs for 3 batches with 3 bad objects", n)
 	}
 }
@@ -426,8 +427,10 @@ func TestUpdateIsolatesBadPatch(t *testing.T) {
 			t.Fatalf("patch %d: %v", i, r.Err)
 		}
 	}
+	// NetBox answers a bulk PATCH with the first invalid object's error alone, so the
+	// batch of 30 is bisected down to the bad one: about 2·log2(30) requests.
 	st := srv.Stats()
-	if st.Updated[vmLabel] != 29 || st.Requests["PATCH "+vmPath] != 2 {
+	if st.Updated[vmLabel] != 29 || st.Requests["PATCH "+vmPath] > 12 {
 		t.Fatalf("updated %d in %d PATCHes", st.Updated[vmLabel], st.Requests["PATCH "+vmPath])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -188,7 +189,11 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 		mapNodeInterfaces(d, o, n, site.Key, opt)
 	}
 
-	// Guests.
+	// Guests. PVE allows two guests of one cluster to share a name; NetBox
+	// does not (per cluster, case-insensitively). The guest with the lowest
+	// vmid keeps the name and the others are named "<name> (<vmid>)", which
+	// stays stable whatever else changes.
+	names := guestNames(s.Guests, opt)
 	for i := range s.Guests {
 		g := &s.Guests[i]
 		if g.Template && opt.SkipTemplates {
@@ -198,7 +203,7 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 			d.Warnings = append(d.Warnings, fmt.Sprintf("%s/%d: unknown guest type, skipped", g.Type, g.VMID))
 			continue
 		}
-		mapGuest(d, g, label, site.Key, opt)
+		mapGuest(d, g, names[g.VMID], label, site.Key, opt)
 	}
 	return d
 }
@@ -243,12 +248,47 @@ var platforms = map[string]string{
 // PlatformName returns the NetBox platform for a PVE ostype ("" when none).
 func PlatformName(ostype string) string { return platforms[strings.ToLower(strings.TrimSpace(ostype))] }
 
-func mapGuest(d *Desired, g *inventory.Guest, cluster, site string, opt MapOptions) {
-	ow := opt.Overwrite
-	key := vmKey(cluster, g.Type, g.VMID)
+// guestName is the NetBox name of a guest before duplicates are resolved.
+func guestName(g *inventory.Guest) string {
 	name := truncate(strings.TrimSpace(g.Name), 64)
 	if name == "" {
 		name = fmt.Sprintf("%s-%d", g.Type, g.VMID)
+	}
+	return name
+}
+
+// guestNames gives every synced guest a name unique in its cluster
+// (case-insensitively, as NetBox compares them).
+func guestNames(guests []inventory.Guest, opt MapOptions) map[int]string {
+	byName := map[string][]int{}
+	out := make(map[int]string, len(guests))
+	for i := range guests {
+		g := &guests[i]
+		if g.Template && opt.SkipTemplates {
+			continue
+		}
+		n := guestName(g)
+		out[g.VMID] = n
+		byName[strings.ToLower(n)] = append(byName[strings.ToLower(n)], g.VMID)
+	}
+	for _, ids := range byName {
+		if len(ids) < 2 {
+			continue
+		}
+		slices.Sort(ids)
+		for _, id := range ids[1:] {
+			suffix := fmt.Sprintf(" (%d)", id)
+			out[id] = truncate(out[id], 64-len(suffix)) + suffix
+		}
+	}
+	return out
+}
+
+func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt MapOptions) {
+	ow := opt.Overwrite
+	key := vmKey(cluster, g.Type, g.VMID)
+	if name == "" {
+		name = guestName(g)
 	}
 	o := newObject(ModelVM, key, fmt.Sprintf("%s %d (%s)", g.Type, g.VMID, name), StageVMs)
 	o.Fields["name"] = name

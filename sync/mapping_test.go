@@ -85,3 +85,20 @@ func TestOptionsFromEnv(t *testing.T) {
 		t.Errorf("defaults %+v", d)
 	}
 }
+
+func TestDuplicateGuestNamesGetTheirVMID(t *testing.T) {
+	guests := []inventory.Guest{
+		{VMID: 205, Type: inventory.QEMU, Name: "web"},
+		{VMID: 101, Type: inventory.QEMU, Name: "web"},
+		{VMID: 300, Type: inventory.LXC, Name: "WEB"},
+		{VMID: 102, Type: inventory.QEMU, Name: "db"},
+		{VMID: 103, Type: inventory.QEMU, Name: ""},
+	}
+	got := guestNames(guests, MapOptions{})
+	want := map[int]string{101: "web", 205: "web (205)", 300: "WEB (300)", 102: "db", 103: "qemu-103"}
+	for id, n := range want {
+		if got[id] != n {
+			t.Errorf("vmid %d: %q, want %q", id, got[id], n)
+		}
+	}
+}

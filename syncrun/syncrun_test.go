@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -338,5 +339,27 @@ func TestTwoProcessesNeverSyncTheSameEndpointAtOnce(t *testing.T) {
 	<-firstDone
 	if s := <-secondDone; s == nil || !s.OK {
 		t.Fatalf("second process after the first: %+v", s)
+	}
+}
+
+// TestTwoGuestsWithOneName: Proxmox allows it, NetBox does not; both land.
+func TestTwoGuestsWithOneName(t *testing.T) {
+	h := newHarness(t)
+	for _, id := range []int{103, 104} {
+		if err := h.lab.PVE[0].RenameGuest(id, "twin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, err := h.runner.Do(context.Background(), Request{Trigger: TriggerCLI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := run.Result(); s == nil || !s.OK {
+		t.Fatalf("sync with duplicate names: %+v", s)
+	}
+	for _, name := range []string{"twin", "twin (104)"} {
+		if vms, _ := h.lab.NetBox.List("virtualization.virtualmachine", url.Values{"name": {name}}); len(vms) != 1 {
+			t.Errorf("VM %q: %d found", name, len(vms))
+		}
 	}
 }

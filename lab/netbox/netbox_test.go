@@ -238,11 +238,13 @@ func TestBulkAtomic(t *testing.T) {
 	if n := h.srv.Count("virtualization.virtualmachine"); n != 0 {
 		t.Fatalf("%d VMs written by a failed bulk create", n)
 	}
-	// Duplicates inside one batch are caught too.
-	code, _ = h.do("POST", "/api/virtualization/virtual-machines/", []any{
+	// Duplicates inside one batch pass validation (each is checked against the
+	// database before the request) and break the unique constraint on save:
+	// NetBox answers 500 IntegrityError and writes nothing.
+	code, v = h.do("POST", "/api/virtualization/virtual-machines/", []any{
 		map[string]any{"name": "dup", "cluster": c1}, map[string]any{"name": "DUP", "cluster": c1}})
-	if code != 400 || h.srv.Count("virtualization.virtualmachine") != 0 {
-		t.Fatalf("in-batch duplicate: %d, %d VMs", code, h.srv.Count("virtualization.virtualmachine"))
+	if code != 500 || v.(map[string]any)["exception"] != "IntegrityError" || h.srv.Count("virtualization.virtualmachine") != 0 {
+		t.Fatalf("in-batch duplicate: %d %v, %d VMs", code, v, h.srv.Count("virtualization.virtualmachine"))
 	}
 	code, v = h.do("POST", "/api/virtualization/virtual-machines/", []any{
 		map[string]any{"name": "a", "cluster": c1}, map[string]any{"name": "b", "cluster": c1}})

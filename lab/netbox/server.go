@@ -2,6 +2,7 @@ package netbox
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -532,6 +534,15 @@ func (s *Server) write(base string, m *model, id int64, method string, body []by
 	if id != 0 && s.st.get(m.key, id) == nil {
 		return nil, 0, detail(http.StatusNotFound, fmt.Sprintf("No %s matches the given query.", m.class))
 	}
+	if id == 0 && isList && (method == http.MethodPatch || method == http.MethodPut) {
+		// NetBox updates a bulk list one object after another in primary-key
+		// order and stops at the first invalid one (B.6 item 10).
+		slices.SortStableFunc(items, func(a, b any) int {
+			ia, _ := toInt(mapGet(a, "id"))
+			ib, _ := toInt(mapGet(b, "id"))
+			return cmp.Compare(ia, ib)
+		})
+	}
 	var results []*object
 	itemErrs := make([]any, len(items))
 	failed := false
@@ -594,6 +605,34 @@ func (s *Server) write(base string, m *model, id int64, method string, body []by
 		t.rollback()
 		if !isList {
 			return nil, 0, &apiError{status: http.StatusBadRequest, body: itemErrs[0]}
+		}
+		if method == http.MethodPatch || method == http.MethodPut {
+			for _, e := range itemErrs {
+				if em, ok := e.(errMap); ok && len(em) > 0 {
+					return nil, 0, &apiError{status: http.StatusBadRequest, body: e} // the first error only
+				}
+			}
+		}
+		if method == http.MethodPost && len(items) > 1 {
+			// NetBox validates every item against the database as it was before
+			// the request, then saves them: an item refused only because of a
+			// sibling in the same list passes validation and breaks a unique
+			// constraint at save time, which rolls the whole request back as a
+			// 500 IntegrityError.
+			for i, e := range itemErrs {
+				if em, ok := e.(errMap); !ok || len(em) == 0 {
+					continue
+				}
+				obj, _ := items[i].(map[string]any)
+				alone := &tx{s: s.st}
+				if _, errs := alone.create(m, obj); len(errs) == 0 {
+					alone.rollback()
+					return nil, 0, &apiError{status: http.StatusInternalServerError, body: map[string]any{
+						"error":     "duplicate key value violates unique constraint: an item of the request collides with another item of the same request",
+						"exception": "IntegrityError", "netbox_version": s.opts.Version, "python_version": "3.12.3"}}
+				}
+				alone.rollback()
+			}
 		}
 		return nil, 0, &apiError{status: http.StatusBadRequest, body: itemErrs}
 	}
@@ -738,4 +777,11 @@ func (s *Server) serveLab(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusNotFound, []byte(`{"detail":"Not found."}`))
 	}
+}
+
+func mapGet(v any, k string) any {
+	if m, ok := v.(map[string]any); ok {
+		return m[k]
+	}
+	return nil
 }
