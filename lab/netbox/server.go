@@ -229,11 +229,14 @@ func (s *Server) authenticate(r *http.Request) *apiError {
 	var tok *Token
 	if rest, v2 := strings.CutPrefix(val, "nbt_"); v2 {
 		key, secret, ok := strings.Cut(rest, ".")
+		if kwl != "bearer" {
+			return detail(http.StatusForbidden, "Invalid v1 token")
+		}
 		if !ok || key == "" || secret == "" {
 			return detail(http.StatusForbidden, "Invalid authorization header: Could not parse key from v2 token. Did you mean to use 'Token' instead of 'Bearer'?")
 		}
 		for i := range s.opts.Tokens {
-			if s.opts.Tokens[i].Value == val {
+			if s.opts.Tokens[i].Value == val && len(key) == 12 && len(secret) == 40 {
 				tok = &s.opts.Tokens[i]
 			}
 		}
@@ -241,6 +244,10 @@ func (s *Server) authenticate(r *http.Request) *apiError {
 			return detail(http.StatusForbidden, "Invalid v2 token")
 		}
 	} else {
+		// A v1 token is 40 characters and sent as "Token <token>".
+		if kwl != "token" || len(val) != 40 {
+			return detail(http.StatusForbidden, "Invalid v1 token")
+		}
 		for i := range s.opts.Tokens {
 			if s.opts.Tokens[i].Value == val && !strings.HasPrefix(val, "nbt_") {
 				tok = &s.opts.Tokens[i]
