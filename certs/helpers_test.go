@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -174,4 +175,25 @@ func nextEvent(t *testing.T, ch <-chan string) string {
 		t.Fatal("gave up waiting for an event")
 		return ""
 	}
+}
+
+// scratchDir is a data directory removed best-effort after the test:
+// certmagic's background maintenance may still be writing a renewed leaf
+// into it when the test ends (Manager.Close stops it, but cannot wait for a
+// renewal already under way), which would fail t.TempDir's strict cleanup.
+func scratchDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "proxbox-certs-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50; i++ {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	return dir
 }

@@ -31,7 +31,7 @@ func newLocal(t *testing.T, dataDir string, mut func(*Config)) *Manager {
 }
 
 func TestLocalClientTrustingOnlyRootVerifiesEveryName(t *testing.T) {
-	m := newLocal(t, t.TempDir(), nil)
+	m := newLocal(t, scratchDir(t), nil)
 	addr := serveTLS(t, nil, m.TLSConfig(), okHandler())
 	_, port, _ := net.SplitHostPort(addr)
 	c := clientTo(addr, poolOf(t, m.RootPEM()))
@@ -58,7 +58,7 @@ func TestLocalClientTrustingOnlyRootVerifiesEveryName(t *testing.T) {
 }
 
 func TestLocalExtraIPIsAnIPSANServedWithoutSNI(t *testing.T) {
-	m := newLocal(t, t.TempDir(), nil)
+	m := newLocal(t, scratchDir(t), nil)
 	roots := poolOf(t, m.RootPEM())
 	cases := []struct {
 		name    string
@@ -91,7 +91,7 @@ func TestLocalExtraIPIsAnIPSANServedWithoutSNI(t *testing.T) {
 }
 
 func TestLocalRefusesTLS11(t *testing.T) {
-	m := newLocal(t, t.TempDir(), nil)
+	m := newLocal(t, scratchDir(t), nil)
 	addr := serveTLS(t, nil, m.TLSConfig(), okHandler())
 	for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
 		conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "localhost", MinVersion: v, MaxVersion: v, InsecureSkipVerify: true})
@@ -108,7 +108,7 @@ func TestLocalRefusesTLS11(t *testing.T) {
 }
 
 func TestLocalSameRootAfterRestart(t *testing.T) {
-	dir := t.TempDir()
+	dir := scratchDir(t)
 	first := newLocal(t, dir, nil)
 	root, fp := first.RootPEM(), first.RootFingerprint()
 	first.Close()
@@ -136,7 +136,7 @@ func TestLocalSameRootAfterRestart(t *testing.T) {
 
 func TestLocalCARootOverridesDataDir(t *testing.T) {
 	caRoot := filepath.Join(t.TempDir(), "caroot")
-	m := newLocal(t, t.TempDir(), func(c *Config) { c.CARoot = caRoot })
+	m := newLocal(t, scratchDir(t), func(c *Config) { c.CARoot = caRoot })
 	ca, err := OpenCA(context.Background(), "", caRoot)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestLocalCARootOverridesDataDir(t *testing.T) {
 
 func TestLocalLeafNearExpiryIsRenewed(t *testing.T) {
 	renewed := make(chan string, 64)
-	m := newLocal(t, t.TempDir(), func(c *Config) {
+	m := newLocal(t, scratchDir(t), func(c *Config) {
 		// one minute of validity plus the hour of back-dating puts every
 		// leaf inside certmagic's renewal window (last third) at once
 		c.LeafLifetime = 60e9
@@ -181,7 +181,7 @@ func TestLocalLeafNearExpiryIsRenewed(t *testing.T) {
 }
 
 func TestSSEOverTLSDeliversEachFrameBeforeTheNextIsWritten(t *testing.T) {
-	m := newLocal(t, t.TempDir(), nil)
+	m := newLocal(t, scratchDir(t), nil)
 	const frames = 5
 	next := make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -244,7 +244,7 @@ func TestSSEOverTLSDeliversEachFrameBeforeTheNextIsWritten(t *testing.T) {
 }
 
 func TestStatusLocal(t *testing.T) {
-	m := newLocal(t, t.TempDir(), nil)
+	m := newLocal(t, scratchDir(t), nil)
 	st := m.Status()
 	if st.Mode != ModeLocal || st.RootFingerprint == "" || st.DefaultName != "10.9.8.7" {
 		t.Fatalf("status %+v", st)

@@ -73,7 +73,7 @@ func TestOpenCAUsesExistingMkcertRoot(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(dir, rootCertFile), rootPEM, 0o644)
 	_ = os.WriteFile(filepath.Join(dir, rootKeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
 
-	m, err := New(context.Background(), Config{Mode: ModeLocal, DataDir: t.TempDir(), CARoot: dir, Logger: quietLogger()})
+	m, err := New(context.Background(), Config{Mode: ModeLocal, DataDir: scratchDir(t), CARoot: dir, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
