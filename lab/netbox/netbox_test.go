@@ -874,3 +874,25 @@ func TestConcurrentWritesAndReads(t *testing.T) {
 		t.Fatalf("%d VMs, want 160", n)
 	}
 }
+
+func TestPrimaryIPMovesOnlyWithinItsParent(t *testing.T) {
+	h := newHarness(t, Options{})
+	_, c1, _ := h.base()
+	vm := idOf(h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "vm", "cluster": c1}))
+	other := idOf(h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "other", "cluster": c1}))
+	if1 := idOf(h.mustCreate("/api/virtualization/interfaces/", map[string]any{"virtual_machine": vm, "name": "eth0"}))
+	if2 := idOf(h.mustCreate("/api/virtualization/interfaces/", map[string]any{"virtual_machine": vm, "name": "eth1"}))
+	if3 := idOf(h.mustCreate("/api/virtualization/interfaces/", map[string]any{"virtual_machine": other, "name": "eth0"}))
+	ip := idOf(h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.1.0.5/24", "assigned_object_type": "virtualization.vminterface", "assigned_object_id": if1}))
+	if code, v := h.do("PATCH", fmt.Sprintf("/api/virtualization/virtual-machines/%d/", vm), map[string]any{"primary_ip4": ip}); code != 200 {
+		t.Fatalf("set primary: %d %v", code, v)
+	}
+	ipPath := fmt.Sprintf("/api/ipam/ip-addresses/%d/", ip)
+	if code, v := h.do("PATCH", ipPath, map[string]any{"assigned_object_type": "virtualization.vminterface", "assigned_object_id": if2}); code != 200 {
+		t.Fatalf("move within the VM: %d %v", code, v)
+	}
+	code, v := h.do("PATCH", ipPath, map[string]any{"assigned_object_type": "virtualization.vminterface", "assigned_object_id": if3})
+	if code != 400 || errField(v, "__all__") != "Cannot reassign primary IP address for the parent device/VM" {
+		t.Fatalf("move to another VM: %d %v", code, v)
+	}
+}

@@ -672,14 +672,17 @@ func (s *store) cleanIP(vals map[string]any, old *object, errs errMap) {
 		}
 	}
 	if old != nil {
-		// Cannot move an IP away from the interface while it is its parent's primary IP.
+		// A primary IP may move to another interface of the same device or VM,
+		// not to another parent (IPAddress.clean in NetBox 4.x).
 		if old.v["assigned_object_id"] != nil && (old.v["assigned_object_id"] != vals["assigned_object_id"] || old.v["assigned_object_type"] != vals["assigned_object_type"]) {
+			oldParent := s.ipParent(old.v["assigned_object_type"], old.v["assigned_object_id"])
+			newParent := s.ipParent(vals["assigned_object_type"], vals["assigned_object_id"])
 			for _, k := range []string{"virtualization.virtualmachine", "dcim.device"} {
 				tb := s.tables[k]
 				for _, id := range tb.order {
 					o := tb.rows[id]
-					if o.v["primary_ip4"] == old.id || o.v["primary_ip6"] == old.id {
-						errs.add("assigned_object", "Cannot reassign IP address while it is designated as the primary IP for the parent object")
+					if (o.v["primary_ip4"] == old.id || o.v["primary_ip6"] == old.id) && oldParent != newParent {
+						errs.add("__all__", "Cannot reassign primary IP address for the parent device/VM")
 						return
 					}
 				}
@@ -792,3 +795,23 @@ func parseTime(s string) (time.Time, bool) {
 
 // formatTime renders like DRF: ISO 8601, UTC as Z.
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00") }
+
+// ipParent names the device or VM that owns an IP's assigned interface
+// ("" when unassigned or unknown).
+func (s *store) ipParent(typ, id any) string {
+	n, ok := toInt(id)
+	if !ok {
+		return ""
+	}
+	switch typ {
+	case "virtualization.vminterface":
+		if r := s.tables["virtualization.vminterface"].rows[n]; r != nil {
+			return fmt.Sprint("vm:", r.v["virtual_machine"])
+		}
+	case "dcim.interface":
+		if r := s.tables["dcim.interface"].rows[n]; r != nil {
+			return fmt.Sprint("device:", r.v["device"])
+		}
+	}
+	return ""
+}
