@@ -423,6 +423,12 @@ func TestGlobalUniqueIPOption(t *testing.T) {
 	if code != 400 || errField(v, "address") != "Duplicate IP address found in global table: 10.0.0.5/16" {
 		t.Fatalf("%d %v", code, v)
 	}
+	// Anycast and VIP copies may repeat.
+	h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.9/24", "role": "vip"})
+	h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.9/24", "role": "vip"})
+	if code, _ := h.do("POST", "/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.9/24"}); code != 400 {
+		t.Fatalf("a plain copy of a VIP: %d", code)
+	}
 	// A NetBox configured with ENFORCE_GLOBAL_UNIQUE = False takes the duplicate.
 	loose := newHarness(t, Options{AllowDuplicateIPs: true})
 	loose.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"})

@@ -690,10 +690,20 @@ func (s *store) cleanIP(vals map[string]any, old *object, errs errMap) {
 		}
 	}
 	if s.enforceGlobalUnique && vals["vrf"] == nil {
+		// Addresses that may repeat by design (anycast, VIP, FHRP roles) are
+		// exempt when every copy has such a role (IPADDRESS_ROLES_NONUNIQUE).
+		shared := func(role any) bool {
+			switch role {
+			case "anycast", "vip", "vrrp", "hsrp", "glbp", "carp":
+				return true
+			}
+			return false
+		}
 		tb := s.tables["ipam.ipaddress"]
 		for _, id := range tb.order {
 			o := tb.rows[id]
-			if (old == nil || id != old.id) && o.v["vrf"] == nil && hostOf(o.v["address"].(string)) == p.Addr().String() {
+			if (old == nil || id != old.id) && o.v["vrf"] == nil && hostOf(o.v["address"].(string)) == p.Addr().String() &&
+				!(shared(vals["role"]) && shared(o.v["role"])) {
 				errs.add("address", fmt.Sprintf("Duplicate IP address found in global table: %s", p.String()))
 				return
 			}
