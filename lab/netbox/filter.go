@@ -259,7 +259,29 @@ func (s *store) paramPred(m *model, param string, vals []string) (pred, string) 
 		return nil, "" // unknown filters are ignored, as NetBox does
 	}
 	if f.kind == kFK {
-		// site=<slug>, cluster=<name>: match the related object's slug, else its name.
+		// site=<slug>, cluster=<name>: match the related object's slug, else its
+		// name. A value no related object has is refused, as NetBox's
+		// ModelMultipleChoiceFilter does.
+		if f.ref != "" && lookup == "" {
+			for _, v := range vals {
+				if v == "null" {
+					continue
+				}
+				found := false
+				if rt := s.tables[f.ref]; rt != nil {
+					for _, id := range rt.order {
+						r := rt.rows[id]
+						if sl, ok := r.v["slug"]; ok && sl == v || r.v["name"] == v {
+							found = true
+							break
+						}
+					}
+				}
+				if !found {
+					return nil, fmt.Sprintf("Select a valid choice. %s is not one of the available choices.", v)
+				}
+			}
+		}
 		return anyOf(func(o *object) any {
 			id, ok := o.v[base].(int64)
 			if !ok || f.ref == "" {

@@ -902,3 +902,15 @@ func TestPrimaryIPMovesOnlyWithinItsParent(t *testing.T) {
 		t.Fatalf("move to another VM: %d %v", code, v)
 	}
 }
+
+func TestRelatedFilterByUnknownNameIsRefused(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.base()
+	if code, v := h.do("GET", "/api/virtualization/virtual-machines/?cluster=pve-a", nil); code != 200 {
+		t.Fatalf("known cluster: %d %v", code, v)
+	}
+	code, v := h.do("GET", "/api/virtualization/virtual-machines/?cluster=nope", nil)
+	if code != 400 || !strings.Contains(fmt.Sprint(v), "Select a valid choice. nope is not one of the available choices.") {
+		t.Fatalf("unknown cluster: %d %v", code, v)
+	}
+}
