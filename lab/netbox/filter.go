@@ -21,9 +21,16 @@ type pred func(o *object) bool
 func (s *store) filterRows(m *model, q url.Values) ([]*object, errMap) {
 	var preds []pred
 	errs := errMap{}
+	var known map[string]bool
+	if !m.plugin {
+		known = listFilters(m.path)
+	}
 	for param, vals := range q {
 		if shapingParams[param] || len(vals) == 0 {
 			continue
+		}
+		if known != nil && !known[param] && !strings.HasPrefix(param, "cf_") {
+			continue // not in the model's filter set: NetBox ignores it and returns everything
 		}
 		p, msg := s.paramPred(m, param, vals)
 		if msg != "" {

@@ -914,3 +914,18 @@ func TestRelatedFilterByUnknownNameIsRefused(t *testing.T) {
 		t.Fatalf("unknown cluster: %d %v", code, v)
 	}
 }
+
+// TestFiltersOutsideTheFilterSetAreIgnored: NetBox ignores a query parameter
+// its filter set does not define and returns everything (B.6 item 6).
+func TestFiltersOutsideTheFilterSetAreIgnored(t *testing.T) {
+	h := newHarness(t, Options{})
+	_, c1, _ := h.base()
+	h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "a", "cluster": c1, "comments": "x"})
+	h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "b", "cluster": c1, "comments": "y"})
+	for query, want := range map[string]float64{"comments=x": 2, "no_such_filter=1": 2, "name=a": 1} {
+		code, v := h.do("GET", "/api/virtualization/virtual-machines/?"+query, nil)
+		if code != 200 || v.(map[string]any)["count"].(float64) != want {
+			t.Errorf("%s: %d %v, want count %v", query, code, v.(map[string]any)["count"], want)
+		}
+	}
+}

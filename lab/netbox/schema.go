@@ -191,3 +191,33 @@ func netboxMessage(se *openapi3.SchemaError) string {
 	}
 	return se.Reason
 }
+
+var (
+	listParamsMu sync.Mutex
+	listParamsBy = map[string]map[string]bool{}
+)
+
+// listFilters returns the query parameters NetBox's list operation of a core
+// model accepts (its filter set, as the OpenAPI document lists it), or nil
+// when the document has no such operation (plugin models).
+func listFilters(path string) map[string]bool {
+	listParamsMu.Lock()
+	defer listParamsMu.Unlock()
+	if p, ok := listParamsBy[path]; ok {
+		return p
+	}
+	doc, err := loadSpec()
+	var names map[string]bool
+	if err == nil {
+		if it := doc.Paths.Value("/api/" + path + "/"); it != nil && it.Get != nil {
+			names = map[string]bool{}
+			for _, ref := range it.Get.Parameters {
+				if ref != nil && ref.Value != nil && ref.Value.In == "query" {
+					names[ref.Value.Name] = true
+				}
+			}
+		}
+	}
+	listParamsBy[path] = names
+	return names
+}
