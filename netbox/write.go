@@ -562,6 +562,21 @@ func (c *Client) listFirst(ctx context.Context, model string, q url.Values) ([]O
 var scopeFields = []string{"cluster", "site", "device", "virtual_machine", "manufacturer", "tenant",
 	"group", "vrf", "device_type", "module", "parent", "type"}
 
+// setAssignedInterface narrows an identity query to the interface an IP or
+// MAC address is assigned to.
+func setAssignedInterface(q url.Values, obj Object) {
+	id, ok := fkID(obj["assigned_object_id"])
+	if !ok {
+		return
+	}
+	switch obj["assigned_object_type"] {
+	case "virtualization.vminterface":
+		q.Set("vminterface_id", strconv.FormatInt(id, 10))
+	case "dcim.interface":
+		q.Set("interface_id", strconv.FormatInt(id, 10))
+	}
+}
+
 // DefaultIdentity is the filter that finds obj after a lost create reply when the caller gave no
 // Lookup or Identity: its slug, address, prefix, MAC address or name (first present, in that
 // order), narrowed by the scope foreign keys it carries as ids (cluster_id, site_id,
@@ -580,28 +595,14 @@ func DefaultIdentity(model string, obj Object) url.Values {
 	case has(str, "address"):
 		s, _ := str("address")
 		q.Set("address", s)
-		if id, ok := fkID(obj["assigned_object_id"]); ok {
-			switch obj["assigned_object_type"] {
-			case "virtualization.vminterface":
-				q.Set("vminterface_id", strconv.FormatInt(id, 10))
-			case "dcim.interface":
-				q.Set("interface_id", strconv.FormatInt(id, 10))
-			}
-		}
+		setAssignedInterface(q, obj)
 	case has(str, "prefix"):
 		s, _ := str("prefix")
 		q.Set("prefix", s)
 	case has(str, "mac_address"):
 		s, _ := str("mac_address")
 		q.Set("mac_address", s)
-		if id, ok := fkID(obj["assigned_object_id"]); ok {
-			switch obj["assigned_object_type"] {
-			case "virtualization.vminterface":
-				q.Set("vminterface_id", strconv.FormatInt(id, 10))
-			case "dcim.interface":
-				q.Set("interface_id", strconv.FormatInt(id, 10))
-			}
-		}
+		setAssignedInterface(q, obj)
 	case has(str, "name"):
 		s, _ := str("name")
 		q.Set("name", s)

@@ -31,14 +31,16 @@ func (s *Server) proxmoxRoutes() {
 	}
 	e := s.e
 	e.GET("/proxmox/sessions", s.pxSessions)
-	e.GET("/proxmox/version", s.pxVersion)
+	e.GET("/proxmox/version", s.pxPerSession("/version", "No Proxmox active connections found, not able to retrieve version information"))
 	e.GET("/proxmox/cluster/status", s.pxClusterStatus)
-	e.GET("/proxmox/cluster/resources", s.pxPerSession("/cluster/resources", "type"))
+	e.GET("/proxmox/cluster/resources", s.pxPerSession("/cluster/resources", "", "type"))
 	e.GET("/proxmox/cluster/backup", s.pxFlat("/cluster/backup"))
 	e.GET("/proxmox/replication", s.pxFlat("/cluster/replication"))
-	e.GET("/proxmox/nodes/", s.pxNodes)
-	e.GET("/proxmox/nodes", s.pxNodes)
-	e.GET("/proxmox/storage", s.pxPerSession("/storage"))
+	// Every node of every session (the Python service returned only the first).
+	nodes := s.pxPerSession("/nodes", "")
+	e.GET("/proxmox/nodes/", nodes)
+	e.GET("/proxmox/nodes", nodes)
+	e.GET("/proxmox/storage", s.pxPerSession("/storage", ""))
 	e.GET("/proxmox/nodes/:node/storage/:storage/content", s.pxStorageContent)
 	e.GET("/proxmox/nodes/:node/network", s.pxNodeScoped("network", "type"))
 	e.GET("/proxmox/nodes/:node/qemu/:vmid/firewall", s.pxFirewall)
@@ -222,28 +224,6 @@ func (s *Server) pxSessions(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) pxVersion(c echo.Context) error {
-	eps, err := s.selectEndpoints(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	out := []map[string]json.RawMessage{}
-	var lastErr error
-	for _, ss := range s.resolveSessions(ctx, eps) {
-		raw, err := s.opt.Proxmox.Get(ctx, ss.ep, "/version", nil)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		out = append(out, map[string]json.RawMessage{ss.name: raw})
-	}
-	if len(out) == 0 {
-		return upstreamErr("No Proxmox active connections found, not able to retrieve version information", lastErr)
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
 // pxClusterStatus serves what both plugin generations parse: one cluster
 // record per session with its nodes nested in node_list (newer plugin),
 // followed by the same nodes as flat type=node records (v0.0.12 parser).
@@ -304,8 +284,12 @@ func nonNil[T any](v []T) []T {
 }
 
 // pxPerSession serves [{"<session name>": <data>}] for each endpoint,
-// forwarding the named query parameters.
-func (s *Server) pxPerSession(path string, params ...string) echo.HandlerFunc {
+// forwarding the named query parameters; when no endpoint answers, the
+// error says empty (or names the path).
+func (s *Server) pxPerSession(path, empty string, params ...string) echo.HandlerFunc {
+	if empty == "" {
+		empty = "Could not read " + path + " from any Proxmox endpoint"
+	}
 	return func(c echo.Context) error {
 		eps, err := s.selectEndpoints(c)
 		if err != nil {
@@ -324,7 +308,7 @@ func (s *Server) pxPerSession(path string, params ...string) echo.HandlerFunc {
 			out = append(out, map[string]json.RawMessage{ss.name: raw})
 		}
 		if len(out) == 0 {
-			return upstreamErr("Could not read "+path+" from any Proxmox endpoint", lastErr)
+			return upstreamErr(empty, lastErr)
 		}
 		return c.JSON(http.StatusOK, out)
 	}
@@ -358,12 +342,6 @@ func (s *Server) pxFlat(path string) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, out)
 	}
-}
-
-// pxNodes lists every node of every session (the Python service returned
-// only the first): [{"<session name>": [node records]}].
-func (s *Server) pxNodes(c echo.Context) error {
-	return s.pxPerSession("/nodes")(c)
 }
 
 // endpointOfNode finds the session that has node.

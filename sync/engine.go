@@ -877,8 +877,15 @@ func (r *run) orphans(ctx context.Context, st Stage) {
 		patches = append(patches, patch)
 		pKeys = append(pKeys, k)
 	}
+	r.writeGone(ctx, model, patches, pKeys, "gone from Proxmox", dels, dKeys, "orphan past its grace period")
+}
+
+// writeGone sends the marks (patches, keyed by pKeys) and deletes (dels,
+// keyed by dKeys) of objects gone from Proxmox, keeps the current state in
+// step and records each outcome.
+func (r *run) writeGone(ctx context.Context, model string, patches []map[string]any, pKeys []string, markReason string, dels []int64, dKeys []string, delReason string) {
 	for _, wr := range r.update(ctx, model, patches) {
-		c := Change{Op: OpOrphan, Model: model, Key: pKeys[wr.Index], Label: TypeName(model) + " " + pKeys[wr.Index], ID: mustID(patches[wr.Index]["id"]), Reason: "gone from Proxmox"}
+		c := Change{Op: OpOrphan, Model: model, Key: pKeys[wr.Index], Label: TypeName(model) + " " + pKeys[wr.Index], ID: mustID(patches[wr.Index]["id"]), Reason: markReason}
 		if wr.Err != nil {
 			c.Error = wr.Err.Error()
 		} else {
@@ -887,7 +894,7 @@ func (r *run) orphans(ctx context.Context, st Stage) {
 		r.rep.record(c)
 	}
 	for _, wr := range r.delete(ctx, model, dels) {
-		c := Change{Op: OpDelete, Model: model, Key: dKeys[wr.Index], Label: TypeName(model) + " " + dKeys[wr.Index], ID: dels[wr.Index], Reason: "orphan past its grace period"}
+		c := Change{Op: OpDelete, Model: model, Key: dKeys[wr.Index], Label: TypeName(model) + " " + dKeys[wr.Index], ID: dels[wr.Index], Reason: delReason}
 		if wr.Err != nil {
 			c.Error = wr.Err.Error()
 		} else {

@@ -168,25 +168,7 @@ func (r *run) disappeared(ctx context.Context, st Stage) {
 		patches = append(patches, patch)
 		pKeys = append(pKeys, k)
 	}
-	for _, wr := range r.update(ctx, model, patches) {
-		c := Change{Op: OpOrphan, Model: model, Key: pKeys[wr.Index], Label: TypeName(model) + " " + pKeys[wr.Index], ID: mustID(patches[wr.Index]["id"]), Reason: "gone from Proxmox: marked stale"}
-		if wr.Err != nil {
-			c.Error = wr.Err.Error()
-		} else {
-			r.put(model, wr.Object)
-		}
-		r.rep.record(c)
-	}
-	for _, wr := range r.delete(ctx, model, dels) {
-		c := Change{Op: OpDelete, Model: model, Key: dKeys[wr.Index], Label: TypeName(model) + " " + dKeys[wr.Index], ID: dels[wr.Index], Reason: "gone from Proxmox"}
-		if wr.Err != nil {
-			c.Error = wr.Err.Error()
-		} else {
-			delete(r.cur[model], dels[wr.Index])
-			delete(r.keys, model)
-		}
-		r.rep.record(c)
-	}
+	r.writeGone(ctx, model, patches, pKeys, "gone from Proxmox: marked stale", dels, dKeys, "gone from Proxmox")
 }
 
 // batched sends backup writes in requests of BackupBatchSize objects, with at
