@@ -47,14 +47,21 @@ func (l *labProxmox) Get(ctx context.Context, ep store.ProxmoxEndpoint, path str
 	return env.Data, nil
 }
 
-func TestProxmoxReadRoutes(t *testing.T) {
+// labPVE serves the Proxmox simulator (the e2e cluster fixture) until the
+// test ends.
+func labPVE(t *testing.T) (*pve.Server, *httptest.Server, int) {
+	t.Helper()
 	sim, err := pve.New(pve.Options{FixturesFile: "../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(sim)
-	defer ts.Close()
-	port := ts.Listener.Addr().(*net.TCPAddr).Port
+	t.Cleanup(ts.Close)
+	return sim, ts, ts.Listener.Addr().(*net.TCPAddr).Port
+}
+
+func TestProxmoxReadRoutes(t *testing.T) {
+	sim, ts, port := labPVE(t)
 	f := newFixture(t)
 	f.srv = New(Options{Config: f.srv.cfg, Store: f.st, Proxmox: &labProxmox{byPort: map[int]*httptest.Server{port: ts}}})
 	f.bootstrap()

@@ -24,6 +24,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/netbox"
@@ -91,6 +92,9 @@ type Config struct {
 	// reused snapshot's age whatever the gaps; default 10 minutes.
 	JobGap         time.Duration
 	SnapshotMaxAge time.Duration
+	// Egress checks every NetBox connection's address (nil: the default
+	// policy, PROXBOX_ALLOWED_TARGETS unset).
+	Egress *egress.Policy
 }
 
 // NetBoxTuning is the part of the NetBox client's configuration that comes
@@ -695,9 +699,14 @@ func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) 
 	cfg.Cache = rn.cfg.Cache
 	cfg.Version = rn.cfg.Version
 	cfg.Logger = rn.log
+	pol := rn.cfg.Egress
+	if pol == nil {
+		pol = &egress.Policy{}
+	}
+	cfg.Egress = pol
 	base := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		// No proxy: the dialled address is the endpoint's own, checked by the egress policy.
+		DialContext:         pol.DialContext,
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
 )
 
@@ -25,7 +26,7 @@ func (h *Dashboard) setupPage(w http.ResponseWriter, r *http.Request) {
 // shows it once. It refuses once any active key exists.
 func (h *Dashboard) setupPost(w http.ResponseWriter, r *http.Request) {
 	label := strings.TrimSpace(r.PostForm.Get("label"))
-	if label == "" || len(label) > 100 {
+	if label == "" || len(label) > 100 || server.TextProblem(label, 100) != "" {
 		h.render(w, r, http.StatusUnprocessableEntity, setupPage(h.pageCtx(r, h.tr(r, "setup.pageTitle"), ""), anonCSRF(w, r), h.tr(r, "valid.label")))
 		return
 	}

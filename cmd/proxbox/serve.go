@@ -104,13 +104,14 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		return fmt.Errorf("invalid sync setting: %w", err)
 	}
 	pool := proxmox.NewPool()
+	pol := egressPolicy(cfg)
 	pveConf := func(ep store.ProxmoxEndpoint) proxmox.Config {
-		c := proxmoxConfig(ep, reg)
+		c := proxmoxConfig(ep, reg, pol)
 		c.Concurrency = cfg.ProxmoxFetch
 		return c
 	}
 	runner := syncrun.New(syncrun.Config{Store: st, Cache: cache, Metrics: reg, Logger: log, Defaults: syncDefaults,
-		Version: version, Proxmox: pool, PVEConf: pveConf, NetBox: netboxTuning(cfg)})
+		Version: version, Proxmox: pool, PVEConf: pveConf, NetBox: netboxTuning(cfg), Egress: pol})
 	defer func() {
 		// Runs in progress are cancelled and record their end before the store closes.
 		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -121,14 +122,14 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	}()
 
 	dash, err := ui.New(ui.Deps{Store: st, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log.With("module", "ui"),
-		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf},
+		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf, egress: pol},
 		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 
 	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler(),
-		Proxmox: proxmoxReads{pool: pool, reg: reg}, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
+		Proxmox: proxmoxReads{pool: pool, reg: reg, pol: pol}, Egress: pol, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
 	}
