@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEveryCommandHasHelp(t *testing.T) {
@@ -53,5 +56,30 @@ func TestInvalidEnvironmentStopsServeWithOneLine(t *testing.T) {
 	code := run(context.Background(), []string{"serve"}, &out, &out)
 	if code != 1 || strings.Count(strings.TrimSpace(out.String()), "\n") != 0 || !strings.Contains(out.String(), "PROXBOX_TLS") {
 		t.Fatalf("exit %d, output %q", code, out.String())
+	}
+}
+
+// A busy port stops demo as it stops serve: exit 1 with the bind error as the last line,
+// instead of waiting forever on the lab it had started.
+func TestDemoExitsWhenPortIsBusy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	// The deadline only keeps a regression from hanging the suite; the assertion is that
+	// demo returned on its own before it.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	code := run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--bind", "127.0.0.1", "--port", port, "--scale", "2"}, &out, &out)
+	if ctx.Err() != nil {
+		t.Fatalf("demo did not exit on its own with its port busy; output:\n%s", out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	last := lines[len(lines)-1]
+	if code != 1 || !strings.HasPrefix(last, "proxbox demo: listen on 127.0.0.1:"+port) || !strings.Contains(last, "address already in use") {
+		t.Fatalf("exit %d, last line %q; output:\n%s", code, last, out.String())
 	}
 }
