@@ -205,11 +205,11 @@ var options = []option{
 	{"acme-ca", "PROXBOX_ACME_CA", "", "ACME directory URL, or letsencrypt, letsencrypt-staging, zerossl (acme mode)", func(c *Config, v string) error {
 		v = strings.TrimSpace(v)
 		switch strings.ToLower(v) {
-		case "", "letsencrypt", "letsencrypt-staging", "zerossl":
+		case "", "letsencrypt", "le", "production", "letsencrypt-staging", "staging", "le-staging", "zerossl":
 			c.ACMECA = strings.ToLower(v)
 			return nil
 		}
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if u, err := url.Parse(v); err != nil || u.Scheme != "https" || u.Host == "" {
 			return errors.New("allowed: letsencrypt, letsencrypt-staging, zerossl, or an ACME directory URL (https://...)")
 		}
 		c.ACMECA = v

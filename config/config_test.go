@@ -149,6 +149,7 @@ func TestEnvOnlySettingsRefusedWithOneLine(t *testing.T) {
 		{"PROXBOX_ACME_EMAIL", "Admin <a@example.com>", "e-mail address"},
 		{"PROXBOX_ACME_EMAIL", "a@localhost", "e-mail address"},
 		{"PROXBOX_ACME_CA", "ftp://ca.example", "ACME directory URL"},
+		{"PROXBOX_ACME_CA", "http://ca.example/dir", "ACME directory URL"},
 		{"PROXBOX_TLS_NAMES", "good.example, bad/name", `bad entry "bad/name"`},
 		{"PROXBOX_TLS_NAMES", "-x.example", `bad entry "-x.example"`},
 		{"PROXBOX_TLS_NAMES", "a..example", `bad entry "a..example"`},
