@@ -6,8 +6,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PORT    ?= 8000
-# Packages that do not import go-netbox: the race detector (which needs cgo)
-# runs on these only, so go-netbox is never compiled a second time.
+# Packages that do not link go-netbox (only cmd/proxbox, netbox/nbapi and
+# lab/netbox/decodecheck do): the race detector (which needs cgo) runs on
+# these only, so go-netbox is never compiled a second time.
 RACE_PKGS ?= ./config/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
 
 .PHONY: all build test test-race lint bench demo run docker clean generate

@@ -128,3 +128,21 @@ func TestSyncOnceFromTheStore(t *testing.T) {
 		t.Fatalf("recorded runs: %+v %v", runs, err)
 	}
 }
+
+// The dashboard's "test connection" reads NetBox's status through go-netbox (netbox/nbapi), so
+// the binary keeps using the mandated library for a real call.
+func TestEndpointTesterReadsNetBoxStatus(t *testing.T) {
+	l := startLab(t)
+	nb := l.Info.NetBox
+	if nb.TLS {
+		t.Skip("lab NetBox speaks TLS here; the tester trusts only system roots")
+	}
+	v, err := endpointTester{}.TestNetBox(context.Background(), store.NetBoxEndpoint{IPAddress: nb.Host, Port: nb.Port, TokenVersion: "v1", Token: store.Secret(nb.Token)})
+	if err != nil || v == "" {
+		t.Fatalf("TestNetBox = %q, %v", v, err)
+	}
+	bad, err := endpointTester{}.TestNetBox(context.Background(), store.NetBoxEndpoint{IPAddress: nb.Host, Port: nb.Port, TokenVersion: "v1", Token: store.Secret(strings.Repeat("f", 40))})
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("bad token: %q, %v", bad, err)
+	}
+}
