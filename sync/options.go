@@ -184,4 +184,3 @@ func (o *Options) defaults() {
 }
 
 func (o *Options) runs(s Stage) bool { return slices.Contains(o.Stages, s) }
-
