@@ -11,7 +11,7 @@ PORT    ?= 8000
 # these only, so go-netbox is never compiled a second time.
 RACE_PKGS ?= ./config/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
 
-.PHONY: all build test test-race lint bench demo run docker clean generate
+.PHONY: all build test test-tools test-race lint bench demo run docker clean generate
 
 all: build
 
@@ -22,13 +22,26 @@ build: generate
 generate:
 	@if ls ui/*.templ >/dev/null 2>&1; then $(GO) tool templ generate -path ui >/dev/null; fi
 
-# Unit and integration tests: what CI runs.
-test: build
+# Unit and integration tests: what CI runs. Tools beyond Go that some tests
+# need are checked first, and a missing one is said in a line starting with
+# NOTE (the tests that need it skip, with the reason under go test -v);
+# .ci/run installs them all.
+test: build test-tools
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) test-race
 
+test-tools:
+	@command -v gcc >/dev/null 2>&1 || echo "NOTE: gcc not found: the race detector tests (make test-race) are skipped. Install gcc and libc6-dev to run them."
+	@test -x /usr/bin/chromium || echo "NOTE: /usr/bin/chromium not found: the browser tests (cmd/proxbox TestBrowserOnDemo, ui TestBrowser*) skip. Install chromium to run them."
+	@command -v systemd-analyze >/dev/null 2>&1 || echo "NOTE: systemd-analyze not found: the systemd unit checks (deploy TestUnitVerifies, TestUnitSecurityExposure) skip. Install systemd to run them."
+
 test-race:
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
+	@if command -v gcc >/dev/null 2>&1; then \
+		echo "CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)"; \
+		CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS); \
+	else \
+		echo "SKIP test-race: the race detector needs cgo, and gcc is not installed (apt-get install gcc libc6-dev)"; \
+	fi
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
