@@ -2,7 +2,8 @@
 # would compile twice (once per cgo setting) otherwise.
 export CGO_ENABLED := 0
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The semver tag on HEAD, else v0.0.0-dev+<commit> (deploy/release.sh).
+VERSION ?= $(shell ./deploy/release.sh version 2>/dev/null || echo v0.0.0-dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PORT    ?= 8000
@@ -11,12 +12,12 @@ PORT    ?= 8000
 # these only, so go-netbox is never compiled a second time.
 RACE_PKGS ?= ./config/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
 
-.PHONY: all build test test-tools test-race lint bench demo run docker clean generate
+.PHONY: all build test test-tools test-race lint bench demo run docker release release-check clean generate
 
 all: build
 
 build: generate
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/proxbox ./cmd/proxbox
+	$(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o bin/proxbox ./cmd/proxbox
 
 # Templ components are generated into committed *_templ.go files.
 generate:
@@ -71,9 +72,29 @@ demo: build
 run: build
 	PROXBOX_TLS=off PORT=$(PORT) ./bin/proxbox serve
 
-docker:
-	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "no Docker engine here: 'make build' gives the same static binary"; exit 1; }
-	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t proxbox:$(VERSION) .
+# Release: static binaries for linux/amd64 and linux/arm64 in dist/ with an
+# SBOM each and SHA256SUMS; the version is the semver tag on HEAD, else
+# v0.0.0-dev+<commit> (deploy/release.sh says how and why it is reproducible).
+release: generate
+	./deploy/release.sh
+
+# Reproducibility: build the release again from a copy of the committed tree in
+# another directory, and compare the bytes (SHA256SUMS). Run on a clean tree.
+release-check: release
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	git archive HEAD | tar -x -C "$$d" && \
+	RELEASE_VERSION=$$(cat dist/VERSION) RELEASE_COMMIT=$$(git rev-parse --short=12 HEAD) DIST="$$d/dist" "$$d/deploy/release.sh" >/dev/null && \
+	if diff dist/SHA256SUMS "$$d/dist/SHA256SUMS"; then echo "release-check: same bytes twice (built in $(CURDIR) and $$d)"; \
+	else echo "release-check: the release is not reproducible"; exit 1; fi
+
+# The container image, built from the release binary (no compiler in the image
+# build): the image's binary is the one in dist/SHA256SUMS.
+docker: release
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "no Docker engine here: dist/ holds the release binaries the image would carry"; exit 1; }
+	docker buildx build --platform linux/amd64,linux/arm64 \
+		--build-arg VERSION=$$(cat dist/VERSION) --build-arg COMMIT=$(COMMIT) \
+		--build-arg CREATED=$$(git log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z) \
+		-t proxbox:$$(cat dist/VERSION | tr + -) .
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
