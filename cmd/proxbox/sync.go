@@ -81,6 +81,9 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 		return err
 	}
 	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	opt := syncDefaults(cfg)
 	opt.Stages, opt.DryRun = stageList, *dry
 
