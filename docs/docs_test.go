@@ -1,17 +1,22 @@
 package docs
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/metrics"
+	"github.com/proxbox/proxbox/netbox/getcache"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated pages (go generate ./docs/)")
@@ -173,8 +178,8 @@ func TestLinksStayInTheRepository(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(string(b), "../shared") {
-				t.Errorf("docs/%s mentions ../shared/, which a clone does not have", file)
+			if strings.Contains(string(b), "../shared") || strings.Contains(string(b), "shared/spec") {
+				t.Errorf("docs/%s points at the team's shared folder, which a clone does not have", file)
 			}
 			for _, m := range mdLink.FindAllStringSubmatch(string(b), -1) {
 				target := m[1]
@@ -193,6 +198,77 @@ func TestLinksStayInTheRepository(t *testing.T) {
 				if _, err := os.Stat(abs); err != nil {
 					t.Errorf("docs/%s links to %s, which does not exist", file, m[1])
 				}
+			}
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+var metricName = regexp.MustCompile(`proxbox_[a-z0-9_]+`)
+
+// TestMetricNames fails when metrics.md (either language) names a metric
+// proxbox does not expose, or does not name one it exposes.
+func TestMetricNames(t *testing.T) {
+	reg := metrics.New()
+	cache := getcache.New(getcache.Config{})
+	if err := reg.RegisterCache(cache); err != nil {
+		t.Fatal(err)
+	}
+	// Vectors appear once they have a child: touch each instrument.
+	reg.ObserveSyncRun("devices", time.Second, true)
+	reg.AddSyncObjects("virtual_machine", "created", 1)
+	reg.CertificateEvent("obtained")
+	rt := reg.InstrumentTransport("netbox", roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+	}))
+	req, _ := http.NewRequest("GET", "http://netbox.invalid/api/", nil)
+	if _, err := rt.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	exposed := map[string]bool{}
+	mfs, err := reg.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "proxbox_") {
+			exposed[mf.GetName()] = true
+		}
+	}
+	legacy := map[string]bool{}
+	var text bytes.Buffer
+	if err := cache.WritePrometheusText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range metricName.FindAllString(text.String(), -1) {
+		legacy[n] = true
+	}
+	if len(exposed) < 15 || len(legacy) < 5 {
+		t.Fatalf("only %d metrics exposed and %d legacy names: the test is broken", len(exposed), len(legacy))
+	}
+	for _, file := range []string{"metrics.md", "pt-BR/metrics.md"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := map[string]bool{}
+		for _, n := range metricName.FindAllString(string(b), -1) {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base, ok := strings.CutSuffix(n, suffix); ok && exposed[base] {
+					n = base
+				}
+			}
+			named[n] = true
+			if !exposed[n] && !legacy[n] {
+				t.Errorf("docs/%s names %s, which proxbox does not expose", file, n)
+			}
+		}
+		for n := range exposed {
+			if !named[n] {
+				t.Errorf("docs/%s does not document %s", file, n)
 			}
 		}
 	}
