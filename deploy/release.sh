@@ -28,12 +28,16 @@ commit=${RELEASE_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unk
 if [[ -z ${RELEASE_VERSION:-} ]]; then
   dirty=""
   if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet HEAD -- 2>/dev/null; then dirty=".dirty"; fi
-  tag=$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null || true)
   semver='^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$'
-  if [[ -n $tag && $tag =~ $semver && -z $dirty ]]; then
+  tag=""
+  # The highest semver tag on HEAD (other tags there are ignored; "~" makes sort -V put a
+  # pre-release before its release, as semver does).
+  for t in $(git tag --points-at HEAD 2>/dev/null | sed 's/-/~/' | sort -V | sed 's/~/-/'); do
+    [[ $t =~ $semver ]] && tag=$t
+  done
+  if [[ -n $tag && -z $dirty ]]; then
     RELEASE_VERSION=$tag
   else
-    [[ -n $tag && ! $tag =~ $semver ]] && echo "release: tag $tag is not semver (vMAJOR.MINOR.PATCH[-pre]); using a dev version" >&2
     RELEASE_VERSION="v0.0.0-dev+${commit}${dirty}"
   fi
 fi
