@@ -709,7 +709,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 	if len(creates) > 0 {
 		for _, wr := range r.create(ctx, model, creates) {
 			o := cObjs[wr.Index]
-			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label}
+			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label, Fields: createFields(creates[wr.Index])}
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
 			} else {

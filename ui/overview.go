@@ -187,3 +187,21 @@ func (h *Dashboard) tlsView(ctx context.Context) tlsVM {
 func (h *Dashboard) tlsPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, tlsPage(h.pageCtx(r, "TLS", "tls"), h.tlsView(r.Context())))
 }
+
+// tlsEventText words the last certificate event in the page's language
+// (the raw description for an event kind the catalogue does not know).
+func tlsEventText(ctx context.Context, st certs.Status) string {
+	ev := st.LastEventInfo
+	key := "tls.event." + ev.Kind
+	if _, ok := msgEN[key]; !ok || ev.Kind == "" {
+		return st.LastEvent
+	}
+	s := tf(ctx, key, ev.Identifier)
+	if ev.Issuer != "" {
+		s += " " + tf(ctx, "tls.eventIssuer", ev.Issuer)
+	}
+	if ev.Error != "" {
+		s += ": " + ev.Error
+	}
+	return s
+}

@@ -113,9 +113,9 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		}
 	}()
 
-	dash, err := ui.New(ui.Deps{Store: st, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log.With("module", "ui"),
+	dash, err := ui.New(ui.Deps{Store: st, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log,
 		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf},
-		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit})
+		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit, NetBoxURL: netboxURL(st)})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
@@ -158,6 +158,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		plain := &http.Server{Handler: tm.HTTPHandler(nil), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 		go func() { errc <- server.Serve(ctx, plain, rln, 5*time.Second) }()
 	}
+	go dash.Run(ctx)
 	if cfg.SyncInterval > 0 {
 		go scheduleSyncs(ctx, runner, cfg.SyncInterval, log)
 	}
@@ -204,5 +205,17 @@ func scheduleSyncs(ctx context.Context, r *syncrun.Runner, every time.Duration, 
 			}
 			_, _ = run.Result()
 		}
+	}
+}
+
+// netboxURL gives the dashboard the stored NetBox's base URL, for links to
+// synced objects.
+func netboxURL(st *store.Store) func(context.Context) string {
+	return func(ctx context.Context) string {
+		eps, err := st.NetBoxEndpoints(ctx)
+		if err != nil || len(eps) == 0 {
+			return ""
+		}
+		return syncrun.NetBoxConfig(eps[0]).URL
 	}
 }
