@@ -127,6 +127,15 @@
 //     history are never removed. A part that was not read at all (the read
 //     options did not ask for it) skips its stage with a warning: callers of a
 //     full sync read with proxmox.FullReadOptions.
+//   - The plugin's ProxmoxCluster and ProxmoxNode rows (proxmox-clusters/,
+//     proxmox-nodes/) are written by the devices stage with their links:
+//     netbox_cluster (our cluster), and per node proxmox_cluster and
+//     netbox_device. The newer plugin finds a VM's endpoint through
+//     netbox_cluster ("Sync selected"). Identity (plugin endpoint row, name),
+//     the cluster named as /proxmox/cluster/status names it; only the links
+//     are diffed, the other fields are written on create and otherwise left to
+//     the plugin's preflight (plugin_cluster.go). Replications and backup
+//     routines reference node rows by key, resolved when written.
 //   - Backup batching: PROXBOX_BACKUP_BATCH_SIZE (Options.BackupBatchSize,
 //     default 5) and PROXBOX_BACKUP_BATCH_DELAY_MS (BackupBatchDelay, default
 //     200 ms) keep the Python service's purpose, protecting NetBox's

@@ -56,10 +56,7 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	opt.defaults()
 	start := opt.Now()
 	rep := newReport(opt.Events, opt.Now)
-	var req0, wr0 int64
-	if e.Stats != nil {
-		req0, wr0 = e.Stats()
-	}
+	netboxDelta := e.netboxDelta()
 	var pveRequests int64
 	sh := &shared{cur: map[string]map[int64]map[string]any{}, loaded: map[string]bool{}}
 	pctx := ctx
@@ -127,12 +124,22 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	}
 	s := rep.summary(start, opt.DryRun)
 	s.Proxmox.Requests = pveRequests
-	if e.Stats != nil {
+	netboxDelta(s)
+	rep.send(Event{Type: EventRunFinished, Summary: s})
+	return s
+}
+
+// netboxDelta returns a func that sets a summary's NetBox request and write
+// counts to those made since netboxDelta was called (when Stats is set).
+func (e *Engine) netboxDelta() func(*Summary) {
+	if e.Stats == nil {
+		return func(*Summary) {}
+	}
+	req0, wr0 := e.Stats()
+	return func(s *Summary) {
 		req, wr := e.Stats()
 		s.NetBox.Requests, s.NetBox.Writes = req-req0, wr-wr0
 	}
-	rep.send(Event{Type: EventRunFinished, Summary: s})
-	return s
 }
 
 // SyncSnapshot syncs one snapshot that the caller already read.
@@ -501,6 +508,8 @@ func (r *run) keyOf(model string, o map[string]any) string {
 			return ""
 		}
 		return map[string]func(string, string) string{ModelBackup: backupKey, ModelSnapshot: snapshotKey, ModelTaskHistory: taskKey}[model](vm, str(id))
+	case ModelPluginCluster, ModelPluginNode:
+		return r.pluginRowKey(model, o)
 	case ModelReplication, ModelBackupRoutine:
 		id := str(map[string]string{ModelReplication: "replication_id", ModelBackupRoutine: "job_id"}[model])
 		if id == "" || r.d == nil {

@@ -89,19 +89,9 @@ const (
 	dtSlug   = "proxmox-generic-device"
 )
 
-// Map turns one snapshot into the desired NetBox state. It is pure: same
-// snapshot and options, same result.
-func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
-	d := newDesired()
-	label := EndpointLabel(s.Endpoint)
-	d.Endpoint, d.Cluster, d.Complete = label, label, s.Complete()
-	ow := opt.Overwrite
-	mode := "cluster"
-	if s.Cluster.Standalone {
-		mode = "standalone"
-	}
-
-	// Tags and custom fields.
+// mapShared adds what every run ensures before its stages: the proxbox tags
+// and the custom fields the plugin and the engine read.
+func mapShared(d *Desired) {
 	tag := func(slug, name, color, descr string) {
 		o := newObject(ModelTag, slug, "tag "+slug, "")
 		o.Fields["name"], o.Fields["slug"], o.Fields["color"], o.Fields["description"] = name, slug, color, descr
@@ -125,6 +115,21 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 	cf(CFVMType, "text", "VM type", "virtualization.virtualmachine")
 	cf(CFNode, "text", "Proxmox node", "virtualization.virtualmachine")
 	cf(CFOrphanedAt, "text", "Orphaned at", "virtualization.virtualmachine", "dcim.device")
+}
+
+// Map turns one snapshot into the desired NetBox state. It is pure: same
+// snapshot and options, same result.
+func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
+	d := newDesired()
+	label := EndpointLabel(s.Endpoint)
+	d.Endpoint, d.Cluster, d.Complete = label, label, s.Complete()
+	ow := opt.Overwrite
+	mode := "cluster"
+	if s.Cluster.Standalone {
+		mode = "standalone"
+	}
+
+	mapShared(d)
 
 	// Devices stage: cluster and its dependencies, nodes.
 	ct := newObject(ModelClusterType, clusterTypeSlug(s.Cluster.Standalone), "cluster type "+mode, StageDevices)

@@ -849,3 +849,25 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 		}
 	}, nil
 }
+
+// Bootstrap ensures the proxbox tags and custom fields in the stored NetBox
+// endpoint without reading Proxmox (sync.Engine.Bootstrap); dryRun only
+// reports what is missing or outdated. ErrNoNetBox when no NetBox endpoint
+// is configured.
+func (rn *Runner) Bootstrap(ctx context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
+	nbs, err := rn.cfg.Store.NetBoxEndpoints(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(nbs) == 0 {
+		return nil, nil, ErrNoNetBox
+	}
+	nb, err := rn.netboxClient(nbs[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("NetBox endpoint %q: %w", nbs[0].Name, err)
+	}
+	opt := rn.cfg.Defaults
+	opt.DryRun = dryRun
+	items, sum := nbadapter.Engine(nb).Bootstrap(ctx, opt)
+	return items, sum, nil
+}
