@@ -188,4 +188,3 @@ func (o *Options) defaults() {
 }
 
 func (o *Options) runs(s Stage) bool { return slices.Contains(o.Stages, s) }
-
