@@ -53,7 +53,8 @@ lint:
 		$(GO) tool templ generate -path ui >/dev/null && git diff --exit-code -- ui || { echo "templ output is stale: run 'make generate' and commit"; exit 1; }; \
 	fi
 
-# Sync at 1,000 and 10,000 generated guests (NetBox with 2 ms latency): wall
+# Sync every endpoint of a generated lab of 1,000 and 10,000 guests, inline as
+# `proxbox sync --pve-url ...` does (NetBox with 2 ms latency): wall
 # time, NetBox requests and writes for the first run, a steady run and one
 # change, Proxmox requests per guest, peak RSS. One size per process, so the
 # RSS is that size's. Then the backup-heavy lab and the micro benchmarks.

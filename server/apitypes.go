@@ -112,8 +112,8 @@ type pxSessionJSON struct {
 	Connected    bool    `json:"connected"`
 }
 
-// pxNodeJSON is a node of GET /proxmox/cluster/status, nested in
-// node_list and repeated flat after the cluster records.
+// pxNodeJSON is a node of GET /proxmox/cluster/status, a flat record after
+// its cluster's record (never nested in node_list: v0.0.24 would count it twice).
 type pxNodeJSON struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
@@ -126,14 +126,14 @@ type pxNodeJSON struct {
 }
 
 type pxClusterJSON struct {
-	ID       string       `json:"id"`
-	Name     string       `json:"name"`
-	Type     string       `json:"type" enum:"cluster"`
-	Nodes    int          `json:"nodes"`
-	Quorate  int          `json:"quorate"`
-	Version  int          `json:"version"`
-	Mode     string       `json:"mode" enum:"cluster,standalone"`
-	NodeList []pxNodeJSON `json:"node_list"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Type       string `json:"type" enum:"cluster"`
+	Nodes      int    `json:"nodes"`
+	Quorate    int    `json:"quorate"`
+	Version    int    `json:"version"`
+	Mode       string `json:"mode" enum:"cluster,standalone"`
+	EndpointID int64  `json:"endpoint_id"`
 }
 
 type cacheOverviewJSON struct {

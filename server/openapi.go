@@ -198,7 +198,7 @@ var routeSpecs = func() map[string]opSpec {
 		"GET /proxmox/sessions": {query: pxQuery, responses: join([]resp{ok(200, "One record per selected endpoint.", []pxSessionJSON{})}, pxSelectErrors)},
 		"GET /proxmox/version":  perSessionSpec(),
 		"GET /proxmox/cluster/status": {query: pxQuery, responses: join([]resp{
-			{status: 200, ctype: ctJSON, desc: "One cluster record per endpoint with its nodes in node_list, then the same nodes as flat type=node records.", oneOf: []any{pxClusterJSON{}, pxNodeJSON{}}},
+			{status: 200, ctype: ctJSON, desc: "Per endpoint, its cluster record (mode cluster or standalone) followed by its nodes as flat type=node records.", oneOf: []any{pxClusterJSON{}, pxNodeJSON{}}},
 			upstream}, pxSelectErrors)},
 		"GET /proxmox/cluster/resources": perSessionSpec(q("type", "vm, storage, node or sdn")),
 		"GET /proxmox/cluster/backup":    flatSpec("Backup jobs"),

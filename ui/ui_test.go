@@ -326,6 +326,10 @@ func TestEndpointsValidateLikeTheAPIAndNeverShowSecrets(t *testing.T) {
 	if got := strings.Join(states, "; "); got != "password: set; token value: not set" {
 		t.Errorf("secret states %q", got)
 	}
+	// The NetBox label is the key the endpoint got at creation: a rename keeps it.
+	if got := text(doc, `[data-testid="endpoint-row-proxmox"] [data-testid="endpoint-label"] code`); got != eps[0].Key || got == "" || got == "pve-renamed" {
+		t.Errorf("endpoint label %q, want the creation key %q", got, eps[0].Key)
+	}
 	// The NetBox endpoint is a singleton, v2 needs both halves.
 	nb := url.Values{"_csrf": {tok}, "name": {"nb"}, "domain": {"netbox.example"}, "port": {"443"}, "token_version": {"v2"}, "token": {"secret-half"}}
 	if resp, doc, _ := e.post("/ui/endpoints/netbox", nb); resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#token_key-error").Length() != 1 {

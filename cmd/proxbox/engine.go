@@ -52,6 +52,11 @@ func (s stageSyncer) Sync(ctx context.Context, req server.StageRequest, events f
 	return sum, err
 }
 
+// Bootstrap implements server.Bootstrapper.
+func (s stageSyncer) Bootstrap(ctx context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
+	return s.runner.Bootstrap(ctx, dryRun)
+}
+
 // dashboardSyncer adapts the runner to the dashboard's Syncer.
 type dashboardSyncer struct{ runner *syncrun.Runner }
 
