@@ -51,7 +51,7 @@ type chartSeries struct {
 
 const (
 	chartPanelH = 80
-	chartGap    = 26
+	chartGap    = 34
 	chartTop    = 18
 	chartLeft   = 64
 	chartRight  = 16

@@ -40,6 +40,10 @@ type overviewVM struct {
 	TLS        tlsVM
 	CacheOn    bool
 	CacheStats string
+	Inventory  []invRow
+	Scheduled  bool      // PROXBOX_SYNC_INTERVAL is set
+	NextSync   time.Time // when the next scheduled sync starts
+	NextIn     string
 }
 
 func netboxRow(e store.NetBoxEndpoint) endpointRow {
@@ -89,10 +93,16 @@ func (h *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "list endpoints", err)
 		return
 	}
-	runs, err := h.d.Store.Runs(ctx, 1)
+	runs, err := h.d.Store.Runs(ctx, 30)
 	if err != nil {
 		h.fail(w, r, "list runs", err)
 		return
+	}
+	vm.Inventory = inventoryRows(runs)
+	if h.d.NextSync != nil {
+		vm.NextSync = h.d.NextSync()
+		vm.Scheduled = !vm.NextSync.IsZero()
+		vm.NextIn = h.untilText(ctx, vm.NextSync)
 	}
 	if len(runs) > 0 {
 		row := toRunRow(runs[0], h.now())
@@ -104,8 +114,8 @@ func (h *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.d.Cache != nil {
-		m := h.d.Cache.Metrics()
-		vm.CacheStats = h.trf(r, "overview.cacheStats", pct(m.HitRate), m.CurrentEntries, bytesHuman(m.CurrentBytes))
+		st := h.d.Cache.Stats()
+		vm.CacheStats = h.trf(r, "overview.cacheStats", st.Hits, st.Misses, st.Bypassed, st.Entries, bytesHuman(st.Bytes))
 	}
 	h.render(w, r, http.StatusOK, overviewPage(h.pageCtx(r, h.tr(r, "nav.overview"), "overview"), vm))
 }
@@ -208,4 +218,13 @@ func tlsEventText(ctx context.Context, st certs.Status) string {
 		s += ": " + ev.Error
 	}
 	return s
+}
+
+// untilText says how far t is from now ("in 4m10s"; "due" when past).
+func (h *Dashboard) untilText(ctx context.Context, at time.Time) string {
+	d := at.Sub(h.now()).Round(time.Second)
+	if d <= 0 {
+		return t(ctx, "overview.due")
+	}
+	return tf(ctx, "tls.in", d.String())
 }

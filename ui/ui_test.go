@@ -735,3 +735,48 @@ func TestTLSPageShowsNamesWarning(t *testing.T) {
 		t.Error("warning row without a warning")
 	}
 }
+
+// The overview's inventory per endpoint comes from the stored runs (each
+// stage's latest result, the last read's cluster), and it names the next
+// scheduled sync.
+func TestOverviewInventoryAndNextSync(t *testing.T) {
+	next := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	e := newEnv(t, func(d *Deps) { d.NextSync = func() time.Time { return next } })
+	e.signIn("")
+	ctx := context.Background()
+	now := time.Now()
+	record := func(stages map[string]string, summary string) {
+		id, err := e.st.StartRun(ctx, store.Run{StartedAt: now, Trigger: "schedule", Scope: "all"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, counts := range stages {
+			_ = e.st.AddStageResult(ctx, id, store.StageResult{Stage: name, StartedAt: now, FinishedAt: now, OK: true, Counts: json.RawMessage(counts)})
+		}
+		_ = e.st.FinishRun(ctx, id, now, "ok", json.RawMessage(summary), "")
+	}
+	// A full run, then a run of one stage that found one more IP.
+	record(map[string]string{
+		"pve-a: devices":          `{"devices":{"created":2,"unchanged":1},"sites":{"unchanged":1}}`,
+		"pve-a: virtual-machines": `{"virtual_machines":{"created":5,"unchanged":4,"orphaned":1}}`,
+		"pve-a: ip-addresses":     `{"ip_addresses":{"created":7}}`,
+		"pve-a: vm-backups":       `{"backups":{"unchanged":3}}`,
+	}, `{"ok":true,"inventory":{"pve-a":{"cluster":"prod","nodes":3,"vms":7,"containers":2,"complete":true}}}`)
+	record(map[string]string{"pve-a: ip-addresses": `{"ip_addresses":{"created":1,"unchanged":7}}`},
+		`{"ok":true,"inventory":{"pve-a":{"cluster":"prod","nodes":3,"vms":7,"containers":2,"complete":true}}}`)
+
+	_, doc := e.get("/ui/")
+	row := doc.Find(`[data-testid="inventory-row"][data-endpoint="pve-a"]`)
+	if row.Length() != 1 {
+		t.Fatalf("inventory rows: %d", doc.Find(`[data-testid="inventory-row"]`).Length())
+	}
+	var cells []string
+	row.Find("td").Each(func(_ int, s *goquery.Selection) { cells = append(cells, strings.Join(strings.Fields(s.Text()), " ")) })
+	want := []string{"pve-a", "prod", "3", "10 (7 VMs, 2 containers)", "8", "3", "1", "Run 2"}
+	if strings.Join(cells, "|") != strings.Join(want, "|") {
+		t.Errorf("inventory row %q, want %q", cells, want)
+	}
+	if got := text(doc, `[data-testid="next-sync"]`); !strings.Contains(got, "2030-01-02 03:04:05 UTC") {
+		t.Errorf("next sync %q", got)
+	}
+}
