@@ -215,11 +215,11 @@ func (s *Server) pxSessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := []map[string]any{}
+	out := []pxSessionJSON{}
 	for _, ss := range s.resolveSessions(c.Request().Context(), eps) {
-		out = append(out, map[string]any{"name": ss.name, "ip_address": ss.ep.IPAddress, "domain": nilIfEmpty(ss.ep.Domain),
-			"http_port": ss.ep.Port, "user": ss.ep.Username, "mode": ss.mode, "endpoint_id": ss.ep.ID, "endpoint_name": ss.ep.Name,
-			"connected": ss.err == nil})
+		out = append(out, pxSessionJSON{Name: ss.name, IPAddress: ss.ep.IPAddress, Domain: nilIfEmpty(ss.ep.Domain),
+			HTTPPort: ss.ep.Port, User: ss.ep.Username, Mode: ss.mode, EndpointID: ss.ep.ID, EndpointName: ss.ep.Name,
+			Connected: ss.err == nil})
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -240,7 +240,7 @@ func (s *Server) pxClusterStatus(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	var out []map[string]any
+	var out []any
 	var lastErr error
 	for _, ep := range eps {
 		raw, err := s.opt.Proxmox.Get(ctx, ep, "/cluster/status", nil)
@@ -254,7 +254,10 @@ func (s *Server) pxClusterStatus(c echo.Context) error {
 			continue
 		}
 		cl, nodes := clusterStatusRecords(ep, recs)
-		out = append(append(out, cl), nodes...)
+		out = append(out, cl)
+		for _, n := range nodes {
+			out = append(out, n)
+		}
 	}
 	if len(out) == 0 {
 		return upstreamErr("Could not read /cluster/status from any Proxmox endpoint", lastErr)
@@ -265,16 +268,15 @@ func (s *Server) pxClusterStatus(c echo.Context) error {
 // clusterStatusRecords turns one endpoint's /cluster/status into its cluster
 // record (mode cluster, or standalone with a record named after its node)
 // and its flat node records.
-func clusterStatusRecords(ep store.ProxmoxEndpoint, recs []statusRecord) (map[string]any, []map[string]any) {
+func clusterStatusRecords(ep store.ProxmoxEndpoint, recs []statusRecord) (pxClusterJSON, []pxNodeJSON) {
 	var cluster *statusRecord
-	var nodes []map[string]any
+	var nodes []pxNodeJSON
 	for i, r := range recs {
 		switch r.Type {
 		case "cluster":
 			cluster = &recs[i]
 		case "node":
-			nodes = append(nodes, map[string]any{"id": r.ID, "name": r.Name, "type": "node", "ip": r.IP, "level": r.Level,
-				"local": r.Local, "nodeid": r.NodeID, "online": r.Online})
+			nodes = append(nodes, pxNodeJSON{ID: r.ID, Name: r.Name, Type: "node", IP: r.IP, Level: r.Level, Local: r.Local, NodeID: r.NodeID, Online: r.Online})
 		}
 	}
 	mode := "cluster"
@@ -282,12 +284,12 @@ func clusterStatusRecords(ep store.ProxmoxEndpoint, recs []statusRecord) (map[st
 		mode = "standalone"
 		name := hostOf(ep.Domain, ep.IPAddress)
 		if len(nodes) == 1 {
-			name = nodes[0]["name"].(string)
+			name = nodes[0].Name
 		}
 		cluster = &statusRecord{ID: "cluster/" + name, Name: name, Type: "cluster", Nodes: len(nodes), Quorate: 1}
 	}
-	return map[string]any{"id": cluster.ID, "name": cluster.Name, "type": "cluster", "nodes": cluster.Nodes,
-		"quorate": cluster.Quorate, "version": cluster.Version, "mode": mode, "endpoint_id": ep.ID}, nodes
+	return pxClusterJSON{ID: cluster.ID, Name: cluster.Name, Type: "cluster", Nodes: cluster.Nodes,
+		Quorate: cluster.Quorate, Version: cluster.Version, Mode: mode, EndpointID: ep.ID}, nodes
 }
 
 // pxPerSession serves [{"<session name>": <data>}] for each endpoint,
