@@ -114,13 +114,6 @@ func (s *Server) firewallSummary(ctx context.Context, ss pxSession) (firewallSum
 		IPSets: nonNil(sets), Aliases: nonNil(aliases), Options: opts}, nil
 }
 
-// nonNil turns a nil slice into an empty one (JSON [] rather than null).
-func nonNil[T any](v []T) []T {
-	if v == nil {
-		return []T{}
-	}
-	return v
-}
 
 // pxFirewallSummary serves [{cluster_name, security_groups, rules, ip_sets,
 // aliases, options}] for the selected endpoints. An endpoint whose firewall

@@ -484,3 +484,11 @@ func upstreamErr(msg string, err error) error {
 	}
 	return &apiError{Status: http.StatusBadGateway, Detail: msg + ": " + err.Error(), Message: msg}
 }
+
+// nonNil gives an empty slice for nil, so JSON carries [] and not null.
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}

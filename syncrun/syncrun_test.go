@@ -2,6 +2,7 @@ package syncrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/url"
@@ -74,6 +75,19 @@ func TestFullRunIsRecordedAndSteadyStateWritesNothing(t *testing.T) {
 	rec, err := h.store.Run(ctx, run.ID)
 	if err != nil || rec.Status != "ok" || len(rec.Stages) == 0 || rec.FinishedAt.IsZero() {
 		t.Fatalf("stored run: %+v %v", rec, err)
+	}
+	// The stored summary carries what each endpoint's read found.
+	var stored struct {
+		Inventory map[string]EndpointInventory `json:"inventory"`
+		Objects   map[string]any               `json:"objects"`
+	}
+	if err := json.Unmarshal(rec.Summary, &stored); err != nil || len(stored.Inventory) != 1 || stored.Objects == nil {
+		t.Fatalf("stored summary: %v, inventory %+v", err, stored.Inventory)
+	}
+	for _, inv := range stored.Inventory {
+		if inv.Cluster == "" || inv.Nodes == 0 || inv.VMs+inv.Containers != 10 || !inv.Complete {
+			t.Errorf("inventory %+v, want a named cluster, nodes and the 10 guests", inv)
+		}
 	}
 	run2, _ := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
 	sum2, _ := run2.Result()

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/proxbox/proxbox/netbox"
+	"github.com/proxbox/proxbox/netbox/nbapi"
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
@@ -199,7 +200,7 @@ func (t endpointTester) TestNetBox(ctx context.Context, e store.NetBoxEndpoint) 
 	if err != nil {
 		return "", err
 	}
-	st, err := c.Status(ctx)
+	st, err := nbapi.ReadStatus(ctx, c)
 	if err != nil {
 		return "", err
 	}

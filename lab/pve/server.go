@@ -366,6 +366,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	plan := s.faults.plan()
+	if p != nil && strings.Contains(p.text, "/agent/") {
+		plan.delay += s.faults.agentDelay(vars["vmid"])
+	}
 	if plan.delay > 0 {
 		t := time.NewTimer(plan.delay)
 		select {
