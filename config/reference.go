@@ -41,6 +41,7 @@ var helpPTBR = map[string]string{
 	"CAROOT":                                 "diretório da CA local (padrão: <data-dir>/ca)",
 	"PROXBOX_HTTP_REDIRECT_PORT":             "porta HTTP simples que redireciona para HTTPS e responde ao desafio ACME HTTP-01 (0: desligada)",
 	"PROXBOX_METRICS_PUBLIC":                 "servir /metrics sem chave de API",
+	"PROXBOX_PROXMOX_WRITES":                 "permitir que as rotas de escrita do plugin alterem o Proxmox (armar/desarmar HA); desligado: respondem 403",
 	"PROXBOX_DEBUG_CACHE":                    "1 registra cada acerto, falha, expiração, despejo e invalidação do cache de GET do NetBox em nível debug",
 	"PROXBOX_SYNC_INTERVAL":                  "executar uma sincronização completa de todos os endpoints nesta frequência, por exemplo 15m (0: só sob demanda)",
 	"PROXBOX_NETBOX_MAX_RETRIES":             "novas tentativas de uma requisição ao NetBox que falhou com 429, 5xx ou erro de conexão",

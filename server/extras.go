@@ -36,35 +36,33 @@ func (s *Server) extrasRoutes() {
 // missing or outdated, so the plugin's card shows the repair button's case.
 func (s *Server) bootstrapStatusNetBox(c echo.Context, b Bootstrapper) error {
 	items, sum, err := b.Bootstrap(c.Request().Context(), true)
-	out := extrasStatusJSON{Warnings: []map[string]string{}, Created: []string{}, Patched: []string{}, Unchanged: []string{},
+	out := bootstrapStatusJSON{Warnings: []map[string]string{}, Created: []string{}, Patched: []string{}, Unchanged: []string{},
 		Missing: []string{}, Outdated: []string{}}
 	reason := func(r string) { out.Reason = &r }
-	if err != nil {
+	switch {
+	case err != nil:
 		out.Skipped = true
 		reason(err.Error())
-		return c.JSON(http.StatusOK, out)
-	}
-	if len(sum.Errors) > 0 {
+	case len(sum.Errors) > 0:
 		reason(strings.Join(sum.Errors, "; "))
-		return c.JSON(http.StatusOK, out)
-	}
-	for _, it := range items {
-		name := it.Kind + ":" + it.Name
-		switch it.Action {
-		case "unchanged":
-			out.Unchanged = append(out.Unchanged, name)
-		case "missing":
-			out.Missing = append(out.Missing, name)
-		case "outdated":
-			out.Outdated = append(out.Outdated, name)
+	default:
+		for _, it := range items {
+			name := it.Kind + ":" + it.Name
+			switch it.Action {
+			case "unchanged":
+				out.Unchanged = append(out.Unchanged, name)
+			case "missing":
+				out.Missing = append(out.Missing, name)
+			case "outdated":
+				out.Outdated = append(out.Outdated, name)
+			}
+		}
+		if bad := append(append([]string{}, out.Missing...), out.Outdated...); len(bad) > 0 {
+			reason("NetBox lacks or differs on " + strings.Join(bad, ", ") + ": run the custom-field reconcile (POST /extras/custom-fields/reconcile) or a sync")
+		} else {
+			out.OK = true
 		}
 	}
-	if n := len(out.Missing) + len(out.Outdated); n > 0 {
-		reason("NetBox lacks or differs on " + strings.Join(append(out.Missing[:len(out.Missing):len(out.Missing)], out.Outdated...), ", ") +
-			": run the custom-field reconcile (POST /extras/custom-fields/reconcile) or a sync")
-		return c.JSON(http.StatusOK, out)
-	}
-	out.OK = true
 	return c.JSON(http.StatusOK, out)
 }
 

@@ -47,21 +47,8 @@ func (closedLogs) Subscribe() (<-chan store.LogEntry, func()) {
 	return ch, func() {}
 }
 
-// bootstrapSyncer adds a scripted tag and custom-field check (Bootstrapper)
-// to scriptedSyncer, which registers the /extras routes.
-type bootstrapSyncer struct {
-	*scriptedSyncer
-	items []pbsync.BootstrapItem
-	sum   *pbsync.Summary
-	err   error
-}
-
-func (b *bootstrapSyncer) Bootstrap(ctx context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
-	return b.items, b.sum, b.err
-}
-
 // fullServer wires every optional part, so every route is registered.
-func fullServer(t *testing.T, f *fixture, sy Syncer, px ProxmoxAPI, pem *[]byte) *Server {
+func fullServer(t *testing.T, f *fixture, sy *scriptedSyncer, px ProxmoxAPI, pem *[]byte) *Server {
 	t.Helper()
 	cache := getcache.New(getcache.Config{})
 	return New(Options{Config: f.srv.cfg, Store: f.st, Sync: sy, Proxmox: px, Cache: cache, CacheDefaults: cache.Limits(),
@@ -74,7 +61,7 @@ func fullServer(t *testing.T, f *fixture, sy Syncer, px ProxmoxAPI, pem *[]byte)
 func TestEveryRouteHasASpec(t *testing.T) {
 	f := newFixture(t)
 	var pem []byte
-	srv := fullServer(t, f, &bootstrapSyncer{scriptedSyncer: &scriptedSyncer{}}, &labProxmox{}, &pem)
+	srv := fullServer(t, f, &scriptedSyncer{}, &labProxmox{}, &pem)
 	routed := map[string]bool{}
 	for _, r := range srv.Echo().Routes() {
 		if !documented(r) {
@@ -236,9 +223,13 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	sy := &scriptedSyncer{sum: okSummary()}
-	bs := &bootstrapSyncer{scriptedSyncer: sy, sum: &pbsync.Summary{OK: true}}
 	pem := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-	srv := fullServer(t, f, bs, &labProxmox{byPort: map[int]*httptest.Server{port: ts}}, &pem)
+	srv := fullServer(t, f, sy, &labProxmox{byPort: map[int]*httptest.Server{port: ts}}, &pem)
+	// The same with PROXBOX_PROXMOX_WRITES on.
+	wf := *f
+	wf.srv = &Server{cfg: f.srv.cfg}
+	wf.srv.cfg.ProxmoxWrites = true
+	wsrv := fullServer(t, &wf, sy, &labProxmox{byPort: map[int]*httptest.Server{port: ts}}, &pem)
 
 	// The document as served: valid OpenAPI, then closed for the checks.
 	rec := httptest.NewRecorder()
@@ -306,12 +297,52 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	pxReads := []string{"/proxmox/sessions", "/proxmox/version", "/proxmox/cluster/status", "/proxmox/cluster/resources", "/proxmox/cluster/backup",
 		"/proxmox/replication", "/proxmox/nodes/", "/proxmox/nodes", "/proxmox/storage", "/proxmox/nodes/pve01/storage/local/content",
 		"/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall", "/proxmox/pve01/qemu/101/config",
-		"/proxmox/firewall/summary", "/proxmox/firewall/datacenter/rules", "/proxmox/firewall/nodes/pve01/rules",
-		"/proxmox/firewall/vms/101/rules", "/proxmox/datacenter/cpu-models"}
+		"/proxmox/firewall/summary", "/proxmox/datacenter/cpu-models", "/proxmox/cluster/ha/summary", "/proxmox/cluster/ha/resources/by-vm/101"}
+	var fwDatacenter, fwNode, fwGuest []string
+	for _, n := range firewallNouns {
+		if n.datacenter {
+			fwDatacenter = append(fwDatacenter, "/proxmox/firewall/datacenter/"+n.noun)
+		}
+		if n.node {
+			fwNode = append(fwNode, "/proxmox/firewall/nodes/pve01/"+n.noun)
+		}
+		if n.guest {
+			fwGuest = append(fwGuest, "/proxmox/firewall/vms/101/"+n.noun)
+		}
+	}
+	pxReads = append(append(append(pxReads, fwDatacenter...), fwNode...), fwGuest...)
 	for _, p := range pxReads {
 		do("GET", p, true, nil, 404)
 		do("GET", p+"?source=bad", true, nil, 400)
 	}
+	for _, p := range []string{"/proxmox/cluster/ha/arm", "/proxmox/cluster/ha/disarm"} {
+		do("POST", p, true, nil, 403)
+		h.do(wsrv, oaReq{method: "POST", url: p, key: true, want: 404})
+		h.do(wsrv, oaReq{method: "POST", url: p + "?source=bad", key: true, want: 400})
+	}
+
+	// Writes proxbox does not implement, and features it does not have.
+	fillWrite := strings.NewReplacer("*", "datacenter/rules", ":type", "qemu", ":vmid", "101", ":verb", "start", ":cputype", "custom-x", ":id", "1")
+	for _, r := range writeRoutes {
+		do(r.method, fillWrite.Replace(r.path), true, map[string]any{}, 403)
+		h.do(wsrv, oaReq{method: r.method, url: fillWrite.Replace(r.path), key: true, body: map[string]any{}, want: 501})
+	}
+	for _, r := range unavailableRoutes {
+		do(r.method, r.path, true, nil, r.status)
+	}
+
+	// The sync-state repair page's calls.
+	sy.boot = []pbsync.BootstrapItem{{Kind: "tag", Name: "proxbox", ID: 1, Action: "unchanged"}, {Kind: "custom_field", Name: "proxmox_vm_id", Action: "missing"}}
+	do("GET", "/extras/bootstrap-status", true, nil, 200)
+	sy.boot[1].Action = "created"
+	do("POST", "/extras/custom-fields/reconcile", true, nil, 200)
+	sy.bootErrors = []string{"custom field proxmox_vm_id: NetBox refused it"}
+	do("GET", "/extras/bootstrap-status", true, nil, 200)
+	do("POST", "/extras/custom-fields/reconcile", true, nil, 502)
+	sy.bootErrors, sy.bootErr = nil, errors.New("no NetBox endpoint configured")
+	do("GET", "/extras/bootstrap-status", true, nil, 200)
+	do("POST", "/extras/custom-fields/reconcile", true, nil, 400)
+	sy.bootErr = nil
 
 	// NetBox endpoint.
 	nb := map[string]any{"name": "NetBox", "ip_address": "10.0.0.5", "port": 443, "token_version": "v1", "token": "secret-token", "verify_ssl": true}
@@ -368,37 +399,28 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	for _, p := range pxReads {
 		do("GET", p, true, nil, 200)
 	}
-	for _, p := range []string{"/proxmox/version", "/proxmox/cluster/status", "/proxmox/cluster/resources", "/proxmox/nodes/", "/proxmox/nodes", "/proxmox/storage",
-		"/proxmox/firewall/summary", "/proxmox/firewall/datacenter/rules", "/proxmox/datacenter/cpu-models"} {
+	for _, p := range append([]string{"/proxmox/version", "/proxmox/cluster/status", "/proxmox/cluster/resources", "/proxmox/nodes/", "/proxmox/nodes", "/proxmox/storage",
+		"/proxmox/firewall/summary", "/proxmox/datacenter/cpu-models", "/proxmox/cluster/ha/summary", "/proxmox/cluster/ha/resources/by-vm/101"},
+		append(fwDatacenter, fwGuest...)...) {
 		do("GET", p+"?name=down", true, nil, 502)
 	}
-	for _, p := range []string{"/proxmox/nodes/pve01/storage/local/content", "/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall",
-		"/proxmox/firewall/nodes/pve01/rules"} {
+	for _, p := range append([]string{"/proxmox/nodes/pve01/storage/local/content", "/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall"}, fwNode...) {
 		do("GET", p+"?cluster_name=127.0.0.2", true, nil, 502)
 		do("GET", strings.Replace(p, "pve01", "nosuchnode", 1), true, nil, 404)
+	}
+	for _, p := range fwGuest {
+		do("GET", strings.Replace(p, "101", "9999", 1)+"?name=PVE%20(nb:1)", true, nil, 404)
+		do("GET", strings.Replace(p, "101", "x", 1), true, nil, 422)
+		do("GET", p+"?vm_type=docker", true, nil, 400)
+	}
+	do("GET", "/proxmox/cluster/ha/resources/by-vm/x", true, nil, 422)
+	for _, p := range []string{"/proxmox/cluster/ha/arm", "/proxmox/cluster/ha/disarm"} {
+		h.do(wsrv, oaReq{method: "POST", url: p + "?name=PVE%20(nb:1)", key: true, want: 200})
 	}
 	do("GET", "/proxmox/nodes/pve01/qemu/x/firewall", true, nil, 422)
 	do("GET", "/proxmox/pve01/docker/101/config", true, nil, 400)
 	do("GET", "/proxmox/pve01/qemu/x/config", true, nil, 422)
 	do("GET", "/proxmox/nosuchnode/qemu/101/config", true, nil, 404)
-	do("GET", "/proxmox/firewall/datacenter/bogus", true, nil, 404)
-	do("GET", "/proxmox/firewall/vms/x/rules", true, nil, 422)
-	do("GET", "/proxmox/firewall/vms/101/rules?vm_type=docker", true, nil, 400)
-	do("GET", "/proxmox/firewall/vms/99999/rules", true, nil, 404)
-	do("GET", "/proxmox/firewall/vms/101/groups", true, nil, 502) // guests have no firewall groups: Proxmox refuses
-
-	// NetBox's tags and custom fields (scripted answers of the check).
-	bs.items = []pbsync.BootstrapItem{{Kind: "tag", Name: "proxbox", Action: "unchanged"}, {Kind: "custom_field", Name: "proxmox_vm_id", Action: "missing"}}
-	do("GET", "/extras/bootstrap-status", true, nil, 200)
-	bs.items = []pbsync.BootstrapItem{{Kind: "tag", Name: "proxbox", ID: 3, Action: "created"}}
-	do("POST", "/extras/custom-fields/reconcile", true, nil, 200)
-	bs.sum = &pbsync.Summary{Errors: []string{"custom field proxmox_vm_id: NetBox said 400"}}
-	do("POST", "/extras/custom-fields/reconcile", true, nil, 502)
-	do("GET", "/extras/bootstrap-status", true, nil, 200)
-	bs.err = errors.New("no NetBox endpoint")
-	do("POST", "/extras/custom-fields/reconcile", true, nil, 400)
-	do("GET", "/extras/bootstrap-status", true, nil, 200)
-	bs.err, bs.sum = nil, &pbsync.Summary{OK: true}
 
 	// Syncs.
 	for _, r := range stageRoutes {
