@@ -112,6 +112,7 @@ type Manager struct {
 	lastInfo      EventInfo
 	lastACMEError string
 	lastFilesErr  string
+	namesWarning  string // set once by New: the interface addresses could not be read
 	boot          map[string]*tls.Certificate
 }
 
@@ -136,6 +137,7 @@ type Status struct {
 	LastEventInfo   EventInfo
 	LastACMEError   string // empty when the last ACME attempt succeeded or none ran
 	LastError       string // files mode: last reload error
+	NamesWarning    string // local mode: the interface addresses could not be read, so Names lacks them
 	RootFingerprint string // local CA, SHA-256
 	Certificates    []CertStatus
 }
@@ -192,7 +194,12 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		m.names = extra
 		m.defaultName = extra[0]
 	} else {
-		m.names = localNames(extra)
+		var warning string
+		m.names, warning = localNames(extra)
+		if warning != "" {
+			m.namesWarning = warning
+			m.log.Warn("TLS names incomplete: "+warning, "names", m.names)
+		}
 		fallback := "localhost"
 		if h, err := os.Hostname(); err == nil && normalizeName(h) != "" {
 			fallback = normalizeName(h)
@@ -570,6 +577,7 @@ func (m *Manager) Status() Status {
 		LastEventInfo: m.lastInfo,
 		LastACMEError: m.lastACMEError,
 		LastError:     m.lastFilesErr,
+		NamesWarning:  m.namesWarning,
 	}
 	m.mu.Unlock()
 	s.RootFingerprint = m.RootFingerprint()

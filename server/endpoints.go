@@ -200,7 +200,7 @@ func (s *Server) deleteNetBoxEndpoint(c echo.Context) error {
 		return err
 	}
 	s.log.Info("NetBox endpoint deleted", "id", id)
-	return c.JSON(http.StatusOK, map[string]string{"message": "NetBox Endpoint deleted.", "detail": "NetBox Endpoint deleted."})
+	return c.JSON(http.StatusOK, deletedJSON{Message: "NetBox Endpoint deleted.", Detail: "NetBox Endpoint deleted."})
 }
 
 // ---- Proxmox endpoints ----
@@ -361,7 +361,7 @@ func (s *Server) deleteProxmoxEndpoint(c echo.Context) error {
 		return err
 	}
 	s.log.Info("Proxmox endpoint deleted", "id", id)
-	return c.JSON(http.StatusOK, map[string]string{"message": "Proxmox endpoint deleted.", "detail": "Proxmox endpoint deleted."})
+	return c.JSON(http.StatusOK, deletedJSON{Message: "Proxmox endpoint deleted.", Detail: "Proxmox endpoint deleted."})
 }
 
 // checkHosts validates the address fields of an endpoint: at least one is

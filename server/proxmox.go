@@ -215,11 +215,11 @@ func (s *Server) pxSessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := []map[string]any{}
+	out := []pxSessionJSON{}
 	for _, ss := range s.resolveSessions(c.Request().Context(), eps) {
-		out = append(out, map[string]any{"name": ss.name, "ip_address": ss.ep.IPAddress, "domain": nilIfEmpty(ss.ep.Domain),
-			"http_port": ss.ep.Port, "user": ss.ep.Username, "mode": ss.mode, "endpoint_id": ss.ep.ID, "endpoint_name": ss.ep.Name,
-			"connected": ss.err == nil})
+		out = append(out, pxSessionJSON{Name: ss.name, IPAddress: ss.ep.IPAddress, Domain: nilIfEmpty(ss.ep.Domain),
+			HTTPPort: ss.ep.Port, User: ss.ep.Username, Mode: ss.mode, EndpointID: ss.ep.ID, EndpointName: ss.ep.Name,
+			Connected: ss.err == nil})
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -233,7 +233,7 @@ func (s *Server) pxClusterStatus(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	var clusters, flat []map[string]any
+	var clusters, flat []any
 	var lastErr error
 	for _, ep := range eps {
 		raw, err := s.opt.Proxmox.Get(ctx, ep, "/cluster/status", nil)
@@ -247,13 +247,13 @@ func (s *Server) pxClusterStatus(c echo.Context) error {
 			continue
 		}
 		var cluster *statusRecord
-		var nodes []map[string]any
+		var nodes []pxNodeJSON
 		for i, r := range recs {
 			switch r.Type {
 			case "cluster":
 				cluster = &recs[i]
 			case "node":
-				n := map[string]any{"id": r.ID, "name": r.Name, "type": "node", "ip": r.IP, "level": r.Level, "local": r.Local, "nodeid": r.NodeID, "online": r.Online}
+				n := pxNodeJSON{ID: r.ID, Name: r.Name, Type: "node", IP: r.IP, Level: r.Level, Local: r.Local, NodeID: r.NodeID, Online: r.Online}
 				nodes = append(nodes, n)
 				flat = append(flat, n)
 			}
@@ -263,12 +263,12 @@ func (s *Server) pxClusterStatus(c echo.Context) error {
 			mode = "standalone"
 			name := hostOf(ep.Domain, ep.IPAddress)
 			if len(nodes) == 1 {
-				name = nodes[0]["name"].(string)
+				name = nodes[0].Name
 			}
 			cluster = &statusRecord{ID: "cluster/" + name, Name: name, Type: "cluster", Nodes: len(nodes), Quorate: 1}
 		}
-		clusters = append(clusters, map[string]any{"id": cluster.ID, "name": cluster.Name, "type": "cluster", "nodes": cluster.Nodes,
-			"quorate": cluster.Quorate, "version": cluster.Version, "mode": mode, "node_list": nonNil(nodes)})
+		clusters = append(clusters, pxClusterJSON{ID: cluster.ID, Name: cluster.Name, Type: "cluster", Nodes: cluster.Nodes,
+			Quorate: cluster.Quorate, Version: cluster.Version, Mode: mode, NodeList: nonNil(nodes)})
 	}
 	if len(clusters) == 0 {
 		return upstreamErr("Could not read /cluster/status from any Proxmox endpoint", lastErr)

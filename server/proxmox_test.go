@@ -25,6 +25,9 @@ type labProxmox struct {
 
 func (l *labProxmox) Get(ctx context.Context, ep store.ProxmoxEndpoint, path string, q url.Values) (json.RawMessage, error) {
 	srv := l.byPort[ep.Port]
+	if srv == nil {
+		return nil, fmt.Errorf("dial 127.0.0.1:%d: connection refused", ep.Port)
+	}
 	u := srv.URL + "/api2/json" + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -47,14 +50,22 @@ func (l *labProxmox) Get(ctx context.Context, ep store.ProxmoxEndpoint, path str
 	return env.Data, nil
 }
 
-func TestProxmoxReadRoutes(t *testing.T) {
+// labCluster serves the Proxmox simulator with the e2e cluster fixture
+// for the test's lifetime.
+func labCluster(t *testing.T) (*pve.Server, *httptest.Server, int) {
+	t.Helper()
 	sim, err := pve.New(pve.Options{FixturesFile: "../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(sim)
-	defer ts.Close()
+	t.Cleanup(ts.Close)
 	port := ts.Listener.Addr().(*net.TCPAddr).Port
+	return sim, ts, port
+}
+
+func TestProxmoxReadRoutes(t *testing.T) {
+	sim, ts, port := labCluster(t)
 	f := newFixture(t)
 	f.srv = New(Options{Config: f.srv.cfg, Store: f.st, Proxmox: &labProxmox{byPort: map[int]*httptest.Server{port: ts}}})
 	f.bootstrap()

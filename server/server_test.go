@@ -485,11 +485,7 @@ func TestAdminLogsAndSignedURL(t *testing.T) {
 }
 
 func TestCacheRoutesAndLiveTuning(t *testing.T) {
-	env := map[string]string{"PROXBOX_NETBOX_GET_CACHE_TTL": "300", "PROXBOX_NETBOX_GET_CACHE_MAX_ENTRIES": "1234", "PROXBOX_NETBOX_GET_CACHE_MAX_BYTES": "7340032"}
-	limits, err := getcache.LimitsFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	limits := getcache.Limits{TTL: 300 * time.Second, MaxEntries: 1234, MaxBytes: 7340032}
 	f := newFixture(t)
 	cache := getcache.New(getcache.Config{Limits: limits})
 	newSrv := func() {

@@ -454,7 +454,7 @@ func (s *Server) fullUpdate(c echo.Context) error {
 			status = "failed"
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": status, "ok": sum.OK || sum.Partial, "summary": sum})
+	return c.JSON(http.StatusOK, fullUpdateJSON{Status: status, OK: sum.OK || sum.Partial, Summary: sum})
 }
 
 // fullUpdateStream is /full-update as a stream.

@@ -78,7 +78,7 @@ type Config struct {
 	Cache    *getcache.Cache   // shared NetBox GET cache; nil: none
 	Metrics  *metrics.Registry // nil: none
 	Logger   *slog.Logger      // nil: discard
-	Defaults pbsync.Options    // from the environment (sync.OptionsFromEnv)
+	Defaults pbsync.Options    // from the configuration (config.Config, cmd/proxbox syncDefaults)
 	Version  string            // user agent of the NetBox client
 	Proxmox  *proxmox.Pool     // nil: a private pool
 	PVEConf  func(store.ProxmoxEndpoint) proxmox.Config

@@ -342,6 +342,7 @@ var msgEN = map[string]string{
 	"tls.trustPythonA":        "The plugin calls the appliance with",
 	"tls.trustPythonB":        ", which reads its own bundle. Point it at a bundle that holds the system CAs and this root, in the environment of NetBox's services (e.g. a systemd drop-in for",
 	"tls.and":                 "and",
+	"tls.namesWarning":        "Names incomplete",
 
 	// logs
 	"logs.minLevel": "Minimum level",
@@ -732,6 +733,7 @@ var msgPT = map[string]string{
 	"tls.trustPythonA":        "O plugin chama o appliance com",
 	"tls.trustPythonB":        ", que lê o próprio pacote de CAs. Aponte-o para um pacote com as CAs do sistema e esta raiz, no ambiente dos serviços do NetBox (por exemplo, um drop-in do systemd para",
 	"tls.and":                 "e",
+	"tls.namesWarning":        "Nomes incompletos",
 
 	// logs
 	"logs.minLevel": "Nível mínimo",

@@ -748,3 +748,31 @@ func TestOverviewInventoryAndNextSync(t *testing.T) {
 		t.Errorf("next sync %q", got)
 	}
 }
+
+// The TLS page shows certs' warning when the interface addresses could not be
+// read (the leaf then lacks the host's IPs), in the page's language.
+func TestTLSPageShowsNamesWarning(t *testing.T) {
+	vm := tlsVM{Enabled: true, Status: certs.Status{Mode: certs.ModeLocal, Names: []string{"localhost"},
+		NamesWarning: "cannot read the interface addresses (netlink refused)"}}
+	for _, lang := range []Lang{English, Portuguese} {
+		var buf strings.Builder
+		ctx := withLang(context.Background(), lang)
+		if err := tlsPage(pageCtx{Lang: lang, SignedIn: true}, vm).Render(ctx, &buf); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := goquery.NewDocumentFromReader(strings.NewReader(buf.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := text(doc, `[data-testid="tls-names-warning"]`)
+		if !strings.Contains(row, "netlink refused") || !strings.Contains(row, T(lang, "tls.namesWarning")) {
+			t.Errorf("%s: warning row %q", lang, row)
+		}
+	}
+	var buf strings.Builder
+	vm.Status.NamesWarning = ""
+	_ = tlsPage(pageCtx{Lang: English}, vm).Render(withLang(context.Background(), English), &buf)
+	if strings.Contains(buf.String(), "tls-names-warning") {
+		t.Error("warning row without a warning")
+	}
+}

@@ -43,11 +43,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	l, err := lab.Start(ctx, labCfg)
+	// The lab lives as long as the appliance: when serving ends, also on an error such as a
+	// busy port, the lab is stopped and awaited, so demo exits instead of waiting on it.
+	labCtx, stopLab := context.WithCancel(ctx)
+	defer stopLab()
+	l, err := lab.Start(labCtx, labCfg)
 	if err != nil {
 		return err
 	}
-	defer l.Wait()
+	defer func() { stopLab(); _ = l.Wait() }()
 
 	return serveAppliance(ctx, cfg, stderr, func(ctx context.Context, a *appliance) error {
 		key, err := demoSetup(ctx, a.store, l)

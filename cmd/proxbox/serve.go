@@ -20,7 +20,6 @@ import (
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
-	pbsync "github.com/proxbox/proxbox/sync"
 	"github.com/proxbox/proxbox/syncrun"
 	"github.com/proxbox/proxbox/ui"
 )
@@ -88,10 +87,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		defer tm.Close()
 	}
 
-	cacheLimits, err := getcache.LimitsFromEnv(os.Getenv)
-	if err != nil {
-		return fmt.Errorf("invalid NetBox cache setting: %w", err)
-	}
+	cacheLimits := cacheLimits(cfg)
 	cache := getcache.New(getcache.Config{Limits: cacheLimits, Logger: log.With("module", "cache"), Debug: cfg.DebugCache})
 	cache.Start(ctx)
 	defer cache.Close()
@@ -100,10 +96,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		return err
 	}
 
-	syncDefaults, err := pbsync.OptionsFromEnv(os.Getenv)
-	if err != nil {
-		return fmt.Errorf("invalid sync setting: %w", err)
-	}
+	syncDefaults := syncDefaults(cfg)
 	pool := proxmox.NewPool()
 	pveConf := func(ep store.ProxmoxEndpoint) proxmox.Config {
 		c := proxmoxConfig(ep, reg)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -74,12 +75,13 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 			stageList = append(stageList, st)
 		}
 	}
-	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
-	opt, err := pbsync.OptionsFromEnv(os.Getenv)
+	// Every setting is checked before anything is opened or created.
+	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return errUsage
+		return err
 	}
+	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
+	opt := syncDefaults(cfg)
 	opt.Stages, opt.DryRun = stageList, *dry
 
 	var sum *pbsync.Summary
@@ -100,13 +102,15 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 		}
 		sum = nbadapter.Engine(nb).Run(ctx, targets, opt)
 	} else {
-		cfg, err := config.Load(os.Getenv)
-		if err != nil {
-			return err
-		}
 		dir := *dataDir
 		if dir == "" {
 			dir = cfg.DataDir
+		}
+		// A one-shot sync uses an appliance's store; it never makes one (no data directory, no
+		// database, no secret key) where there is none, e.g. when run from the wrong directory.
+		if _, err := os.Stat(filepath.Join(dir, store.DBFile)); err != nil {
+			return fmt.Errorf("no proxbox store in %s (%s: %v): pass the appliance's --data-dir (or PROXBOX_DATA_DIR), or give the endpoints inline with --netbox-url and --pve-url",
+				dir, store.DBFile, errors.Unwrap(err))
 		}
 		st, err := store.Open(ctx, dir, store.Options{EncryptionKey: cfg.EncryptionKey, Logger: log})
 		if err != nil {

@@ -13,8 +13,10 @@ import (
 
 	"github.com/proxbox/proxbox/config"
 	"github.com/proxbox/proxbox/metrics"
+	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 	"github.com/proxbox/proxbox/syncrun"
 )
 
@@ -73,6 +75,36 @@ func (p proxmoxReads) Get(ctx context.Context, ep store.ProxmoxEndpoint, path st
 		return fc.Raw(ctx, path, q)
 	}
 	return raw, err
+}
+
+// syncDefaults turns the configuration's sync settings into the engine's default options.
+func syncDefaults(cfg config.Config) pbsync.Options {
+	o := pbsync.Options{
+		Orphans:          pbsync.OrphanMode(cfg.Orphans),
+		OrphanGrace:      cfg.OrphanGrace,
+		BackupBatchSize:  cfg.BackupBatchSize,
+		BackupBatchDelay: cfg.BackupBatchDelay,
+		Map: pbsync.MapOptions{
+			Site:                 cfg.DefaultSite,
+			SkipTemplates:        cfg.SkipTemplates,
+			ConfigInterfaceNames: !cfg.AgentInterfaceNames,
+			IncludeIPv6LinkLocal: !cfg.IgnoreIPv6LinkLocal,
+			PrimaryIP:            cfg.PrimaryIP,
+		},
+	}
+	// In the engine's options zero means "the default"; a configured 0 means "none".
+	if o.OrphanGrace == 0 {
+		o.OrphanGrace = -1 // delete at the first run that sees the orphan
+	}
+	if o.BackupBatchDelay == 0 {
+		o.BackupBatchDelay = -1
+	}
+	return o
+}
+
+// cacheLimits are the NetBox GET cache limits of the configuration.
+func cacheLimits(cfg config.Config) getcache.Limits {
+	return getcache.Limits{TTL: cfg.CacheTTL, MaxEntries: cfg.CacheMaxEntries, MaxBytes: cfg.CacheMaxBytes}
 }
 
 // netboxTuning carries the NetBox client settings of the configuration.
