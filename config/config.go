@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,10 @@ type Config struct {
 	CacheTTL        time.Duration // 0 disables the cache
 	CacheMaxEntries int
 	CacheMaxBytes   int64
+
+	// Warnings name proxbox-api variables that are set but ignored, or read under proxbox's name
+	// (LegacyVariables); the appliance logs them at start-up.
+	Warnings []string
 }
 
 // Addr is the listen address built from BindHost and Port.
@@ -478,6 +483,10 @@ func Flags(fs *flag.FlagSet, defaults map[string]string) func(getenv func(string
 				v, name = *values[o.flag], "--"+o.flag
 			case o.env != "" && getenv(o.env) != "":
 				v = getenv(o.env)
+			case o.env != "" && legacyAliasOf(o.env) != "" && getenv(legacyAliasOf(o.env)) != "":
+				name = legacyAliasOf(o.env)
+				v = getenv(name)
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s=%q (proxbox-api) is read as %s; rename it", name, v, o.env))
 			}
 			if err := o.set(&c, v); err != nil {
 				return Config{}, fmt.Errorf("invalid %s=%q: %w", name, v, err)
@@ -492,8 +501,63 @@ func Flags(fs *flag.FlagSet, defaults map[string]string) func(getenv func(string
 		if (c.ACMEEABKeyID == "") != (c.ACMEEABHMAC == "") {
 			return Config{}, errors.New("invalid PROXBOX_ACME_EAB_KID/PROXBOX_ACME_EAB_HMAC: allowed: both set (external account binding) or both empty")
 		}
+		c.Warnings = append(c.Warnings, ignoredLegacy(getenv)...)
 		return c, nil
 	}
+}
+
+// LegacyVariable is one environment variable the Python service (proxbox-api) read, or its
+// images set, that proxbox does not read under that name. docs/migrate.md has the full mapping.
+type LegacyVariable struct {
+	Env string
+	// Use is the proxbox variable that takes the value when Env is set and Use is not (the
+	// meaning matches); empty when the variable is ignored.
+	Use string
+	// Why says why it is ignored, or what changed.
+	Why string
+}
+
+// LegacyVariables are proxbox-api's variables that proxbox maps or ignores (warning at start-up
+// when set). Those it reads under the same name are in the options table (Documented).
+var LegacyVariables = []LegacyVariable{
+	{"PROXBOX_NETBOX_MAX_CONCURRENT", "PROXBOX_NETBOX_WRITE_CONCURRENCY", "the bound on NetBox requests in flight"},
+	{"PROXBOX_FETCH_MAX_CONCURRENCY", "PROXBOX_PROXMOX_FETCH_CONCURRENCY", "the bound on Proxmox requests in flight per endpoint"},
+	{"PROXBOX_VM_SYNC_MAX_CONCURRENCY", "", "proxbox has no per-VM sync tasks: it reads each endpoint once and writes in bulk; tune PROXBOX_PROXMOX_FETCH_CONCURRENCY and PROXBOX_NETBOX_WRITE_CONCURRENCY"},
+	{"PROXBOX_CUSTOM_FIELDS_REQUEST_DELAY", "", "custom fields are written in the same bulk requests as their objects; PROXBOX_NETBOX_WRITE_CONCURRENCY bounds the load on NetBox"},
+	{"PROXBOX_EXPOSE_INTERNAL_ERRORS", "", "internal error text never reaches a response; it is in the log (PROXBOX_LOG_LEVEL, /admin/logs)"},
+	{"PROXBOX_STRICT_STARTUP", "", "start-up is always strict: any failure stops it with one line"},
+	{"PROXBOX_SKIP_NETBOX_BOOTSTRAP", "", "proxbox makes no NetBox request at start-up"},
+	{"MKCERT_CERT_DIR", "", "certificates live in <data-dir>/certmagic (local CA in CAROOT); to serve existing files use PROXBOX_TLS=files with PROXBOX_TLS_CERT and PROXBOX_TLS_KEY"},
+	{"PROXBOX_DATABASE_PATH", "", "the database is <data-dir>/proxbox.db (PROXBOX_DATA_DIR); import the old one with proxbox migrate --from"},
+	{"PROXBOX_ALLOW_PLAINTEXT_CREDENTIALS", "", "credentials are always encrypted at rest"},
+	{"PROXBOX_FEATURES", "", "the routers it switched (intent, cloud, ssh, pbs) are not part of proxbox"},
+	{"PROXBOX_GENERATED_DIR", "", "proxbox generates no Proxmox routes at run time"},
+	{"PROXBOX_SSH_KEY_DIR", "", "proxbox has no SSH terminal"},
+	{"PROXBOX_ENABLE_CLOUD_IMAGE_EXECUTION", "", "proxbox has no cloud image routes"},
+	{"PROXMOX_API_MODE", "", "proxbox has no mock mode; proxbox lab and proxbox demo serve simulated Proxmox and NetBox"},
+	{"DIODE_API_KEY", "", "Diode is not used"},
+}
+
+func legacyAliasOf(env string) string {
+	for _, l := range LegacyVariables {
+		if l.Use == env {
+			return l.Env
+		}
+	}
+	return ""
+}
+
+// ignoredLegacy returns one warning per ignored proxbox-api variable that is set, unless the
+// options table reads it (a later version may).
+func ignoredLegacy(getenv func(string) string) []string {
+	var out []string
+	for _, l := range LegacyVariables {
+		if l.Use != "" || getenv(l.Env) == "" || slices.ContainsFunc(options, func(o option) bool { return o.env == l.Env }) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s is set but ignored (a proxbox-api variable): %s", l.Env, l.Why))
+	}
+	return out
 }
 
 // Load builds a Config from the environment alone (used by commands without

@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,5 +216,47 @@ func TestTLSCrossChecks(t *testing.T) {
 	}
 	if _, err := Load(env(map[string]string{"PROXBOX_TLS": "acme", "PROXBOX_TLS_NAMES": "proxbox.example.com"})); err != nil {
 		t.Errorf("acme with names: %v", err)
+	}
+}
+
+// proxbox-api's variables: the ones whose meaning matches are read under proxbox's name (and
+// validated as such); the others warn when set.
+func TestLegacyVariables(t *testing.T) {
+	c, err := Load(env(map[string]string{"PROXBOX_NETBOX_MAX_CONCURRENT": "2", "PROXBOX_FETCH_MAX_CONCURRENCY": "6",
+		"PROXBOX_STRICT_STARTUP": "1", "MKCERT_CERT_DIR": "/certs"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NetBoxWrites != 2 || c.ProxmoxFetch != 6 {
+		t.Errorf("mapped: writes %d, fetch %d", c.NetBoxWrites, c.ProxmoxFetch)
+	}
+	joined := strings.Join(c.Warnings, "\n")
+	for _, want := range []string{`PROXBOX_NETBOX_MAX_CONCURRENT="2" (proxbox-api) is read as PROXBOX_NETBOX_WRITE_CONCURRENCY`,
+		`PROXBOX_FETCH_MAX_CONCURRENCY="6" (proxbox-api) is read as PROXBOX_PROXMOX_FETCH_CONCURRENCY`,
+		"PROXBOX_STRICT_STARTUP is set but ignored", "MKCERT_CERT_DIR is set but ignored"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("warnings lack %q:\n%s", want, joined)
+		}
+	}
+	if len(c.Warnings) != 4 {
+		t.Errorf("%d warnings: %q", len(c.Warnings), c.Warnings)
+	}
+	// proxbox's own name wins, without a warning about the old one being read.
+	c, _ = Load(env(map[string]string{"PROXBOX_NETBOX_MAX_CONCURRENT": "2", "PROXBOX_NETBOX_WRITE_CONCURRENCY": "9"}))
+	if c.NetBoxWrites != 9 || len(c.Warnings) != 0 {
+		t.Errorf("own name: %d %q", c.NetBoxWrites, c.Warnings)
+	}
+	// A bad value under the old name is refused naming the old name.
+	if _, err := Load(env(map[string]string{"PROXBOX_FETCH_MAX_CONCURRENCY": "0"})); err == nil || !strings.HasPrefix(err.Error(), `invalid PROXBOX_FETCH_MAX_CONCURRENCY="0": allowed: `) {
+		t.Errorf("bad legacy value: %v", err)
+	}
+	if c, _ := Load(env(nil)); len(c.Warnings) != 0 {
+		t.Errorf("warnings with nothing set: %q", c.Warnings)
+	}
+	// Every ignored variable has a reason; no mapped one points at an unknown option.
+	for _, l := range LegacyVariables {
+		if l.Why == "" || (l.Use != "" && !slices.ContainsFunc(options, func(o option) bool { return o.env == l.Use })) {
+			t.Errorf("%+v", l)
+		}
 	}
 }

@@ -11,29 +11,9 @@ import (
 // docs/ fails when they differ from the table. Every row needs a Brazilian
 // Portuguese help text in helpPTBR.
 
-// otherSettings are environment variables read outside this package (the
-// engine's options in sync/, the NetBox GET cache limits in
-// netbox/getcache/). They are listed here so the reference is complete; a
-// row that moves into the options table is rendered once, from the table.
-var otherSettings = []option{
-	{env: "PROXBOX_BACKUP_BATCH_SIZE", def: "5", help: "backups per NetBox write request (kept from proxbox-api, to spare NetBox's database pool)"},
-	{env: "PROXBOX_BACKUP_BATCH_DELAY_MS", def: "200", help: "pause in milliseconds between two backup write requests (0: none)"},
-	{env: "PROXBOX_NETBOX_GET_CACHE_TTL", def: "60", help: "seconds a NetBox GET answer is reused (0 disables the cache); PUT /cache/settings overrides it until reset"},
-	{env: "PROXBOX_NETBOX_GET_CACHE_MAX_ENTRIES", def: "4096", help: "NetBox GET cache entries at most (LRU eviction; at least 1)"},
-	{env: "PROXBOX_NETBOX_GET_CACHE_MAX_BYTES", def: "52428800", help: "cached NetBox body bytes at most (LRU eviction; at least 1024)"},
-	{env: "PROXBOX_ORPHANS", def: "mark", help: "a guest gone from Proxmox: keep, mark (status offline, tag proxbox-orphan) or delete (after the grace period)"},
-	{env: "PROXBOX_ORPHAN_GRACE", def: "7d", help: "how long a marked orphan waits before delete removes it (a Go duration or days such as 7d; 0: at once)"},
-	{env: "PROXBOX_DEFAULT_SITE", def: "", help: "NetBox site for Proxmox nodes (empty: one site per cluster, \"Proxmox Default Site - <cluster>\")"},
-	{env: "PROXBOX_TEMPLATES", def: "sync", help: "sync or skip guest templates (synced ones are offline)"},
-	{env: "PROXBOX_PRIMARY_IP_PREFERENCE", def: "ipv4", help: "primary IP of a VM: ipv4, ipv6, both or none"},
-	{env: "PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME", def: "true", help: "name VM interfaces as the guest agent reports them (false: netN, or the LXC name=)"},
-	{env: "PROXBOX_IGNORE_IPV6_LINK_LOCAL", def: "true", help: "skip fe80::/10 and 169.254.0.0/16 addresses"},
-}
-
 // helpEN fills the rows of the table that have no help text (aliases and
 // variables without a flag).
 var helpEN = map[string]string{
-	"MKCERT_EXTRA_NAMES":  "same as PROXBOX_TLS_NAMES (mkcert's variable, kept from proxbox-api); both lists are added",
 	"PROXBOX_DEBUG_CACHE": "1 logs every NetBox GET cache hit, miss, expiry, eviction and invalidation at debug level",
 }
 
@@ -51,7 +31,7 @@ var helpPTBR = map[string]string{
 	"PROXBOX_ALLOWED_TARGETS":                "CIDRs link-local ou de metadados permitidos como destino de endpoints, separados por vírgula",
 	"PROXBOX_TLS":                            "modo TLS: off, local, acme ou files",
 	"PROXBOX_TLS_NAMES":                      "nomes e IPs adicionais do certificado, separados por vírgulas e/ou espaços",
-	"MKCERT_EXTRA_NAMES":                     "o mesmo que PROXBOX_TLS_NAMES (variável do mkcert, mantida do proxbox-api); as duas listas são somadas",
+	"MKCERT_EXTRA_NAMES":                     "nomes e IPs adicionais do certificado (o nome que a imagem Python dava a PROXBOX_TLS_NAMES)",
 	"PROXBOX_TLS_CERT":                       "arquivo da cadeia de certificados (modo files)",
 	"PROXBOX_TLS_KEY":                        "arquivo da chave privada (modo files)",
 	"PROXBOX_ACME_EMAIL":                     "e-mail da conta ACME (modo acme)",
@@ -69,18 +49,18 @@ var helpPTBR = map[string]string{
 	"PROXBOX_NETBOX_BATCH_SIZE":              "objetos por escrita em lote no NetBox (backups: PROXBOX_BACKUP_BATCH_SIZE)",
 	"PROXBOX_PROXMOX_FETCH_CONCURRENCY":      "requisições ao Proxmox em andamento por endpoint",
 	"PROXBOX_NETBOX_TIMEOUT":                 "tempo limite de uma requisição ao NetBox, em segundos",
-	"PROXBOX_BACKUP_BATCH_SIZE":              "backups por requisição de escrita no NetBox (mantido do proxbox-api, para poupar o pool de conexões do banco do NetBox)",
-	"PROXBOX_BACKUP_BATCH_DELAY_MS":          "pausa em milissegundos entre duas requisições de escrita de backups (0: nenhuma)",
-	"PROXBOX_NETBOX_GET_CACHE_TTL":           "segundos em que uma resposta GET do NetBox é reutilizada (0 desativa o cache); PUT /cache/settings a substitui até ser redefinida",
-	"PROXBOX_NETBOX_GET_CACHE_MAX_ENTRIES":   "máximo de entradas do cache de GET do NetBox (despejo LRU; no mínimo 1)",
-	"PROXBOX_NETBOX_GET_CACHE_MAX_BYTES":     "máximo de bytes de respostas do NetBox em cache (despejo LRU; no mínimo 1024)",
-	"PROXBOX_ORPHANS":                        "um guest que sumiu do Proxmox: keep (manter), mark (status offline, tag proxbox-orphan) ou delete (após o período de carência)",
-	"PROXBOX_ORPHAN_GRACE":                   "quanto tempo um órfão marcado espera antes que delete o remova (duração Go ou dias, como 7d; 0: imediatamente)",
-	"PROXBOX_DEFAULT_SITE":                   "site do NetBox para os nós do Proxmox (vazio: um site por cluster, \"Proxmox Default Site - <cluster>\")",
-	"PROXBOX_TEMPLATES":                      "sync ou skip para templates de guests (os sincronizados ficam offline)",
+	"PROXBOX_BACKUP_BATCH_SIZE":              "backups por requisição de escrita no NetBox",
+	"PROXBOX_BACKUP_BATCH_DELAY_MS":          "pausa entre duas requisições de escrita de backups, em milissegundos (0: nenhuma)",
+	"PROXBOX_NETBOX_GET_CACHE_TTL":           "segundos em que uma resposta GET do NetBox é reutilizada (0 desativa o cache)",
+	"PROXBOX_NETBOX_GET_CACHE_MAX_ENTRIES":   "máximo de entradas do cache (despejo LRU)",
+	"PROXBOX_NETBOX_GET_CACHE_MAX_BYTES":     "máximo de bytes de respostas em cache (despejo LRU)",
+	"PROXBOX_ORPHANS":                        "um guest que sumiu do Proxmox: keep (manter), mark (status offline, tag proxbox-orphan) ou delete (após PROXBOX_ORPHAN_GRACE)",
+	"PROXBOX_ORPHAN_GRACE":                   "quanto tempo um órfão marcado espera antes que delete o remova (7d, 36h; 0: imediatamente)",
+	"PROXBOX_DEFAULT_SITE":                   "site do NetBox para os nós do Proxmox (vazio: um site por cluster)",
+	"PROXBOX_TEMPLATES":                      "templates de guests: sync (como VMs offline) ou skip",
 	"PROXBOX_PRIMARY_IP_PREFERENCE":          "IP primário de uma VM: ipv4, ipv6, both ou none",
-	"PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME": "nomear as interfaces das VMs como o guest agent as informa (false: netN, ou o name= do LXC)",
-	"PROXBOX_IGNORE_IPV6_LINK_LOCAL":         "ignorar endereços fe80::/10 e 169.254.0.0/16",
+	"PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME": "nomear as interfaces das VMs como o guest agent as informa (false: netN)",
+	"PROXBOX_IGNORE_IPV6_LINK_LOCAL":         "deixar de fora os endereços fe80::/10",
 }
 
 // Setting is one row of the configuration reference.
@@ -88,30 +68,28 @@ type Setting struct {
 	Env, Flag, Default, Help string
 }
 
-// Reference lists every setting, the options table first, in lang ("en"
-// or "pt-BR"). It fails when a row has no help text in that language.
+// Reference lists every setting of the options table in lang ("en" or
+// "pt-BR"). It fails when a row has no help text in that language.
 func Reference(lang string) ([]Setting, error) {
 	var out []Setting
 	var missing []string
 	seen := map[string]bool{}
-	for _, rows := range [][]option{options, otherSettings} {
-		for _, o := range rows {
-			if seen[o.env] {
-				continue
-			}
-			seen[o.env] = true
-			help := o.help
-			if help == "" {
-				help = helpEN[o.env]
-			}
-			if lang == "pt-BR" {
-				help = helpPTBR[o.env]
-			}
-			if help == "" {
-				missing = append(missing, o.env)
-			}
-			out = append(out, Setting{Env: o.env, Flag: o.flag, Default: o.def, Help: help})
+	for _, o := range options {
+		if seen[o.env] {
+			continue
 		}
+		seen[o.env] = true
+		help := o.help
+		if help == "" {
+			help = helpEN[o.env]
+		}
+		if lang == "pt-BR" {
+			help = helpPTBR[o.env]
+		}
+		if help == "" {
+			missing = append(missing, o.env)
+		}
+		out = append(out, Setting{Env: o.env, Flag: o.flag, Default: o.def, Help: help})
 	}
 	if len(missing) > 0 {
 		where := "the option's help (or helpEN in config/reference.go)"
@@ -133,10 +111,9 @@ var referenceText = map[string]struct {
 this file: run ` + "`go generate ./docs/`" + `; a test fails when it differs from the table).
 
 Flags win over environment variables, which win over the defaults. The variable names are kept
-from the Python service proxbox-api, so existing deployments move over (see ` + "[migrate.md](migrate.md)" + `
-for the ones that changed meaning or are ignored). An invalid value stops start-up with one line
-naming the variable, the value and what is allowed. Booleans accept true/false, 1/0, yes/no and
-on/off. With systemd the variables go in ` + "`/etc/proxbox/proxbox.env`" + ` (see [install.md](install.md)).`,
+from the Python service proxbox-api, so existing deployments move over. An invalid value stops start-up with one line
+naming the variable, the value and what is allowed. Booleans accept true and false (the options
+with a flag also 1/0, yes/no and on/off). With systemd the variables go in ` + "`/etc/proxbox/proxbox.env`" + ` (see [install.md](install.md)).`,
 		cols:  "| variable | flag | default | meaning |",
 		empty: "(empty)",
 	},
@@ -146,11 +123,10 @@ on/off. With systemd the variables go in ` + "`/etc/proxbox/proxbox.env`" + ` (s
 edite este arquivo: rode ` + "`go generate ./docs/`" + `; um teste falha quando ele difere da tabela).
 
 Flags prevalecem sobre variáveis de ambiente, que prevalecem sobre os padrões. Os nomes das
-variáveis são os do serviço Python proxbox-api, para que instalações existentes migrem (veja
-` + "[migrate.md](migrate.md)" + ` para as que mudaram de sentido ou são ignoradas). Um valor inválido
+variáveis são os do serviço Python proxbox-api, para que instalações existentes migrem. Um valor inválido
 interrompe a inicialização com uma linha que nomeia a variável, o valor e o que é permitido.
-Booleanos aceitam true/false, 1/0, yes/no e on/off. Com systemd, as variáveis ficam em
-` + "`/etc/proxbox/proxbox.env`" + ` (veja [install.md](install.md)).`,
+Booleanos aceitam true e false (as opções com flag também 1/0, yes/no e on/off). Com systemd, as
+variáveis ficam em ` + "`/etc/proxbox/proxbox.env`" + ` (veja [install.md](install.md)).`,
 		cols:  "| variável | flag | padrão | significado |",
 		empty: "(vazio)",
 	},

@@ -99,3 +99,7 @@ func (c *Client) apiErr(path string, status int, msg string, err error) *APIErro
 	}
 	return &APIError{Endpoint: c.base, Method: method, Path: path, Status: status, Message: msg, Err: err}
 }
+
+// HTTPStatus is the status PVE answered (0 when there was no reply), for
+// callers that must not import this package (the HTTP API).
+func (e *APIError) HTTPStatus() int { return e.Status }

@@ -9,7 +9,7 @@ import (
 // are generated from these types (openapi.go), and TestOpenAPIMatchesHandlers
 // validates every handler's reply against them, so a field added here or in
 // a handler shows up in /openapi.json or fails that test. A `doc` tag becomes
-// the field's description.
+// the field's description, an `enum` tag (comma-separated) its allowed values.
 
 type rootJSON struct {
 	Name       string            `json:"name"`
@@ -20,7 +20,7 @@ type rootJSON struct {
 }
 
 type healthJSON struct {
-	Status string `json:"status" doc:"ready, or initializing while the store is unavailable"`
+	Status string `json:"status" enum:"ready,initializing" doc:"ready, or initializing while the store is unavailable"`
 	InitOK bool   `json:"init_ok"`
 	Detail string `json:"detail,omitempty"`
 }
@@ -106,18 +106,18 @@ type pxSessionJSON struct {
 	Domain       *string `json:"domain"`
 	HTTPPort     int     `json:"http_port"`
 	User         string  `json:"user"`
-	Mode         string  `json:"mode" doc:"cluster, standalone or restricted"`
+	Mode         string  `json:"mode" enum:"cluster,standalone,restricted"`
 	EndpointID   int64   `json:"endpoint_id"`
 	EndpointName string  `json:"endpoint_name"`
 	Connected    bool    `json:"connected"`
 }
 
-// pxNodeJSON is a node of GET /proxmox/cluster/status, nested in
-// node_list and repeated flat after the cluster records.
+// pxNodeJSON is a node of GET /proxmox/cluster/status, a flat record after
+// its cluster's record (never nested in node_list: v0.0.24 would count it twice).
 type pxNodeJSON struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
-	Type   string `json:"type" doc:"node"`
+	Type   string `json:"type" enum:"node"`
 	IP     string `json:"ip"`
 	Level  string `json:"level"`
 	Local  int    `json:"local"`
@@ -126,14 +126,14 @@ type pxNodeJSON struct {
 }
 
 type pxClusterJSON struct {
-	ID       string       `json:"id"`
-	Name     string       `json:"name"`
-	Type     string       `json:"type" doc:"cluster"`
-	Nodes    int          `json:"nodes"`
-	Quorate  int          `json:"quorate"`
-	Version  int          `json:"version"`
-	Mode     string       `json:"mode" doc:"cluster or standalone"`
-	NodeList []pxNodeJSON `json:"node_list"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Type       string `json:"type" enum:"cluster"`
+	Nodes      int    `json:"nodes"`
+	Quorate    int    `json:"quorate"`
+	Version    int    `json:"version"`
+	Mode       string `json:"mode" enum:"cluster,standalone"`
+	EndpointID int64  `json:"endpoint_id"`
 }
 
 type cacheOverviewJSON struct {
@@ -145,7 +145,7 @@ type cacheOverviewJSON struct {
 type cacheSettingsJSON struct {
 	Current  getcache.Settings `json:"current"`
 	Defaults getcache.Settings `json:"defaults" doc:"the environment's limits"`
-	Source   string            `json:"source" doc:"environment, or settings when a stored tuning wins"`
+	Source   string            `json:"source" enum:"environment,settings" doc:"settings when a stored tuning wins over the environment"`
 }
 
 type logPageJSON struct {
@@ -163,14 +163,14 @@ type logTokenJSON struct {
 }
 
 type fullUpdateJSON struct {
-	Status  string          `json:"status" doc:"completed, completed_with_errors or failed"`
+	Status  string          `json:"status" enum:"completed,completed_with_errors,failed"`
 	OK      bool            `json:"ok"`
 	Summary *pbsync.Summary `json:"summary"`
 }
 
 type dependencyJSON struct {
 	ObjectType string `json:"object_type"`
-	Action     string `json:"action" doc:"created or updated"`
+	Action     string `json:"action" enum:"created,updated"`
 	Name       string `json:"name"`
 	NetBoxID   *int64 `json:"netbox_id"`
 }
@@ -186,7 +186,7 @@ type netboxObjectJSON = struct {
 type individualJSON struct {
 	ObjectType         string            `json:"object_type"`
 	ProxmoxResource    map[string]string `json:"proxmox_resource" doc:"the query parameters of the request"`
-	Action             string            `json:"action" doc:"created, updated, deleted, skipped, unchanged or failed"`
+	Action             string            `json:"action" enum:"created,updated,deleted,skipped,unchanged,failed"`
 	NetBoxObject       *netboxObjectJSON `json:"netbox_object"`
 	DryRun             bool              `json:"dry_run"`
 	DependenciesSynced []dependencyJSON  `json:"dependencies_synced"`

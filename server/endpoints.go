@@ -7,7 +7,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 )
 
 type netboxEndpointJSON struct {
@@ -30,6 +32,7 @@ func toNetBoxJSON(e store.NetBoxEndpoint) netboxEndpointJSON {
 type proxmoxEndpointJSON struct {
 	ID             int64   `json:"id"`
 	Name           string  `json:"name"`
+	Label          string  `json:"label"` // identity in NetBox: proxmox_endpoint of its cluster
 	IPAddress      string  `json:"ip_address"`
 	Domain         *string `json:"domain"`
 	Port           int     `json:"port"`
@@ -51,9 +54,15 @@ func nilIfEmpty(s string) *string {
 }
 
 func toProxmoxJSON(e store.ProxmoxEndpoint) proxmoxEndpointJSON {
-	return proxmoxEndpointJSON{ID: e.ID, Name: e.Name, IPAddress: e.IPAddress, Domain: nilIfEmpty(e.Domain), Port: e.Port,
+	return proxmoxEndpointJSON{ID: e.ID, Name: e.Name, Label: endpointLabel(e), IPAddress: e.IPAddress, Domain: nilIfEmpty(e.Domain), Port: e.Port,
 		Username: e.Username, VerifySSL: e.VerifySSL, TokenName: nilIfEmpty(e.TokenName), PasswordSet: e.Password.IsSet(),
 		TokenValueSet: e.TokenValue.IsSet(), TimeoutSeconds: e.TimeoutSeconds, MaxRetries: e.MaxRetries, RetryBackoff: e.RetryBackoff}
+}
+
+// endpointLabel is a stored endpoint's identity in NetBox (its key; "nb:<pk>"
+// for an endpoint the plugin pushed): the proxmox_endpoint of its cluster.
+func endpointLabel(e store.ProxmoxEndpoint) string {
+	return pbsync.EndpointLabel(inventory.Endpoint{ID: e.ID, Name: e.Name, Key: e.Key, Host: hostOf(e.Domain, e.IPAddress)})
 }
 
 // ---- NetBox endpoint (a singleton) ----

@@ -8,13 +8,18 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+// RootMessage is GET /'s "message". The newer plugin (v0.0.24) trusts a
+// backend it discovers, or adopts a key for, only when this starts with
+// "Proxbox Backend" (services/endpoint_autoconfiguration.py@fed47142).
+const RootMessage = "Proxbox Backend (proxbox: the netbox-proxbox backend, in one Go binary)"
+
 func (s *Server) root(c echo.Context) error {
 	if s.opt.UI != nil && prefersHTML(c.Request()) {
 		return c.Redirect(http.StatusSeeOther, "/ui/")
 	}
 	return c.JSON(http.StatusOK, rootJSON{
 		Name:       "proxbox",
-		Message:    "proxbox: the netbox-proxbox backend, in one Go binary",
+		Message:    RootMessage,
 		Version:    s.opt.Build.Version,
 		APIVersion: APILevel,
 		Links: map[string]string{

@@ -198,7 +198,7 @@ var routeSpecs = func() map[string]opSpec {
 		"GET /proxmox/sessions": {query: pxQuery, responses: join([]resp{ok(200, "One record per selected endpoint.", []pxSessionJSON{})}, pxSelectErrors)},
 		"GET /proxmox/version":  perSessionSpec(),
 		"GET /proxmox/cluster/status": {query: pxQuery, responses: join([]resp{
-			{status: 200, ctype: ctJSON, desc: "One cluster record per endpoint with its nodes in node_list, then the same nodes as flat type=node records.", oneOf: []any{pxClusterJSON{}, pxNodeJSON{}}},
+			{status: 200, ctype: ctJSON, desc: "Per endpoint, its cluster record (mode cluster or standalone) followed by its nodes as flat type=node records.", oneOf: []any{pxClusterJSON{}, pxNodeJSON{}}},
 			upstream}, pxSelectErrors)},
 		"GET /proxmox/cluster/resources": perSessionSpec(q("type", "vm, storage, node or sdn")),
 		"GET /proxmox/cluster/backup":    flatSpec("Backup jobs"),
@@ -468,10 +468,16 @@ func (sg *schemaGen) ref(v any) *openapi3.SchemaRef {
 
 // customizeSchema adds what reflection alone does not give: required
 // properties (fields without omitempty are always sent), null for slices
-// and maps that may be nil, and descriptions from `doc` tags.
+// and maps that may be nil, descriptions from `doc` tags and allowed values
+// from `enum` tags.
 func customizeSchema(_ string, t reflect.Type, tag reflect.StructTag, schema *openapi3.Schema) error {
 	if d := tag.Get("doc"); d != "" && t.Kind() != reflect.Struct {
 		schema.Description = d
+	}
+	if en := tag.Get("enum"); en != "" && t.Kind() == reflect.String {
+		for _, v := range strings.Split(en, ",") {
+			schema.Enum = append(schema.Enum, v)
+		}
 	}
 	if jt, isField := tag.Lookup("json"); isField && !strings.Contains(jt, "omitempty") &&
 		(t.Kind() == reflect.Map || (t.Kind() == reflect.Slice && t != reflect.TypeFor[json.RawMessage]())) {

@@ -202,6 +202,8 @@ func (s *Server) routes() {
 
 	s.cacheRoutes()
 	s.proxmoxRoutes()
+	s.datacenterRoutes()
+	s.extrasRoutes()
 	s.stageRoutes()
 	if s.opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.opt.Metrics))

@@ -251,7 +251,7 @@ func TestEndpointRoundTripKeepsSecretsOut(t *testing.T) {
 	}
 	id := itoa(int64(body["id"].(float64)))
 	var list []map[string]any
-	if rec := f.do("GET", "/proxmox/endpoints", adminKey, nil, &list); rec.Code != 200 || len(list) != 1 || list[0]["id"] == nil || list[0]["name"] != "PVE (nb:3)" {
+	if rec := f.do("GET", "/proxmox/endpoints", adminKey, nil, &list); rec.Code != 200 || len(list) != 1 || list[0]["id"] == nil || list[0]["name"] != "PVE (nb:3)" || list[0]["label"] != "nb:3" {
 		t.Fatalf("list: %v", list)
 	}
 	pve["port"] = "8007" // strings are accepted for numbers

@@ -99,6 +99,19 @@ var migrations = []string{
 		holder TEXT NOT NULL,
 		expires_at INTEGER NOT NULL
 	);`,
+	// 5: every Proxmox endpoint's immutable key, its identity in NetBox
+	// (sync.EndpointLabel). Existing rows get the label they had so far, the
+	// trimmed name, else the host, so their NetBox objects stay theirs; a
+	// row whose key another row took first gets "#<id>" appended.
+	`ALTER TABLE proxmox_endpoint ADD COLUMN endpoint_key TEXT NOT NULL DEFAULT '';
+	UPDATE proxmox_endpoint SET endpoint_key = CASE
+		WHEN trim(name) <> '' THEN trim(name)
+		WHEN trim(domain) <> '' THEN trim(domain)
+		WHEN trim(ip_address) <> '' THEN trim(ip_address)
+		ELSE 'endpoint-' || id END;
+	UPDATE proxmox_endpoint SET endpoint_key = endpoint_key || '#' || id WHERE EXISTS (
+		SELECT 1 FROM proxmox_endpoint p WHERE p.endpoint_key = proxmox_endpoint.endpoint_key AND p.id < proxmox_endpoint.id);
+	CREATE UNIQUE INDEX proxmox_endpoint_key ON proxmox_endpoint(endpoint_key);`,
 }
 
 // SchemaVersion is the version a fully migrated store has.

@@ -153,6 +153,10 @@ type Options struct {
 	// default 200 ms; negative: none). See the package doc.
 	BackupBatchSize  int
 	BackupBatchDelay time.Duration
+	// ReservedLabels are the labels of endpoints this run does not sync (the
+	// other stored endpoints of a run over a subset): their NetBox clusters
+	// are never adopted by the endpoints of this run.
+	ReservedLabels []string
 	// IgnorePluginSettings keeps Map as given instead of applying the
 	// plugin's settings (use_guest_agent_interface_name,
 	// ignore_ipv6_link_local_addresses, primary_ip_preference).
@@ -184,4 +188,3 @@ func (o *Options) defaults() {
 }
 
 func (o *Options) runs(s Stage) bool { return slices.Contains(o.Stages, s) }
-

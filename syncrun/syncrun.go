@@ -410,7 +410,13 @@ func (rn *Runner) prepare(ctx context.Context, req Request) (p *prepared, err er
 	if err != nil {
 		return nil, err
 	}
+	var reserved []string // labels of the endpoints this run leaves out
 	if len(req.EndpointIDs) > 0 {
+		for _, e := range eps {
+			if !slices.Contains(req.EndpointIDs, e.ID) {
+				reserved = append(reserved, Label(e))
+			}
+		}
 		eps = slices.DeleteFunc(eps, func(e store.ProxmoxEndpoint) bool { return !slices.Contains(req.EndpointIDs, e.ID) })
 	}
 	if len(eps) == 0 {
@@ -420,6 +426,7 @@ func (rn *Runner) prepare(ctx context.Context, req Request) (p *prepared, err er
 	if req.Options != nil {
 		opt = *req.Options
 	}
+	opt.ReservedLabels = append(slices.Clip(opt.ReservedLabels), reserved...)
 	opt.Stages, opt.DryRun = req.Stages, req.DryRun
 	if req.Trigger == "" {
 		req.Trigger = TriggerCLI
@@ -563,7 +570,7 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 // snapshot when asked.
 func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Options) pbsync.Target {
 	reuse := req.ReuseSnapshot
-	iep := inventory.Endpoint{ID: ep.ID, Name: ep.Name, Host: hostOf(ep)}
+	iep := endpointOf(ep)
 	return pbsync.Target{Endpoint: iep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
 		if reuse {
 			rn.mu.Lock()
@@ -605,6 +612,15 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Optio
 		return snap, err
 	}}
 }
+
+// endpointOf is the engine's view of a stored endpoint.
+func endpointOf(ep store.ProxmoxEndpoint) inventory.Endpoint {
+	return inventory.Endpoint{ID: ep.ID, Name: ep.Name, Key: ep.Key, Host: hostOf(ep)}
+}
+
+// Label is a stored endpoint's identity in NetBox (sync.EndpointLabel): the
+// value of the proxmox_endpoint custom field of its cluster.
+func Label(ep store.ProxmoxEndpoint) string { return pbsync.EndpointLabel(endpointOf(ep)) }
 
 func hostOf(ep store.ProxmoxEndpoint) string {
 	if ep.Domain != "" {
@@ -887,4 +903,26 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 			rn.log.Warn("release sync lease", "err", err)
 		}
 	}, nil
+}
+
+// Bootstrap ensures the proxbox tags and custom fields in the stored NetBox
+// endpoint without reading Proxmox (sync.Engine.Bootstrap); dryRun only
+// reports what is missing or outdated. ErrNoNetBox when no NetBox endpoint
+// is configured.
+func (rn *Runner) Bootstrap(ctx context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
+	nbs, err := rn.cfg.Store.NetBoxEndpoints(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(nbs) == 0 {
+		return nil, nil, ErrNoNetBox
+	}
+	nb, err := rn.netboxClient(nbs[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("NetBox endpoint %q: %w", nbs[0].Name, err)
+	}
+	opt := rn.cfg.Defaults
+	opt.DryRun = dryRun
+	items, sum := nbadapter.Engine(nb).Bootstrap(ctx, opt)
+	return items, sum, nil
 }

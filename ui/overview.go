@@ -7,13 +7,16 @@ import (
 	"time"
 
 	"github.com/proxbox/proxbox/certs"
+	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 )
 
 type endpointRow struct {
 	Kind     string // proxmox | netbox
 	ID       int64
 	Name     string
+	Label    string // a Proxmox endpoint's identity in NetBox (proxmox_endpoint of its cluster)
 	Address  string
 	AuthKey  string // catalogue key of the authentication, with AuthArg
 	AuthArg  string
@@ -53,7 +56,8 @@ func netboxRow(e store.NetBoxEndpoint) endpointRow {
 }
 
 func proxmoxRow(e store.ProxmoxEndpoint) endpointRow {
-	r := endpointRow{Kind: "proxmox", ID: e.ID, Name: e.Name, Address: hostPort(e.Domain, e.IPAddress, e.Port), VerifyTL: e.VerifySSL}
+	r := endpointRow{Kind: "proxmox", ID: e.ID, Name: e.Name, Address: hostPort(e.Domain, e.IPAddress, e.Port), VerifyTL: e.VerifySSL,
+		Label: pbsync.EndpointLabel(inventory.Endpoint{ID: e.ID, Name: e.Name, Key: e.Key, Host: e.IPAddress})}
 	if e.TokenName != "" {
 		r.AuthKey, r.AuthArg = "auth.pveToken", e.Username+"!"+e.TokenName
 	} else {

@@ -326,6 +326,10 @@ func TestEndpointsValidateLikeTheAPIAndNeverShowSecrets(t *testing.T) {
 	if got := strings.Join(states, "; "); got != "password: set; token value: not set" {
 		t.Errorf("secret states %q", got)
 	}
+	// The NetBox label is the key the endpoint got at creation: a rename keeps it.
+	if got := text(doc, `[data-testid="endpoint-row-proxmox"] [data-testid="endpoint-label"] code`); got != eps[0].Key || got == "" || got == "pve-renamed" {
+		t.Errorf("endpoint label %q, want the creation key %q", got, eps[0].Key)
+	}
 	// The NetBox endpoint is a singleton, v2 needs both halves.
 	nb := url.Values{"_csrf": {tok}, "name": {"nb"}, "domain": {"netbox.example"}, "port": {"443"}, "token_version": {"v2"}, "token": {"secret-half"}}
 	if resp, doc, _ := e.post("/ui/endpoints/netbox", nb); resp.StatusCode != http.StatusUnprocessableEntity || doc.Find("#token_key-error").Length() != 1 {
@@ -704,6 +708,34 @@ func TestStaticAssetsAreServedWithoutSession(t *testing.T) {
 	}
 }
 
+// The TLS page shows certs' warning when the interface addresses could not be
+// read (the leaf then lacks the host's IPs), in the page's language.
+func TestTLSPageShowsNamesWarning(t *testing.T) {
+	vm := tlsVM{Enabled: true, Status: certs.Status{Mode: certs.ModeLocal, Names: []string{"localhost"},
+		NamesWarning: "cannot read the interface addresses (netlink refused)"}}
+	for _, lang := range []Lang{English, Portuguese} {
+		var buf strings.Builder
+		ctx := withLang(context.Background(), lang)
+		if err := tlsPage(pageCtx{Lang: lang, SignedIn: true}, vm).Render(ctx, &buf); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := goquery.NewDocumentFromReader(strings.NewReader(buf.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := text(doc, `[data-testid="tls-names-warning"]`)
+		if !strings.Contains(row, "netlink refused") || !strings.Contains(row, T(lang, "tls.namesWarning")) {
+			t.Errorf("%s: warning row %q", lang, row)
+		}
+	}
+	var buf strings.Builder
+	vm.Status.NamesWarning = ""
+	_ = tlsPage(pageCtx{Lang: English}, vm).Render(withLang(context.Background(), English), &buf)
+	if strings.Contains(buf.String(), "tls-names-warning") {
+		t.Error("warning row without a warning")
+	}
+}
+
 // The overview's inventory per endpoint comes from the stored runs (each
 // stage's latest result, the last read's cluster), and it names the next
 // scheduled sync.
@@ -746,33 +778,5 @@ func TestOverviewInventoryAndNextSync(t *testing.T) {
 	}
 	if got := text(doc, `[data-testid="next-sync"]`); !strings.Contains(got, "2030-01-02 03:04:05 UTC") {
 		t.Errorf("next sync %q", got)
-	}
-}
-
-// The TLS page shows certs' warning when the interface addresses could not be
-// read (the leaf then lacks the host's IPs), in the page's language.
-func TestTLSPageShowsNamesWarning(t *testing.T) {
-	vm := tlsVM{Enabled: true, Status: certs.Status{Mode: certs.ModeLocal, Names: []string{"localhost"},
-		NamesWarning: "cannot read the interface addresses (netlink refused)"}}
-	for _, lang := range []Lang{English, Portuguese} {
-		var buf strings.Builder
-		ctx := withLang(context.Background(), lang)
-		if err := tlsPage(pageCtx{Lang: lang, SignedIn: true}, vm).Render(ctx, &buf); err != nil {
-			t.Fatal(err)
-		}
-		doc, err := goquery.NewDocumentFromReader(strings.NewReader(buf.String()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		row := text(doc, `[data-testid="tls-names-warning"]`)
-		if !strings.Contains(row, "netlink refused") || !strings.Contains(row, T(lang, "tls.namesWarning")) {
-			t.Errorf("%s: warning row %q", lang, row)
-		}
-	}
-	var buf strings.Builder
-	vm.Status.NamesWarning = ""
-	_ = tlsPage(pageCtx{Lang: English}, vm).Render(withLang(context.Background(), English), &buf)
-	if strings.Contains(buf.String(), "tls-names-warning") {
-		t.Error("warning row without a warning")
 	}
 }

@@ -149,3 +149,21 @@ func TestSyncOnceInTheWrongDirectoryCreatesNothing(t *testing.T) {
 		t.Fatalf("sync --once wrote into an empty data dir: %v", entries)
 	}
 }
+
+// proxbox-api variables that proxbox ignores are named in a warning at start-up.
+func TestServeWarnsAboutIgnoredProxboxAPIVariables(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv("PROXBOX_STRICT_STARTUP", "1")
+	t.Setenv("PROXBOX_FETCH_MAX_CONCURRENCY", "3")
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--tls", "off", "--bind", "127.0.0.1", "--data-dir", t.TempDir(),
+		"--port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}, &out, &out)
+	if code != 1 || !strings.Contains(out.String(), "PROXBOX_STRICT_STARTUP is set but ignored") ||
+		!strings.Contains(out.String(), "is read as PROXBOX_PROXMOX_FETCH_CONCURRENCY") {
+		t.Fatalf("exit %d, output:\n%s", code, out.String())
+	}
+}

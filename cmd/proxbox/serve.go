@@ -58,6 +58,9 @@ type appliance struct {
 func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, ready func(ctx context.Context, a *appliance) error) error {
 	pipe := applog.New(logOut, cfg.LogFormat, applog.ParseLevel(cfg.LogLevel))
 	log := pipe.Logger()
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{EncryptionKey: cfg.EncryptionKey, Logger: log})
 	if err != nil {

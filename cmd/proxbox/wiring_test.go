@@ -29,30 +29,6 @@ func TestProxmoxConfigFromStoredEndpoint(t *testing.T) {
 	}
 }
 
-// The next scheduled sync is the first tick (start + k*interval) after the
-// last scheduled run ended; none once the scheduler stopped.
-func TestSyncScheduleNext(t *testing.T) {
-	start := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
-	s := newSyncSchedule(start, 15*time.Minute)
-	if got := s.Next(); !got.Equal(start.Add(15 * time.Minute)) {
-		t.Fatalf("first: %v", got)
-	}
-	for _, c := range []struct{ ended, next time.Duration }{
-		{15*time.Minute + 20*time.Second, 30 * time.Minute},
-		{47 * time.Minute, 60 * time.Minute}, // a run longer than the interval skips a tick
-		{60 * time.Minute, 75 * time.Minute},
-	} {
-		s.ran(start.Add(c.ended))
-		if got := s.Next(); !got.Equal(start.Add(c.next)) {
-			t.Errorf("run ended at +%v: next %v, want +%v", c.ended, got.Sub(start), c.next)
-		}
-	}
-	s.stop()
-	if !s.Next().IsZero() {
-		t.Error("a stopped schedule still names a next sync")
-	}
-}
-
 // The configuration's sync and cache settings reach the engine and the cache with their
 // meaning: a configured 0 grace or delay means none, not the engine's default.
 func TestSyncDefaultsAndCacheLimitsFromConfig(t *testing.T) {
@@ -82,5 +58,29 @@ func TestSyncDefaultsAndCacheLimitsFromConfig(t *testing.T) {
 	}
 	if l := cacheLimits(cfg); l.TTL != 0 || l.Validate() != nil {
 		t.Errorf("cache off %+v", l)
+	}
+}
+
+// The next scheduled sync is the first tick (start + k*interval) after the
+// last scheduled run ended; none once the scheduler stopped.
+func TestSyncScheduleNext(t *testing.T) {
+	start := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	s := newSyncSchedule(start, 15*time.Minute)
+	if got := s.Next(); !got.Equal(start.Add(15 * time.Minute)) {
+		t.Fatalf("first: %v", got)
+	}
+	for _, c := range []struct{ ended, next time.Duration }{
+		{15*time.Minute + 20*time.Second, 30 * time.Minute},
+		{47 * time.Minute, 60 * time.Minute}, // a run longer than the interval skips a tick
+		{60 * time.Minute, 75 * time.Minute},
+	} {
+		s.ran(start.Add(c.ended))
+		if got := s.Next(); !got.Equal(start.Add(c.next)) {
+			t.Errorf("run ended at +%v: next %v, want +%v", c.ended, got.Sub(start), c.next)
+		}
+	}
+	s.stop()
+	if !s.Next().IsZero() {
+		t.Error("a stopped schedule still names a next sync")
 	}
 }

@@ -220,6 +220,9 @@ func outNames(m *model) []string {
 	for _, c := range m.counts {
 		names = append(names, c.name)
 	}
+	for _, d := range m.derived {
+		names = append(names, d.name)
+	}
 	names = append(names, m.zeros...)
 	names = append(names, m.falses...)
 	if m.tags {
@@ -401,6 +404,13 @@ func (rc *rctx) writeField(w *jw, m *model, o *object, n string) {
 		if c.name == n {
 			w.key(n)
 			w.int(rc.count(c, o.id))
+			return
+		}
+	}
+	for _, d := range m.derived {
+		if d.name == n {
+			w.key(n)
+			w.any(d.value(o.v))
 			return
 		}
 	}

@@ -529,6 +529,12 @@ func (s *store) checkUnique(m *model, vals map[string]any, selfID int64, errs er
 // clean applies the model clean() rules a Proxmox sync meets (peers-and-fixtures.md B.5 item 5).
 func (s *store) clean(m *model, vals map[string]any, old *object, errs errMap) {
 	switch m.key {
+	case "netbox_proxbox.proxmoxnode": // GenericIPAddressField
+		if ip, _ := vals["ip_address"].(string); ip != "" {
+			if _, err := netip.ParseAddr(ip); err != nil {
+				errs.add("ip_address", "Enter a valid IPv4 or IPv6 address.")
+			}
+		}
 	case "virtualization.virtualmachine":
 		if vals["site"] == nil && vals["cluster"] == nil && vals["device"] == nil {
 			errs.add("__all__", "A virtual machine must be assigned to a site and/or cluster.")

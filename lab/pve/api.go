@@ -450,6 +450,9 @@ func (s *Server) version() map[string]any {
 
 func (s *Server) derive(p *pattern, vars map[string]string, q url.Values) result {
 	node := vars["node"]
+	if res, ok := s.deriveFirewall(p, vars); ok {
+		return res
+	}
 	switch p.text {
 	case "/version":
 		return okResult(s.version())

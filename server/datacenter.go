@@ -1,0 +1,251 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/proxbox/proxbox/store"
+)
+
+// Datacenter-level reads of the newer plugin (v0.0.24): the firewall
+// summary its preflight upserts into its firewall models
+// (services/sync_firewall.py@fed47142), node and guest firewall rules, and
+// the custom CPU models (services/sync_datacenter.py@fed47142). Each record
+// names its session in cluster_name, which the plugin resolves through its
+// ProxmoxCluster rows.
+
+func (s *Server) datacenterRoutes() {
+	if s.opt.Proxmox == nil {
+		return
+	}
+	e := s.e
+	e.GET("/proxmox/firewall/summary", s.pxFirewallSummary)
+	e.GET("/proxmox/firewall/datacenter/:noun", s.pxFirewallDatacenter)
+	e.GET("/proxmox/firewall/nodes/:node/:noun", s.pxFirewallNode)
+	e.GET("/proxmox/firewall/vms/:vmid/:noun", s.pxFirewallGuest)
+	e.GET("/proxmox/datacenter/cpu-models", s.pxCPUModels)
+}
+
+// upstreamStatus is the HTTP status Proxmox answered, 0 when unknown.
+func upstreamStatus(err error) int {
+	var hs interface{ HTTPStatus() int }
+	if errors.As(err, &hs) {
+		return hs.HTTPStatus()
+	}
+	return 0
+}
+
+// pveList reads a Proxmox list (nil on an empty reply).
+func (s *Server) pveList(ctx context.Context, ep store.ProxmoxEndpoint, path string, q url.Values) ([]map[string]any, error) {
+	raw, err := s.opt.Proxmox.Get(ctx, ep, path, q)
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("%s: not a list: %w", path, err)
+	}
+	return out, nil
+}
+
+// firewallSummary reads one endpoint's datacenter firewall: security groups
+// with their rules, rules, IP sets with their entries, aliases and options.
+// Any failed read fails the whole entry: the plugin marks everything a
+// summary entry lacks as stale, so a partial entry would be wrong.
+func (s *Server) firewallSummary(ctx context.Context, ss pxSession) (map[string]any, error) {
+	ep := ss.ep
+	groups, err := s.pveList(ctx, ep, "/cluster/firewall/groups", nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		name := str(g["group"])
+		g["name"] = name
+		rules, err := s.pveList(ctx, ep, "/cluster/firewall/groups/"+url.PathEscape(name), nil)
+		if err != nil {
+			return nil, err
+		}
+		g["rules"] = nonNilList(rules)
+	}
+	rules, err := s.pveList(ctx, ep, "/cluster/firewall/rules", nil)
+	if err != nil {
+		return nil, err
+	}
+	sets, err := s.pveList(ctx, ep, "/cluster/firewall/ipset", nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, set := range sets {
+		entries, err := s.pveList(ctx, ep, "/cluster/firewall/ipset/"+url.PathEscape(str(set["name"])), nil)
+		if err != nil {
+			return nil, err
+		}
+		set["entries"] = nonNilList(entries)
+	}
+	aliases, err := s.pveList(ctx, ep, "/cluster/firewall/aliases", nil)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.opt.Proxmox.Get(ctx, ep, "/cluster/firewall/options", nil)
+	if err != nil {
+		return nil, err
+	}
+	var opts map[string]any
+	if err := json.Unmarshal(raw, &opts); err != nil {
+		return nil, fmt.Errorf("/cluster/firewall/options: not an object: %w", err)
+	}
+	return map[string]any{"cluster_name": ss.name, "endpoint_id": ep.ID, "security_groups": nonNilList(groups),
+		"rules": nonNilList(rules), "ip_sets": nonNilList(sets), "aliases": nonNilList(aliases), "options": opts}, nil
+}
+
+func nonNilList(l []map[string]any) []map[string]any {
+	if l == nil {
+		return []map[string]any{}
+	}
+	return l
+}
+
+// pxFirewallSummary serves [{cluster_name, security_groups, rules, ip_sets,
+// aliases, options}] for the selected endpoints. An endpoint whose firewall
+// cannot be read completely is left out (and logged); when none can be read
+// the answer is 502.
+func (s *Server) pxFirewallSummary(c echo.Context) error {
+	eps, err := s.selectEndpoints(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	out := []map[string]any{}
+	var lastErr error
+	for _, ss := range s.resolveSessions(ctx, eps) {
+		if ss.err != nil {
+			lastErr = ss.err
+			continue
+		}
+		entry, err := s.firewallSummary(ctx, ss)
+		if err != nil {
+			s.log.Warn("firewall summary left out", "endpoint", ss.ep.Name, "err", err)
+			lastErr = err
+			continue
+		}
+		out = append(out, entry)
+	}
+	if len(out) == 0 && lastErr != nil {
+		return upstreamErr("Could not read the firewall of any Proxmox endpoint", lastErr)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// firewallNouns maps the plugin's nouns to Proxmox's firewall sub-paths.
+var firewallNouns = map[string]string{"rules": "rules", "groups": "groups", "ipsets": "ipset", "ipset": "ipset",
+	"aliases": "aliases", "options": "options"}
+
+// pxFirewallScoped reads <base>/firewall/<noun> of the one endpoint the
+// request selects (the plugin sends proxmox_endpoint_ids with one id).
+func (s *Server) pxFirewallScoped(c echo.Context, ep store.ProxmoxEndpoint, base string) error {
+	sub, ok := firewallNouns[c.Param("noun")]
+	if !ok {
+		return fail(http.StatusNotFound, "Unknown firewall object: use rules, groups, ipsets, aliases or options.")
+	}
+	path := base + "/firewall/" + sub
+	raw, err := s.opt.Proxmox.Get(c.Request().Context(), ep, path, nil)
+	if err != nil {
+		return upstreamErr("Proxmox refused "+path, err)
+	}
+	return c.JSONBlob(http.StatusOK, raw)
+}
+
+func (s *Server) pxFirewallDatacenter(c echo.Context) error {
+	eps, err := s.selectEndpoints(c)
+	if err != nil {
+		return err
+	}
+	return s.pxFirewallScoped(c, eps[0], "/cluster")
+}
+
+func (s *Server) pxFirewallNode(c echo.Context) error {
+	node := c.Param("node")
+	ep, err := s.endpointOfNode(c, node)
+	if err != nil {
+		return err
+	}
+	return s.pxFirewallScoped(c, ep, "/nodes/"+url.PathEscape(node))
+}
+
+// pxFirewallGuest reads a guest's firewall; the node and type come from the
+// query (node=, vm_type=) or from /cluster/resources.
+func (s *Server) pxFirewallGuest(c echo.Context) error {
+	vmid, err := strconv.Atoi(c.Param("vmid"))
+	if err != nil || vmid < 1 {
+		return fail(http.StatusUnprocessableEntity, "vmid must be a positive integer.")
+	}
+	typ := c.QueryParam("vm_type")
+	if typ != "" && typ != "qemu" && typ != "lxc" {
+		return fail(http.StatusBadRequest, "Invalid VM Type. Use 'qemu' or 'lxc'.")
+	}
+	eps, err := s.selectEndpoints(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	for _, ep := range eps {
+		res, err := s.pveList(ctx, ep, "/cluster/resources", url.Values{"type": {"vm"}})
+		if err != nil {
+			continue
+		}
+		for _, r := range res {
+			if num(r["vmid"]) != vmid || (typ != "" && str(r["type"]) != typ) {
+				continue
+			}
+			if n := c.QueryParam("node"); n != "" && n != str(r["node"]) {
+				continue
+			}
+			return s.pxFirewallScoped(c, ep, fmt.Sprintf("/nodes/%s/%s/%d", url.PathEscape(str(r["node"])), str(r["type"]), vmid))
+		}
+	}
+	return fail(http.StatusNotFound, fmt.Sprintf("Guest %d not found on the selected Proxmox endpoints.", vmid))
+}
+
+// pxCPUModels serves the custom CPU models of every selected endpoint as
+// one flat list, each with cluster_name. PVE before 9.2 has no
+// /cluster/qemu/custom-cpu-models (501): such an endpoint contributes none.
+func (s *Server) pxCPUModels(c echo.Context) error {
+	eps, err := s.selectEndpoints(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	out := []map[string]any{}
+	answered := 0
+	var lastErr error
+	for _, ss := range s.resolveSessions(ctx, eps) {
+		models, err := s.pveList(ctx, ss.ep, "/cluster/qemu/custom-cpu-models", nil)
+		if st := upstreamStatus(err); st == http.StatusNotImplemented || st == http.StatusNotFound {
+			answered++
+			continue
+		}
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		answered++
+		for _, m := range models {
+			m["cluster_name"] = ss.name
+			if _, ok := m["name"]; !ok {
+				m["name"] = m["cputype"]
+			}
+			out = append(out, m)
+		}
+	}
+	if answered == 0 && lastErr != nil {
+		return upstreamErr("Could not read the custom CPU models of any Proxmox endpoint", lastErr)
+	}
+	return c.JSON(http.StatusOK, out)
+}
