@@ -200,3 +200,30 @@ func ptrIfNonZero(id int64) *int64 {
 	}
 	return &id
 }
+
+// firewallSummaryJSON is one endpoint's datacenter firewall (GET
+// /proxmox/firewall/summary); the records are Proxmox's, with each security
+// group's rules and each IP set's entries nested.
+type firewallSummaryJSON struct {
+	ClusterName    string           `json:"cluster_name"`
+	EndpointID     int64            `json:"endpoint_id"`
+	SecurityGroups []map[string]any `json:"security_groups" doc:"Proxmox's groups, each with name and rules"`
+	Rules          []map[string]any `json:"rules"`
+	IPSets         []map[string]any `json:"ip_sets" doc:"Proxmox's IP sets, each with entries"`
+	Aliases        []map[string]any `json:"aliases"`
+	Options        map[string]any   `json:"options"`
+}
+
+// extrasStatusJSON is GET /extras/bootstrap-status in proxbox-api's shape,
+// with missing and outdated added.
+type extrasStatusJSON struct {
+	OK        bool                `json:"ok" doc:"false while a tag or custom field is missing or outdated"`
+	Skipped   bool                `json:"skipped" doc:"true when NetBox could not be asked"`
+	Reason    *string             `json:"reason"`
+	Warnings  []map[string]string `json:"warnings"`
+	Created   []string            `json:"created"`
+	Patched   []string            `json:"patched"`
+	Unchanged []string            `json:"unchanged" doc:"kind:name of each tag or custom field NetBox holds as proxbox wants it"`
+	Missing   []string            `json:"missing"`
+	Outdated  []string            `json:"outdated"`
+}

@@ -59,7 +59,7 @@ func (s *Server) pveList(ctx context.Context, ep store.ProxmoxEndpoint, path str
 // with their rules, rules, IP sets with their entries, aliases and options.
 // Any failed read fails the whole entry: the plugin marks everything a
 // summary entry lacks as stale, so a partial entry would be wrong.
-func (s *Server) firewallSummary(ctx context.Context, ss pxSession) (map[string]any, error) {
+func (s *Server) firewallSummary(ctx context.Context, ss pxSession) (*firewallSummaryJSON, error) {
 	ep := ss.ep
 	groups, err := s.pveList(ctx, ep, "/cluster/firewall/groups", nil)
 	if err != nil {
@@ -101,8 +101,8 @@ func (s *Server) firewallSummary(ctx context.Context, ss pxSession) (map[string]
 	if err := json.Unmarshal(raw, &opts); err != nil {
 		return nil, fmt.Errorf("/cluster/firewall/options: not an object: %w", err)
 	}
-	return map[string]any{"cluster_name": ss.name, "endpoint_id": ep.ID, "security_groups": nonNilList(groups),
-		"rules": nonNilList(rules), "ip_sets": nonNilList(sets), "aliases": nonNilList(aliases), "options": opts}, nil
+	return &firewallSummaryJSON{ClusterName: ss.name, EndpointID: ep.ID, SecurityGroups: nonNilList(groups),
+		Rules: nonNilList(rules), IPSets: nonNilList(sets), Aliases: nonNilList(aliases), Options: opts}, nil
 }
 
 func nonNilList(l []map[string]any) []map[string]any {
@@ -122,7 +122,7 @@ func (s *Server) pxFirewallSummary(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	out := []map[string]any{}
+	out := []*firewallSummaryJSON{}
 	var lastErr error
 	for _, ss := range s.resolveSessions(ctx, eps) {
 		if ss.err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/proxbox/proxbox/netbox/getcache"
+	pbsync "github.com/proxbox/proxbox/sync"
 )
 
 // opSpec documents what one route reads and answers: its request body and
@@ -221,6 +222,29 @@ var routeSpecs = func() map[string]opSpec {
 			e(404, "No Proxmox endpoint configured, or no endpoint has that node."),
 			e(422, "vmid is not a positive integer."),
 			e(502, "Proxmox answered something that is not an object.")}},
+
+		"GET /proxmox/firewall/summary": {query: pxQuery, responses: join([]resp{
+			ok(200, "The datacenter firewall of every selected endpoint that could be read completely.", []firewallSummaryJSON{}),
+			e(502, "No endpoint's firewall could be read.")}, pxSelectErrors)},
+		"GET /proxmox/firewall/datacenter/:noun": {query: pxQuery, responses: []resp{
+			ok(200, "Proxmox's datacenter firewall records for noun (rules, groups, ipsets, aliases: lists; options: an object) of the first selected endpoint.", proxmoxRecords{}),
+			pxSelectErrors[0], e(404, "No Proxmox endpoint configured, or noun is not rules, groups, ipsets, aliases or options."), upstream}},
+		"GET /proxmox/firewall/nodes/:node/:noun": {query: nodeQuery, responses: []resp{
+			ok(200, "Proxmox's firewall records for noun of one node.", proxmoxRecords{}),
+			pxSelectErrors[0], e(404, "No Proxmox endpoint configured, no endpoint has that node, or noun is unknown."), upstream}},
+		"GET /proxmox/firewall/vms/:vmid/:noun": {query: join(pxQuery, []queryParam{q("vm_type", "qemu or lxc"), q("node", "the guest's node")}), responses: []resp{
+			ok(200, "Proxmox's firewall records for noun of one guest.", proxmoxRecords{}),
+			e(400, "vm_type is not qemu or lxc, or the selector matches nothing."),
+			e(404, "No Proxmox endpoint configured, no selected endpoint has the guest, or noun is unknown."),
+			e(422, "vmid is not a positive integer."), upstream}},
+		"GET /proxmox/datacenter/cpu-models": {query: pxQuery, responses: join([]resp{
+			ok(200, "Custom CPU models of every selected endpoint, each with cluster_name (none before PVE 9.2).", []map[string]any{}),
+			e(502, "No endpoint answered.")}, pxSelectErrors)},
+		"GET /extras/bootstrap-status": {responses: []resp{ok(200, "Whether NetBox holds the proxbox tags and custom fields (a dry run: nothing is written).", extrasStatusJSON{})}},
+		"POST /extras/custom-fields/reconcile": {responses: []resp{
+			ok(200, "Each tag and custom field with what was done (created, updated, unchanged).", []pbsync.BootstrapItem{}),
+			e(400, "NetBox could not be asked (no NetBox endpoint, or it is unreachable)."),
+			e(502, "NetBox refused a tag or custom field (the reasons in detail).")}},
 
 		"GET /full-update":            {query: stageQuery, responses: []resp{ok(200, "Every stage ran once; the run's summary.", fullUpdateJSON{}), e(400, "No endpoint is configured, proxmox_endpoint_ids is invalid, or the run could not start.")}},
 		"GET /full-update/stream":     {query: stageQuery, responses: stageStreamSpec.responses},

@@ -20,6 +20,7 @@ import (
 	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 )
 
 func init() {
@@ -33,8 +34,7 @@ func init() {
 // the reason. Keep it short: a status here is documented on trust.
 var notExercised = map[string]string{
 	"GET /ws 101": "the upgrade needs a hijackable connection: TestLegacyWebSocket drives it over a real socket",
-	"GET /proxmox/nodes/:node/qemu/:vmid/firewall 200": "the Proxmox simulator does not serve firewall options",
-	"GET /proxmox/:node/:type/:vmid/config 502":        "Proxmox always sends an object; the guard is for a broken peer",
+	"GET /proxmox/:node/:type/:vmid/config 502": "Proxmox always sends an object; the guard is for a broken peer",
 }
 
 // closedLogs is a live tail with no live records: the stream sends the
@@ -47,8 +47,21 @@ func (closedLogs) Subscribe() (<-chan store.LogEntry, func()) {
 	return ch, func() {}
 }
 
+// bootstrapSyncer adds a scripted tag and custom-field check (Bootstrapper)
+// to scriptedSyncer, which registers the /extras routes.
+type bootstrapSyncer struct {
+	*scriptedSyncer
+	items []pbsync.BootstrapItem
+	sum   *pbsync.Summary
+	err   error
+}
+
+func (b *bootstrapSyncer) Bootstrap(ctx context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
+	return b.items, b.sum, b.err
+}
+
 // fullServer wires every optional part, so every route is registered.
-func fullServer(t *testing.T, f *fixture, sy *scriptedSyncer, px ProxmoxAPI, pem *[]byte) *Server {
+func fullServer(t *testing.T, f *fixture, sy Syncer, px ProxmoxAPI, pem *[]byte) *Server {
 	t.Helper()
 	cache := getcache.New(getcache.Config{})
 	return New(Options{Config: f.srv.cfg, Store: f.st, Sync: sy, Proxmox: px, Cache: cache, CacheDefaults: cache.Limits(),
@@ -61,7 +74,7 @@ func fullServer(t *testing.T, f *fixture, sy *scriptedSyncer, px ProxmoxAPI, pem
 func TestEveryRouteHasASpec(t *testing.T) {
 	f := newFixture(t)
 	var pem []byte
-	srv := fullServer(t, f, &scriptedSyncer{}, &labProxmox{}, &pem)
+	srv := fullServer(t, f, &bootstrapSyncer{scriptedSyncer: &scriptedSyncer{}}, &labProxmox{}, &pem)
 	routed := map[string]bool{}
 	for _, r := range srv.Echo().Routes() {
 		if !documented(r) {
@@ -223,8 +236,9 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	sy := &scriptedSyncer{sum: okSummary()}
+	bs := &bootstrapSyncer{scriptedSyncer: sy, sum: &pbsync.Summary{OK: true}}
 	pem := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-	srv := fullServer(t, f, sy, &labProxmox{byPort: map[int]*httptest.Server{port: ts}}, &pem)
+	srv := fullServer(t, f, bs, &labProxmox{byPort: map[int]*httptest.Server{port: ts}}, &pem)
 
 	// The document as served: valid OpenAPI, then closed for the checks.
 	rec := httptest.NewRecorder()
@@ -291,7 +305,9 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	do("POST", "/sync/individual/vm?vmid=101", true, nil, 400)
 	pxReads := []string{"/proxmox/sessions", "/proxmox/version", "/proxmox/cluster/status", "/proxmox/cluster/resources", "/proxmox/cluster/backup",
 		"/proxmox/replication", "/proxmox/nodes/", "/proxmox/nodes", "/proxmox/storage", "/proxmox/nodes/pve01/storage/local/content",
-		"/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall", "/proxmox/pve01/qemu/101/config"}
+		"/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall", "/proxmox/pve01/qemu/101/config",
+		"/proxmox/firewall/summary", "/proxmox/firewall/datacenter/rules", "/proxmox/firewall/nodes/pve01/rules",
+		"/proxmox/firewall/vms/101/rules", "/proxmox/datacenter/cpu-models"}
 	for _, p := range pxReads {
 		do("GET", p, true, nil, 404)
 		do("GET", p+"?source=bad", true, nil, 400)
@@ -350,14 +366,14 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 
 	// Proxmox reads: every endpoint, then the refusing one alone.
 	for _, p := range pxReads {
-		if !strings.Contains(p, "firewall") {
-			do("GET", p, true, nil, 200)
-		}
+		do("GET", p, true, nil, 200)
 	}
-	for _, p := range []string{"/proxmox/version", "/proxmox/cluster/status", "/proxmox/cluster/resources", "/proxmox/nodes/", "/proxmox/nodes", "/proxmox/storage"} {
+	for _, p := range []string{"/proxmox/version", "/proxmox/cluster/status", "/proxmox/cluster/resources", "/proxmox/nodes/", "/proxmox/nodes", "/proxmox/storage",
+		"/proxmox/firewall/summary", "/proxmox/firewall/datacenter/rules", "/proxmox/datacenter/cpu-models"} {
 		do("GET", p+"?name=down", true, nil, 502)
 	}
-	for _, p := range []string{"/proxmox/nodes/pve01/storage/local/content", "/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall"} {
+	for _, p := range []string{"/proxmox/nodes/pve01/storage/local/content", "/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall",
+		"/proxmox/firewall/nodes/pve01/rules"} {
 		do("GET", p+"?cluster_name=127.0.0.2", true, nil, 502)
 		do("GET", strings.Replace(p, "pve01", "nosuchnode", 1), true, nil, 404)
 	}
@@ -365,6 +381,24 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	do("GET", "/proxmox/pve01/docker/101/config", true, nil, 400)
 	do("GET", "/proxmox/pve01/qemu/x/config", true, nil, 422)
 	do("GET", "/proxmox/nosuchnode/qemu/101/config", true, nil, 404)
+	do("GET", "/proxmox/firewall/datacenter/bogus", true, nil, 404)
+	do("GET", "/proxmox/firewall/vms/x/rules", true, nil, 422)
+	do("GET", "/proxmox/firewall/vms/101/rules?vm_type=docker", true, nil, 400)
+	do("GET", "/proxmox/firewall/vms/99999/rules", true, nil, 404)
+	do("GET", "/proxmox/firewall/vms/101/groups", true, nil, 502) // guests have no firewall groups: Proxmox refuses
+
+	// NetBox's tags and custom fields (scripted answers of the check).
+	bs.items = []pbsync.BootstrapItem{{Kind: "tag", Name: "proxbox", Action: "unchanged"}, {Kind: "custom_field", Name: "proxmox_vm_id", Action: "missing"}}
+	do("GET", "/extras/bootstrap-status", true, nil, 200)
+	bs.items = []pbsync.BootstrapItem{{Kind: "tag", Name: "proxbox", ID: 3, Action: "created"}}
+	do("POST", "/extras/custom-fields/reconcile", true, nil, 200)
+	bs.sum = &pbsync.Summary{Errors: []string{"custom field proxmox_vm_id: NetBox said 400"}}
+	do("POST", "/extras/custom-fields/reconcile", true, nil, 502)
+	do("GET", "/extras/bootstrap-status", true, nil, 200)
+	bs.err = errors.New("no NetBox endpoint")
+	do("POST", "/extras/custom-fields/reconcile", true, nil, 400)
+	do("GET", "/extras/bootstrap-status", true, nil, 200)
+	bs.err, bs.sum = nil, &pbsync.Summary{OK: true}
 
 	// Syncs.
 	for _, r := range stageRoutes {

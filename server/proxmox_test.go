@@ -41,7 +41,7 @@ func (l *labProxmox) Get(ctx context.Context, ep store.ProxmoxEndpoint, path str
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("HTTP %s", resp.Status)
+		return nil, &labHTTPError{status: resp.StatusCode, text: resp.Status}
 	}
 	var env struct{ Data json.RawMessage }
 	if err := json.Unmarshal(b, &env); err != nil {
@@ -63,6 +63,16 @@ func labCluster(t *testing.T) (*pve.Server, *httptest.Server, int) {
 	port := ts.Listener.Addr().(*net.TCPAddr).Port
 	return sim, ts, port
 }
+
+// labHTTPError carries Proxmox's status, as the proxmox adapter's APIError
+// does (HTTPStatus).
+type labHTTPError struct {
+	status int
+	text   string
+}
+
+func (e *labHTTPError) Error() string   { return "HTTP " + e.text }
+func (e *labHTTPError) HTTPStatus() int { return e.status }
 
 func TestProxmoxReadRoutes(t *testing.T) {
 	sim, ts, port := labCluster(t)
