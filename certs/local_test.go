@@ -175,8 +175,8 @@ func TestLocalLeafNearExpiryIsRenewed(t *testing.T) {
 	if err := after.CheckSignatureFrom(m.ca.cert); err != nil {
 		t.Errorf("renewed leaf not signed by the root: %v", err)
 	}
-	if st := m.Status(); st.LastEvent == "" {
-		t.Error("Status has no last event after a renewal")
+	if st := m.Status(); st.LastEvent == "" || st.LastEventInfo.Kind == "" || st.LastEventInfo.Identifier == "" {
+		t.Errorf("Status has no last event after a renewal: %q %+v", st.LastEvent, st.LastEventInfo)
 	}
 }
 

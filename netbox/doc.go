@@ -1,9 +1,10 @@
 // Package netbox is proxbox's NetBox REST client: list reads with pagination, bulk writes with
 // per-item error isolation, retries with backoff, duplicate-safe creates, the GET cache on the
-// request path, and request counters. It is the only package that imports go-netbox
-// (github.com/netbox-community/go-netbox/v4 v4.3.0).
+// request path, and request counters. It does not import go-netbox: its one importer is
+// netbox/nbapi, which speaks through this client (HTTPClient, Read), so that the packages built
+// on this one (the sync engine's adapter, syncrun, the server) compile and test without go-netbox.
 //
-// It owns netbox/*.go. It must not edit netbox/getcache (it only installs getcache.Transport),
+// It owns netbox/*.go. It must not import go-netbox or netbox/nbapi, must not edit netbox/getcache (it only installs getcache.Transport),
 // and must not import the sync engine, the store, the server or the Proxmox adapter.
 //
 // # Reads

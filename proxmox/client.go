@@ -253,8 +253,15 @@ func buildTransport(cfg Config, pin []byte) (http.RoundTripper, error) {
 	}
 	t.TLSClientConfig = tc
 	t.MaxIdleConnsPerHost = max(cfg.Concurrency, DefaultConcurrency) + 2
-	t.ForceAttemptHTTP2 = false // pveproxy speaks HTTP/1.1
+	// pveproxy speaks HTTP/1.1 and so does this client: offer only that in the TLS
+	// handshake. A cloned transport may carry NextProtos [h2 http/1.1] (http.DefaultTransport
+	// gets them on its first use) while HTTP/2 is off; an h2-capable reverse proxy in front
+	// of Proxmox would then choose h2 and every request would fail with EOF.
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetHTTP1(true)
+	t.ForceAttemptHTTP2 = false
 	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	tc.NextProtos = []string{"http/1.1"}
 	if cfg.Wrap != nil {
 		return cfg.Wrap(t), nil
 	}
@@ -368,15 +375,30 @@ func safely(f func() error) (err error) {
 // get performs one GET through go-proxmox and returns the reply's "data", or an error
 // mapped from the status line.
 func (c *Client) get(ctx context.Context, path string, query url.Values, timeout time.Duration) (data []byte, err error) {
+	return c.send(ctx, http.MethodGet, path, query, timeout)
+}
+
+// send performs one request (GET with query, or POST with query as its form) and returns
+// the reply's "data", or an error mapped from the status line.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, timeout time.Duration) (data []byte, err error) {
 	cl := &call{}
 	ctx = context.WithValue(ctx, callKey, cl)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	p := path
-	if len(query) > 0 {
+	if len(query) > 0 && method == http.MethodGet {
 		p += "?" + query.Encode()
 	}
-	gerr := safely(func() error { return c.pve.Get(ctx, p, nil) })
+	gerr := safely(func() error {
+		if method == http.MethodPost {
+			form := map[string]string{}
+			for k := range query {
+				form[k] = query.Get(k)
+			}
+			return c.pve.Post(ctx, p, form, nil)
+		}
+		return c.pve.Get(ctx, p, nil)
+	})
 	cl.mu.Lock()
 	status, reason, body, tooBig := cl.status, cl.reason, cl.body, cl.tooBig
 	cl.mu.Unlock()

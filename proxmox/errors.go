@@ -54,9 +54,6 @@ func (e *APIError) Error() string {
 	return s
 }
 
-// HTTPStatus is PVE's HTTP status (0: no reply).
-func (e *APIError) HTTPStatus() int { return e.Status }
-
 // Reason is PVE's reason phrase or what went wrong, without the endpoint's
 // URL: what may be shown to an API caller.
 func (e *APIError) Reason() string {
@@ -114,3 +111,7 @@ func (c *Client) apiErr(path string, status int, msg string, err error) *APIErro
 	}
 	return &APIError{Endpoint: c.base, Method: method, Path: path, Status: status, Message: msg, Err: err}
 }
+
+// HTTPStatus is the status PVE answered (0 when there was no reply), for
+// callers that must not import this package (the HTTP API).
+func (e *APIError) HTTPStatus() int { return e.Status }

@@ -211,7 +211,7 @@ func (s *Server) bootstrapStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]bool{"needs_bootstrap": n == 0, "has_db_keys": n > 0})
+	return c.JSON(http.StatusOK, bootstrapJSON{NeedsBootstrap: n == 0, HasDBKeys: n > 0})
 }
 
 func (s *Server) registerKey(c echo.Context) error {
@@ -250,7 +250,7 @@ func (s *Server) registerKey(c echo.Context) error {
 		return err
 	}
 	s.log.Info("API key registered", "key_id", k.ID, "label", k.Label)
-	return c.JSON(http.StatusCreated, map[string]any{"detail": "API key registered.", "id": k.ID})
+	return c.JSON(http.StatusCreated, registeredJSON{Detail: "API key registered.", ID: k.ID})
 }
 
 func (s *Server) listKeys(c echo.Context) error {
@@ -262,7 +262,7 @@ func (s *Server) listKeys(c echo.Context) error {
 	for _, k := range keys {
 		out = append(out, toKeyJSON(k))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"keys": out})
+	return c.JSON(http.StatusOK, keyListJSON{Keys: out})
 }
 
 // createKey makes a new random key and shows it once.
@@ -287,10 +287,7 @@ func (s *Server) createKey(c echo.Context) error {
 		return err
 	}
 	s.log.Info("API key created", "key_id", k.ID, "label", k.Label)
-	return c.JSON(http.StatusCreated, struct {
-		keyJSON
-		RawKey string `json:"raw_key"`
-	}{toKeyJSON(k), raw})
+	return c.JSON(http.StatusCreated, createdKeyJSON{toKeyJSON(k), raw})
 }
 
 func (s *Server) deleteKey(c echo.Context) error {

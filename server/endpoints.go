@@ -8,7 +8,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 )
 
 type netboxEndpointJSON struct {
@@ -31,6 +33,7 @@ func toNetBoxJSON(e store.NetBoxEndpoint) netboxEndpointJSON {
 type proxmoxEndpointJSON struct {
 	ID             int64   `json:"id"`
 	Name           string  `json:"name"`
+	Label          string  `json:"label"` // identity in NetBox: proxmox_endpoint of its cluster
 	IPAddress      string  `json:"ip_address"`
 	Domain         *string `json:"domain"`
 	Port           int     `json:"port"`
@@ -52,9 +55,15 @@ func nilIfEmpty(s string) *string {
 }
 
 func toProxmoxJSON(e store.ProxmoxEndpoint) proxmoxEndpointJSON {
-	return proxmoxEndpointJSON{ID: e.ID, Name: e.Name, IPAddress: e.IPAddress, Domain: nilIfEmpty(e.Domain), Port: e.Port,
+	return proxmoxEndpointJSON{ID: e.ID, Name: e.Name, Label: endpointLabel(e), IPAddress: e.IPAddress, Domain: nilIfEmpty(e.Domain), Port: e.Port,
 		Username: e.Username, VerifySSL: e.VerifySSL, TokenName: nilIfEmpty(e.TokenName), PasswordSet: e.Password.IsSet(),
 		TokenValueSet: e.TokenValue.IsSet(), TimeoutSeconds: e.TimeoutSeconds, MaxRetries: e.MaxRetries, RetryBackoff: e.RetryBackoff}
+}
+
+// endpointLabel is a stored endpoint's identity in NetBox (its key; "nb:<pk>"
+// for an endpoint the plugin pushed): the proxmox_endpoint of its cluster.
+func endpointLabel(e store.ProxmoxEndpoint) string {
+	return pbsync.EndpointLabel(inventory.Endpoint{ID: e.ID, Name: e.Name, Key: e.Key, Host: hostOf(e.Domain, e.IPAddress)})
 }
 
 // ---- NetBox endpoint (a singleton) ----
@@ -201,7 +210,7 @@ func (s *Server) deleteNetBoxEndpoint(c echo.Context) error {
 		return err
 	}
 	s.log.Info("NetBox endpoint deleted", "id", id)
-	return c.JSON(http.StatusOK, map[string]string{"message": "NetBox Endpoint deleted.", "detail": "NetBox Endpoint deleted."})
+	return c.JSON(http.StatusOK, deletedJSON{Message: "NetBox Endpoint deleted.", Detail: "NetBox Endpoint deleted."})
 }
 
 // ---- Proxmox endpoints ----
@@ -362,7 +371,7 @@ func (s *Server) deleteProxmoxEndpoint(c echo.Context) error {
 		return err
 	}
 	s.log.Info("Proxmox endpoint deleted", "id", id)
-	return c.JSON(http.StatusOK, map[string]string{"message": "Proxmox endpoint deleted.", "detail": "Proxmox endpoint deleted."})
+	return c.JSON(http.StatusOK, deletedJSON{Message: "Proxmox endpoint deleted.", Detail: "Proxmox endpoint deleted."})
 }
 
 // checkHosts validates the address fields of an endpoint: at least one is

@@ -96,7 +96,7 @@ func (a adapterReads) Get(ctx context.Context, ep store.ProxmoxEndpoint, path st
 // check) is never connected to; the caller gets 502 without the endpoint's
 // URL or token. A storage that does not exist is 404, without the URL.
 func TestHostileDialCheck(t *testing.T) {
-	sim, _, port := labPVE(t)
+	sim, _, port := labCluster(t)
 	dns := egress.StaticResolver{"pve.example.test": {"127.0.0.1"}}
 	pol := &egress.Policy{Resolver: dns}
 	f := newFixture(t)
@@ -132,7 +132,7 @@ func TestHostileDialCheck(t *testing.T) {
 
 // writeRoutes lists every registered write route with its parameters
 // filled in.
-func writeRoutes(e *echo.Echo) []*echo.Route {
+func registeredWrites(e *echo.Echo) []*echo.Route {
 	var out []*echo.Route
 	for _, r := range e.Routes() {
 		switch r.Method {
@@ -181,7 +181,7 @@ func TestHostileBodiesOnEveryWriteRoute(t *testing.T) {
 		"long-key":      []byte(`{"api_key":"` + strings.Repeat("k", 73) + `"}`),
 		"control-chars": []byte(`{"name":"a\u0007b","label":"\u001b[31m"}`),
 	}
-	routes := writeRoutes(f.srv.Echo())
+	routes := registeredWrites(f.srv.Echo())
 	if len(routes) < 10 {
 		t.Fatalf("only %d write routes found", len(routes))
 	}
@@ -195,7 +195,7 @@ func TestHostileBodiesOnEveryWriteRoute(t *testing.T) {
 			rec := httptest.NewRecorder()
 			f.srv.Handler().ServeHTTP(rec, req)
 			n++
-			if rec.Code >= 500 {
+			if rec.Code >= 500 && rec.Code != http.StatusNotImplemented { // 501: a plugin route proxbox declines by design
 				t.Errorf("%s %s with %s body: %d %s", r.Method, r.Path, name, rec.Code, truncate(rec.Body.String(), 200))
 			}
 			if rec.Code >= 400 && rec.Code != 429 {

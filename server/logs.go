@@ -185,7 +185,7 @@ func (s *Server) adminLogs(c echo.Context) error {
 	for _, e := range entries {
 		out = append(out, toLogJSON(e))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"logs": out, "total": total, "has_more": total > len(out), "active_filters": active})
+	return c.JSON(http.StatusOK, logPageJSON{Logs: out, Total: total, HasMore: total > len(out), ActiveFilters: active})
 }
 
 // matches applies a filter to a live record.
@@ -262,10 +262,10 @@ func (s *Server) logToken(c echo.Context) error {
 		return fail(http.StatusForbidden, "A log token is minted with an API key (X-Proxbox-API-Key).")
 	}
 	tok := s.logs.sign(exp, kid)
-	return c.JSON(http.StatusCreated, map[string]any{
-		"token":      tok,
-		"expires_at": exp.UTC().Format(time.RFC3339),
-		"logs_url":   "/admin/logs?token=" + tok,
-		"stream_url": "/admin/logs/stream?token=" + tok,
+	return c.JSON(http.StatusCreated, logTokenJSON{
+		Token:     tok,
+		ExpiresAt: exp.UTC().Format(time.RFC3339),
+		LogsURL:   "/admin/logs?token=" + tok,
+		StreamURL: "/admin/logs/stream?token=" + tok,
 	})
 }

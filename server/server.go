@@ -225,6 +225,10 @@ func (s *Server) routes() {
 
 	s.cacheRoutes()
 	s.proxmoxRoutes()
+	s.datacenterRoutes()
+	s.extrasRoutes()
+	s.haRoutes()
+	s.unavailableRoutes()
 	s.stageRoutes()
 	if s.opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.opt.Metrics))

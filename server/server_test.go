@@ -251,7 +251,7 @@ func TestEndpointRoundTripKeepsSecretsOut(t *testing.T) {
 	}
 	id := itoa(int64(body["id"].(float64)))
 	var list []map[string]any
-	if rec := f.do("GET", "/proxmox/endpoints", adminKey, nil, &list); rec.Code != 200 || len(list) != 1 || list[0]["id"] == nil || list[0]["name"] != "PVE (nb:3)" {
+	if rec := f.do("GET", "/proxmox/endpoints", adminKey, nil, &list); rec.Code != 200 || len(list) != 1 || list[0]["id"] == nil || list[0]["name"] != "PVE (nb:3)" || list[0]["label"] != "nb:3" {
 		t.Fatalf("list: %v", list)
 	}
 	pve["port"] = "8007" // strings are accepted for numbers
@@ -485,11 +485,7 @@ func TestAdminLogsAndSignedURL(t *testing.T) {
 }
 
 func TestCacheRoutesAndLiveTuning(t *testing.T) {
-	env := map[string]string{"PROXBOX_NETBOX_GET_CACHE_TTL": "300", "PROXBOX_NETBOX_GET_CACHE_MAX_ENTRIES": "1234", "PROXBOX_NETBOX_GET_CACHE_MAX_BYTES": "7340032"}
-	limits, err := getcache.LimitsFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	limits := getcache.Limits{TTL: 300 * time.Second, MaxEntries: 1234, MaxBytes: 7340032}
 	f := newFixture(t)
 	cache := getcache.New(getcache.Config{Limits: limits})
 	newSrv := func() {

@@ -52,8 +52,8 @@ type stageRoute struct {
 	stage string // our engine's stage (sync.ParseStage)
 }
 
-// stageRoutes are the plugin's 12 stage streams in its order, then the 4
-// per-VM variants (contract 2.5).
+// stageRoutes are the plugin's 12 stage streams in its order (with the
+// newer plugin's SDN stage), then the 4 per-VM variants (contract 2.5).
 var stageRoutes = []stageRoute{
 	{"/dcim/devices/create/stream", "devices", "devices"},
 	{"/virtualization/virtual-machines/storage/create/stream", "storage", "storage"},
@@ -65,6 +65,11 @@ var stageRoutes = []stageRoute{
 	{"/dcim/devices/interfaces/create/stream", "node-interfaces", "network-interfaces"},
 	{"/virtualization/virtual-machines/interfaces/create/stream", "vm-interfaces", "vm-interfaces"},
 	{"/virtualization/virtual-machines/interfaces/ip-address/create/stream", "vm-ip-addresses", "ip-addresses"},
+	// The newer plugin's optional SDN stage (v0.0.24, off unless the operator
+	// sets sync_mode_sdn; sync_types.py@fed47142): proxbox does not sync SDN,
+	// so it answers the plugin's skip (ok:true, result.skipped), which the
+	// plugin records like its own mode skips (sync_stages.py@fed47142).
+	{"/proxmox/sdn/create/stream", "sdn", "sdn"},
 	{"/proxmox/replication/stream", "replications", "replications"},
 	{"/proxmox/cluster/backup/stream", "backup-routines", "backup-routines"},
 	{"/virtualization/virtual-machines/:vm_id/create/stream", "virtual-machine", "virtual-machines"},
@@ -192,7 +197,7 @@ func (s *Server) stageStream(r stageRoute) echo.HandlerFunc {
 			st.send("phase_summary", map[string]any{"event": "phase_summary", "phase": r.step, "status": "completed", "message": msg,
 				"result": map[string]int{"created": 0, "updated": 0, "deleted": 0, "failed": 0, "skipped": 0, "total": 0}})
 			st.send("step", map[string]any{"step": r.step, "status": "completed", "message": msg, "result": map[string]int{"count": 0}})
-			st.send("complete", map[string]any{"ok": true, "message": msg, "result": map[string]any{"count": 0, "skipped": true}})
+			st.send("complete", map[string]any{"ok": true, "message": msg, "result": map[string]any{"count": 0, "skipped": true, "reason": msg}})
 			return nil
 		}
 		sum, err := s.opt.Sync.Sync(ctx, StageRequest{EndpointIDs: ids, Stages: []pbsync.Stage{stage}, Params: params, Trigger: "plugin", Job: true}, st.event)
@@ -454,7 +459,7 @@ func (s *Server) fullUpdate(c echo.Context) error {
 			status = "failed"
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": status, "ok": sum.OK || sum.Partial, "summary": sum})
+	return c.JSON(http.StatusOK, fullUpdateJSON{Status: status, OK: sum.OK || sum.Partial, Summary: sum})
 }
 
 // fullUpdateStream is /full-update as a stream.

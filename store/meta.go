@@ -89,7 +89,7 @@ func (s *Store) openBox(ctx context.Context, dir, passphrase string) error {
 	if err != nil {
 		return err
 	}
-	old, err := newSecretBox(legacyKey(passphrase))
+	old, err := newSecretBox(sha256Key(passphrase))
 	if err != nil {
 		return err
 	}

@@ -71,9 +71,9 @@ func (p kdfParams) key(passphrase string) ([]byte, error) {
 	return argon2.IDKey([]byte(passphrase), p.Salt, p.Time, p.MemoryKiB, p.Threads, 32), nil
 }
 
-// legacyKey is the derivation of proxbox before the KDF: one SHA-256 of the
+// sha256Key is the derivation of proxbox before the KDF: one SHA-256 of the
 // passphrase. Only used to migrate data sealed with it.
-func legacyKey(passphrase string) []byte {
+func sha256Key(passphrase string) []byte {
 	sum := sha256.Sum256([]byte(passphrase))
 	return sum[:]
 }

@@ -77,14 +77,14 @@ func TestKeyLengthLimits(t *testing.T) {
 	}
 }
 
-// TestPassphraseMigratesFromSHA256: data sealed by a version-4 binary (key =
+// TestPassphraseMigratesFromSHA256: data sealed by a version-5 binary (key =
 // SHA-256 of the passphrase) opens after the upgrade, is re-sealed under
 // argon2id with a stored salt, and the old derivation no longer opens it.
 func TestPassphraseMigratesFromSHA256(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	const pass = "operator passphrase, long enough"
-	old, err := Open(ctx, dir, Options{EncryptionKey: pass, upTo: 4})
+	old, err := Open(ctx, dir, Options{EncryptionKey: pass, upTo: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestPassphraseMigratesFromSHA256(t *testing.T) {
 	if sealedAfter == sealedBefore {
 		t.Fatal("value not re-sealed")
 	}
-	legacy, _ := newSecretBox(legacyKey(pass))
+	legacy, _ := newSecretBox(sha256Key(pass))
 	if _, err := legacy.open("proxmox_endpoint.password", sealedAfter); err == nil {
 		t.Fatal("the SHA-256 key still opens the migrated value")
 	}

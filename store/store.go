@@ -101,9 +101,9 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if opt.upTo > 0 && opt.upTo < 5 && opt.EncryptionKey != "" {
-		// A store as a version-4 binary left it: SHA-256 of the passphrase (upgrade tests).
-		s.box, err = newSecretBox(legacyKey(opt.EncryptionKey))
+	if opt.upTo > 0 && opt.upTo < 6 && opt.EncryptionKey != "" {
+		// A store as a version-5 binary left it: SHA-256 of the passphrase (upgrade tests).
+		s.box, err = newSecretBox(sha256Key(opt.EncryptionKey))
 	} else {
 		err = s.openBox(ctx, dir, opt.EncryptionKey)
 	}
@@ -111,7 +111,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if opt.upTo == 0 || opt.upTo >= 5 {
+	if opt.upTo == 0 || opt.upTo >= 6 {
 		if err := s.loadPepper(ctx); err != nil {
 			s.Close()
 			return nil, err

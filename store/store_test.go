@@ -428,3 +428,64 @@ func TestSyncLeases(t *testing.T) {
 		t.Fatal("released lease not free")
 	}
 }
+
+// Upgrading to the endpoint-key schema keeps every endpoint's label as it
+// was (the trimmed name, else the host), so its NetBox objects stay its own;
+// names that trim to one label get "#<id>".
+func TestEndpointKeyBackfill(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := Open(ctx, dir, Options{upTo: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range [][2]string{{"prod", "10.0.0.1"}, {" prod ", "10.0.0.2"}, {"", "10.0.0.3"}, {"PVE (nb:4)", "10.0.0.4"}} {
+		if _, err := old.w.ExecContext(ctx, `INSERT INTO proxmox_endpoint(name, ip_address, port, username, created_at, updated_at) VALUES (?, ?, 8006, 'root@pam', 1, 1)`, row[0], row[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	s := open(t, dir, Options{})
+	eps, err := s.ProxmoxEndpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, e := range eps {
+		keys = append(keys, e.Key)
+	}
+	if want := "prod, prod#2, 10.0.0.3, nb:4"; strings.Join(keys, ", ") != want {
+		t.Fatalf("keys after upgrade: %q, want %q", strings.Join(keys, ", "), want)
+	}
+}
+
+// A key is given at creation and survives renames; a new endpoint whose
+// name is a renamed endpoint's key gets its own.
+func TestEndpointKeyStableAcrossRename(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), Options{})
+	a, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{Name: " alpha ", IPAddress: "10.0.0.1", Port: 8006, Username: "root@pam", Key: "ignored"})
+	if err != nil || a.Key != "alpha" {
+		t.Fatalf("create: key %q, %v", a.Key, err)
+	}
+	renamed, err := s.UpdateProxmoxEndpoint(ctx, a.ID, ProxmoxEndpointPatch{Name: ptr("beta")})
+	if err != nil || renamed.Key != "alpha" || renamed.Name != "beta" {
+		t.Fatalf("after rename: %+v %v", renamed, err)
+	}
+	b, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{Name: "alpha", IPAddress: "10.0.0.2", Port: 8006, Username: "root@pam"})
+	if err != nil || b.Key != "alpha#2" {
+		t.Fatalf("second alpha: key %q, %v", b.Key, err)
+	}
+	c, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{IPAddress: "10.0.0.3", Port: 8006, Username: "root@pam"})
+	if err != nil || c.Key != "10.0.0.3" {
+		t.Fatalf("nameless: key %q, %v", c.Key, err)
+	}
+	d, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{Name: "Lab (nb:12) ", IPAddress: "10.0.0.4", Port: 8006, Username: "root@pam"})
+	if err != nil || d.Key != "nb:12" {
+		t.Fatalf("pushed by the plugin: key %q, %v", d.Key, err)
+	}
+	got, err := s.ProxmoxEndpoint(ctx, b.ID)
+	if err != nil || got.Key != "alpha#2" {
+		t.Fatalf("read back: %q %v", got.Key, err)
+	}
+}

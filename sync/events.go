@@ -141,7 +141,7 @@ func (r *report) count(model string, f func(*Counts)) {
 
 func (r *report) record(c Change) {
 	r.mu.Lock()
-	c.Stage = r.stage
+	c.Stage, c.Endpoint = r.stage, r.endpoint
 	r.count(c.Model, func(k *Counts) {
 		switch {
 		case c.Error != "":

@@ -79,7 +79,7 @@ type Config struct {
 	Cache    *getcache.Cache   // shared NetBox GET cache; nil: none
 	Metrics  *metrics.Registry // nil: none
 	Logger   *slog.Logger      // nil: discard
-	Defaults pbsync.Options    // from the environment (sync.OptionsFromEnv)
+	Defaults pbsync.Options    // from the configuration (config.Config, cmd/proxbox syncDefaults)
 	Version  string            // user agent of the NetBox client
 	Proxmox  *proxmox.Pool     // nil: a private pool
 	PVEConf  func(store.ProxmoxEndpoint) proxmox.Config
@@ -221,6 +221,47 @@ type Run struct {
 	done   chan struct{}
 	sum    *pbsync.Summary
 	err    error
+	// inv is what each endpoint's Proxmox read found, by endpoint label
+	// (recorded with the summary; the dashboard's overview shows it).
+	invMu gosync.Mutex
+	inv   map[string]EndpointInventory
+}
+
+// EndpointInventory is what one endpoint's Proxmox read found: the run's
+// stored summary carries it under "inventory", by endpoint label.
+type EndpointInventory struct {
+	Cluster    string `json:"cluster"`
+	Standalone bool   `json:"standalone,omitempty"`
+	Nodes      int    `json:"nodes"`
+	VMs        int    `json:"vms"`        // QEMU guests, templates included
+	Containers int    `json:"containers"` // LXC guests
+	Templates  int    `json:"templates"`
+	Backups    int    `json:"backups"`
+	Complete   bool   `json:"complete"` // every read succeeded
+}
+
+func inventoryOf(s *inventory.Snapshot) EndpointInventory {
+	inv := EndpointInventory{Cluster: s.Cluster.Name, Standalone: s.Cluster.Standalone, Nodes: len(s.Nodes), Backups: len(s.Backups), Complete: s.Complete()}
+	for _, g := range s.Guests {
+		if g.Type == inventory.LXC {
+			inv.Containers++
+		} else {
+			inv.VMs++
+		}
+		if g.Template {
+			inv.Templates++
+		}
+	}
+	return inv
+}
+
+func (r *Run) noteInventory(label string, s *inventory.Snapshot) {
+	r.invMu.Lock()
+	defer r.invMu.Unlock()
+	if r.inv == nil {
+		r.inv = map[string]EndpointInventory{}
+	}
+	r.inv[label] = inventoryOf(s)
 }
 
 // maxBufferedEvents bounds the history a late watcher is replayed.
@@ -373,7 +414,13 @@ func (rn *Runner) prepare(ctx context.Context, req Request) (p *prepared, err er
 	if err != nil {
 		return nil, err
 	}
+	var reserved []string // labels of the endpoints this run leaves out
 	if len(req.EndpointIDs) > 0 {
+		for _, e := range eps {
+			if !slices.Contains(req.EndpointIDs, e.ID) {
+				reserved = append(reserved, Label(e))
+			}
+		}
 		eps = slices.DeleteFunc(eps, func(e store.ProxmoxEndpoint) bool { return !slices.Contains(req.EndpointIDs, e.ID) })
 	}
 	if len(eps) == 0 {
@@ -383,6 +430,7 @@ func (rn *Runner) prepare(ctx context.Context, req Request) (p *prepared, err er
 	if req.Options != nil {
 		opt = *req.Options
 	}
+	opt.ReservedLabels = append(slices.Clip(opt.ReservedLabels), reserved...)
 	opt.Stages, opt.DryRun = req.Stages, req.DryRun
 	if req.Trigger == "" {
 		req.Trigger = TriggerCLI
@@ -498,7 +546,16 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	}
 	targets := make([]pbsync.Target, 0, len(p.targets))
 	for _, ep := range p.targets {
-		targets = append(targets, rn.target(ep, run.Request, opt))
+		tg := rn.target(ep, run.Request, opt)
+		read, label := tg.Read, pbsync.EndpointLabel(tg.Endpoint)
+		tg.Read = func(ctx context.Context) (*inventory.Snapshot, error) {
+			snap, err := read(ctx)
+			if err == nil && snap != nil {
+				run.noteInventory(label, snap)
+			}
+			return snap, err
+		}
+		targets = append(targets, tg)
 	}
 	log.Info("sync started", "scope", run.Request.Trigger, "endpoints", len(targets), "dry_run", opt.DryRun)
 	sum := eng.Run(ctx, targets, opt)
@@ -517,7 +574,7 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 // snapshot when asked.
 func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Options) pbsync.Target {
 	reuse := req.ReuseSnapshot
-	iep := inventory.Endpoint{ID: ep.ID, Name: ep.Name, Host: hostOf(ep)}
+	iep := endpointOf(ep)
 	return pbsync.Target{Endpoint: iep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
 		if reuse {
 			rn.mu.Lock()
@@ -559,6 +616,15 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Optio
 		return snap, err
 	}}
 }
+
+// endpointOf is the engine's view of a stored endpoint.
+func endpointOf(ep store.ProxmoxEndpoint) inventory.Endpoint {
+	return inventory.Endpoint{ID: ep.ID, Name: ep.Name, Key: ep.Key, Host: hostOf(ep)}
+}
+
+// Label is a stored endpoint's identity in NetBox (sync.EndpointLabel): the
+// value of the proxmox_endpoint custom field of its cluster.
+func Label(ep store.ProxmoxEndpoint) string { return pbsync.EndpointLabel(endpointOf(ep)) }
 
 func hostOf(ep store.ProxmoxEndpoint) string {
 	if ep.Domain != "" {
@@ -663,7 +729,12 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 	}
 	var raw json.RawMessage
 	if sum != nil {
-		raw, _ = json.Marshal(sum)
+		run.invMu.Lock()
+		raw, _ = json.Marshal(struct {
+			*pbsync.Summary
+			Inventory map[string]EndpointInventory `json:"inventory,omitempty"`
+		}{sum, run.inv})
+		run.invMu.Unlock()
 		if rn.cfg.Metrics != nil {
 			for typ, c := range sum.Objects {
 				for outcome, n := range map[string]int{"created": c.Created, "updated": c.Updated, "unchanged": c.Unchanged, "orphaned": c.Orphaned, "deleted": c.Deleted, "failed": c.Failed, "skipped": c.Skipped} {
@@ -841,4 +912,26 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 			rn.log.Warn("release sync lease", "err", err)
 		}
 	}, nil
+}
+
+// Bootstrap ensures the proxbox tags and custom fields in the stored NetBox
+// endpoint without reading Proxmox (sync.Engine.Bootstrap); dryRun only
+// reports what is missing or outdated. ErrNoNetBox when no NetBox endpoint
+// is configured.
+func (rn *Runner) Bootstrap(ctx context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
+	nbs, err := rn.cfg.Store.NetBoxEndpoints(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(nbs) == 0 {
+		return nil, nil, ErrNoNetBox
+	}
+	nb, err := rn.netboxClient(nbs[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("NetBox endpoint %q: %w", nbs[0].Name, err)
+	}
+	opt := rn.cfg.Defaults
+	opt.DryRun = dryRun
+	items, sum := nbadapter.Engine(nb).Bootstrap(ctx, opt)
+	return items, sum, nil
 }

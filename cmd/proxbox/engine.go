@@ -8,6 +8,7 @@ import (
 
 	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/netbox"
+	"github.com/proxbox/proxbox/netbox/nbapi"
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
@@ -50,6 +51,11 @@ func (s stageSyncer) Sync(ctx context.Context, req server.StageRequest, events f
 		err = errors.New("the sync did not run")
 	}
 	return sum, err
+}
+
+// Bootstrap implements server.Bootstrapper.
+func (s stageSyncer) Bootstrap(ctx context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
+	return s.runner.Bootstrap(ctx, dryRun)
 }
 
 // dashboardSyncer adapts the runner to the dashboard's Syncer.
@@ -197,7 +203,7 @@ func (t endpointTester) TestNetBox(ctx context.Context, e store.NetBoxEndpoint) 
 	if err != nil {
 		return "", err
 	}
-	st, err := c.Status(ctx)
+	st, err := nbapi.ReadStatus(ctx, c)
 	if err != nil {
 		return "", err
 	}

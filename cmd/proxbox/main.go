@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"demo":        {"run the appliance with the embedded Proxmox and NetBox lab", runDemo},
 	"lab":         {"serve the Proxmox VE and NetBox simulators", runLab},
 	"sync":        {"run one sync from the command line", runSync},
+	"migrate":     {"import endpoints and API keys from a proxbox-api database", runMigrate},
 	"ca":          {"manage the local certificate authority", runCA},
 	"version":     {"print version and commit", runVersion},
 	"healthcheck": {"exit 0 when the local server answers /health", runHealthcheck},

@@ -14,8 +14,10 @@ import (
 	"github.com/proxbox/proxbox/config"
 	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/metrics"
+	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 	"github.com/proxbox/proxbox/syncrun"
 )
 
@@ -82,6 +84,46 @@ func (p proxmoxReads) Get(ctx context.Context, ep store.ProxmoxEndpoint, path st
 // builds (PROXBOX_ALLOWED_TARGETS).
 func egressPolicy(cfg config.Config) *egress.Policy {
 	return &egress.Policy{Allowed: cfg.AllowedTargets}
+}
+
+// syncDefaults turns the configuration's sync settings into the engine's default options.
+func syncDefaults(cfg config.Config) pbsync.Options {
+	o := pbsync.Options{
+		Orphans:          pbsync.OrphanMode(cfg.Orphans),
+		OrphanGrace:      cfg.OrphanGrace,
+		BackupBatchSize:  cfg.BackupBatchSize,
+		BackupBatchDelay: cfg.BackupBatchDelay,
+		Map: pbsync.MapOptions{
+			Site:                 cfg.DefaultSite,
+			SkipTemplates:        cfg.SkipTemplates,
+			ConfigInterfaceNames: !cfg.AgentInterfaceNames,
+			IncludeIPv6LinkLocal: !cfg.IgnoreIPv6LinkLocal,
+			PrimaryIP:            cfg.PrimaryIP,
+		},
+	}
+	// In the engine's options zero means "the default"; a configured 0 means "none".
+	if o.OrphanGrace == 0 {
+		o.OrphanGrace = -1 // delete at the first run that sees the orphan
+	}
+	if o.BackupBatchDelay == 0 {
+		o.BackupBatchDelay = -1
+	}
+	return o
+}
+
+// cacheLimits are the NetBox GET cache limits of the configuration.
+func cacheLimits(cfg config.Config) getcache.Limits {
+	return getcache.Limits{TTL: cfg.CacheTTL, MaxEntries: cfg.CacheMaxEntries, MaxBytes: cfg.CacheMaxBytes}
+}
+
+// Post sends a write to the endpoint (the server refuses writes unless
+// PROXBOX_PROXMOX_WRITES is on).
+func (p proxmoxReads) Post(ctx context.Context, ep store.ProxmoxEndpoint, path string, params url.Values) (json.RawMessage, error) {
+	c, err := p.pool.Client(strconv.FormatInt(ep.ID, 10), proxmoxConfig(ep, p.reg, p.pol))
+	if err != nil {
+		return nil, err
+	}
+	return c.Post(ctx, path, params)
 }
 
 // netboxTuning carries the NetBox client settings of the configuration.

@@ -247,7 +247,13 @@ func (s *store) paramPred(m *model, param string, vals []string) (pred, string) 
 	if p, msg, ok := s.specialPred(m, base, lookup, vals); ok {
 		return p, msg
 	}
-	if fkName, ok := strings.CutSuffix(base, "_id"); ok {
+	fkName, isID := strings.CutSuffix(base, "_id")
+	if f := m.field(base); m.plugin && f != nil && f.kind == kFK {
+		// A plugin's filter sets are generated from Meta.fields: a foreign key
+		// filters by primary key (django-filter's ModelMultipleChoiceFilter).
+		fkName, isID = base, true
+	}
+	if isID {
 		if f := m.field(fkName); f != nil && f.kind == kFK {
 			for _, v := range vals {
 				if v == "null" || lookup != "" {
