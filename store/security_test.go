@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -132,5 +134,27 @@ func TestPassphraseMigratesFromSHA256(t *testing.T) {
 func TestShortPassphraseRefused(t *testing.T) {
 	if _, err := Open(context.Background(), t.TempDir(), Options{EncryptionKey: "a"}); err == nil {
 		t.Fatal("a one-character encryption key was accepted")
+	}
+}
+
+// TestDatabaseFilesPrivateInAnOpenDirectory: in an existing 0755 directory
+// the database and its -wal and -shm files are 0600 (issue 14 point 10).
+func TestDatabaseFilesPrivateInAnOpenDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, dir, Options{KeyCost: bcrypt.MinCost})
+	if err := s.SetSetting(context.Background(), "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{DBFile, DBFile + "-wal", DBFile + "-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s is %v, want 0600", name, fi.Mode().Perm())
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -117,9 +118,13 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("restrict %s: %w", path, err)
+	// The WAL and SHM files hold database pages too: 0600 like the
+	// database, whatever the process umask (serve sets 077).
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && (p == path || !errors.Is(err, fs.ErrNotExist)) {
+			s.Close()
+			return nil, fmt.Errorf("restrict %s: %w", p, err)
+		}
 	}
 	return s, nil
 }
