@@ -422,3 +422,28 @@ func TestHostileCORSOwnOriginOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestSetupCodeAnnouncedWhenTheLastKeyGoes: deleting the last key reopens
+// the bootstrap; the dashboard's setup code is printed on the console then,
+// never logged.
+func TestSetupCodeAnnouncedWhenTheLastKeyGoes(t *testing.T) {
+	var console bytes.Buffer
+	f := newFixture(t)
+	code := NewSetupCode(&console)
+	f.srv = New(Options{Config: f.srv.cfg, Store: f.st, SetupCode: code, Logger: f.srv.log})
+	f.bootstrap()
+	var keys map[string][]keyJSON
+	f.do("GET", "/auth/keys", adminKey, nil, &keys)
+	if console.Len() != 0 {
+		t.Fatalf("code printed while a key exists: %q", console.String())
+	}
+	if rec := f.do("DELETE", "/auth/keys/"+strconv.FormatInt(keys["keys"][0].ID, 10), adminKey, nil, nil); rec.Code != 204 {
+		t.Fatalf("delete: %d", rec.Code)
+	}
+	if code.Peek() == "" || !strings.Contains(console.String(), code.Peek()) {
+		t.Fatalf("no setup code on the console after the last key went: %q", console.String())
+	}
+	if strings.Contains(f.logs.String(), code.Peek()) {
+		t.Fatal("the setup code reached the log")
+	}
+}

@@ -122,6 +122,10 @@ type Deps struct {
 	NextSync func() time.Time
 	// AllowedTargets is PROXBOX_ALLOWED_TARGETS, for endpoint validation.
 	AllowedTargets []netip.Prefix
+	// SetupCode, when set, checks (and consumes) the one-time code the
+	// first-run setup asks for; serve prints it on the console. Nil: the
+	// setup asks for no code.
+	SetupCode func(code string) bool
 	Logger         *slog.Logger
 	Version        string
 	Commit         string

@@ -124,14 +124,17 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		sched = newSyncSchedule(time.Now(), cfg.SyncInterval)
 		nextSync = sched.Next
 	}
-	dash, err := ui.New(ui.Deps{Store: st, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log,
+	// The dashboard's first-run setup asks for a one-time code printed on
+	// the console (never logged), so reaching the port is not enough.
+	setup := server.NewSetupCode(logOut)
+	dash, err := ui.New(ui.Deps{Store: st, SetupCode: setup.Check, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log,
 		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf, egress: pol},
 		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit, NetBoxURL: netboxURL(st), NextSync: nextSync})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 
-	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler(),
+	opts := server.Options{SetupCode: setup, Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler(),
 		Proxmox: proxmoxReads{pool: pool, reg: reg, pol: pol}, Egress: pol, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
@@ -151,6 +154,9 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 			ln.Close()
 			return err
 		}
+	}
+	if n, err := st.ActiveKeyCount(ctx); err == nil && n == 0 {
+		setup.Announce()
 	}
 
 	var hs *http.Server
