@@ -126,9 +126,9 @@ type Deps struct {
 	// first-run setup asks for; serve prints it on the console. Nil: the
 	// setup asks for no code.
 	SetupCode func(code string) bool
-	Logger         *slog.Logger
-	Version        string
-	Commit         string
+	Logger    *slog.Logger
+	Version   string
+	Commit    string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
