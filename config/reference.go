@@ -22,7 +22,7 @@ var helpPTBR = map[string]string{
 	"PORT":                                   "porta TCP da API e do painel",
 	"PROXBOX_BIND_HOST":                      "endereço em que escutar (vazio: todas as interfaces, IPv4 e IPv6)",
 	"PROXBOX_DATA_DIR":                       "diretório do banco, das chaves e dos certificados",
-	"PROXBOX_ENCRYPTION_KEY":                 "segredo que cifra as credenciais guardadas (padrão: uma chave aleatória guardada no diretório de dados)",
+	"PROXBOX_ENCRYPTION_KEY":                 "frase secreta que cifra as credenciais guardadas, no mínimo 16 caracteres, derivada com argon2id (padrão: uma chave aleatória guardada no diretório de dados)",
 	"PROXBOX_LOG_LEVEL":                      "nível de log: debug, info, warn ou error",
 	"PROXBOX_LOG_FORMAT":                     "formato do log: text ou json",
 	"PROXBOX_RATE_LIMIT":                     "requisições por minuto por IP de cliente (0 desativa)",

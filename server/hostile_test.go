@@ -264,6 +264,7 @@ func TestHostileBootstrapRace(t *testing.T) {
 		f.srv.Handler().ServeHTTP(rec, req)
 		return rec.Code
 	})
+	t.Logf("30 concurrent registrations: %v", count)
 	if count[201] != 1 || count[409] != 29 {
 		t.Fatalf("bootstrap race: %v, want one 201 and 29 409", count)
 	}
@@ -285,6 +286,7 @@ func TestHostileLockoutRace(t *testing.T) {
 		f.srv.Handler().ServeHTTP(rec, req)
 		return rec.Code
 	})
+	t.Logf("60 concurrent wrong keys from one address: %v", count)
 	if count[401] > maxAuthFailures || count[401]+count[429] != 60 {
 		t.Fatalf("lockout race: %v, want at most %d evaluated (401) and the rest 429", count, maxAuthFailures)
 	}

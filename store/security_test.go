@@ -158,3 +158,26 @@ func TestDatabaseFilesPrivateInAnOpenDirectory(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifyWrongKey19Keys: the cost of a wrong key with 19 keys stored
+// at the production bcrypt cost (issue 14 measured 5.4 s before the index).
+func BenchmarkVerifyWrongKey19Keys(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 19; i++ {
+		if _, err := s.CreateKey(ctx, "k", strings.Repeat("k", 40)+strconv.Itoa(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	wrong := strings.Repeat("w", 64)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, ok, _ := s.VerifyKey(ctx, wrong); ok {
+			b.Fatal("wrong key accepted")
+		}
+	}
+}
