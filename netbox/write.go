@@ -248,14 +248,22 @@ func (o *op) success(idx []int, resp *response) {
 		}
 		return
 	}
-	var objs []Object
-	if err := json.Unmarshal(resp.body, &objs); err != nil {
-		var one Object
-		if err1 := json.Unmarshal(resp.body, &one); err1 != nil || len(idx) != 1 {
-			o.fail(idx, fmt.Errorf("netbox %s %s: decode reply (HTTP %d): %w", o.verb(), o.model, resp.status, err))
-			return
+	var sent func(j int) Object
+	if o.method == http.MethodPost {
+		sent = func(j int) Object {
+			if j < len(idx) {
+				return o.items[idx[j]]
+			}
+			return nil
 		}
-		objs = []Object{one}
+	}
+	objs, single, err := decodeReply(resp.body, sent)
+	if err == nil && single && len(idx) != 1 {
+		err = fmt.Errorf("one object for %d sent", len(idx))
+	}
+	if err != nil {
+		o.fail(idx, fmt.Errorf("netbox %s %s: decode reply (HTTP %d): %w", o.verb(), o.model, resp.status, err))
+		return
 	}
 	if o.method == http.MethodPost {
 		if len(objs) != len(idx) {
