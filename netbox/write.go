@@ -14,9 +14,11 @@ import (
 
 // Result is the outcome of one input object of a bulk write.
 type Result struct {
-	Index  int    // position in the input slice
-	Object Object // NetBox's reply object (create/update), nil on failure or delete
-	Err    error  // nil on success; *APIError for NetBox refusals
+	Index int // position in the input slice
+	// Object is NetBox's reply object, nil on failure or delete: for an update the whole
+	// object, for a create its "id" and the fields the item sent (decodeReply).
+	Object Object
+	Err    error // nil on success; *APIError for NetBox refusals
 }
 
 // CreateOptions tell the client how to find an object whose create reply was lost (addition to
