@@ -62,6 +62,9 @@ type Config struct {
 	CARoot           string
 	HTTPRedirectPort int // 0 disables the plain listener
 	MetricsPublic    bool
+	// ProxmoxWrites allows the plugin's write routes (HA arm/disarm) to
+	// change Proxmox; off, every route that would write answers 403.
+	ProxmoxWrites    bool
 	DebugCache       bool
 	NetBoxTimeout    float64       // seconds
 	SyncInterval     time.Duration // 0: no scheduled syncs
@@ -233,6 +236,10 @@ var options = []option{
 	}},
 	{"metrics-public", "PROXBOX_METRICS_PUBLIC", "false", "serve /metrics without an API key", func(c *Config, v string) (err error) {
 		c.MetricsPublic, err = parseBool(v)
+		return err
+	}},
+	{"proxmox-writes", "PROXBOX_PROXMOX_WRITES", "false", "let the plugin's write routes change Proxmox (HA arm/disarm); off: they answer 403", func(c *Config, v string) (err error) {
+		c.ProxmoxWrites, err = parseBool(v)
 		return err
 	}},
 	{"", "PROXBOX_DEBUG_CACHE", "0", "", func(c *Config, v string) (err error) {

@@ -364,15 +364,30 @@ func safely(f func() error) (err error) {
 // get performs one GET through go-proxmox and returns the reply's "data", or an error
 // mapped from the status line.
 func (c *Client) get(ctx context.Context, path string, query url.Values, timeout time.Duration) (data []byte, err error) {
+	return c.send(ctx, http.MethodGet, path, query, timeout)
+}
+
+// send performs one request (GET with query, or POST with query as its form) and returns
+// the reply's "data", or an error mapped from the status line.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, timeout time.Duration) (data []byte, err error) {
 	cl := &call{}
 	ctx = context.WithValue(ctx, callKey, cl)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	p := path
-	if len(query) > 0 {
+	if len(query) > 0 && method == http.MethodGet {
 		p += "?" + query.Encode()
 	}
-	gerr := safely(func() error { return c.pve.Get(ctx, p, nil) })
+	gerr := safely(func() error {
+		if method == http.MethodPost {
+			form := map[string]string{}
+			for k := range query {
+				form[k] = query.Get(k)
+			}
+			return c.pve.Post(ctx, p, form, nil)
+		}
+		return c.pve.Get(ctx, p, nil)
+	})
 	cl.mu.Lock()
 	status, reason, body, tooBig := cl.status, cl.reason, cl.body, cl.tooBig
 	cl.mu.Unlock()

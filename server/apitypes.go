@@ -200,3 +200,45 @@ func ptrIfNonZero(id int64) *int64 {
 	}
 	return &id
 }
+
+// firewallSummaryJSON is one endpoint of GET /proxmox/firewall/summary, in
+// Proxmox's own record shapes.
+type firewallSummaryJSON struct {
+	ClusterName    string           `json:"cluster_name" doc:"the name the plugin's ProxmoxCluster row of this endpoint carries"`
+	EndpointID     int64            `json:"endpoint_id"`
+	SecurityGroups []map[string]any `json:"security_groups" doc:"/cluster/firewall/groups, each with name (its group) and rules"`
+	Rules          []map[string]any `json:"rules" doc:"/cluster/firewall/rules"`
+	IPSets         []map[string]any `json:"ip_sets" doc:"/cluster/firewall/ipset, each with its entries"`
+	Aliases        []map[string]any `json:"aliases" doc:"/cluster/firewall/aliases"`
+	Options        map[string]any   `json:"options" doc:"/cluster/firewall/options"`
+}
+
+// haSummaryJSON is GET /proxmox/cluster/ha/summary: Proxmox's rows, each
+// with cluster_name; resources carry their runtime state.
+type haSummaryJSON struct {
+	Status    []map[string]any `json:"status" doc:"/cluster/ha/status/current"`
+	Groups    []map[string]any `json:"groups" doc:"/cluster/ha/groups (PVE 8)"`
+	Resources []map[string]any `json:"resources" doc:"/cluster/ha/resources with node, crm_state, request_state and status"`
+	Rules     []map[string]any `json:"rules" doc:"/cluster/ha/rules (PVE 9)"`
+}
+
+type haActionJSON struct {
+	ClusterName string  `json:"cluster_name"`
+	EndpointID  int64   `json:"endpoint_id"`
+	Status      string  `json:"status" doc:"ok or error"`
+	Error       *string `json:"error"`
+}
+
+// bootstrapStatusJSON is GET /extras/bootstrap-status, proxbox-api's shape
+// plus missing and outdated.
+type bootstrapStatusJSON struct {
+	OK        bool                `json:"ok" doc:"true when NetBox holds every proxbox tag and custom field as proxbox writes them"`
+	Skipped   bool                `json:"skipped" doc:"true when NetBox could not be asked (no NetBox endpoint)"`
+	Reason    *string             `json:"reason"`
+	Warnings  []map[string]string `json:"warnings"`
+	Created   []string            `json:"created"`
+	Patched   []string            `json:"patched"`
+	Unchanged []string            `json:"unchanged"`
+	Missing   []string            `json:"missing"`
+	Outdated  []string            `json:"outdated"`
+}

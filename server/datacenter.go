@@ -27,9 +27,17 @@ func (s *Server) datacenterRoutes() {
 	}
 	e := s.e
 	e.GET("/proxmox/firewall/summary", s.pxFirewallSummary)
-	e.GET("/proxmox/firewall/datacenter/:noun", s.pxFirewallDatacenter)
-	e.GET("/proxmox/firewall/nodes/:node/:noun", s.pxFirewallNode)
-	e.GET("/proxmox/firewall/vms/:vmid/:noun", s.pxFirewallGuest)
+	for _, n := range firewallNouns {
+		if n.datacenter {
+			e.GET("/proxmox/firewall/datacenter/"+n.noun, s.pxFirewallDatacenter(n.sub))
+		}
+		if n.node {
+			e.GET("/proxmox/firewall/nodes/:node/"+n.noun, s.pxFirewallNode(n.sub))
+		}
+		if n.guest {
+			e.GET("/proxmox/firewall/vms/:vmid/"+n.noun, s.pxFirewallGuest(n.sub))
+		}
+	}
 	e.GET("/proxmox/datacenter/cpu-models", s.pxCPUModels)
 }
 
@@ -59,58 +67,53 @@ func (s *Server) pveList(ctx context.Context, ep store.ProxmoxEndpoint, path str
 // with their rules, rules, IP sets with their entries, aliases and options.
 // Any failed read fails the whole entry: the plugin marks everything a
 // summary entry lacks as stale, so a partial entry would be wrong.
-func (s *Server) firewallSummary(ctx context.Context, ss pxSession) (map[string]any, error) {
+func (s *Server) firewallSummary(ctx context.Context, ss pxSession) (firewallSummaryJSON, error) {
+	var none firewallSummaryJSON
 	ep := ss.ep
 	groups, err := s.pveList(ctx, ep, "/cluster/firewall/groups", nil)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	for _, g := range groups {
 		name := str(g["group"])
 		g["name"] = name
 		rules, err := s.pveList(ctx, ep, "/cluster/firewall/groups/"+url.PathEscape(name), nil)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
-		g["rules"] = nonNilList(rules)
+		g["rules"] = nonNil(rules)
 	}
 	rules, err := s.pveList(ctx, ep, "/cluster/firewall/rules", nil)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	sets, err := s.pveList(ctx, ep, "/cluster/firewall/ipset", nil)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	for _, set := range sets {
 		entries, err := s.pveList(ctx, ep, "/cluster/firewall/ipset/"+url.PathEscape(str(set["name"])), nil)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
-		set["entries"] = nonNilList(entries)
+		set["entries"] = nonNil(entries)
 	}
 	aliases, err := s.pveList(ctx, ep, "/cluster/firewall/aliases", nil)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	raw, err := s.opt.Proxmox.Get(ctx, ep, "/cluster/firewall/options", nil)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	var opts map[string]any
 	if err := json.Unmarshal(raw, &opts); err != nil {
-		return nil, fmt.Errorf("/cluster/firewall/options: not an object: %w", err)
+		return none, fmt.Errorf("/cluster/firewall/options: not an object: %w", err)
 	}
-	return map[string]any{"cluster_name": ss.name, "endpoint_id": ep.ID, "security_groups": nonNilList(groups),
-		"rules": nonNilList(rules), "ip_sets": nonNilList(sets), "aliases": nonNilList(aliases), "options": opts}, nil
+	return firewallSummaryJSON{ClusterName: ss.name, EndpointID: ep.ID, SecurityGroups: nonNil(groups), Rules: nonNil(rules),
+		IPSets: nonNil(sets), Aliases: nonNil(aliases), Options: opts}, nil
 }
 
-func nonNilList(l []map[string]any) []map[string]any {
-	if l == nil {
-		return []map[string]any{}
-	}
-	return l
-}
 
 // pxFirewallSummary serves [{cluster_name, security_groups, rules, ip_sets,
 // aliases, options}] for the selected endpoints. An endpoint whose firewall
@@ -122,7 +125,7 @@ func (s *Server) pxFirewallSummary(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	out := []map[string]any{}
+	out := []firewallSummaryJSON{}
 	var lastErr error
 	for _, ss := range s.resolveSessions(ctx, eps) {
 		if ss.err != nil {
@@ -143,17 +146,22 @@ func (s *Server) pxFirewallSummary(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// firewallNouns maps the plugin's nouns to Proxmox's firewall sub-paths.
-var firewallNouns = map[string]string{"rules": "rules", "groups": "groups", "ipsets": "ipset", "ipset": "ipset",
-	"aliases": "aliases", "options": "options"}
+// firewallNouns are the plugin's firewall reads (intent/firewall_common.py
+// @fed47142) and where each exists: the noun in the plugin's path, Proxmox's
+// sub-path below .../firewall/.
+var firewallNouns = []struct {
+	noun, sub               string
+	datacenter, node, guest bool
+}{
+	{"rules", "rules", true, true, true},
+	{"groups", "groups", true, false, false},
+	{"ipsets", "ipset", true, false, true},
+	{"aliases", "aliases", true, false, true},
+	{"options", "options", true, true, true},
+}
 
-// pxFirewallScoped reads <base>/firewall/<noun> of the one endpoint the
-// request selects (the plugin sends proxmox_endpoint_ids with one id).
-func (s *Server) pxFirewallScoped(c echo.Context, ep store.ProxmoxEndpoint, base string) error {
-	sub, ok := firewallNouns[c.Param("noun")]
-	if !ok {
-		return fail(http.StatusNotFound, "Unknown firewall object: use rules, groups, ipsets, aliases or options.")
-	}
+// pxFirewallRead reads <base>/firewall/<sub> of one endpoint.
+func (s *Server) pxFirewallRead(c echo.Context, ep store.ProxmoxEndpoint, base, sub string) error {
 	path := base + "/firewall/" + sub
 	raw, err := s.opt.Proxmox.Get(c.Request().Context(), ep, path, nil)
 	if err != nil {
@@ -162,55 +170,68 @@ func (s *Server) pxFirewallScoped(c echo.Context, ep store.ProxmoxEndpoint, base
 	return c.JSONBlob(http.StatusOK, raw)
 }
 
-func (s *Server) pxFirewallDatacenter(c echo.Context) error {
-	eps, err := s.selectEndpoints(c)
-	if err != nil {
-		return err
-	}
-	return s.pxFirewallScoped(c, eps[0], "/cluster")
-}
-
-func (s *Server) pxFirewallNode(c echo.Context) error {
-	node := c.Param("node")
-	ep, err := s.endpointOfNode(c, node)
-	if err != nil {
-		return err
-	}
-	return s.pxFirewallScoped(c, ep, "/nodes/"+url.PathEscape(node))
-}
-
-// pxFirewallGuest reads a guest's firewall; the node and type come from the
-// query (node=, vm_type=) or from /cluster/resources.
-func (s *Server) pxFirewallGuest(c echo.Context) error {
-	vmid, err := strconv.Atoi(c.Param("vmid"))
-	if err != nil || vmid < 1 {
-		return fail(http.StatusUnprocessableEntity, "vmid must be a positive integer.")
-	}
-	typ := c.QueryParam("vm_type")
-	if typ != "" && typ != "qemu" && typ != "lxc" {
-		return fail(http.StatusBadRequest, "Invalid VM Type. Use 'qemu' or 'lxc'.")
-	}
-	eps, err := s.selectEndpoints(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	for _, ep := range eps {
-		res, err := s.pveList(ctx, ep, "/cluster/resources", url.Values{"type": {"vm"}})
+// pxFirewallDatacenter reads the datacenter firewall of the first selected
+// endpoint (the plugin selects one with proxmox_endpoint_ids).
+func (s *Server) pxFirewallDatacenter(sub string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		eps, err := s.selectEndpoints(c)
 		if err != nil {
-			continue
+			return err
 		}
-		for _, r := range res {
-			if num(r["vmid"]) != vmid || (typ != "" && str(r["type"]) != typ) {
-				continue
-			}
-			if n := c.QueryParam("node"); n != "" && n != str(r["node"]) {
-				continue
-			}
-			return s.pxFirewallScoped(c, ep, fmt.Sprintf("/nodes/%s/%s/%d", url.PathEscape(str(r["node"])), str(r["type"]), vmid))
-		}
+		return s.pxFirewallRead(c, eps[0], "/cluster", sub)
 	}
-	return fail(http.StatusNotFound, fmt.Sprintf("Guest %d not found on the selected Proxmox endpoints.", vmid))
+}
+
+func (s *Server) pxFirewallNode(sub string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		node := c.Param("node")
+		ep, err := s.endpointOfNode(c, node)
+		if err != nil {
+			return err
+		}
+		return s.pxFirewallRead(c, ep, "/nodes/"+url.PathEscape(node), sub)
+	}
+}
+
+// pxFirewallGuest reads a guest's firewall; its node and type come from
+// /cluster/resources (node= and vm_type= narrow the match).
+func (s *Server) pxFirewallGuest(sub string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		vmid, err := strconv.Atoi(c.Param("vmid"))
+		if err != nil || vmid < 1 {
+			return fail(http.StatusUnprocessableEntity, "vmid must be a positive integer.")
+		}
+		typ := c.QueryParam("vm_type")
+		if typ != "" && typ != "qemu" && typ != "lxc" {
+			return fail(http.StatusBadRequest, "Invalid VM Type. Use 'qemu' or 'lxc'.")
+		}
+		eps, err := s.selectEndpoints(c)
+		if err != nil {
+			return err
+		}
+		ctx := c.Request().Context()
+		var lastErr error
+		for _, ep := range eps {
+			res, err := s.pveList(ctx, ep, "/cluster/resources", url.Values{"type": {"vm"}})
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			for _, r := range res {
+				if num(r["vmid"]) != vmid || (typ != "" && str(r["type"]) != typ) {
+					continue
+				}
+				if n := c.QueryParam("node"); n != "" && n != str(r["node"]) {
+					continue
+				}
+				return s.pxFirewallRead(c, ep, fmt.Sprintf("/nodes/%s/%s/%d", url.PathEscape(str(r["node"])), str(r["type"]), vmid), sub)
+			}
+		}
+		if lastErr != nil {
+			return upstreamErr("Could not read /cluster/resources", lastErr)
+		}
+		return fail(http.StatusNotFound, fmt.Sprintf("Guest %d not found on the selected Proxmox endpoints.", vmid))
+	}
 }
 
 // pxCPUModels serves the custom CPU models of every selected endpoint as

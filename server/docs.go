@@ -47,10 +47,11 @@ var routeDocs = map[string]string{
 	"GET /proxmox/nodes/:node/qemu/:vmid/firewall":      "Firewall options of one QEMU guest.",
 	"GET /proxmox/:node/:type/:vmid/config":             "Raw config of one guest (type qemu or lxc).",
 	"GET /proxmox/firewall/summary":                     "Datacenter firewall of every selected endpoint: security groups with rules, rules, IP sets with entries, aliases, options.",
-	"GET /proxmox/firewall/datacenter/:noun":            "Datacenter firewall rules, groups, ipsets, aliases or options of the selected endpoint.",
-	"GET /proxmox/firewall/nodes/:node/:noun":           "Firewall rules or options of one node.",
-	"GET /proxmox/firewall/vms/:vmid/:noun":             "Firewall rules, options, ipsets or aliases of one guest (vm_type=, node=).",
 	"GET /proxmox/datacenter/cpu-models":                "Custom CPU models of every selected endpoint, each with cluster_name (none before PVE 9.2).",
+	"GET /proxmox/cluster/ha/summary":                   "HA status, groups (PVE 8), resources and rules (PVE 9) of the selected endpoints.",
+	"GET /proxmox/cluster/ha/resources/by-vm/:vmid":     "The HA resource of one guest with its runtime state, or null.",
+	"POST /proxmox/cluster/ha/arm":                      "Arm HA on the selected endpoints (PVE 9.2); needs PROXBOX_PROXMOX_WRITES.",
+	"POST /proxmox/cluster/ha/disarm":                   "Disarm HA on the selected endpoints (PVE 9.2); needs PROXBOX_PROXMOX_WRITES.",
 	"GET /extras/bootstrap-status":                      "Whether NetBox holds the proxbox tags and custom fields (read only).",
 	"POST /extras/custom-fields/reconcile":              "Create or repair the proxbox tags and custom fields in NetBox now.",
 	"GET /full-update":                                  "Run every stage once and answer the summary (JSON).",
@@ -77,6 +78,26 @@ var routeDocs = map[string]string{
 func routeDoc(method, path string) (string, bool) {
 	if d, ok := routeDocs[method+" "+path]; ok {
 		return d, true
+	}
+	for _, n := range firewallNouns {
+		switch path {
+		case "/proxmox/firewall/datacenter/" + n.noun:
+			return "Datacenter firewall " + n.noun + " of the selected endpoint, as Proxmox reports them.", true
+		case "/proxmox/firewall/nodes/:node/" + n.noun:
+			return "Firewall " + n.noun + " of one node, as Proxmox reports them.", true
+		case "/proxmox/firewall/vms/:vmid/" + n.noun:
+			return "Firewall " + n.noun + " of one guest (vm_type=, node=), as Proxmox reports them.", true
+		}
+	}
+	for _, r := range writeRoutes {
+		if r.method == method && r.path == path {
+			return r.what + ": not available (403 while PROXBOX_PROXMOX_WRITES is off, else 501).", true
+		}
+	}
+	for _, r := range unavailableRoutes {
+		if r.method == method && r.path == path {
+			return "Not available in proxbox: " + r.detail, true
+		}
 	}
 	if method == "GET" && strings.HasSuffix(path, "/stream") {
 		for _, r := range stageRoutes {

@@ -36,35 +36,33 @@ func (s *Server) extrasRoutes() {
 // missing or outdated, so the plugin's card shows the repair button's case.
 func (s *Server) bootstrapStatusNetBox(c echo.Context, b Bootstrapper) error {
 	items, sum, err := b.Bootstrap(c.Request().Context(), true)
-	out := map[string]any{"ok": false, "skipped": false, "reason": nil, "warnings": []map[string]string{},
-		"created": []string{}, "patched": []string{}, "unchanged": []string{}, "missing": []string{}, "outdated": []string{}}
-	if err != nil {
-		out["skipped"], out["reason"] = true, err.Error()
-		return c.JSON(http.StatusOK, out)
-	}
-	if len(sum.Errors) > 0 {
-		out["reason"] = strings.Join(sum.Errors, "; ")
-		return c.JSON(http.StatusOK, out)
-	}
-	lists := map[string][]string{}
-	for _, it := range items {
-		name := it.Kind + ":" + it.Name
-		switch it.Action {
-		case "unchanged":
-			lists["unchanged"] = append(lists["unchanged"], name)
-		case "missing", "outdated":
-			lists[it.Action] = append(lists[it.Action], name)
+	out := bootstrapStatusJSON{Warnings: []map[string]string{}, Created: []string{}, Patched: []string{}, Unchanged: []string{},
+		Missing: []string{}, Outdated: []string{}}
+	reason := func(r string) { out.Reason = &r }
+	switch {
+	case err != nil:
+		out.Skipped = true
+		reason(err.Error())
+	case len(sum.Errors) > 0:
+		reason(strings.Join(sum.Errors, "; "))
+	default:
+		for _, it := range items {
+			name := it.Kind + ":" + it.Name
+			switch it.Action {
+			case "unchanged":
+				out.Unchanged = append(out.Unchanged, name)
+			case "missing":
+				out.Missing = append(out.Missing, name)
+			case "outdated":
+				out.Outdated = append(out.Outdated, name)
+			}
+		}
+		if bad := append(append([]string{}, out.Missing...), out.Outdated...); len(bad) > 0 {
+			reason("NetBox lacks or differs on " + strings.Join(bad, ", ") + ": run the custom-field reconcile (POST /extras/custom-fields/reconcile) or a sync")
+		} else {
+			out.OK = true
 		}
 	}
-	for k, v := range lists {
-		out[k] = v
-	}
-	if n := len(lists["missing"]) + len(lists["outdated"]); n > 0 {
-		out["reason"] = "NetBox lacks or differs on " + strings.Join(append(lists["missing"], lists["outdated"]...), ", ") +
-			": run the custom-field reconcile (POST /extras/custom-fields/reconcile) or a sync"
-		return c.JSON(http.StatusOK, out)
-	}
-	out["ok"] = true
 	return c.JSON(http.StatusOK, out)
 }
 

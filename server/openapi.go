@@ -47,6 +47,8 @@ type resp struct {
 	ctype  string
 	body   any
 	oneOf  []any
+	// nullable: the body may also be JSON null (an inline schema only).
+	nullable bool
 }
 
 const (
@@ -172,6 +174,19 @@ var (
 		ok(502, "The run failed (action failed, the reason in error).", individualJSON{})}}
 )
 
+var haActionSpec = opSpec{query: pxQuery, responses: join([]resp{
+	ok(200, "One result per selected endpoint (a Proxmox before 9.2 answers status error).", []haActionJSON{}),
+	e(403, writesDisabled)}, pxSelectErrors)}
+
+// bootstrapItemJSON documents sync.BootstrapItem.
+type bootstrapItemJSON struct {
+	Kind   string `json:"kind" doc:"tag or custom_field"`
+	Name   string `json:"name"`
+	ID     int64  `json:"id,omitempty"`
+	Action string `json:"action" doc:"created, updated, unchanged or failed"`
+	Error  string `json:"error,omitempty"`
+}
+
 // routeSpecs documents every route but the stage streams ("METHOD path" in
 // echo's syntax, as routeDocs).
 var routeSpecs = func() map[string]opSpec {
@@ -222,6 +237,25 @@ var routeSpecs = func() map[string]opSpec {
 			e(422, "vmid is not a positive integer."),
 			e(502, "Proxmox answered something that is not an object.")}},
 
+		"GET /proxmox/firewall/summary": {query: pxQuery, responses: join([]resp{
+			ok(200, "One entry per endpoint whose firewall could be read completely (others are left out and logged).", []firewallSummaryJSON{}),
+			e(502, "No selected endpoint's firewall could be read.")}, pxSelectErrors)},
+		"GET /proxmox/datacenter/cpu-models": {query: pxQuery, responses: join([]resp{
+			ok(200, "Custom CPU models of every selected endpoint, each with cluster_name (PVE before 9.2 has none).", []map[string]any{}),
+			e(502, "No selected endpoint answered.")}, pxSelectErrors)},
+		"GET /proxmox/cluster/ha/summary": {query: pxQuery, responses: join([]resp{
+			ok(200, "HA status, groups, resources and rules of the selected endpoints, each row with cluster_name.", haSummaryJSON{}),
+			e(502, "No selected endpoint's HA state could be read.")}, pxSelectErrors)},
+		"GET /proxmox/cluster/ha/resources/by-vm/:vmid": {query: pxQuery, responses: join([]resp{
+			{status: 200, ctype: ctJSON, desc: "The HA resource of the guest (vm:<vmid>, else ct:<vmid>) with its runtime state, or null when HA does not manage it.", body: proxmoxRecords{}, nullable: true},
+			e(422, "vmid is not a positive integer."), e(502, "No selected endpoint's HA state could be read.")}, pxSelectErrors)},
+		"POST /proxmox/cluster/ha/arm":    haActionSpec,
+		"POST /proxmox/cluster/ha/disarm": haActionSpec,
+		"GET /extras/bootstrap-status":    {responses: []resp{ok(200, "Whether NetBox holds the proxbox tags and custom fields (a read-only comparison; skipped without a NetBox endpoint).", bootstrapStatusJSON{})}},
+		"POST /extras/custom-fields/reconcile": {responses: []resp{
+			ok(200, "Each proxbox tag and custom field with what was done: created, updated or unchanged.", []bootstrapItemJSON{}),
+			e(400, "No NetBox endpoint is configured."), e(502, "NetBox refused a write or could not be read.")}},
+
 		"GET /full-update":            {query: stageQuery, responses: []resp{ok(200, "Every stage ran once; the run's summary.", fullUpdateJSON{}), e(400, "No endpoint is configured, proxmox_endpoint_ids is invalid, or the run could not start.")}},
 		"GET /full-update/stream":     {query: stageQuery, responses: stageStreamSpec.responses},
 		"GET /sync/individual/:kind":  individualSpec,
@@ -246,6 +280,26 @@ var routeSpecs = func() map[string]opSpec {
 		"GET /admin/logs":        {query: logQuery, responses: []resp{ok(200, "Stored log records, newest first.", logPageJSON{})}},
 		"GET /admin/logs/stream": {query: logQuery, responses: []resp{text(200, ctSSE, "The stored records newer than newer_than_id, then live ones, as \"event: log\" frames."), e(503, "Live logs are not available.")}},
 		"POST /admin/logs/token": {responses: []resp{ok(201, "A token valid 15 minutes and the log URLs that carry it.", logTokenJSON{})}},
+	}
+	for _, n := range firewallNouns {
+		desc := "Proxmox's firewall " + n.noun + " as it reports them."
+		if n.datacenter {
+			m["GET /proxmox/firewall/datacenter/"+n.noun] = opSpec{query: pxQuery, responses: join([]resp{ok(200, desc, proxmoxRecords{}), upstream}, pxSelectErrors)}
+		}
+		if n.node {
+			m["GET /proxmox/firewall/nodes/:node/"+n.noun] = nodeSpec(desc)
+		}
+		if n.guest {
+			m["GET /proxmox/firewall/vms/:vmid/"+n.noun] = opSpec{query: join(pxQuery, []queryParam{q("vm_type", "qemu or lxc"), q("node", "the guest's node")}),
+				responses: []resp{ok(200, desc, proxmoxRecords{}), upstream, e(400, "Invalid vm_type or selector."),
+					e(404, "No Proxmox endpoint configured, or no selected endpoint has the guest."), e(422, "vmid is not a positive integer.")}}
+		}
+	}
+	for _, r := range writeRoutes {
+		m[r.method+" "+r.path] = opSpec{bodyOptional: true, responses: []resp{e(403, writesDisabled), e(501, r.what+" is not available in proxbox (writes enabled).")}}
+	}
+	for _, r := range unavailableRoutes {
+		m[r.method+" "+r.path] = opSpec{bodyOptional: true, responses: []resp{e(r.status, r.detail)}}
 	}
 	for k, v := range endpointSpecs("/netbox/endpoint", "NetBox endpoint", []netboxEndpointJSON{}, netboxEndpointJSON{}, netboxEndpointWrite{}, false) {
 		m[k] = v
@@ -404,7 +458,13 @@ func (s *Server) operation(gen *schemaGen, r *echo.Route) (*openapi3.Operation, 
 			}
 			out.Content = openapi3.NewContentWithSchema(openapi3.NewArraySchema().WithItems(item), []string{rs.ctype})
 		case rs.body != nil:
-			out.Content = openapi3.NewContentWithSchemaRef(gen.ref(rs.body), []string{rs.ctype})
+			sr := gen.ref(rs.body)
+			if rs.nullable && sr.Ref == "" && sr.Value != nil {
+				v := *sr.Value
+				v.Nullable = true
+				sr = &openapi3.SchemaRef{Value: &v}
+			}
+			out.Content = openapi3.NewContentWithSchemaRef(sr, []string{rs.ctype})
 		}
 		op.AddResponse(rs.status, out)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 )
 
 func init() {
@@ -33,8 +34,7 @@ func init() {
 // the reason. Keep it short: a status here is documented on trust.
 var notExercised = map[string]string{
 	"GET /ws 101": "the upgrade needs a hijackable connection: TestLegacyWebSocket drives it over a real socket",
-	"GET /proxmox/nodes/:node/qemu/:vmid/firewall 200": "the Proxmox simulator does not serve firewall options",
-	"GET /proxmox/:node/:type/:vmid/config 502":        "Proxmox always sends an object; the guard is for a broken peer",
+	"GET /proxmox/:node/:type/:vmid/config 502": "Proxmox always sends an object; the guard is for a broken peer",
 }
 
 // closedLogs is a live tail with no live records: the stream sends the
@@ -225,6 +225,11 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	sy := &scriptedSyncer{sum: okSummary()}
 	pem := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
 	srv := fullServer(t, f, sy, &labProxmox{byPort: map[int]*httptest.Server{port: ts}}, &pem)
+	// The same with PROXBOX_PROXMOX_WRITES on.
+	wf := *f
+	wf.srv = &Server{cfg: f.srv.cfg}
+	wf.srv.cfg.ProxmoxWrites = true
+	wsrv := fullServer(t, &wf, sy, &labProxmox{byPort: map[int]*httptest.Server{port: ts}}, &pem)
 
 	// The document as served: valid OpenAPI, then closed for the checks.
 	rec := httptest.NewRecorder()
@@ -297,11 +302,53 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	do("POST", "/sync/individual/vm?vmid=101", true, nil, 400)
 	pxReads := []string{"/proxmox/sessions", "/proxmox/version", "/proxmox/cluster/status", "/proxmox/cluster/resources", "/proxmox/cluster/backup",
 		"/proxmox/replication", "/proxmox/nodes/", "/proxmox/nodes", "/proxmox/storage", "/proxmox/nodes/pve01/storage/local/content",
-		"/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall", "/proxmox/pve01/qemu/101/config"}
+		"/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall", "/proxmox/pve01/qemu/101/config",
+		"/proxmox/firewall/summary", "/proxmox/datacenter/cpu-models", "/proxmox/cluster/ha/summary", "/proxmox/cluster/ha/resources/by-vm/101"}
+	var fwDatacenter, fwNode, fwGuest []string
+	for _, n := range firewallNouns {
+		if n.datacenter {
+			fwDatacenter = append(fwDatacenter, "/proxmox/firewall/datacenter/"+n.noun)
+		}
+		if n.node {
+			fwNode = append(fwNode, "/proxmox/firewall/nodes/pve01/"+n.noun)
+		}
+		if n.guest {
+			fwGuest = append(fwGuest, "/proxmox/firewall/vms/101/"+n.noun)
+		}
+	}
+	pxReads = append(append(append(pxReads, fwDatacenter...), fwNode...), fwGuest...)
 	for _, p := range pxReads {
 		do("GET", p, true, nil, 404)
 		do("GET", p+"?source=bad", true, nil, 400)
 	}
+	for _, p := range []string{"/proxmox/cluster/ha/arm", "/proxmox/cluster/ha/disarm"} {
+		do("POST", p, true, nil, 403)
+		h.do(wsrv, oaReq{method: "POST", url: p, key: true, want: 404})
+		h.do(wsrv, oaReq{method: "POST", url: p + "?source=bad", key: true, want: 400})
+	}
+
+	// Writes proxbox does not implement, and features it does not have.
+	fillWrite := strings.NewReplacer("*", "datacenter/rules", ":type", "qemu", ":vmid", "101", ":verb", "start", ":cputype", "custom-x", ":id", "1")
+	for _, r := range writeRoutes {
+		do(r.method, fillWrite.Replace(r.path), true, map[string]any{}, 403)
+		h.do(wsrv, oaReq{method: r.method, url: fillWrite.Replace(r.path), key: true, body: map[string]any{}, want: 501})
+	}
+	for _, r := range unavailableRoutes {
+		do(r.method, r.path, true, nil, r.status)
+	}
+
+	// The sync-state repair page's calls.
+	sy.boot = []pbsync.BootstrapItem{{Kind: "tag", Name: "proxbox", ID: 1, Action: "unchanged"}, {Kind: "custom_field", Name: "proxmox_vm_id", Action: "missing"}}
+	do("GET", "/extras/bootstrap-status", true, nil, 200)
+	sy.boot[1].Action = "created"
+	do("POST", "/extras/custom-fields/reconcile", true, nil, 200)
+	sy.bootErrors = []string{"custom field proxmox_vm_id: NetBox refused it"}
+	do("GET", "/extras/bootstrap-status", true, nil, 200)
+	do("POST", "/extras/custom-fields/reconcile", true, nil, 502)
+	sy.bootErrors, sy.bootErr = nil, errors.New("no NetBox endpoint configured")
+	do("GET", "/extras/bootstrap-status", true, nil, 200)
+	do("POST", "/extras/custom-fields/reconcile", true, nil, 400)
+	sy.bootErr = nil
 
 	// NetBox endpoint.
 	nb := map[string]any{"name": "NetBox", "ip_address": "10.0.0.5", "port": 443, "token_version": "v1", "token": "secret-token", "verify_ssl": true}
@@ -356,16 +403,25 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 
 	// Proxmox reads: every endpoint, then the refusing one alone.
 	for _, p := range pxReads {
-		if !strings.Contains(p, "firewall") {
-			do("GET", p, true, nil, 200)
-		}
+		do("GET", p, true, nil, 200)
 	}
-	for _, p := range []string{"/proxmox/version", "/proxmox/cluster/status", "/proxmox/cluster/resources", "/proxmox/nodes/", "/proxmox/nodes", "/proxmox/storage"} {
+	for _, p := range append([]string{"/proxmox/version", "/proxmox/cluster/status", "/proxmox/cluster/resources", "/proxmox/nodes/", "/proxmox/nodes", "/proxmox/storage",
+		"/proxmox/firewall/summary", "/proxmox/datacenter/cpu-models", "/proxmox/cluster/ha/summary", "/proxmox/cluster/ha/resources/by-vm/101"},
+		append(fwDatacenter, fwGuest...)...) {
 		do("GET", p+"?name=down", true, nil, 502)
 	}
-	for _, p := range []string{"/proxmox/nodes/pve01/storage/local/content", "/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall"} {
+	for _, p := range append([]string{"/proxmox/nodes/pve01/storage/local/content", "/proxmox/nodes/pve01/network", "/proxmox/nodes/pve01/qemu/101/firewall"}, fwNode...) {
 		do("GET", p+"?cluster_name=127.0.0.2", true, nil, 502)
 		do("GET", strings.Replace(p, "pve01", "nosuchnode", 1), true, nil, 404)
+	}
+	for _, p := range fwGuest {
+		do("GET", strings.Replace(p, "101", "9999", 1)+"?name=PVE%20(nb:1)", true, nil, 404)
+		do("GET", strings.Replace(p, "101", "x", 1), true, nil, 422)
+		do("GET", p+"?vm_type=docker", true, nil, 400)
+	}
+	do("GET", "/proxmox/cluster/ha/resources/by-vm/x", true, nil, 422)
+	for _, p := range []string{"/proxmox/cluster/ha/arm", "/proxmox/cluster/ha/disarm"} {
+		h.do(wsrv, oaReq{method: "POST", url: p + "?name=PVE%20(nb:1)", key: true, want: 200})
 	}
 	do("GET", "/proxmox/nodes/pve01/qemu/x/firewall", true, nil, 422)
 	do("GET", "/proxmox/pve01/docker/101/config", true, nil, 400)

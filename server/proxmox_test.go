@@ -24,15 +24,30 @@ type labProxmox struct {
 }
 
 func (l *labProxmox) Get(ctx context.Context, ep store.ProxmoxEndpoint, path string, q url.Values) (json.RawMessage, error) {
+	return l.send(ctx, http.MethodGet, ep, path, q)
+}
+
+// Post sends a write to the simulator (a form body, as PVE takes it).
+func (l *labProxmox) Post(ctx context.Context, ep store.ProxmoxEndpoint, path string, params url.Values) (json.RawMessage, error) {
+	return l.send(ctx, http.MethodPost, ep, path, params)
+}
+
+func (l *labProxmox) send(ctx context.Context, method string, ep store.ProxmoxEndpoint, path string, q url.Values) (json.RawMessage, error) {
 	srv := l.byPort[ep.Port]
 	if srv == nil {
 		return nil, fmt.Errorf("dial 127.0.0.1:%d: connection refused", ep.Port)
 	}
 	u := srv.URL + "/api2/json" + path
-	if len(q) > 0 {
+	var body io.Reader
+	if method == http.MethodGet && len(q) > 0 {
 		u += "?" + q.Encode()
+	} else if method != http.MethodGet {
+		body = strings.NewReader(q.Encode())
 	}
-	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
+	req, _ := http.NewRequestWithContext(ctx, method, u, body)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	req.Header.Set("Authorization", "PVEAPIToken="+ep.Username+"!"+ep.TokenName+"="+ep.TokenValue.Reveal())
 	resp, err := srv.Client().Do(req)
 	if err != nil {
@@ -41,7 +56,7 @@ func (l *labProxmox) Get(ctx context.Context, ep store.ProxmoxEndpoint, path str
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("HTTP %s", resp.Status)
+		return nil, &statusErr{code: resp.StatusCode, status: resp.Status}
 	}
 	var env struct{ Data json.RawMessage }
 	if err := json.Unmarshal(b, &env); err != nil {
@@ -49,6 +64,16 @@ func (l *labProxmox) Get(ctx context.Context, ep store.ProxmoxEndpoint, path str
 	}
 	return env.Data, nil
 }
+
+// statusErr is a Proxmox reply other than 200, with its status (as the
+// proxmox adapter's APIError reports it).
+type statusErr struct {
+	code   int
+	status string
+}
+
+func (e *statusErr) Error() string   { return "HTTP " + e.status }
+func (e *statusErr) HTTPStatus() int { return e.code }
 
 // labCluster serves the Proxmox simulator with the e2e cluster fixture
 // for the test's lifetime.

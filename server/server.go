@@ -204,6 +204,8 @@ func (s *Server) routes() {
 	s.proxmoxRoutes()
 	s.datacenterRoutes()
 	s.extrasRoutes()
+	s.haRoutes()
+	s.unavailableRoutes()
 	s.stageRoutes()
 	if s.opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.opt.Metrics))

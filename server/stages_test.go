@@ -30,6 +30,19 @@ type scriptedSyncer struct {
 	err      error
 	started  chan struct{}
 	ctxErr   chan error
+	// Bootstrap's answers.
+	boot       []pbsync.BootstrapItem
+	bootErrors []string
+	bootErr    error
+}
+
+func (s *scriptedSyncer) Bootstrap(_ context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bootErr != nil {
+		return nil, nil, s.bootErr
+	}
+	return s.boot, &pbsync.Summary{OK: len(s.bootErrors) == 0, DryRun: dryRun, Errors: s.bootErrors}, nil
 }
 
 func (s *scriptedSyncer) Sync(ctx context.Context, req StageRequest, emit func(pbsync.Event)) (*pbsync.Summary, error) {

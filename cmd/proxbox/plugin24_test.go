@@ -405,6 +405,29 @@ func TestPluginV24Conformance(t *testing.T) {
 		t.Fatalf("cpu-models: %d %s", code, b)
 	}
 
+	// HA page and VM tab: the summary names each row's cluster; a guest HA
+	// does not manage is null; arm/disarm are writes, refused by default.
+	code, b = p.do("GET", fmt.Sprintf("proxmox/cluster/ha/summary?proxmox_endpoint_ids=%d,%d", backendID["Alpha"], backendID["Solo"]), nil)
+	var ha map[string][]map[string]any
+	if err := json.Unmarshal(b, &ha); code != 200 || err != nil || len(ha["status"]) == 0 || ha["status"][0]["cluster_name"] == nil || ha["resources"] == nil {
+		t.Fatalf("ha summary: %d %s", code, b)
+	}
+	if code, b := p.do("GET", fmt.Sprintf("proxmox/cluster/ha/resources/by-vm/100?proxmox_endpoint_ids=%d", backendID["Alpha"]), nil); code != 200 || strings.TrimSpace(string(b)) != "null" {
+		t.Fatalf("ha by-vm: %d %s", code, b)
+	}
+	if code, b := p.do("POST", fmt.Sprintf("proxmox/cluster/ha/disarm?proxmox_endpoint_ids=%d", backendID["Alpha"]), nil); code != 403 || !strings.Contains(string(b), "PROXBOX_PROXMOX_WRITES") {
+		t.Fatalf("disarm with writes off: %d %s", code, b)
+	}
+	// Features proxbox does not have answer with the reason, in the shapes
+	// the plugin reports as unavailable (a 404 for host-key scanning).
+	for path, want := range map[string]int{"pbs/status": 501, "ssh/host-key-fingerprint?host=10.0.0.1&port=22": 404, "proxmox/sdn/fabrics": 501} {
+		code, b := p.do("GET", path, nil)
+		var e map[string]any
+		if json.Unmarshal(b, &e); code != want || e["detail"] == nil {
+			t.Errorf("%s: %d %s", path, code, b)
+		}
+	}
+
 	// 7. Sync-state repair: status (read only), reconcile, status again.
 	var bst map[string]any
 	code, b = p.do("GET", "extras/bootstrap-status", nil)

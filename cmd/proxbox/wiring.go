@@ -107,6 +107,16 @@ func cacheLimits(cfg config.Config) getcache.Limits {
 	return getcache.Limits{TTL: cfg.CacheTTL, MaxEntries: cfg.CacheMaxEntries, MaxBytes: cfg.CacheMaxBytes}
 }
 
+// Post sends a write to the endpoint (the server refuses writes unless
+// PROXBOX_PROXMOX_WRITES is on).
+func (p proxmoxReads) Post(ctx context.Context, ep store.ProxmoxEndpoint, path string, params url.Values) (json.RawMessage, error) {
+	c, err := p.pool.Client(strconv.FormatInt(ep.ID, 10), proxmoxConfig(ep, p.reg))
+	if err != nil {
+		return nil, err
+	}
+	return c.Post(ctx, path, params)
+}
+
 // netboxTuning carries the NetBox client settings of the configuration.
 func netboxTuning(cfg config.Config) syncrun.NetBoxTuning {
 	retries := cfg.NetBoxRetries

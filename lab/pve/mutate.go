@@ -345,6 +345,11 @@ func (s *Server) tokenUser() string {
 // serveWrite implements the few writes a lab needs (guest power actions); other writes get
 // PVE's 501.
 func (s *Server) serveWrite(r *http.Request, rel string, p *pattern, vars map[string]string) result {
+	if p != nil && r.Method == http.MethodPost && strings.HasPrefix(p.text, "/cluster/ha/status/") && p.text != "/cluster/ha/status/current" {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.haWrite(p)
+	}
 	if p == nil || p.text != "/nodes/{node}/{type}/{vmid}/status/{action}" || r.Method != http.MethodPost {
 		return notImplemented(r.Method, rel)
 	}

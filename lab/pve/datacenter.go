@@ -7,10 +7,13 @@ import (
 	"strings"
 )
 
-// Firewall and custom CPU model reads (PVE API: /cluster/firewall/*,
+// Firewall, HA and custom CPU model paths (PVE API: /cluster/firewall/*,
 // /nodes/{node}/firewall/*, /nodes/{node}/{type}/{vmid}/firewall/*,
-// /cluster/qemu/custom-cpu-models). Nothing configured reads as PVE's
-// fresh install does: empty lists and options without any key set.
+// /cluster/ha/groups (PVE 8), /cluster/ha/rules (PVE 9),
+// /cluster/ha/status/{arm-ha,disarm-ha} and /cluster/qemu/custom-cpu-models
+// (PVE 9.2)). Nothing configured reads as PVE's fresh install does: empty
+// lists and options without any key set. A path the simulated version does
+// not have answers PVE's 501.
 
 // firewallPatterns are added to knownPatterns.
 var firewallPatterns = []pattern{
@@ -28,6 +31,10 @@ var firewallPatterns = []pattern{
 	newPattern("/nodes/{node}/{type}/{vmid}/firewall/ipset", noParams...),
 	newPattern("/nodes/{node}/{type}/{vmid}/firewall/aliases", noParams...),
 	newPattern("/cluster/qemu/custom-cpu-models", noParams...),
+	newPattern("/cluster/ha/groups", noParams...),
+	newPattern("/cluster/ha/rules", "type"),
+	newPattern("/cluster/ha/status/arm-ha"),
+	newPattern("/cluster/ha/status/disarm-ha"),
 }
 
 func init() { knownPatterns = append(knownPatterns, firewallPatterns...) }
@@ -104,7 +111,17 @@ func (s *Server) deriveFirewall(p *pattern, vars map[string]string) (result, boo
 		return okResult([]any{}), true
 	case "/cluster/qemu/custom-cpu-models":
 		if !atLeast(asString(s.version()["version"]), 9, 2) {
-			return notImplemented(http.MethodGet, "/cluster/qemu/custom-cpu-models"), true
+			return notImplemented(http.MethodGet, p.text), true
+		}
+		return okResult([]any{}), true
+	case "/cluster/ha/groups":
+		if atLeast(asString(s.version()["version"]), 9, 0) {
+			return notImplemented(http.MethodGet, p.text), true
+		}
+		return okResult([]any{}), true
+	case "/cluster/ha/rules":
+		if !atLeast(asString(s.version()["version"]), 9, 0) {
+			return notImplemented(http.MethodGet, p.text), true
 		}
 		return okResult([]any{}), true
 	}
@@ -120,4 +137,13 @@ func atLeast(v string, major, minor int) bool {
 		mi, _ = strconv.Atoi(parts[1])
 	}
 	return ma > major || (ma == major && mi >= minor)
+}
+
+// haWrite answers POST /cluster/ha/status/{arm-ha,disarm-ha}: null on PVE
+// 9.2 and later, PVE's 501 before. The simulated HA state does not change.
+func (s *Server) haWrite(p *pattern) result {
+	if !atLeast(asString(s.version()["version"]), 9, 2) {
+		return notImplemented(http.MethodPost, p.text)
+	}
+	return okResult(nil)
 }
