@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -17,6 +18,17 @@ const (
 	metaKDF    = "kdf"            // kdfParams of PROXBOX_ENCRYPTION_KEY, JSON
 	metaPepper = "api_key_pepper" // the HMAC key of the API key index, sealed
 )
+
+// metaVersion is the schema version that brought store_meta (the KDF salt,
+// the key index): a store below it sealed with SHA-256 of the passphrase.
+var metaVersion = func() int {
+	for i, m := range migrations {
+		if strings.Contains(m, "CREATE TABLE store_meta") {
+			return i + 1
+		}
+	}
+	panic("store: no migration creates store_meta")
+}()
 
 // sealedColumns lists every column the secret box seals, with the
 // additional data it is bound to.

@@ -79,14 +79,14 @@ func TestKeyLengthLimits(t *testing.T) {
 	}
 }
 
-// TestPassphraseMigratesFromSHA256: data sealed by a version-5 binary (key =
+// TestPassphraseMigratesFromSHA256: data sealed by a version-6 binary (key =
 // SHA-256 of the passphrase) opens after the upgrade, is re-sealed under
 // argon2id with a stored salt, and the old derivation no longer opens it.
 func TestPassphraseMigratesFromSHA256(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	const pass = "operator passphrase, long enough"
-	old, err := Open(ctx, dir, Options{EncryptionKey: pass, upTo: 5})
+	old, err := Open(ctx, dir, Options{EncryptionKey: pass, upTo: metaVersion - 1})
 	if err != nil {
 		t.Fatal(err)
 	}

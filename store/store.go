@@ -102,8 +102,8 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if opt.upTo > 0 && opt.upTo < 6 && opt.EncryptionKey != "" {
-		// A store as a version-5 binary left it: SHA-256 of the passphrase (upgrade tests).
+	if opt.upTo > 0 && opt.upTo < metaVersion && opt.EncryptionKey != "" {
+		// A store as a binary from before store_meta left it: SHA-256 of the passphrase (upgrade tests).
 		s.box, err = newSecretBox(sha256Key(opt.EncryptionKey))
 	} else {
 		err = s.openBox(ctx, dir, opt.EncryptionKey)
@@ -112,7 +112,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if opt.upTo == 0 || opt.upTo >= 6 {
+	if opt.upTo == 0 || opt.upTo >= metaVersion {
 		if err := s.loadPepper(ctx); err != nil {
 			s.Close()
 			return nil, err
