@@ -17,6 +17,7 @@ import (
 
 	"github.com/proxbox/proxbox/applog"
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/netbox"
 	"github.com/proxbox/proxbox/proxmox"
@@ -92,7 +93,7 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 
 	var sum *pbsync.Summary
 	if *nbURL != "" || len(pveURLs) > 0 {
-		targets, err := inlineTargets(pveURLs, pveNames, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt))
+		targets, err := inlineTargets(pveURLs, pveNames, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt), egressPolicy(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -101,7 +102,7 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
 			return errUsage
 		}
-		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure)
+		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, egressPolicy(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -161,7 +162,7 @@ func stageNames() string {
 
 // inlineTargets pairs --pve-url with --pve-name, --pve-token (or
 // --pve-user/--pve-password) in order.
-func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions) ([]pbsync.Target, error) {
+func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions, pol *egress.Policy) ([]pbsync.Target, error) {
 	if len(urls) == 0 {
 		return nil, errors.New("inline mode needs at least one --pve-url")
 	}
@@ -177,7 +178,7 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 		if err != nil || u.Host == "" {
 			return nil, fmt.Errorf("--pve-url %q: want https://host:8006", raw)
 		}
-		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure}
+		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure, Egress: pol}
 		if len(tokens) == len(urls) {
 			id, secret, ok := strings.Cut(tokens[i], "=")
 			if !ok || !strings.Contains(id, "!") {
@@ -208,12 +209,12 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 	return out, nil
 }
 
-func inlineNetBox(raw, token string, insecure bool) (*netbox.Client, error) {
+func inlineNetBox(raw, token string, insecure bool, pol *egress.Policy) (*netbox.Client, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--netbox-url %q: want http(s)://host[:port]", raw)
 	}
-	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version}
+	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version, Egress: pol}
 	if strings.HasPrefix(token, "nbt_") {
 		key, secret, ok := strings.Cut(strings.TrimPrefix(token, "nbt_"), ".")
 		if !ok {
