@@ -93,7 +93,12 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
 			return errUsage
 		}
-		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure)
+		cfg, err := config.Load(os.Getenv)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return errUsage
+		}
+		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -184,12 +189,16 @@ func inlineTargets(urls, tokens, users, passwords []string, insecure bool, read 
 	return out, nil
 }
 
-func inlineNetBox(raw, token string, insecure bool) (*netbox.Client, error) {
+// inlineNetBox builds the client of --netbox-url with the configured tuning
+// (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY), as
+// the stored-endpoint path does.
+func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning) (*netbox.Client, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--netbox-url %q: want http(s)://host[:port]", raw)
 	}
-	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version}
+	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version,
+		Timeout: t.Timeout, MaxRetries: t.MaxRetries, RetryBase: t.RetryBase, BatchSize: t.BatchSize, Concurrency: t.Concurrency}
 	if strings.HasPrefix(token, "nbt_") {
 		key, secret, ok := strings.Cut(strings.TrimPrefix(token, "nbt_"), ".")
 		if !ok {
