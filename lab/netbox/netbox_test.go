@@ -73,6 +73,9 @@ func (h *harness) doAuth(method, path string, body any, auth string) (int, any) 
 	if len(raw) == 0 {
 		return resp.StatusCode, nil
 	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		return resp.StatusCode, string(raw) // Django's HTML error page
+	}
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		h.t.Fatalf("%s %s: reply is not JSON: %v: %s", method, path, err, raw)
@@ -166,13 +169,14 @@ func TestStatusAndPluginSwitch(t *testing.T) {
 			t.Fatalf("disabled=%v but plugins=%v", disabled, st["plugins"])
 		}
 		for _, p := range []string{"storage", "backups", "snapshots", "task-history", "replications", "backup-routines", "settings"} {
-			code, _ := h.do("GET", "/api/plugins/proxbox/"+p+"/", nil)
+			code, v := h.do("GET", "/api/plugins/proxbox/"+p+"/", nil)
 			want := 200
 			if disabled {
 				want = 404
 			}
-			if code != want {
-				t.Fatalf("disabled=%v %s: %d, want %d", disabled, p, code, want)
+			body, _ := v.(string)
+			if code != want || disabled != strings.Contains(body, "<title>Page Not Found | NetBox</title>") {
+				t.Fatalf("disabled=%v %s: %d %v, want %d (HTML page without the plugin)", disabled, p, code, v, want)
 			}
 		}
 	}
