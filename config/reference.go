@@ -112,7 +112,8 @@ var referenceText = map[string]struct {
 this file: run ` + "`go generate ./docs/`" + `; a test fails when it differs from the table).
 
 Flags win over environment variables, which win over the defaults. The variable names are kept
-from the Python service proxbox-api, so existing deployments move over. An invalid value stops start-up with one line
+from the Python service proxbox-api, so existing deployments move over (see ` + "[migrate.md](migrate.md)" + `
+for the ones that changed meaning or are ignored). An invalid value stops start-up with one line
 naming the variable, the value and what is allowed. Booleans accept true and false (the options
 with a flag also 1/0, yes/no and on/off). With systemd the variables go in ` + "`/etc/proxbox/proxbox.env`" + ` (see [install.md](install.md)).`,
 		cols:  "| variable | flag | default | meaning |",
@@ -124,7 +125,8 @@ with a flag also 1/0, yes/no and on/off). With systemd the variables go in ` + "
 edite este arquivo: rode ` + "`go generate ./docs/`" + `; um teste falha quando ele difere da tabela).
 
 Flags prevalecem sobre variáveis de ambiente, que prevalecem sobre os padrões. Os nomes das
-variáveis são os do serviço Python proxbox-api, para que instalações existentes migrem. Um valor inválido
+variáveis são os do serviço Python proxbox-api, para que instalações existentes migrem (veja
+` + "[migrate.md](migrate.md)" + ` para as que mudaram de sentido ou são ignoradas). Um valor inválido
 interrompe a inicialização com uma linha que nomeia a variável, o valor e o que é permitido.
 Booleanos aceitam true e false (as opções com flag também 1/0, yes/no e on/off). Com systemd, as
 variáveis ficam em ` + "`/etc/proxbox/proxbox.env`" + ` (veja [install.md](install.md)).`,

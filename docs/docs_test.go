@@ -273,3 +273,61 @@ func TestMetricNames(t *testing.T) {
 		}
 	}
 }
+
+var (
+	fence    = regexp.MustCompile("(?s)```.*?```")
+	codeSpan = regexp.MustCompile("`([^`]+)`")
+	// placeholder is a <name> in code, which a translation may translate.
+	placeholder = regexp.MustCompile(`<[^<>]+>`)
+)
+
+// codeSpans lists the inline code of a page (names, paths, values), which
+// a translation keeps as it is, white space collapsed and <placeholders>
+// blanked (they may be translated); fenced blocks are left out (their
+// comments are translated).
+func codeSpans(t *testing.T, file string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, m := range codeSpan.FindAllStringSubmatch(fence.ReplaceAllString(string(b), ""), -1) {
+		out[placeholder.ReplaceAllString(strings.Join(strings.Fields(m[1]), " "), "<>")] = true
+	}
+	return out
+}
+
+// TestTranslationsKeepTheFacts fails when a page and its translation do not
+// name the same things in inline code (variables, routes, values,
+// commands): a fact added to one language and not the other.
+func TestTranslationsKeepTheFacts(t *testing.T) {
+	for p := range pages(t, ".") {
+		if englishOnly[p] != "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("pt-BR", p)); err != nil {
+			continue // TestEveryPageInBothLanguages reports it
+		}
+		en, pt := codeSpans(t, p), codeSpans(t, filepath.Join("pt-BR", p))
+		var onlyEN, onlyPT []string
+		for s := range en {
+			if !pt[s] {
+				onlyEN = append(onlyEN, s)
+			}
+		}
+		for s := range pt {
+			if !en[s] {
+				onlyPT = append(onlyPT, s)
+			}
+		}
+		sort.Strings(onlyEN)
+		sort.Strings(onlyPT)
+		if len(onlyEN) > 0 {
+			t.Errorf("docs/%s names %q, which docs/pt-BR/%s does not: update the translation", p, onlyEN, p)
+		}
+		if len(onlyPT) > 0 {
+			t.Errorf("docs/pt-BR/%s names %q, which docs/%s does not: update the English page", p, onlyPT, p)
+		}
+	}
+}

@@ -242,8 +242,15 @@ func buildTransport(cfg Config, pin []byte) (http.RoundTripper, error) {
 	}
 	t.TLSClientConfig = tc
 	t.MaxIdleConnsPerHost = max(cfg.Concurrency, DefaultConcurrency) + 2
-	t.ForceAttemptHTTP2 = false // pveproxy speaks HTTP/1.1
+	// pveproxy speaks HTTP/1.1 and so does this client: offer only that in the TLS
+	// handshake. A cloned transport may carry NextProtos [h2 http/1.1] (http.DefaultTransport
+	// gets them on its first use) while HTTP/2 is off; an h2-capable reverse proxy in front
+	// of Proxmox would then choose h2 and every request would fail with EOF.
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetHTTP1(true)
+	t.ForceAttemptHTTP2 = false
 	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	tc.NextProtos = []string{"http/1.1"}
 	if cfg.Wrap != nil {
 		return cfg.Wrap(t), nil
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +31,9 @@ type ProxmoxEndpoint struct {
 	ID   int64
 	Name string
 	// Key is the endpoint's identity in NetBox, given at creation and never
-	// changed (a rename keeps it): the trimmed name, else the host, made
-	// unique with "#<n>" when another endpoint holds it. Read-only.
+	// changed (a rename keeps it): "nb:<pk>" for a name the plugin pushed as
+	// "<name> (nb:<pk>)", else the trimmed name, else the host, made unique
+	// with "#<n>" when another endpoint holds it. Read-only.
 	Key            string
 	IPAddress      string
 	Domain         string
@@ -260,9 +262,14 @@ func (s *Store) CreateProxmoxEndpoint(ctx context.Context, e ProxmoxEndpoint) (P
 	return e, nil
 }
 
-// newEndpointKey is the key of a new endpoint: its trimmed name, else its
-// host, else "endpoint"; "#2", "#3"... appended while another endpoint (for
-// example one renamed since) holds it.
+// pluginRowKey is the "(nb:<pk>)" suffix the netbox-proxbox plugin gives
+// the names of the endpoints it pushes (sync.EndpointLabel reads it too).
+var pluginRowKey = regexp.MustCompile(`\(nb:(\d+)\)\s*$`)
+
+// newEndpointKey is the key of a new endpoint: "nb:<pk>" for a name the
+// plugin pushed, else its trimmed name, else its host, else "endpoint";
+// "#2", "#3"... appended while another endpoint (for example one renamed
+// since) holds it.
 func newEndpointKey(ctx context.Context, t *sql.Tx, e ProxmoxEndpoint) (string, error) {
 	base := "endpoint"
 	for _, s := range []string{e.Name, e.Domain, e.IPAddress} {
@@ -270,6 +277,9 @@ func newEndpointKey(ctx context.Context, t *sql.Tx, e ProxmoxEndpoint) (string, 
 			base = s
 			break
 		}
+	}
+	if m := pluginRowKey.FindStringSubmatch(e.Name); m != nil {
+		base = "nb:" + m[1]
 	}
 	key := base
 	for n := 2; ; n++ {

@@ -100,11 +100,13 @@ var migrations = []string{
 		expires_at INTEGER NOT NULL
 	);`,
 	// 5: every Proxmox endpoint's immutable key, its identity in NetBox
-	// (sync.EndpointLabel). Existing rows get the label they had so far, the
-	// trimmed name, else the host, so their NetBox objects stay theirs; a
+	// (sync.EndpointLabel). Existing rows get the label they had so far
+	// ("nb:<pk>" for a name the plugin pushed as "<name> (nb:<pk>)", else the
+	// trimmed name, else the host), so their NetBox objects stay theirs; a
 	// row whose key another row took first gets "#<id>" appended.
 	`ALTER TABLE proxmox_endpoint ADD COLUMN endpoint_key TEXT NOT NULL DEFAULT '';
 	UPDATE proxmox_endpoint SET endpoint_key = CASE
+		WHEN rtrim(name) GLOB '*(nb:[0-9]*)' THEN substr(rtrim(name), instr(rtrim(name), '(nb:') + 1, length(rtrim(name)) - instr(rtrim(name), '(nb:') - 1)
 		WHEN trim(name) <> '' THEN trim(name)
 		WHEN trim(domain) <> '' THEN trim(domain)
 		WHEN trim(ip_address) <> '' THEN trim(ip_address)

@@ -454,7 +454,7 @@ func TestEndpointKeyBackfill(t *testing.T) {
 	for _, e := range eps {
 		keys = append(keys, e.Key)
 	}
-	if want := "prod, prod#2, 10.0.0.3, PVE (nb:4)"; strings.Join(keys, ", ") != want {
+	if want := "prod, prod#2, 10.0.0.3, nb:4"; strings.Join(keys, ", ") != want {
 		t.Fatalf("keys after upgrade: %q, want %q", strings.Join(keys, ", "), want)
 	}
 }
@@ -479,6 +479,10 @@ func TestEndpointKeyStableAcrossRename(t *testing.T) {
 	c, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{IPAddress: "10.0.0.3", Port: 8006, Username: "root@pam"})
 	if err != nil || c.Key != "10.0.0.3" {
 		t.Fatalf("nameless: key %q, %v", c.Key, err)
+	}
+	d, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{Name: "Lab (nb:12) ", IPAddress: "10.0.0.4", Port: 8006, Username: "root@pam"})
+	if err != nil || d.Key != "nb:12" {
+		t.Fatalf("pushed by the plugin: key %q, %v", d.Key, err)
 	}
 	got, err := s.ProxmoxEndpoint(ctx, b.ID)
 	if err != nil || got.Key != "alpha#2" {

@@ -49,9 +49,11 @@ type Engine struct {
 	Fresh func(context.Context) context.Context
 }
 
-// Run syncs every target, one after another, and returns the summary. The
-// stream of events goes to opt.Events. A target that cannot be read is an
-// error of the run; the others still sync.
+// Run reads every target, decides which NetBox cluster each one owns (see
+// "Endpoint identity" in the package doc), then syncs them one after
+// another and returns the summary. The stream of events goes to
+// opt.Events. A target that cannot be read, or that is refused, is an error
+// of the run and nothing of it is written; the others still sync.
 func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summary {
 	opt.defaults()
 	start := opt.Now()

@@ -113,7 +113,7 @@ func claimClusters(r *run, eps []inventory.Endpoint, labels []string, snaps []*i
 					others = append(others, describeEndpoint(eps[j]))
 				}
 			}
-			out[i].refuse = fmt.Sprintf("endpoint %s resolves to the same label %q as %s: refused, nothing written; give each endpoint its own name (--pve-name for inline endpoints)",
+			out[i].refuse = fmt.Sprintf("%s has the same label %q as %s: refused, nothing written; give each endpoint its own name (--pve-name for inline endpoints)",
 				describeEndpoint(eps[i]), l, strings.Join(others, ", "))
 		}
 	}
@@ -142,8 +142,8 @@ func claimClusters(r *run, eps []inventory.Endpoint, labels []string, snaps []*i
 		if id, ok := byLabel[label]; ok {
 			c := r.cur[ModelCluster][id]
 			if rec, recorded := recordedIdentity(c); recorded && want != "" && rec != want {
-				out[i].refuse = fmt.Sprintf("endpoint %s answers as Proxmox %s, but its NetBox cluster %q (#%d) was recorded for %s: refused, nothing written (another Proxmox behind the same address?); if this is intended, set the custom field %s of that cluster to %q",
-					label, want, c["name"], id, rec, CFPVECluster, want)
+				out[i].refuse = fmt.Sprintf("answers as Proxmox %s, but its NetBox cluster %q (#%d) was recorded for %s: refused, nothing written (another Proxmox behind the same address?); if this is intended, set the custom field %s of that cluster to %q",
+					want, c["name"], id, rec, CFPVECluster, want)
 			}
 			continue
 		}
@@ -178,7 +178,7 @@ func claimClusters(r *run, eps []inventory.Endpoint, labels []string, snaps []*i
 			for _, id := range pick {
 				names = append(names, fmt.Sprintf("%q (#%d, endpoint %q)", r.cur[ModelCluster][id]["name"], id, cfString(r.cur[ModelCluster][id], CFEndpoint)))
 			}
-			out[i].refuse = fmt.Sprintf("endpoint %s has no NetBox cluster yet and %d clusters of ours were recorded for Proxmox %s: %s; refused, nothing written; set the custom field %s of the one that is this endpoint's to %q",
+			out[i].refuse = fmt.Sprintf("no NetBox cluster is labelled %q yet and %d clusters of ours were recorded for Proxmox %s: %s; refused rather than guessed, nothing written; set the custom field %s of the one that is this endpoint's to %q",
 				label, len(pick), want, strings.Join(names, ", "), CFEndpoint, label)
 		}
 	}
@@ -193,8 +193,8 @@ func claimClusters(r *run, eps []inventory.Endpoint, labels []string, snaps []*i
 			names = append(names, labels[i])
 		}
 		for _, i := range who {
-			out[i].refuse = fmt.Sprintf("endpoint %s: NetBox cluster %q (#%d, endpoint %q) is claimed by endpoints %s, all answering as Proxmox %s: refused, nothing written; set the custom field %s of that cluster to the label of the endpoint it belongs to",
-				labels[i], c["name"], id, cfString(c, CFEndpoint), strings.Join(names, " and "), ProxmoxIdentity(snaps[i]), CFEndpoint)
+			out[i].refuse = fmt.Sprintf("NetBox cluster %q (#%d, endpoint %q) is claimed by endpoints %s, all answering as Proxmox %s: refused, nothing written; set the custom field %s of that cluster to the label of the endpoint it belongs to",
+				c["name"], id, cfString(c, CFEndpoint), strings.Join(names, " and "), ProxmoxIdentity(snaps[i]), CFEndpoint)
 		}
 	}
 	return out

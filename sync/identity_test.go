@@ -118,7 +118,7 @@ func TestClaimClusters(t *testing.T) {
 			name:  "same label twice: both refused, the third syncs",
 			eps:   []inventory.Endpoint{ep(1, "a", "h:1"), ep(2, "a", "h:2"), ep(3, "b", "h:3")},
 			snaps: []*inventory.Snapshot{nil, nil, snapOf("beta", false)},
-			want:  []want{{refuse: `same label "a" as #2`}, {refuse: `same label "a" as #1`}, {}},
+			want:  []want{{refuse: `#1 a (h:1) has the same label "a" as #2 a (h:2)`}, {refuse: `#2 a (h:2) has the same label "a" as #1 a (h:1)`}, {}},
 		},
 		{
 			name:     "own cluster recorded for another Proxmox: refused",

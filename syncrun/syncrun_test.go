@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -375,5 +376,50 @@ func TestTwoGuestsWithOneName(t *testing.T) {
 		if vms, _ := h.lab.NetBox.List("virtualization.virtualmachine", url.Values{"name": {name}}); len(vms) != 1 {
 			t.Errorf("VM %q: %d found", name, len(vms))
 		}
+	}
+}
+
+// A stored endpoint keeps its NetBox identity (its key) across renames, and
+// a run over some endpoints never hands another stored endpoint's cluster to
+// one of them, even when both reach the same Proxmox (issue 12).
+func TestStoredEndpointKeyAndReservedClusters(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	eps, _ := h.store.ProxmoxEndpoints(ctx)
+	a := eps[0]
+	run, _ := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if s, _ := run.Result(); s == nil || !s.OK {
+		t.Fatalf("first run: %+v", s)
+	}
+	renamed := "beta" // without the plugin's "(nb:1)" too: the key stays
+	a, err := h.store.UpdateProxmoxEndpoint(ctx, a.ID, store.ProxmoxEndpointPatch{Name: &renamed})
+	if err != nil || Label(a) != "nb:1" {
+		t.Fatalf("label after a rename: %q %v", Label(a), err)
+	}
+	run, _ = h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if s, _ := run.Result(); s == nil || !s.OK || s.NetBox.Writes != 0 {
+		t.Fatalf("after a rename: %+v", s)
+	}
+	// A second endpoint at the same Proxmox, synced alone: a's cluster is
+	// not adoptable (a is stored, only left out of this run).
+	b := a
+	b.Name = "same-proxmox"
+	b, err = h.store.CreateProxmoxEndpoint(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _ = h.runner.Do(ctx, Request{Trigger: TriggerCLI, EndpointIDs: []int64{b.ID}})
+	run.Result()
+	labels := map[string]bool{}
+	cls, err := h.lab.NetBox.List("virtualization.cluster", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cls {
+		cf, _ := c["custom_fields"].(map[string]any)
+		labels[fmt.Sprint(cf["proxmox_endpoint"])] = true
+	}
+	if !labels[Label(a)] || !labels["same-proxmox"] || len(labels) != 2 {
+		t.Fatalf("cluster labels %v, want %q kept and %q new", labels, Label(a), "same-proxmox")
 	}
 }

@@ -87,10 +87,10 @@ func (h *Dashboard) cacheChart(r *http.Request, s []cacheSample) timeChart {
 		tips = append(tips, h.trf(r, "cache.pointTitle", a.At.UTC().Format("15:04:05"), b.At.UTC().Format("15:04:05"), dh, dm, db, b.Entries))
 	}
 	return newTimeChart(h.tr(r, "cache.chartLabel"), h.tr(r, "cache.timeAxis"), times, []chartSeries{
-		{Title: h.tr(r, "cache.seriesHits"), Values: hits, Format: countLabel},
-		{Title: h.tr(r, "cache.seriesMisses"), Values: misses, Format: countLabel},
-		{Title: h.tr(r, "cache.seriesBypasses"), Values: byp, Format: countLabel},
-		{Title: h.tr(r, "cache.seriesEntries"), Values: entries, Format: countLabel},
+		{Title: h.tr(r, "cache.seriesHits"), Values: hits, Format: countLabel, Count: true},
+		{Title: h.tr(r, "cache.seriesMisses"), Values: misses, Format: countLabel, Count: true},
+		{Title: h.tr(r, "cache.seriesBypasses"), Values: byp, Format: countLabel, Count: true},
+		{Title: h.tr(r, "cache.seriesEntries"), Values: entries, Format: countLabel, Count: true},
 	}, tips, nil, nil)
 }
 

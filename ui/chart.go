@@ -47,6 +47,7 @@ type chartSeries struct {
 	Title  string
 	Values []float64
 	Format func(float64) string // y tick labels
+	Count  bool                 // whole numbers: the axis never shows halves
 }
 
 const (
@@ -90,6 +91,9 @@ func newTimeChart(label, xLabel string, times []time.Time, series []chartSeries,
 			hi = math.Max(hi, v)
 		}
 		top2 := niceCeil(hi)
+		if s.Count && top2 < 2 {
+			top2 = 2
+		}
 		for _, v := range []float64{0, top2 / 2, top2} {
 			p.YTicks = append(p.YTicks, chartTick{Pos: f1(bottom - chartPanelH*v/top2), Label: s.Format(v)})
 		}

@@ -422,8 +422,8 @@ func (h *Dashboard) historyChart(r *http.Request, rows []runRow) timeChart {
 	}
 	return newTimeChart(h.tr(r, "history.chartLabel"), h.tr(r, "history.timeAxis"), times, []chartSeries{
 		{Title: h.tr(r, "chart.duration"), Values: durs, Format: durationLabel},
-		{Title: h.tr(r, "chart.requests"), Values: reqs, Format: countLabel},
-		{Title: h.tr(r, "chart.writes"), Values: writes, Format: countLabel},
+		{Title: h.tr(r, "chart.requests"), Values: reqs, Format: countLabel, Count: true},
+		{Title: h.tr(r, "chart.writes"), Values: writes, Format: countLabel, Count: true},
 	}, tips, links, faint)
 }
 

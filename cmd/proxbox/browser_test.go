@@ -354,6 +354,16 @@ func TestBrowserOnDemo(t *testing.T) {
 		chromedp.WaitVisible(css(`[data-testid="signin-form"] #key-error`)),
 	)
 
+	// The log: certmagic's lock chatter is debug, no line repeats its module.
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, "level=INFO") && (strings.Contains(line, `msg="acquiring lock"`) || strings.Contains(line, `msg="lock acquired"`) || strings.Contains(line, `msg="releasing lock"`)) {
+			t.Errorf("certmagic lock chatter at info: %s", line)
+		}
+		if strings.Count(line, " module=") > 1 {
+			t.Errorf("a log line repeats its module: %s", line)
+		}
+	}
+
 	mu.Lock()
 	defer mu.Unlock()
 	if len(foreign) > 0 {

@@ -30,6 +30,9 @@
 //     resets and slow bodies, deterministic for a seed.
 //   - GET /_lab/stats (outside /api2) returns Stats (requests by "METHOD pattern");
 //     POST /_lab/stats/reset or DELETE /_lab/stats resets; Server.Stats/ResetStats do the same.
+//   - Per-guest requests find their guest by vmid and check nodes through an index derived
+//     from the stored routes (dropped by every mutation), not a scan of /cluster/resources:
+//     BenchmarkGuestRequest shows the cost does not grow with the number of guests.
 //   - ServeTLS serves HTTPS with a self-signed certificate like a fresh node.
 //
 // Options fields: FixturesFile, Cluster, Scale, Seed, Token (default DefaultToken), Username

@@ -47,6 +47,7 @@ func (s *Server) storedConfig(g map[string]any) map[string]any {
 func (s *Server) RenameGuest(vmid int, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -68,6 +69,7 @@ func (s *Server) RenameGuest(vmid int, name string) error {
 func (s *Server) MigrateGuest(vmid int, target string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -116,6 +118,7 @@ func (s *Server) StopGuest(vmid int) error  { return s.setRunning(vmid, false) }
 func (s *Server) setRunning(vmid int, running bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -163,6 +166,7 @@ func (s *Server) setRunningLocked(g map[string]any, running bool) string {
 func (s *Server) RemoveGuest(vmid int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -214,6 +218,7 @@ func (s *Server) SetGuestMemory(vmid, mib int) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -231,6 +236,7 @@ func (s *Server) SetGuestMemory(vmid, mib int) error {
 func (s *Server) AddBackup(vmid int, storage string, at time.Time) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return "", err
@@ -268,6 +274,7 @@ func (s *Server) AddSnapshot(vmid int, name, description string, at time.Time) e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -348,6 +355,7 @@ func (s *Server) serveWrite(r *http.Request, rel string, p *pattern, vars map[st
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	if res, bad := s.checkVars(vars); bad {
 		return res
 	}

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,7 +80,9 @@ type Server struct {
 
 	mu     sync.RWMutex
 	routes map[string]any // path (no /api2/json prefix)[?canonical query] -> data or *reply
-	upids  uint32         // counter for tasks created by writes and mutations
+	// idx is derived from routes (guests by vmid, node names); every write under mu drops it.
+	idx   atomic.Pointer[routeIndex]
+	upids uint32 // counter for tasks created by writes and mutations
 
 	fixture struct {
 		sync.Mutex
@@ -180,6 +183,7 @@ func redactToken(t string) string {
 func (s *Server) useCluster(c *Cluster) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	s.name = c.Name
 	s.routes = make(map[string]any, len(c.routes))
 	for k, v := range c.routes {
@@ -323,6 +327,7 @@ func (s *Server) reloadFixture(force bool) error {
 	}
 	s.mu.Lock()
 	s.routes, s.name = routes, name
+	s.dropIndex()
 	s.mu.Unlock()
 	f.modTime, f.size = st.ModTime(), st.Size()
 	if !force {
