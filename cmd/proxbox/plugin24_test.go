@@ -533,6 +533,37 @@ func TestPluginV24Conformance(t *testing.T) {
 		}
 	}
 
+	// "Sync selected" on a VM of the standalone node: the batch resolves its
+	// endpoint as above and sends proxbox's id with the VM's coordinates; the
+	// VM "Sync now" button runs the per-VM stage paths.
+	var solo map[string]any
+	for _, vm := range vms {
+		cf, _ := vm["custom_fields"].(map[string]any)
+		if owner[int64(vm["cluster"].(map[string]any)["id"].(float64))] == int64(pluginPK(1)) && cf["proxmox_vm_type"] == "qemu" {
+			solo = vm
+			break
+		}
+	}
+	if solo == nil {
+		t.Fatal("no QEMU VM of the standalone node")
+	}
+	cf := solo["custom_fields"].(map[string]any)
+	q := fmt.Sprintf("sync/individual/vm?cluster_name=%s&node=%s&type=qemu&vmid=%v&proxmox_endpoint_ids=%d", clusterName["Solo"], cf["proxmox_node"], cf["proxmox_vm_id"], backendID["Solo"])
+	var ind map[string]any
+	code, b = p.do("GET", q, nil)
+	if json.Unmarshal(b, &ind); code != 200 || ind["action"] != "unchanged" || ind["error"] != nil {
+		t.Fatalf("sync selected: %d %s", code, b)
+	}
+	vmPK := int64(solo["id"].(float64))
+	for _, path := range []string{"virtualization/virtual-machines/%d/create/stream", "virtualization/virtual-machines/%d/virtual-disks/create/stream",
+		"virtualization/virtual-machines/%d/backups/create/stream", "virtualization/virtual-machines/%d/snapshots/create/stream"} {
+		code, body := p.do("GET", fmt.Sprintf(path, vmPK)+"?"+v24Query(backendID["Solo"])+fmt.Sprintf("&netbox_vm_ids=%d", vmPK), nil)
+		frames := parsePluginFrames(string(body))
+		if code != 200 || len(frames) == 0 || frames[len(frames)-1].event != "complete" || frames[len(frames)-1].data["ok"] != true {
+			t.Fatalf("sync now %s: %d %s", path, code, body)
+		}
+	}
+
 	// 10. Steady state: the plugin's preflight again, a second job: proxbox
 	// writes nothing; reconcile writes nothing.
 	preflight()
