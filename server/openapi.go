@@ -272,6 +272,11 @@ var routeSpecs = func() map[string]opSpec {
 			e(422, "A limit is out of range (fields names each one).")}},
 		"DELETE /cache/settings": {responses: []resp{ok(200, "Back to the environment's limits.", cacheSettingsJSON{})}},
 
+		"GET /sync/runs/:id/changes": {query: []queryParam{q("model", "NetBox model label"), q("op", "create, update, orphan, delete or skip"),
+			q("failed", "true: failed changes only"), qInt("offset", "skip this many matching changes"), qInt("limit", "0..1000, default 100")},
+			responses: []resp{ok(200, "The matching changes, a page of them.", runChangesJSON{}), e(404, "Sync run not found."),
+				e(422, "id, offset or limit is not a valid integer.")}},
+
 		"GET /admin/logs":        {query: logQuery, responses: []resp{ok(200, "Stored log records, newest first.", logPageJSON{})}},
 		"GET /admin/logs/stream": {query: logQuery, responses: []resp{text(200, ctSSE, "The stored records newer than newer_than_id, then live ones, as \"event: log\" frames."), e(503, "Live logs are not available.")}},
 		"POST /admin/logs/token": {responses: []resp{ok(201, "A token valid 15 minutes and the log URLs that carry it.", logTokenJSON{})}},

@@ -286,6 +286,12 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	do("DELETE", "/auth/keys/"+id, true, nil, 404)
 	do("DELETE", "/auth/keys/x", true, nil, 422)
 
+	// Stored runs' changes.
+	runID := strconv.FormatInt(storeRun(t, f, sampleChanges(), 1), 10)
+	do("GET", "/sync/runs/"+runID+"/changes?model=virtualization.virtualmachine&op=update&failed=false&offset=0&limit=10", true, nil, 200)
+	do("GET", "/sync/runs/999/changes", true, nil, 404)
+	do("GET", "/sync/runs/x/changes", true, nil, 422)
+
 	// Syncs and Proxmox reads refuse while nothing is configured.
 	for _, r := range stageRoutes {
 		do("GET", strings.ReplaceAll(r.path, ":vm_id", "1"), true, nil, 400)

@@ -211,6 +211,8 @@ func (s *Server) routes() {
 		e.GET("/metrics", echo.WrapHandler(s.opt.Metrics))
 	}
 
+	e.GET("/sync/runs/:id/changes", s.runChanges)
+
 	e.GET("/admin/logs", s.adminLogs)
 	e.GET("/admin/logs/stream", s.adminLogsStream)
 	e.POST("/admin/logs/token", s.logToken)

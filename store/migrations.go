@@ -114,6 +114,14 @@ var migrations = []string{
 	UPDATE proxmox_endpoint SET endpoint_key = endpoint_key || '#' || id WHERE EXISTS (
 		SELECT 1 FROM proxmox_endpoint p WHERE p.endpoint_key = proxmox_endpoint.endpoint_key AND p.id < proxmox_endpoint.id);
 	CREATE UNIQUE INDEX proxmox_endpoint_key ON proxmox_endpoint(endpoint_key);`,
+	// 6: the full change list of a run whose stored summary is bounded
+	// (gzip-compressed JSON array), apart from the summary so listing runs
+	// never reads it.
+	`CREATE TABLE sync_run_changes (
+		run_id INTEGER PRIMARY KEY REFERENCES sync_run(id) ON DELETE CASCADE,
+		count INTEGER NOT NULL,
+		body BLOB NOT NULL
+	);`,
 }
 
 // SchemaVersion is the version a fully migrated store has.

@@ -91,7 +91,21 @@ type Config struct {
 	// reused snapshot's age whatever the gaps; default 10 minutes.
 	JobGap         time.Duration
 	SnapshotMaxAge time.Duration
+	// HistoryBytes caps the stored run history (summaries, stage results,
+	// change lists): after each run the oldest runs beyond it are deleted
+	// (store.PruneRuns). 0: DefaultHistoryBytes; negative: no cap.
+	HistoryBytes int64
+	// ChangesPerKind bounds the changes of one model a stored summary lists
+	// (the rest are stored apart, see store.RunChanges); 0:
+	// sync.StoredChangesPerModel.
+	ChangesPerKind int
 }
+
+// DefaultHistoryBytes is the default cap of the stored run history. A run
+// stores a bounded summary (sync.Summary.Bounded: counts, some changes per
+// kind, a few hundred KB at most) and, when that leaves changes out, the full
+// change list compressed (about 1 MB for a 10,000-guest first run).
+const DefaultHistoryBytes = 64 << 20
 
 // NetBoxTuning is the part of the NetBox client's configuration that comes
 // from the appliance's settings rather than from the endpoint.
@@ -723,14 +737,26 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 			errText = errText[:4000] + "…"
 		}
 	}
-	var raw json.RawMessage
+	var raw, changes json.RawMessage
+	nChanges := 0
 	if sum != nil {
+		// The stored summary is bounded; the full change list goes apart when
+		// the bound left changes out (sync.Summary.Bounded documents the shape).
+		perKind := rn.cfg.ChangesPerKind
+		if perKind <= 0 {
+			perKind = pbsync.StoredChangesPerModel
+		}
+		stored := sum.Bounded(perKind, pbsync.StoredMessages)
 		run.invMu.Lock()
 		raw, _ = json.Marshal(struct {
 			*pbsync.Summary
 			Inventory map[string]EndpointInventory `json:"inventory,omitempty"`
-		}{sum, run.inv})
+		}{stored, run.inv})
 		run.invMu.Unlock()
+		if stored.Plan != nil && len(stored.Plan.Omitted) > 0 {
+			nChanges = len(sum.Plan.Changes)
+			changes, _ = json.Marshal(sum.Plan.Changes)
+		}
 		if rn.cfg.Metrics != nil {
 			for typ, c := range sum.Objects {
 				for outcome, n := range map[string]int{"created": c.Created, "updated": c.Updated, "unchanged": c.Unchanged, "orphaned": c.Orphaned, "deleted": c.Deleted, "failed": c.Failed, "skipped": c.Skipped} {
@@ -745,6 +771,21 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 	defer cancel()
 	if err := rn.cfg.Store.FinishRun(ctx, run.ID, time.Now().UTC(), status, raw, errText); err != nil {
 		log.Warn("record run", "err", err)
+	}
+	if changes != nil {
+		if err := rn.cfg.Store.SaveRunChanges(ctx, run.ID, nChanges, changes); err != nil {
+			log.Warn("record run changes", "err", err)
+		}
+	}
+	if limit := rn.cfg.HistoryBytes; limit >= 0 {
+		if limit == 0 {
+			limit = DefaultHistoryBytes
+		}
+		if n, err := rn.cfg.Store.PruneRuns(ctx, limit); err != nil {
+			log.Warn("prune run history", "err", err)
+		} else if n > 0 {
+			log.Info("run history pruned", "runs_deleted", n, "cap_bytes", limit)
+		}
 	}
 	run.sum = sum
 	if ctxErr != nil {
