@@ -66,10 +66,14 @@ type Config struct {
 	MetricsPublic    bool
 	// ProxmoxWrites allows the plugin's write routes (HA arm/disarm) to
 	// change Proxmox; off, every route that would write answers 403.
-	ProxmoxWrites    bool
-	DebugCache       bool
-	NetBoxTimeout    float64       // seconds
-	SyncInterval     time.Duration // 0: no scheduled syncs
+	ProxmoxWrites bool
+	DebugCache    bool
+	NetBoxTimeout float64       // seconds
+	SyncInterval  time.Duration // 0: no scheduled syncs
+	// Watch polls every endpoint and syncs what changed (package watch);
+	// WatchInterval is the poll interval.
+	Watch            bool
+	WatchInterval    time.Duration
 	NetBoxRetries    int           // retries of a failed NetBox request
 	NetBoxRetryDelay time.Duration // first backoff
 	NetBoxWrites     int           // NetBox requests in flight
@@ -263,14 +267,37 @@ var options = []option{
 		c.DebugCache, err = parseBool(v)
 		return err
 	}},
-	{"sync-interval", "PROXBOX_SYNC_INTERVAL", "0", "run a full sync of every endpoint this often, e.g. 15m (0: only on demand)", func(c *Config, v string) error {
+	{"watch", "PROXBOX_WATCH", "on", "watch every Proxmox endpoint (poll /cluster/resources and /cluster/tasks) and sync each change within seconds; off: only full syncs", func(c *Config, v string) error {
+		b, err := parseBool(v)
+		if err != nil {
+			return errors.New("allowed: on, off (or true, false, 1, 0, yes, no)")
+		}
+		c.Watch = b
+		return nil
+	}},
+	{"watch-interval", "PROXBOX_WATCH_INTERVAL", "5s", "poll interval of the watch, jittered per endpoint (at least 1s)", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if n, nerr := strconv.Atoi(v); nerr == nil {
+			d, err = time.Duration(n)*time.Second, nil
+		}
+		if err != nil || d < time.Second || d > time.Hour {
+			return errors.New("allowed: a duration from 1s to 1h such as 5s or 30s (plain numbers are seconds)")
+		}
+		c.WatchInterval = d
+		return nil
+	}},
+	{"sync-interval", "PROXBOX_SYNC_INTERVAL", "auto", "run a full sync of every endpoint this often, e.g. 15m (0: only on demand; auto: 1h while PROXBOX_WATCH is on, else 0)", func(c *Config, v string) error {
+		if v == "auto" {
+			c.SyncInterval = -1 // resolved once PROXBOX_WATCH is known
+			return nil
+		}
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 			c.SyncInterval = time.Duration(n) * time.Second
 			return nil
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || (d > 0 && d < time.Minute) {
-			return errors.New("allowed: 0 (off), or a duration of at least 1m such as 15m or 1h (plain numbers are seconds)")
+			return errors.New("allowed: auto, 0 (off), or a duration of at least 1m such as 15m or 1h (plain numbers are seconds)")
 		}
 		c.SyncInterval = d
 		return nil
@@ -524,6 +551,12 @@ func Flags(fs *flag.FlagSet, defaults map[string]string) func(getenv func(string
 					shown = "(hidden)"
 				}
 				return Config{}, fmt.Errorf("invalid %s=%s: %w", name, shown, err)
+			}
+		}
+		if c.SyncInterval < 0 {
+			c.SyncInterval = 0
+			if c.Watch {
+				c.SyncInterval = time.Hour
 			}
 		}
 		if c.TLS == TLSFiles && (c.TLSCert == "" || c.TLSKey == "") {

@@ -313,3 +313,32 @@ func TestLegacyVariables(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchOptions(t *testing.T) {
+	cases := []struct {
+		env      map[string]string
+		watch    bool
+		interval time.Duration
+		sync     time.Duration
+	}{
+		{map[string]string{}, true, 5 * time.Second, time.Hour},
+		{map[string]string{"PROXBOX_WATCH": "off"}, false, 5 * time.Second, 0},
+		{map[string]string{"PROXBOX_WATCH_INTERVAL": "1s"}, true, time.Second, time.Hour},
+		{map[string]string{"PROXBOX_WATCH_INTERVAL": "30"}, true, 30 * time.Second, time.Hour},
+		{map[string]string{"PROXBOX_SYNC_INTERVAL": "0"}, true, 5 * time.Second, 0},
+		{map[string]string{"PROXBOX_WATCH": "off", "PROXBOX_SYNC_INTERVAL": "15m"}, false, 5 * time.Second, 15 * time.Minute},
+	}
+	for _, c := range cases {
+		got, err := Load(env(c.env))
+		if err != nil || got.Watch != c.watch || got.WatchInterval != c.interval || got.SyncInterval != c.sync {
+			t.Errorf("%v: watch %v every %s, sync %s, err %v; want %v, %s, %s", c.env, got.Watch, got.WatchInterval, got.SyncInterval, err, c.watch, c.interval, c.sync)
+		}
+	}
+	for env, bad := range map[string]string{"PROXBOX_WATCH": "sometimes", "PROXBOX_WATCH_INTERVAL": "500ms"} {
+		if _, err := Load(envOne(env, bad)); err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("%s=%s: %v", env, bad, err)
+		}
+	}
+}
+
+func envOne(k, v string) func(string) string { return env(map[string]string{k: v}) }

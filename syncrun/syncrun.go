@@ -41,6 +41,7 @@ const (
 	TriggerDashboard = "dashboard"
 	TriggerCLI       = "cli"
 	TriggerSchedule  = "schedule"
+	TriggerWatch     = "watch"
 )
 
 // ErrNoNetBox is returned when no NetBox endpoint is configured.
@@ -71,6 +72,13 @@ type Request struct {
 	// Events receives the engine's events as they happen (besides the run's
 	// own subscribers); it must not block.
 	Events func(pbsync.Event)
+	// Snapshots are ready-made snapshots by endpoint id (the watcher's):
+	// those endpoints are not read.
+	Snapshots map[int64]*inventory.Snapshot
+	// State keeps NetBox's state between the runs of one caller (the
+	// watcher; see sync.State). The Runner resets it when any other run, or
+	// a change of NetBox endpoint, came in between.
+	State *pbsync.State
 }
 
 // Config wires a Runner.
@@ -134,6 +142,10 @@ type Runner struct {
 	last   map[int64]*Run // most recent finished run per trigger-agnostic id (kept for late watchers)
 	nb     *nbClient
 	snaps  map[int64]snapEntry
+	// gen counts the runs that may have written (and NetBox client
+	// changes): a State last used at another generation may be stale.
+	gen      uint64
+	stateGen map[*pbsync.State]uint64
 
 	// stop is closed by Close: runs in progress are cancelled and no new
 	// run starts; running counts the runs Close waits for.
@@ -176,7 +188,7 @@ func New(cfg Config) *Runner {
 		cfg.SnapshotMaxAge = 10 * time.Minute
 	}
 	return &Runner{cfg: cfg, log: cfg.Logger.With("module", "sync"), locks: map[int64]*gosync.Mutex{}, active: map[int64]*Run{}, last: map[int64]*Run{},
-		snaps: map[int64]snapEntry{}, stop: make(chan struct{}), holder: newHolder()}
+		snaps: map[int64]snapEntry{}, stateGen: map[*pbsync.State]uint64{}, stop: make(chan struct{}), holder: newHolder()}
 }
 
 func newHolder() store.LeaseHolder {
@@ -557,6 +569,27 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 		}
 	}
 
+	rn.mu.Lock()
+	gen := rn.gen
+	if st := run.Request.State; st != nil && !opt.DryRun {
+		if g, ok := rn.stateGen[st]; !ok || g != gen {
+			st.Reset() // another run wrote in between: list NetBox again
+		}
+		opt.State = st
+	}
+	rn.mu.Unlock()
+	defer func() {
+		if opt.DryRun {
+			return
+		}
+		rn.mu.Lock()
+		defer rn.mu.Unlock()
+		alone := opt.State != nil && rn.gen == gen // no other run ended meanwhile
+		rn.gen++                                   // every other State may be stale now
+		if alone {
+			rn.stateGen[opt.State] = rn.gen
+		}
+	}()
 	eng := nbadapter.Engine(p.nb)
 	if run.Request.ReuseSnapshot {
 		// A stage of a multi-stage job: NetBox reads may be served by the GET
@@ -595,6 +628,9 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Optio
 	reuse := req.ReuseSnapshot
 	iep := endpointOf(ep)
 	return pbsync.Target{Endpoint: iep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
+		if snap, ok := req.Snapshots[ep.ID]; ok && snap != nil {
+			return snap, nil
+		}
 		if reuse {
 			rn.mu.Lock()
 			e, ok := rn.snaps[ep.ID]
@@ -845,6 +881,7 @@ func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) 
 		return nil, err
 	}
 	rn.nb = &nbClient{sig: sig, client: c}
+	rn.gen++ // another NetBox: every State is stale
 	return c, nil
 }
 

@@ -346,6 +346,9 @@ var msgEN = map[string]string{
 	"tls.trustPythonA":        "The plugin calls the appliance with",
 	"tls.trustPythonB":        ", which reads its own bundle. Point it at a bundle that holds the system CAs and this root, in the environment of NetBox's services (e.g. a systemd drop-in for",
 	"tls.and":                 "and",
+	"tls.certifi":             "The plugin's storage-content view",
+	"tls.certifiA":            "Plugin v0.0.24 reads storage contents through its own HTTPS connection that trusts only the bundle of",
+	"tls.certifiB":            "(certifi's cacert.pem, or the system bundle with Debian's python3-requests) and ignores REQUESTS_CA_BUNDLE. Append this root to that bundle in NetBox's Python, again after every certifi upgrade, or serve a publicly trusted certificate instead (PROXBOX_TLS=acme, or files with one):",
 	"tls.namesWarning":        "Names incomplete",
 
 	// logs
@@ -742,6 +745,9 @@ var msgPT = map[string]string{
 	"tls.trustPythonA":        "O plugin chama o appliance com",
 	"tls.trustPythonB":        ", que lê o próprio pacote de CAs. Aponte-o para um pacote com as CAs do sistema e esta raiz, no ambiente dos serviços do NetBox (por exemplo, um drop-in do systemd para",
 	"tls.and":                 "e",
+	"tls.certifi":             "A visão de conteúdo de storage do plugin",
+	"tls.certifiA":            "O plugin v0.0.24 lê o conteúdo dos storages por uma conexão HTTPS própria que confia só no pacote de",
+	"tls.certifiB":            "(o cacert.pem do certifi, ou o pacote do sistema com o python3-requests do Debian) e ignora REQUESTS_CA_BUNDLE. Acrescente esta raiz a esse pacote no Python do NetBox, de novo após cada atualização do certifi, ou sirva um certificado publicamente confiável (PROXBOX_TLS=acme, ou files com um):",
 	"tls.namesWarning":        "Nomes incompletos",
 
 	// logs
