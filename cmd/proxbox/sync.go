@@ -78,10 +78,11 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			stageList = append(stageList, st)
 		}
 	}
-	// Every setting is checked before anything is opened or created.
+	// Every setting is checked before anything is opened or created; a bad one is bad usage (2).
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		return err
+		fmt.Fprintln(stderr, "proxbox sync:", err)
+		return errUsage
 	}
 	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
 	for _, w := range cfg.Warnings {
