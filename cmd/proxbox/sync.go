@@ -79,11 +79,10 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			stageList = append(stageList, st)
 		}
 	}
-	// Every setting is checked before anything is opened or created.
-	// An invalid setting is bad usage (exit 2), like an invalid flag.
+	// Every setting is checked before anything is opened or created; a bad one is bad usage (2).
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "proxbox sync:", err)
 		return errUsage
 	}
 	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
