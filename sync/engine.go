@@ -332,7 +332,7 @@ func (r *run) hasTag(slug string) bool {
 }
 
 var listFields = map[string]string{
-	ModelVM:          "id,name,status,cluster,device,role,platform,vcpus,memory,disk,description,tags,custom_fields,primary_ip4,primary_ip6",
+	ModelVM:          "id,name,status,site,cluster,device,role,platform,vcpus,memory,disk,description,tags,custom_fields,primary_ip4,primary_ip6",
 	ModelVMInterface: "id,name,enabled,mtu,mode,virtual_machine,untagged_vlan,primary_mac_address,tags",
 	ModelDisk:        "id,name,size,virtual_machine,tags",
 	ModelMAC:         "id,mac_address,assigned_object_type,assigned_object_id,tags",

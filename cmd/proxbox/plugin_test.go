@@ -209,7 +209,7 @@ func TestPluginConformance(t *testing.T) {
 	user, tokName, _ := strings.Cut(pve.TokenID, "!")
 	// The plugin's own ProxmoxEndpoint row in NetBox, which the pushed endpoint mirrors
 	// (backup routines and replications point at it).
-	if _, err := l.NetBox.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{"name": "PVE", "ip_address": pve.Host, "port": pve.Port, "username": user, "verify_ssl": false}); err != nil {
+	if _, err := l.NetBox.SeedProxmoxEndpoint(ctx, "PVE", pve.Host, pve.Port, user); err != nil {
 		t.Fatal(err)
 	}
 	if code, b := p.do("GET", "proxmox/endpoints", nil); code != 200 || strings.TrimSpace(string(b)) != "[]" {
