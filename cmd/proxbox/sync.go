@@ -128,9 +128,10 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			return err
 		}
 		defer st.Close()
-		r := syncrun.New(syncrun.Config{Store: st, Logger: log, Defaults: opt, Version: version, NetBox: netboxTuning(cfg),
+		pol := egressPolicy(cfg)
+		r := syncrun.New(syncrun.Config{Store: st, Logger: log, Defaults: opt, Version: version, NetBox: netboxTuning(cfg), Egress: pol,
 			PVEConf: func(ep store.ProxmoxEndpoint) proxmox.Config {
-				c := proxmoxConfig(ep, nil)
+				c := proxmoxConfig(ep, nil, pol)
 				c.Concurrency = cfg.ProxmoxFetch
 				return c
 			}})
