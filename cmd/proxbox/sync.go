@@ -80,9 +80,11 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 		}
 	}
 	// Every setting is checked before anything is opened or created.
+	// An invalid setting is bad usage (exit 2), like an invalid flag.
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		return err
+		fmt.Fprintln(stderr, err)
+		return errUsage
 	}
 	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
 	for _, w := range cfg.Warnings {
@@ -100,11 +102,6 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 		}
 		if *nbURL == "" || *nbToken == "" {
 			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
-			return errUsage
-		}
-		cfg, err := config.Load(os.Getenv)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
 			return errUsage
 		}
 		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg), egressPolicy(cfg))
