@@ -62,12 +62,25 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	rep := newReport(opt.Events, opt.Now)
 	netboxDelta := e.netboxDelta()
 	var pveRequests int64
+	if opt.DryRun {
+		opt.State = nil // a dry run's simulated writes must not be remembered
+	}
 	sh := &shared{cur: map[string]map[int64]map[string]any{}, loaded: map[string]bool{}}
+	if opt.State != nil {
+		sh = opt.State.shared()
+	}
 	pctx := ctx
 	if e.Fresh != nil {
 		pctx = e.Fresh(ctx)
 	}
-	e.checkPlugin(pctx, &opt, &sh.plugin)
+	if sh.plugin.checked && sh.plugin.err == "" {
+		if !opt.IgnorePluginSettings && sh.plugin.settings != nil {
+			ApplyPluginSettings(&opt.Map, sh.plugin.settings)
+		}
+	} else {
+		sh.plugin = pluginState{}
+		e.checkPlugin(pctx, &opt, &sh.plugin)
+	}
 	// Every endpoint's label, then every snapshot, then who owns which
 	// NetBox cluster: nothing is written before all three are known.
 	labels := make([]string, len(targets))
@@ -127,6 +140,9 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 		}
 	}
 	s := rep.summary(start, opt.DryRun)
+	if opt.State != nil && len(s.Errors) > 0 {
+		opt.State.Reset() // what failed may have half landed: list again next time
+	}
 	s.Proxmox.Requests = pveRequests
 	netboxDelta(s)
 	rep.send(Event{Type: EventRunFinished, Summary: s})
@@ -168,6 +184,8 @@ type run struct {
 	once    func(model string, load func() error) error
 	ps      *pluginState
 	pc      pluginCtx
+	// warm: NetBox's objects come from Options.State, nothing is listed.
+	warm bool
 	// lastBackupWrite is when the last backup write request ended (BackupBatchDelay).
 	lastBackupWrite time.Time
 }
@@ -223,6 +241,18 @@ func (r *run) loadClusters(ctx context.Context) error {
 func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options, rep *report, sh *shared) {
 	r := e.newRun(opt, rep, sh)
 	r.snap = snap
+	label := EndpointLabel(snap.Endpoint)
+	if opt.State != nil {
+		if es := opt.State.endpoint(label); es != nil {
+			r.warm = true
+			for m, v := range es.cur {
+				if r.cur[m] == nil {
+					r.cur[m] = v
+				}
+			}
+		}
+		defer func() { opt.State.keep(label, r.cur) }()
+	}
 	for _, w := range snap.Warnings {
 		rep.warn(w.Object, w.Detail)
 	}
@@ -239,7 +269,6 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 	}
 	// Our cluster, and whether its name is taken by someone else.
 	name := ClusterName(snap)
-	label := EndpointLabel(snap.Endpoint)
 	if _, ours := r.idFor(ModelCluster, label); !ours {
 		if err := r.load(ctx, ModelCluster, url.Values{"name": {name}}); err != nil {
 			rep.fail("netbox", err.Error())
@@ -334,7 +363,7 @@ func (r *run) hasTag(slug string) bool {
 }
 
 var listFields = map[string]string{
-	ModelVM:          "id,name,status,cluster,device,role,platform,vcpus,memory,disk,description,tags,custom_fields,primary_ip4,primary_ip6",
+	ModelVM:          "id,name,status,site,cluster,device,role,platform,vcpus,memory,disk,description,tags,custom_fields,primary_ip4,primary_ip6",
 	ModelVMInterface: "id,name,enabled,mtu,mode,virtual_machine,untagged_vlan,primary_mac_address,tags",
 	ModelDisk:        "id,name,size,virtual_machine,tags",
 	ModelMAC:         "id,mac_address,assigned_object_type,assigned_object_id,tags",
@@ -385,6 +414,9 @@ func (r *run) loadChunked(ctx context.Context, model, param string, vals []strin
 }
 
 func (r *run) loadAll(ctx context.Context) error {
+	if r.warm {
+		return nil // a State's earlier runs read and kept these (see State)
+	}
 	keys := func(model string) []string {
 		var out []string
 		for _, o := range r.d.Objects(model) {
