@@ -67,6 +67,9 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 		pctx = e.Fresh(ctx)
 	}
 	e.checkPlugin(pctx, &opt, &sh.plugin)
+	if sh.plugin.checked && !sh.plugin.installed && sh.plugin.err == "" {
+		ctx = context.WithValue(ctx, pluginAbsentKey{}, true)
+	}
 	for _, t := range targets {
 		label := EndpointLabel(t.Endpoint)
 		rep.endpoint = label
@@ -89,6 +92,17 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	}
 	rep.send(Event{Type: EventRunFinished, Summary: s})
 	return s
+}
+
+type pluginAbsentKey struct{}
+
+// PluginAbsent reports, inside a Target's Read, that this run found no
+// netbox-proxbox plugin, so no plugin stage will use the Proxmox data only
+// they need (storage, backups, snapshots, replications, backup jobs, tasks):
+// the reader may skip it.
+func PluginAbsent(ctx context.Context) bool {
+	v, _ := ctx.Value(pluginAbsentKey{}).(bool)
+	return v
 }
 
 // SyncSnapshot syncs one snapshot that the caller already read.

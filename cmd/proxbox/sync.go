@@ -183,6 +183,9 @@ func inlineTargets(urls, tokens, users, passwords []string, insecure bool, read 
 		}
 		ep := inventory.Endpoint{ID: int64(i + 1), Name: u.Hostname(), Host: u.Hostname()}
 		out = append(out, pbsync.Target{Endpoint: ep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
+			if pbsync.PluginAbsent(ctx) {
+				return c.Read(ctx, ep, syncrun.WithoutPluginReads(read))
+			}
 			return c.Read(ctx, ep, read)
 		}})
 	}
