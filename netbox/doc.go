@@ -43,9 +43,10 @@
 // up to 50 names (name=a&name=b&cluster_id=3) where identities allow, else one by one. An object
 // of a landed batch that cannot be found, or a batch where no object can be looked up, fails with
 // ErrReplyLost and is never re-sent: a gap is filled by the next sync run, a duplicate is not
-// removed by anything. A request that NetBox is still processing when the lookup runs is a window
-// this cannot close; NetBox's uniqueness rules (VM name per cluster, slugs) then refuse the
-// second copy.
+// removed by anything. NetBox finishes a request whose client went away and commits it at its
+// end, so when no reply came at all (a timeout or dropped connection, not an answered 5xx) an
+// "absent" is not final: the client waits with growing pauses (RetryBase doubling, at most
+// MaxBackoff) and looks again, for up to one more Timeout, before it sends the batch again.
 //
 // # Counters
 //

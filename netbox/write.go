@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Result is the outcome of one input object of a bulk write.
@@ -188,7 +189,7 @@ func (c *Client) batch(ctx context.Context, o *op, idx []int) {
 				return
 			}
 			resends++
-			pending = c.reconcileLost(ctx, o, pending, err)
+			pending = c.reconcileLost(ctx, o, pending, err, mayStillRun(amb))
 			continue
 		case err != nil:
 			o.fail(pending, fmt.Errorf("netbox %s %s: %w", o.verb(), o.model, err))
@@ -330,16 +331,50 @@ const (
 // landed and every pending object is sent again. Found: the batch landed; every object is looked
 // up for its reply, and one that cannot be found is not re-sent (ErrReplyLost) because a second
 // copy is worse than a gap the next sync run fills. It returns the indexes to send again.
-func (c *Client) reconcileLost(ctx context.Context, o *op, pending []int, cause error) []int {
+//
+// When the request may still be running in NetBox (no reply at all: a timeout or a dropped
+// connection, not a 5xx answer), NetBox commits it at its end, so "absent" is not final: the
+// lookup is repeated with growing pauses for up to one more Timeout (NetBox's own worker
+// timeout bounds a request the same way) before the batch is sent again.
+func (c *Client) reconcileLost(ctx context.Context, o *op, pending []int, cause error, mayRun bool) []int {
 	fresh := FreshRead(ctx)
+	var waited time.Duration
+	for attempt := 0; ; attempt++ {
+		absent, rest := c.reconcileOnce(fresh, o, pending, cause)
+		if !absent {
+			return rest
+		}
+		if !mayRun || waited >= c.cfg.Timeout {
+			c.log.Info("netbox create reply lost; objects absent, re-sending", "model", o.model, "objects", len(pending), "waited", waited, "error", cause)
+			return pending
+		}
+		d := min(c.cfg.RetryBase<<min(attempt, 16), c.cfg.MaxBackoff, c.cfg.Timeout-waited)
+		c.log.Info("netbox create reply lost; objects not there yet, waiting before re-checking", "model", o.model, "objects", len(pending), "wait", d, "error", cause)
+		if err := c.sleep(ctx, d); err != nil {
+			o.fail(pending, fmt.Errorf("netbox create %s: %w (%v): %w", o.model, ErrReplyLost, cause, err))
+			return nil
+		}
+		waited += d
+	}
+}
+
+// mayStillRun tells whether the request behind a lost reply may still be running in NetBox:
+// it got no HTTP answer at all (an answered 5xx has finished).
+func mayStillRun(amb *ambiguousError) bool {
+	var ae *APIError
+	return !errors.As(amb.cause, &ae)
+}
+
+// reconcileOnce looks the pending objects up once. absent reports that the first object
+// that could be looked up is not in NetBox; otherwise the results are filled and rest is nil.
+func (c *Client) reconcileOnce(fresh context.Context, o *op, pending []int, cause error) (absent bool, rest []int) {
 	probe := -1
 	var probeErr error
 	for j, i := range pending {
 		obj, st, err := c.lookup(fresh, o, i)
 		switch st {
 		case lookAbsent:
-			c.log.Info("netbox create reply lost; objects absent, re-sending", "model", o.model, "objects", len(pending), "error", cause)
-			return pending
+			return true, nil
 		case lookFound:
 			o.out[i] = Result{Index: i, Object: obj}
 			probe = j
@@ -356,10 +391,10 @@ func (c *Client) reconcileLost(ctx context.Context, o *op, pending []int, cause 
 			err = fmt.Errorf("netbox create %s: %w (%v); re-read failed: %w", o.model, ErrReplyLost, cause, probeErr)
 		}
 		o.fail(pending, err)
-		return nil
+		return false, nil
 	}
 	c.log.Info("netbox create reply lost but the batch landed; re-reading its objects", "model", o.model, "objects", len(pending))
-	rest := pending[probe+1:]
+	rest = pending[probe+1:]
 	done := c.lookupGrouped(fresh, o, rest)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, c.cfg.Concurrency)
@@ -388,7 +423,7 @@ func (c *Client) reconcileLost(ctx context.Context, o *op, pending []int, cause 
 		// Objects before the probe had no identity or a failed lookup.
 		o.out[i] = Result{Index: i, Err: fmt.Errorf("netbox create %s: batch landed, %w", o.model, ErrReplyLost)}
 	}
-	return nil
+	return false, nil
 }
 
 // lookup finds the object created from o.items[i], if any.

@@ -1003,3 +1003,32 @@ func TestVLANMustBelongToTheInterfaceSite(t *testing.T) {
 		t.Fatalf("tagged_vlans rendered as %v", tv)
 	}
 }
+
+// TestWriteLandsAfterTheClientLeft: as NetBox finishes a request whose client disconnected
+// and commits at its end, a slow write whose client gave up lands anyway, when its delayed
+// reply would have been sent, and not before.
+func TestWriteLandsAfterTheClientLeft(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.srv.SetFaults(Faults{WriteCost: 300 * time.Millisecond})
+	ct := idOf(h.mustCreate("/api/virtualization/cluster-types/", map[string]any{"name": "C", "slug": "c"}))
+	body, _ := json.Marshal([]map[string]any{{"name": "a", "type": ct}, {"name": "b", "type": ct}})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.ts.URL+"/api/virtualization/clusters/", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Token "+testV1)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := h.ts.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the client got a reply (%d) before its timeout", resp.StatusCode)
+	}
+	if n := h.srv.Count("virtualization.cluster"); n != 0 {
+		t.Fatalf("%d clusters visible when the client gave up: the write must commit at its end", n)
+	}
+	for range 100 {
+		if h.srv.Count("virtualization.cluster") == 2 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the write never landed: %d clusters", h.srv.Count("virtualization.cluster"))
+}
