@@ -21,6 +21,7 @@
 // A write sleeps its latency and write cost (per object of the request) before it commits, and
 // finishes even when its client has gone (only the reply is lost), as NetBox does; a read stops
 // when its client goes.
+//
 //	srv.Create(ctx, "virtualization.virtualmachine", map[string]any{...}) // seed via POST rules
 //	srv.Update(ctx, model, id, patch); srv.Delete(ctx, model, id)
 //	srv.Get(model, id); srv.List(model, url.Values{...}); srv.Count(model)
