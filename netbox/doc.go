@@ -23,9 +23,12 @@
 //
 // # Writes
 //
-// Create, Update and Delete split their input into requests of Config.BatchSize objects and run
-// up to Config.Concurrency of them at once (a client-wide semaphore bounds the requests in
-// flight, so concurrent calls share the bound). NetBox bulk writes are atomic
+// Create, Update and Delete split their input into requests of at most Config.BatchSize objects
+// and run up to Config.Concurrency of them at once (a client-wide semaphore bounds the requests
+// in flight, so concurrent calls share the bound). The size adapts per model: after a bulk write
+// the client keeps the time NetBox took per object and cuts the next requests of that model so
+// one takes about a quarter of Config.Timeout (a request that got no reply counts as twice the
+// timeout); BatchSizes reports the sizes, and the sync summary carries them. NetBox bulk writes are atomic
 // (peers-and-fixtures.md B.6 items 9 and 10): a 400 whose body is a list of per-item error dicts
 // marks the bad items with NetBox's messages and the rest are sent again; a 400, 409 or 413 with
 // a single error for a whole batch is bisected until the offending items are alone. Bulk update

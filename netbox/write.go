@@ -137,15 +137,10 @@ func (c *Client) run(ctx context.Context, o *op, idx []int) {
 		o.fail(idx, o.err)
 		return
 	}
-	var batches [][]int
-	for len(idx) > 0 {
-		n := min(c.cfg.BatchSize, len(idx))
-		batches = append(batches, idx[:n:n])
-		idx = idx[n:]
-	}
 	work := make(chan []int)
 	var wg sync.WaitGroup
-	for range min(c.cfg.Concurrency, len(batches)) {
+	first := min(c.sizer.size(o.path, c.cfg.BatchSize, c.cfg.Timeout), len(idx))
+	for range min(c.cfg.Concurrency, (len(idx)+first-1)/first) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -158,8 +153,12 @@ func (c *Client) run(ctx context.Context, o *op, idx []int) {
 			}
 		}()
 	}
-	for _, b := range batches {
-		work <- b
+	// Batches are cut as they are handed out, so a size learnt from the first replies
+	// applies to the rest of this write.
+	for len(idx) > 0 {
+		n := min(c.sizer.size(o.path, c.cfg.BatchSize, c.cfg.Timeout), len(idx))
+		work <- idx[:n:n]
+		idx = idx[n:]
 	}
 	close(work)
 	wg.Wait()
@@ -176,8 +175,15 @@ func (c *Client) batch(ctx context.Context, o *op, idx []int) {
 			o.fail(pending, fmt.Errorf("netbox %s %s: encode: %w", o.verb(), o.model, err))
 			return
 		}
+		sent := time.Now()
 		resp, err := c.do(ctx, request{method: o.method, path: o.path, body: body, noBlindRetry: o.method == http.MethodPost})
 		var amb *ambiguousError
+		switch {
+		case err == nil && resp.status >= 200 && resp.status < 300:
+			c.sizer.observe(o.path, len(pending), time.Since(sent))
+		case errors.As(err, &amb) && mayStillRun(amb):
+			c.sizer.observe(o.path, len(pending), 2*c.cfg.Timeout)
+		}
 		switch {
 		case errors.As(err, &amb):
 			if resends >= c.cfg.MaxRetries {

@@ -518,3 +518,24 @@ func TestCreateTimedOutWaitsForTheCommit(t *testing.T) {
 		t.Fatalf("%d look-ups: want a look-up that found nothing yet, then one that found the batch", st.Requests["GET "+vmPath])
 	}
 }
+
+// TestBatchSizeAdaptsToNetBoxSpeed: after a bulk write, the client sizes the next requests
+// of that model so that one takes about a quarter of the timeout at the speed NetBox showed
+// (never more than Config.BatchSize), and reports the size.
+func TestBatchSizeAdaptsToNetBoxSpeed(t *testing.T) {
+	srv, ts := newLab(t, lab.Options{}, nil)
+	clusters := seedClusters(t, srv, 1)
+	srv.ResetStats()
+	srv.SetFaults(lab.Faults{WriteCost: 10 * time.Millisecond}) // 50 objects: 0.5 s of a 1 s timeout
+	c, _ := newClient(t, ts.URL, func(cfg *Config) { cfg.Timeout = time.Second; cfg.BatchSize = 50; cfg.Concurrency = 1 })
+	okResults(t, c.Create(context.Background(), vmModel, vmObjs(150, clusters[0])))
+	size := c.BatchSizes()[vmPath]
+	posts := srv.Stats().Requests["POST "+vmPath]
+	t.Logf("batch size chosen %d, %d POSTs", size, posts)
+	if size < 10 || size > 25 {
+		t.Fatalf("batch size %d, want at most 25 (a quarter of 1 s at 10 ms per object)", size)
+	}
+	if posts < 1+100/25 || srv.Count(vmLabel) != 150 {
+		t.Fatalf("%d POSTs for 150 objects (first batch 50, then at most 25 each); %d created", posts, srv.Count(vmLabel))
+	}
+}

@@ -44,6 +44,9 @@ type Engine struct {
 	// Stats returns the NetBox client's request and write counters (optional;
 	// the summary's netbox numbers are deltas of it).
 	Stats func() (requests, writes int64)
+	// BatchSizes returns the NetBox client's bulk write size per model path
+	// (optional; reported in the summary).
+	BatchSizes func() map[string]int
 	// Fresh marks a context so that lists bypass any GET cache
 	// (netbox.FreshRead in production; optional).
 	Fresh func(context.Context) context.Context
@@ -89,6 +92,9 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	if e.Stats != nil {
 		req, wr := e.Stats()
 		s.NetBox.Requests, s.NetBox.Writes = req-req0, wr-wr0
+	}
+	if e.BatchSizes != nil {
+		s.NetBox.BatchSizes = e.BatchSizes()
 	}
 	rep.send(Event{Type: EventRunFinished, Summary: s})
 	return s
