@@ -2,32 +2,47 @@
 # would compile twice (once per cgo setting) otherwise.
 export CGO_ENABLED := 0
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The semver tag on HEAD, else v0.0.0-dev+<commit> (deploy/release.sh).
+VERSION ?= $(shell ./deploy/release.sh version 2>/dev/null || echo v0.0.0-dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PORT    ?= 8000
-# Packages that do not import go-netbox: the race detector (which needs cgo)
-# runs on these only, so go-netbox is never compiled a second time.
-RACE_PKGS ?= ./config/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
+# Packages that do not link go-netbox (only cmd/proxbox, netbox/nbapi and
+# lab/netbox/decodecheck do): the race detector (which needs cgo) runs on
+# these only, so go-netbox is never compiled a second time.
+RACE_PKGS ?= ./config/ ./egress/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
 
-.PHONY: all build test test-race test-real bench-real lint bench demo run docker clean generate
+.PHONY: all build test test-tools test-race test-real lint bench demo run docker release release-check clean generate
 
 all: build
 
 build: generate
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/proxbox ./cmd/proxbox
+	$(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o bin/proxbox ./cmd/proxbox
 
 # Templ components are generated into committed *_templ.go files.
 generate:
 	@if ls ui/*.templ >/dev/null 2>&1; then $(GO) tool templ generate -path ui >/dev/null; fi
 
-# Unit and integration tests: what CI runs.
-test: build
+# Unit and integration tests: what CI runs. Tools beyond Go that some tests
+# need are checked first, and a missing one is said in a line starting with
+# NOTE (the tests that need it skip, with the reason under go test -v);
+# .ci/run installs them all.
+test: build test-tools
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) test-race
 
+test-tools:
+	@command -v gcc >/dev/null 2>&1 || echo "NOTE: gcc not found: the race detector tests (make test-race) are skipped. Install gcc and libc6-dev to run them."
+	@test -x /usr/bin/chromium || echo "NOTE: /usr/bin/chromium not found: the browser tests (cmd/proxbox TestBrowserOnDemo, ui TestBrowser*) skip. Install chromium to run them."
+	@command -v systemd-analyze >/dev/null 2>&1 || echo "NOTE: systemd-analyze not found: the systemd unit checks (deploy TestUnitVerifies, TestUnitSecurityExposure) skip. Install systemd to run them."
+
 test-race:
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
+	@if command -v gcc >/dev/null 2>&1; then \
+		echo "CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)"; \
+		CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m $(RACE_PKGS); \
+	else \
+		echo "SKIP test-race: the race detector needs cgo, and gcc is not installed (apt-get install gcc libc6-dev)"; \
+	fi
 
 # The NetBox integration suite against a real NetBox 4.5.10 + netbox-proxbox 0.0.24 from the
 # realnetbox kit (REALNETBOX_KIT, default ../shared/realnetbox): started, reset between tests,
@@ -36,6 +51,7 @@ test-real:
 	./.ci/test-real.sh
 
 lint:
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; $(GO) mod tidy -diff; exit 1; }
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
@@ -43,7 +59,8 @@ lint:
 		$(GO) tool templ generate -path ui >/dev/null && git diff --exit-code -- ui || { echo "templ output is stale: run 'make generate' and commit"; exit 1; }; \
 	fi
 
-# Sync at 1,000 and 10,000 generated guests (NetBox with 2 ms latency): wall
+# Sync every endpoint of a generated lab of 1,000 and 10,000 guests, inline as
+# `proxbox sync --pve-url ...` does (NetBox with 2 ms latency): wall
 # time, NetBox requests and writes for the first run, a steady run and one
 # change, Proxmox requests per guest, peak RSS. One size per process, so the
 # RSS is that size's. Then the backup-heavy lab and the micro benchmarks.
@@ -62,9 +79,29 @@ demo: build
 run: build
 	PROXBOX_TLS=off PORT=$(PORT) ./bin/proxbox serve
 
-docker:
-	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "no Docker engine here: 'make build' gives the same static binary"; exit 1; }
-	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t proxbox:$(VERSION) .
+# Release: static binaries for linux/amd64 and linux/arm64 in dist/ with an
+# SBOM each and SHA256SUMS; the version is the semver tag on HEAD, else
+# v0.0.0-dev+<commit> (deploy/release.sh says how and why it is reproducible).
+release: generate
+	./deploy/release.sh
+
+# Reproducibility: build the release again from a copy of the committed tree in
+# another directory, and compare the bytes (SHA256SUMS). Run on a clean tree.
+release-check: release
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	git archive HEAD | tar -x -C "$$d" && \
+	RELEASE_VERSION=$$(cat dist/VERSION) RELEASE_COMMIT=$$(git rev-parse --short=12 HEAD) DIST="$$d/dist" "$$d/deploy/release.sh" >/dev/null && \
+	if diff dist/SHA256SUMS "$$d/dist/SHA256SUMS"; then echo "release-check: same bytes twice (built in $(CURDIR) and $$d)"; \
+	else echo "release-check: the release is not reproducible"; exit 1; fi
+
+# The container image, built from the release binary (no compiler in the image
+# build): the image's binary is the one in dist/SHA256SUMS.
+docker: release
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "no Docker engine here: dist/ holds the release binaries the image would carry"; exit 1; }
+	docker buildx build --platform linux/amd64,linux/arm64 \
+		--build-arg VERSION=$$(cat dist/VERSION) --build-arg COMMIT=$(COMMIT) \
+		--build-arg CREATED=$$(git log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z) \
+		-t proxbox:$$(cat dist/VERSION | tr + -) .
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -109,9 +109,20 @@ type Manager struct {
 	mu            sync.Mutex
 	lastEvent     string
 	lastEventAt   time.Time
+	lastInfo      EventInfo
 	lastACMEError string
 	lastFilesErr  string
+	namesWarning  string // set once by New: the interface addresses could not be read
 	boot          map[string]*tls.Certificate
+}
+
+// EventInfo is a certificate event in parts, for callers that word it
+// themselves (the dashboard, in two languages).
+type EventInfo struct {
+	Kind       string // EventObtained, EventRenewed, EventFailed or EventReloaded
+	Identifier string // the certificate's name
+	Issuer     string // may be empty
+	Error      string // EventFailed
 }
 
 // Status is what the dashboard shows about TLS.
@@ -121,10 +132,12 @@ type Status struct {
 	DefaultName     string // served to clients without SNI on unknown addresses
 	Issuer          string // issuer of the primary certificate
 	NotAfter        time.Time
-	LastEvent       string
+	LastEvent       string // e.g. "cert_obtained localhost from local"; LastEventInfo has its parts
 	LastEventAt     time.Time
+	LastEventInfo   EventInfo
 	LastACMEError   string // empty when the last ACME attempt succeeded or none ran
 	LastError       string // files mode: last reload error
+	NamesWarning    string // local mode: the interface addresses could not be read, so Names lacks them
 	RootFingerprint string // local CA, SHA-256
 	Certificates    []CertStatus
 }
@@ -181,7 +194,12 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		m.names = extra
 		m.defaultName = extra[0]
 	} else {
-		m.names = localNames(extra)
+		var warning string
+		m.names, warning = localNames(extra)
+		if warning != "" {
+			m.namesWarning = warning
+			m.log.Warn("TLS names incomplete: "+warning, "names", m.names)
+		}
 		fallback := "localhost"
 		if h, err := os.Hostname(); err == nil && normalizeName(h) != "" {
 			fallback = normalizeName(h)
@@ -352,8 +370,11 @@ func (m *Manager) note(kind string, data map[string]any) {
 	if e, ok := data["error"].(string); ok {
 		desc += ": " + e
 	}
+	info := EventInfo{Kind: kind, Identifier: fmt.Sprint(data["identifier"])}
+	info.Issuer, _ = data["issuer"].(string)
+	info.Error, _ = data["error"].(string)
 	m.mu.Lock()
-	m.lastEvent, m.lastEventAt = desc, time.Now()
+	m.lastEvent, m.lastEventAt, m.lastInfo = desc, time.Now(), info
 	m.mu.Unlock()
 	if m.cfg.OnEvent != nil {
 		m.cfg.OnEvent(kind, data)
@@ -409,20 +430,30 @@ func leafNames(leaf *x509.Certificate) []string {
 	return names
 }
 
+// AEADSuites are the TLS 1.2 cipher suites offered: forward-secret AEAD
+// only (no CBC-SHA, no RSA key exchange). TLS 1.3 suites are all AEAD and not
+// configurable.
+var AEADSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 // TLSConfig returns the server configuration (nil when TLS is off): TLS 1.2
-// minimum, Go's default cipher suites, and ALPN h2, http/1.1 plus acme-tls/1
-// for TLS-ALPN-01. Use it as http.Server.TLSConfig with ServeTLS(ln, "", "").
+// minimum with AEADSuites, and ALPN h2, http/1.1 plus acme-tls/1 for
+// TLS-ALPN-01. Use it as http.Server.TLSConfig with ServeTLS(ln, "", "").
 func (m *Manager) TLSConfig() *tls.Config {
 	switch {
 	case m.files != nil:
 		return &tls.Config{
 			MinVersion:     tls.VersionTLS12,
+			CipherSuites:   AEADSuites,
 			GetCertificate: m.files.getCertificate,
 			NextProtos:     []string{"h2", "http/1.1"},
 		}
 	case m.magic != nil:
 		return &tls.Config{
 			MinVersion:     tls.VersionTLS12,
+			CipherSuites:   AEADSuites,
 			GetCertificate: m.getCertificate,
 			NextProtos:     []string{"h2", "http/1.1", acmeTLS1},
 		}
@@ -553,8 +584,10 @@ func (m *Manager) Status() Status {
 		DefaultName:   m.defaultName,
 		LastEvent:     m.lastEvent,
 		LastEventAt:   m.lastEventAt,
+		LastEventInfo: m.lastInfo,
 		LastACMEError: m.lastACMEError,
 		LastError:     m.lastFilesErr,
+		NamesWarning:  m.namesWarning,
 	}
 	m.mu.Unlock()
 	s.RootFingerprint = m.RootFingerprint()

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -67,15 +68,30 @@ func validHostname(n string) bool {
 	return true
 }
 
+// interfaceAddrs lists the host's interface addresses; tests replace it.
+var interfaceAddrs = net.InterfaceAddrs
+
 // localNames returns the names the local CA covers: localhost, the host
 // name, every usable interface address, then extra. Link-local IPv6
 // addresses are left out: they need a zone, which no certificate can carry.
-func localNames(extra []string) []string {
-	names := []string{"localhost"}
+//
+// When the interface addresses cannot be read (a sandbox that forbids
+// netlink, such as a systemd unit without AF_NETLINK in
+// RestrictAddressFamilies), the certificate covers only localhost, the host
+// name, 127.0.0.1 and extra, and a client that connects by the host's IP
+// fails with "IP address mismatch". warning then says so, for the log and the
+// dashboard; it is empty when the addresses were read.
+func localNames(extra []string) (names []string, warning string) {
+	names = []string{"localhost"}
 	if h, err := os.Hostname(); err == nil {
 		names = append(names, h)
 	}
-	if addrs, err := net.InterfaceAddrs(); err == nil {
+	addrs, err := interfaceAddrs()
+	if err != nil {
+		warning = fmt.Sprintf("cannot read the interface addresses (%v): the certificate covers only localhost, "+
+			"the host name, 127.0.0.1 and PROXBOX_TLS_NAMES, so clients that connect by IP address will fail to verify it; "+
+			"allow AF_NETLINK (systemd RestrictAddressFamilies) or list the addresses in PROXBOX_TLS_NAMES", err)
+	} else {
 		for _, a := range addrs {
 			var ip net.IP
 			switch v := a.(type) {
@@ -91,7 +107,7 @@ func localNames(extra []string) []string {
 		}
 	}
 	names = append(names, "127.0.0.1")
-	return normalizeNames(append(names, extra...))
+	return normalizeNames(append(names, extra...)), warning
 }
 
 // defaultServerName picks the name served to clients that send no SNI and

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,7 +44,7 @@ func TestParseNames(t *testing.T) {
 }
 
 func TestLocalNamesCoverLocalhostLoopbackAndExtras(t *testing.T) {
-	got := localNames([]string{"proxbox.test"})
+	got, _ := localNames([]string{"proxbox.test"})
 	for _, want := range []string{"localhost", "127.0.0.1", "proxbox.test"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("localNames = %v, lacks %s", got, want)
@@ -143,5 +144,44 @@ func TestFingerprintFormat(t *testing.T) {
 	}
 	if !strings.HasPrefix(ca.IssuerKey(), "proxbox-local-"+strings.ToLower(strings.ReplaceAll(fp[:17], ":", ""))) {
 		t.Errorf("issuer key %q does not carry the fingerprint prefix of %q", ca.IssuerKey(), fp)
+	}
+}
+
+// A sandbox that forbids netlink (a systemd unit without AF_NETLINK) makes
+// the interface addresses unreadable: the leaf then misses the host's IPs, so
+// New says so loudly in the log and in Status, which the dashboard shows.
+func TestUnreadableInterfaceAddressesWarn(t *testing.T) {
+	orig := interfaceAddrs
+	interfaceAddrs = func() ([]net.Addr, error) {
+		return nil, errors.New("route ip+net: netlinkrib: address family not supported by protocol")
+	}
+	t.Cleanup(func() { interfaceAddrs = orig })
+
+	var logBuf bytes.Buffer
+	lg := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, err := New(context.Background(), Config{Mode: ModeLocal, DataDir: scratchDir(t), Names: []string{"proxbox.test"}, Logger: lg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	st := m.Status()
+	if !strings.Contains(st.NamesWarning, "cannot read the interface addresses") || !strings.Contains(st.NamesWarning, "AF_NETLINK") {
+		t.Errorf("Status.NamesWarning = %q", st.NamesWarning)
+	}
+	if !slices.Contains(st.Names, "proxbox.test") || !slices.Contains(st.Names, "127.0.0.1") {
+		t.Errorf("names %v lack the extras or loopback", st.Names)
+	}
+	if log := logBuf.String(); !strings.Contains(log, "level=WARN") || !strings.Contains(log, "netlinkrib") {
+		t.Errorf("no warning logged: %q", log)
+	}
+
+	interfaceAddrs = orig
+	ok, err := New(context.Background(), Config{Mode: ModeLocal, DataDir: scratchDir(t), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ok.Close()
+	if w := ok.Status().NamesWarning; w != "" {
+		t.Errorf("warning with readable addresses: %q", w)
 	}
 }

@@ -43,7 +43,24 @@ func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
 	return &slogCore{h: c.h, fields: all}
 }
 
+// chatter are certmagic's routine Info messages (storage locks around every
+// certificate operation, storage cleaning): logged at debug, so the log
+// shows what happened to certificates rather than how.
+var chatter = map[string]bool{
+	"acquiring lock": true, "lock acquired": true, "releasing lock": true, "lock released": true,
+	"cleaning storage unit": true, "finished cleaning storage units": true,
+	"storage cleaning happened too recently; skipping for now": true,
+}
+
+func quiet(e zapcore.Entry) zapcore.Entry {
+	if e.Level == zapcore.InfoLevel && chatter[e.Message] {
+		e.Level = zapcore.DebugLevel
+	}
+	return e
+}
+
 func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	e = quiet(e)
 	if c.Enabled(e.Level) {
 		return ce.AddCore(e, c)
 	}
@@ -51,6 +68,7 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 }
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	e = quiet(e)
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range c.fields {
 		f.AddTo(enc)

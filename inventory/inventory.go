@@ -18,12 +18,19 @@ const (
 	LXC  GuestType = "lxc"
 )
 
-// Endpoint identifies the Proxmox endpoint a snapshot was read from. Its ID
-// is part of every guest's identity: two endpoints may hold the same cluster
-// name and the same vmids.
+// Endpoint identifies the Proxmox endpoint a snapshot was read from. Its
+// label (sync.EndpointLabel, built from these fields) is part of every
+// guest's identity: two endpoints may hold the same cluster name and the
+// same vmids.
 type Endpoint struct {
 	ID   int64
 	Name string
+	// Key is the endpoint's immutable identity when the caller has one: a
+	// stored endpoint's key (given at creation, kept across renames), an
+	// inline endpoint's --pve-name or host:port. Empty: the name is used.
+	Key string
+	// Host is the address proxbox reaches the endpoint at, "host" or
+	// "host:port".
 	Host string
 }
 

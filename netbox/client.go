@@ -14,8 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	gonetbox "github.com/netbox-community/go-netbox/v4"
-
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/netbox/getcache"
 )
 
@@ -54,6 +53,11 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Version goes into the User-Agent "proxbox/<Version>"; default "dev".
 	Version string
+	// Egress is the outbound target policy every connection is checked
+	// with (after DNS, on redirects too); nil: the default policy. It applies
+	// to the default transport and to an *http.Transport given as Transport;
+	// any other Transport must dial through it itself.
+	Egress *egress.Policy
 }
 
 // Object is a JSON object as NetBox sends and accepts it. Numbers decode as float64.
@@ -66,7 +70,6 @@ type Client struct {
 	auth   string   // Authorization header value; never logged
 	ua     string
 	http   *http.Client
-	nb     *gonetbox.APIClient
 	log    *slog.Logger
 	sem    chan struct{}
 	stats  counters
@@ -169,13 +172,6 @@ func New(cfg Config) (*Client, error) {
 			return nil
 		},
 	}
-	nbCfg := gonetbox.NewConfiguration()
-	nbCfg.Servers[0].URL = base.String()
-	nbCfg.AddDefaultHeader("Authorization", auth)
-	nbCfg.AddDefaultHeader("Accept-Language", "en-US")
-	nbCfg.UserAgent = c.ua
-	nbCfg.HTTPClient = c.http
-	c.nb = gonetbox.NewAPIClient(nbCfg)
 	return c, nil
 }
 
@@ -229,10 +225,17 @@ func authHeader(cfg Config) (string, error) {
 }
 
 func baseTransport(cfg Config) http.RoundTripper {
+	pol := cfg.Egress
+	if pol == nil {
+		pol = &egress.Policy{}
+	}
+	if t, ok := cfg.Transport.(*http.Transport); ok {
+		return pol.Guard(t.Clone())
+	}
 	if cfg.Transport != nil {
 		return cfg.Transport
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	t := pol.Transport()
 	t.MaxIdleConns = 4 * cfg.Concurrency
 	t.MaxIdleConnsPerHost = 2 * cfg.Concurrency
 	t.TLSClientConfig = tlsConfig(cfg)
@@ -288,42 +291,26 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return t.base.RoundTrip(req)
 }
 
-// Status is GET /api/status/.
-type Status struct {
-	NetBoxVersion     string            `json:"netbox-version"`
-	NetBoxFullVersion string            `json:"netbox-full-version,omitempty"`
-	DjangoVersion     string            `json:"django-version,omitempty"`
-	PythonVersion     string            `json:"python-version,omitempty"`
-	Plugins           map[string]string `json:"plugins"`
-	RQWorkersRunning  int               `json:"rq-workers-running"`
-	Raw               Object            `json:"-"` // the whole answer
-}
+// Attempt is one try of a request made outside the client's own methods (package netbox/nbapi
+// speaks through go-netbox's generated client): status is the HTTP status (0 when no answer
+// came), hdr and body those of a failed answer, err the failure.
+type Attempt func(ctx context.Context) (status int, hdr http.Header, body []byte, err error)
 
-// Status reads /api/status/ through go-netbox's StatusAPI (the answer is a free-form object in
-// the 4.3 schema, so it decodes whatever NetBox sends). It retries like every other read.
-func (c *Client) Status(ctx context.Context) (Status, error) {
-	var st Status
+// Read runs a read through the client's concurrency bound and retry policy, as List does: 429,
+// 5xx and connection errors are tried again with backoff up to Config.MaxRetries times; a
+// failed answer comes back as *APIError, a failed connection as the transport error. method and
+// path label the logs. try's requests must go through HTTPClient.
+func (c *Client) Read(ctx context.Context, method, path string, try Attempt) error {
 	for attempt := 0; ; attempt++ {
 		select {
 		case c.sem <- struct{}{}:
 		case <-ctx.Done():
-			return st, fmt.Errorf("netbox status: %w", ctx.Err())
+			return ctx.Err()
 		}
-		raw, resp, err := c.nb.StatusAPI.StatusRetrieve(ctx).Execute()
+		status, hdr, body, err := try(ctx)
 		<-c.sem
-		status := 0
-		var hdr http.Header
-		if resp != nil {
-			status, hdr = resp.StatusCode, resp.Header
-		}
-		if err == nil && status == http.StatusOK {
-			st = decodeStatus(raw)
-			return st, nil
-		}
-		var body []byte
-		var oe *gonetbox.GenericOpenAPIError
-		if errors.As(err, &oe) {
-			body = oe.Body()
+		if status >= 200 && status < 300 {
+			return err // an answer that came but could not be used is not retried
 		}
 		var failure error
 		if status != 0 {
@@ -333,29 +320,27 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		}
 		retry := status == 0 && retryableTransportError(err) || retryableStatus(status)
 		if ctx.Err() != nil || !retry || attempt >= c.cfg.MaxRetries {
-			return st, fmt.Errorf("netbox status: %w", failure)
+			return failure
 		}
-		if err := c.backoff(ctx, "GET", "/api/status/", attempt, status, hdr, failure); err != nil {
-			return st, fmt.Errorf("netbox status: %w", err)
+		if err := c.backoff(ctx, method, path, attempt, status, hdr, failure); err != nil {
+			return err
 		}
 	}
 }
 
-func decodeStatus(raw map[string]any) Status {
-	st := Status{Raw: raw, Plugins: map[string]string{}}
-	str := func(k string) string { s, _ := raw[k].(string); return s }
-	st.NetBoxVersion = str("netbox-version")
-	st.NetBoxFullVersion = str("netbox-full-version")
-	st.DjangoVersion = str("django-version")
-	st.PythonVersion = str("python-version")
-	if n, ok := raw["rq-workers-running"].(float64); ok {
-		st.RQWorkersRunning = int(n)
-	}
-	if p, ok := raw["plugins"].(map[string]any); ok {
-		for k, v := range p {
-			s, _ := v.(string)
-			st.Plugins[k] = s
-		}
-	}
-	return st
+// HTTPClient returns an HTTP client that sends requests as this client does: with its
+// Authorization, User-Agent, Accept and Accept-Language headers, its TLS settings and timeout,
+// through its request counters and the GET cache. Its requests are not bounded or retried unless
+// they run inside Read. The base URL is URL().
+func (c *Client) HTTPClient() *http.Client {
+	return &http.Client{Transport: headerTransport{c: c}, Timeout: c.http.Timeout, CheckRedirect: c.http.CheckRedirect}
+}
+
+// headerTransport sets the client's headers on requests built elsewhere.
+type headerTransport struct{ c *Client }
+
+func (t headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	t.c.setHeaders(r)
+	return t.c.http.Transport.RoundTrip(r)
 }

@@ -1,9 +1,10 @@
 // Package netbox is proxbox's NetBox REST client: list reads with pagination, bulk writes with
 // per-item error isolation, retries with backoff, duplicate-safe creates, the GET cache on the
-// request path, and request counters. It is the only package that imports go-netbox
-// (github.com/netbox-community/go-netbox/v4 v4.3.0).
+// request path, and request counters. It does not import go-netbox: its one importer is
+// netbox/nbapi, which speaks through this client (HTTPClient, Read), so that the packages built
+// on this one (the sync engine's adapter, syncrun, the server) compile and test without go-netbox.
 //
-// It owns netbox/*.go. It must not edit netbox/getcache (it only installs getcache.Transport),
+// It owns netbox/*.go. It must not import go-netbox or netbox/nbapi, must not edit netbox/getcache (it only installs getcache.Transport),
 // and must not import the sync engine, the store, the server or the Proxmox adapter.
 //
 // # Reads
@@ -28,7 +29,9 @@
 // in flight, so concurrent calls share the bound). The size adapts per model: after a bulk write
 // the client keeps the time NetBox took per object and cuts the next requests of that model so
 // one takes about a quarter of Config.Timeout (a request that got no reply counts as twice the
-// timeout); BatchSizes reports the sizes, and the sync summary carries them. NetBox bulk writes are atomic
+// timeout); BatchSizes reports the sizes, and the sync summary carries them. A create's
+// Result.Object holds the "id" and the fields its item sent, as NetBox returned them; an
+// update's the "id" and the fields the request's patches set. The rest of NetBox's reply is stepped over without being decoded. NetBox bulk writes are atomic
 // (peers-and-fixtures.md B.6 items 9 and 10): a 400 whose body is a list of per-item error dicts
 // marks the bad items with NetBox's messages and the rest are sent again; a 400, 409 or 413 with
 // a single error for a whole batch is bisected until the offending items are alone. Bulk update

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	goprox "github.com/luthermonson/go-proxmox"
+
+	"github.com/proxbox/proxbox/egress"
 )
 
 // Defaults of Config.
@@ -74,6 +76,10 @@ type Config struct {
 	// e.g. to count requests in metrics.
 	Wrap   func(http.RoundTripper) http.RoundTripper
 	Logger *slog.Logger
+	// Egress is the outbound target policy every connection is checked
+	// with (after DNS resolution); nil: the default policy. It applies to the
+	// default transport and to an *http.Transport given as Transport.
+	Egress *egress.Policy
 }
 
 // Client reads one Proxmox endpoint. It is safe for concurrent use.
@@ -218,6 +224,11 @@ func buildTransport(cfg Config, pin []byte) (http.RoundTripper, error) {
 	default:
 		return b, nil
 	}
+	pol := cfg.Egress
+	if pol == nil {
+		pol = &egress.Policy{}
+	}
+	pol.Guard(t)
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.TLSClientConfig != nil {
 		tc = t.TLSClientConfig.Clone()
@@ -242,8 +253,15 @@ func buildTransport(cfg Config, pin []byte) (http.RoundTripper, error) {
 	}
 	t.TLSClientConfig = tc
 	t.MaxIdleConnsPerHost = max(cfg.Concurrency, DefaultConcurrency) + 2
-	t.ForceAttemptHTTP2 = false // pveproxy speaks HTTP/1.1
+	// pveproxy speaks HTTP/1.1 and so does this client: offer only that in the TLS
+	// handshake. A cloned transport may carry NextProtos [h2 http/1.1] (http.DefaultTransport
+	// gets them on its first use) while HTTP/2 is off; an h2-capable reverse proxy in front
+	// of Proxmox would then choose h2 and every request would fail with EOF.
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetHTTP1(true)
+	t.ForceAttemptHTTP2 = false
 	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	tc.NextProtos = []string{"http/1.1"}
 	if cfg.Wrap != nil {
 		return cfg.Wrap(t), nil
 	}
@@ -357,15 +375,30 @@ func safely(f func() error) (err error) {
 // get performs one GET through go-proxmox and returns the reply's "data", or an error
 // mapped from the status line.
 func (c *Client) get(ctx context.Context, path string, query url.Values, timeout time.Duration) (data []byte, err error) {
+	return c.send(ctx, http.MethodGet, path, query, timeout)
+}
+
+// send performs one request (GET with query, or POST with query as its form) and returns
+// the reply's "data", or an error mapped from the status line.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, timeout time.Duration) (data []byte, err error) {
 	cl := &call{}
 	ctx = context.WithValue(ctx, callKey, cl)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	p := path
-	if len(query) > 0 {
+	if len(query) > 0 && method == http.MethodGet {
 		p += "?" + query.Encode()
 	}
-	gerr := safely(func() error { return c.pve.Get(ctx, p, nil) })
+	gerr := safely(func() error {
+		if method == http.MethodPost {
+			form := map[string]string{}
+			for k := range query {
+				form[k] = query.Get(k)
+			}
+			return c.pve.Post(ctx, p, form, nil)
+		}
+		return c.pve.Get(ctx, p, nil)
+	})
 	cl.mu.Lock()
 	status, reason, body, tooBig := cl.status, cl.reason, cl.body, cl.tooBig
 	cl.mu.Unlock()

@@ -3,7 +3,9 @@ package proxmox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -23,6 +25,28 @@ func (c *Client) Raw(ctx context.Context, path string, query url.Values) (json.R
 	defer c.authMu.RUnlock()
 	d, err := c.get(ctx, path, query, c.cfg.Timeout)
 	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(d), nil
+}
+
+// Post sends one POST (a write: the caller decides whether writes are allowed) with
+// params as its form and returns the reply's "data".
+func (c *Client) Post(ctx context.Context, path string, params url.Values) (json.RawMessage, error) {
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	if err := c.ensureSession(ctx); err != nil {
+		return nil, err
+	}
+	c.authMu.RLock()
+	defer c.authMu.RUnlock()
+	d, err := c.send(ctx, http.MethodPost, path, params, c.cfg.Timeout)
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) {
+			ae.Method = http.MethodPost
+		}
 		return nil, err
 	}
 	return json.RawMessage(d), nil

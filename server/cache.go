@@ -31,11 +31,7 @@ func (s *Server) cacheRoutes() {
 }
 
 func (s *Server) cacheOverview(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]any{
-		"proxbox_cache":            map[string]any{},
-		"netbox_get_cache_metrics": s.opt.Cache.Metrics(),
-		"netbox_get_cache_sample":  s.opt.Cache.Sample(20),
-	})
+	return c.JSON(http.StatusOK, cacheOverviewJSON{ProxboxCache: map[string]any{}, Metrics: s.opt.Cache.Metrics(), Sample: s.opt.Cache.Sample(20)})
 }
 
 func (s *Server) cacheMetrics(c echo.Context) error {
@@ -54,7 +50,7 @@ func (s *Server) cachePrometheus(c echo.Context) error {
 func (s *Server) clearCache(c echo.Context) error {
 	s.opt.Cache.Clear()
 	s.log.Info("NetBox GET cache cleared")
-	return c.JSON(http.StatusOK, map[string]string{"message": "All caches cleared"})
+	return c.JSON(http.StatusOK, messageJSON{Message: "All caches cleared"})
 }
 
 // cacheSettings reports the limits in force and where they come from.
@@ -68,11 +64,7 @@ func (s *Server) cacheSettings(c echo.Context) error {
 	if found {
 		source = "settings"
 	}
-	return c.JSON(http.StatusOK, map[string]any{
-		"current":  s.opt.Cache.Limits().Settings(),
-		"defaults": s.opt.CacheDefaults.Settings(),
-		"source":   source,
-	})
+	return c.JSON(http.StatusOK, cacheSettingsJSON{Current: s.opt.Cache.Limits().Settings(), Defaults: s.opt.CacheDefaults.Settings(), Source: source})
 }
 
 // putCacheSettings validates, applies at once and persists new limits.

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 )
 
 type netboxEndpointJSON struct {
@@ -30,6 +33,7 @@ func toNetBoxJSON(e store.NetBoxEndpoint) netboxEndpointJSON {
 type proxmoxEndpointJSON struct {
 	ID             int64   `json:"id"`
 	Name           string  `json:"name"`
+	Label          string  `json:"label"` // identity in NetBox: proxmox_endpoint of its cluster
 	IPAddress      string  `json:"ip_address"`
 	Domain         *string `json:"domain"`
 	Port           int     `json:"port"`
@@ -51,9 +55,15 @@ func nilIfEmpty(s string) *string {
 }
 
 func toProxmoxJSON(e store.ProxmoxEndpoint) proxmoxEndpointJSON {
-	return proxmoxEndpointJSON{ID: e.ID, Name: e.Name, IPAddress: e.IPAddress, Domain: nilIfEmpty(e.Domain), Port: e.Port,
+	return proxmoxEndpointJSON{ID: e.ID, Name: e.Name, Label: endpointLabel(e), IPAddress: e.IPAddress, Domain: nilIfEmpty(e.Domain), Port: e.Port,
 		Username: e.Username, VerifySSL: e.VerifySSL, TokenName: nilIfEmpty(e.TokenName), PasswordSet: e.Password.IsSet(),
 		TokenValueSet: e.TokenValue.IsSet(), TimeoutSeconds: e.TimeoutSeconds, MaxRetries: e.MaxRetries, RetryBackoff: e.RetryBackoff}
+}
+
+// endpointLabel is a stored endpoint's identity in NetBox (its key; "nb:<pk>"
+// for an endpoint the plugin pushed): the proxmox_endpoint of its cluster.
+func endpointLabel(e store.ProxmoxEndpoint) string {
+	return pbsync.EndpointLabel(inventory.Endpoint{ID: e.ID, Name: e.Name, Key: e.Key, Host: hostOf(e.Domain, e.IPAddress)})
 }
 
 // ---- NetBox endpoint (a singleton) ----
@@ -136,7 +146,7 @@ func (s *Server) readNetBox(c echo.Context, e *store.NetBoxEndpoint) (store.NetB
 	if e.Name == "" {
 		return p, fail(http.StatusUnprocessableEntity, "Invalid request body: name: is required.")
 	}
-	if err := s.checkHosts(e.IPAddress, e.Domain); err != nil {
+	if err := s.checkHosts(c.Request().Context(), e.IPAddress, e.Domain); err != nil {
 		return p, err
 	}
 	switch {
@@ -200,7 +210,7 @@ func (s *Server) deleteNetBoxEndpoint(c echo.Context) error {
 		return err
 	}
 	s.log.Info("NetBox endpoint deleted", "id", id)
-	return c.JSON(http.StatusOK, map[string]string{"message": "NetBox Endpoint deleted.", "detail": "NetBox Endpoint deleted."})
+	return c.JSON(http.StatusOK, deletedJSON{Message: "NetBox Endpoint deleted.", Detail: "NetBox Endpoint deleted."})
 }
 
 // ---- Proxmox endpoints ----
@@ -300,7 +310,7 @@ func (s *Server) readProxmox(c echo.Context, e *store.ProxmoxEndpoint) (store.Pr
 			return p, fail(http.StatusBadRequest, "Provide password or both token_name/token_value")
 		}
 	}
-	if err := s.checkHosts(e.IPAddress, e.Domain); err != nil {
+	if err := s.checkHosts(c.Request().Context(), e.IPAddress, e.Domain); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -361,22 +371,22 @@ func (s *Server) deleteProxmoxEndpoint(c echo.Context) error {
 		return err
 	}
 	s.log.Info("Proxmox endpoint deleted", "id", id)
-	return c.JSON(http.StatusOK, map[string]string{"message": "Proxmox endpoint deleted.", "detail": "Proxmox endpoint deleted."})
+	return c.JSON(http.StatusOK, deletedJSON{Message: "Proxmox endpoint deleted.", Detail: "Proxmox endpoint deleted."})
 }
 
 // checkHosts validates the address fields of an endpoint: at least one is
 // set, and each set one is an allowed target.
-func (s *Server) checkHosts(ip, domain string) error {
+func (s *Server) checkHosts(ctx context.Context, ip, domain string) error {
 	if ip == "" && domain == "" {
 		return fail(http.StatusBadRequest, "Set ip_address or domain: the endpoint needs a host.")
 	}
 	if ip != "" {
-		if err := s.checkTarget(ip); err != nil {
+		if err := s.checkTarget(ctx, ip); err != nil {
 			return fail(http.StatusBadRequest, "Invalid IP address: "+err.Error())
 		}
 	}
 	if domain != "" {
-		if err := s.checkTarget(domain); err != nil {
+		if err := s.checkTarget(ctx, domain); err != nil {
 			return fail(http.StatusBadRequest, "Invalid domain: "+err.Error())
 		}
 	}

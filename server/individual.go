@@ -139,7 +139,8 @@ func (s *Server) individualSync(c echo.Context) error {
 			resource[name] = vals[0]
 		}
 	}
-	ids, err := s.endpointIDs(ctx, q("proxmox_endpoint_ids"))
+	// Only the newer plugin scopes individual syncs, with proxbox's ids.
+	ids, err := s.endpointIDs(ctx, q("proxmox_endpoint_ids"), false)
 	if err != nil {
 		return err
 	}
@@ -162,7 +163,7 @@ func (s *Server) individualSync(c echo.Context) error {
 		dry, _ = parseBoolLoose(v)
 	}
 	var found *pbsync.Change
-	var deps []map[string]any
+	var deps []dependencyJSON
 	var mu gosync.Mutex
 	events := func(e pbsync.Event) {
 		if e.Type != pbsync.EventItem || e.Change == nil {
@@ -181,31 +182,29 @@ func (s *Server) individualSync(c echo.Context) error {
 		// would make the plugin recurse into every one.
 		if dep, ok := dependencyTypes[ch.Model]; ok && ch.Model != k.model && ch.Error == "" && (ch.Op == pbsync.OpCreate || ch.Op == pbsync.OpUpdate) {
 			action := map[pbsync.Op]string{pbsync.OpCreate: "created", pbsync.OpUpdate: "updated"}[ch.Op]
-			deps = append(deps, map[string]any{"object_type": dep, "action": action, "name": ch.Label, "netbox_id": nilIfZero(ch.ID)})
+			deps = append(deps, dependencyJSON{ObjectType: dep, Action: action, Name: ch.Label, NetBoxID: ptrIfNonZero(ch.ID)})
 		}
 	}
 	sum, err := s.opt.Sync.Sync(ctx, StageRequest{EndpointIDs: ids, Stages: []pbsync.Stage{stage}, Params: stageParams(c), Trigger: "plugin", DryRun: dry}, events)
 	mu.Lock()
 	defer mu.Unlock()
-	if deps == nil {
-		deps = []map[string]any{}
-	}
-	out := map[string]any{"object_type": kind, "proxmox_resource": resource, "netbox_object": nil, "dry_run": dry, "dependencies_synced": deps, "error": nil}
+	out := individualJSON{ObjectType: kind, ProxmoxResource: resource, DryRun: dry, DependenciesSynced: nonNil(deps)}
+	failed := func(msg string) { out.Action, out.Error = "failed", &msg }
 	switch {
 	case err != nil:
-		out["action"], out["error"] = "failed", err.Error()
+		failed(err.Error())
 		return c.JSON(http.StatusBadGateway, out)
 	case found != nil && found.Error != "":
-		out["action"], out["error"] = "failed", found.Error
+		failed(found.Error)
 	case found != nil:
-		out["action"] = map[pbsync.Op]string{pbsync.OpCreate: "created", pbsync.OpUpdate: "updated", pbsync.OpDelete: "deleted", pbsync.OpOrphan: "updated", pbsync.OpSkip: "skipped"}[found.Op]
+		out.Action = map[pbsync.Op]string{pbsync.OpCreate: "created", pbsync.OpUpdate: "updated", pbsync.OpDelete: "deleted", pbsync.OpOrphan: "updated", pbsync.OpSkip: "skipped"}[found.Op]
 		if found.ID > 0 {
-			out["netbox_object"] = map[string]any{"id": found.ID, "display": found.Label, "model": found.Model}
+			out.NetBoxObject = &netboxObjectJSON{ID: found.ID, Display: found.Label, Model: found.Model}
 		}
 	default:
-		out["action"] = "unchanged"
+		out.Action = "unchanged"
 		if !sum.OK && !sum.Partial {
-			out["action"], out["error"] = "failed", strings.Join(sum.Errors, "; ")
+			failed(strings.Join(sum.Errors, "; "))
 		}
 	}
 	return c.JSON(http.StatusOK, out)

@@ -8,16 +8,21 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
+// RootMessage is GET /'s "message". The newer plugin (v0.0.24) trusts a
+// backend it discovers, or adopts a key for, only when this starts with
+// "Proxbox Backend" (services/endpoint_autoconfiguration.py@fed47142).
+const RootMessage = "Proxbox Backend (proxbox: the netbox-proxbox backend, in one Go binary)"
+
 func (s *Server) root(c echo.Context) error {
 	if s.opt.UI != nil && prefersHTML(c.Request()) {
 		return c.Redirect(http.StatusSeeOther, "/ui/")
 	}
-	return c.JSON(http.StatusOK, map[string]any{
-		"name":        "proxbox",
-		"message":     "proxbox: the netbox-proxbox backend, in one Go binary",
-		"version":     s.opt.Build.Version,
-		"api_version": APILevel,
-		"links": map[string]string{
+	return c.JSON(http.StatusOK, rootJSON{
+		Name:       "proxbox",
+		Message:    RootMessage,
+		Version:    s.opt.Build.Version,
+		APIVersion: APILevel,
+		Links: map[string]string{
 			"health": "/health", "version": "/version", "openapi": "/openapi.json", "docs": "/docs", "dashboard": "/ui/",
 		},
 	})
@@ -31,68 +36,13 @@ func prefersHTML(r *http.Request) bool {
 
 func (s *Server) health(c echo.Context) error {
 	if err := s.store.Ping(c.Request().Context()); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "initializing", "init_ok": false, "detail": "store unavailable"})
+		return c.JSON(http.StatusServiceUnavailable, healthJSON{Status: "initializing", InitOK: false, Detail: "store unavailable"})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "init_ok": true})
+	return c.JSON(http.StatusOK, healthJSON{Status: "ready", InitOK: true})
 }
 
 func (s *Server) version(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{
-		"version":           APILevel,
-		"appliance_version": s.opt.Build.Version,
-		"commit":            s.opt.Build.Commit,
-	})
-}
-
-// openAPI describes the routes actually registered, so it never drifts from
-// the router.
-func (s *Server) openAPI(c echo.Context) error {
-	paths := map[string]map[string]any{}
-	routes := s.e.Routes()
-	sort.Slice(routes, func(i, j int) bool { return routes[i].Path < routes[j].Path })
-	for _, r := range routes {
-		if r.Method == echo.RouteNotFound || strings.HasPrefix(r.Path, "/ui") || strings.HasPrefix(r.Path, "/static") {
-			continue
-		}
-		p := openAPIPath(r.Path)
-		if paths[p] == nil {
-			paths[p] = map[string]any{}
-		}
-		doc, _ := routeDoc(r.Method, r.Path)
-		op := map[string]any{
-			"summary":     doc,
-			"operationId": strings.ToLower(r.Method) + strings.NewReplacer("/", "_", ":", "", "*", "any", "-", "_", "{", "", "}", "").Replace(r.Path),
-			"tags":        []string{openAPITag(r.Path)},
-			"responses":   map[string]any{"200": map[string]any{"description": "OK"}},
-		}
-		if !s.IsExempt(r.Path) {
-			op["security"] = []map[string][]string{{"APIKeyHeader": {}}}
-		}
-		var params []map[string]any
-		for _, seg := range strings.Split(r.Path, "/") {
-			if strings.HasPrefix(seg, ":") {
-				params = append(params, map[string]any{"name": seg[1:], "in": "path", "required": true, "schema": map[string]string{"type": "string"}})
-			}
-		}
-		if params != nil {
-			op["parameters"] = params
-		}
-		paths[p][strings.ToLower(r.Method)] = op
-	}
-	return c.JSON(http.StatusOK, map[string]any{
-		"openapi": "3.0.3",
-		"info": map[string]any{
-			"title":       "proxbox",
-			"version":     APILevel,
-			"description": "Backend of the netbox-proxbox NetBox plugin: endpoint configuration, API keys, Proxmox reads and sync streams.",
-		},
-		"paths": paths,
-		"components": map[string]any{
-			"securitySchemes": map[string]any{
-				"APIKeyHeader": map[string]string{"type": "apiKey", "in": "header", "name": "X-Proxbox-API-Key"},
-			},
-		},
-	})
+	return c.JSON(http.StatusOK, versionJSON{Version: APILevel, ApplianceVersion: s.opt.Build.Version, Commit: s.opt.Build.Commit})
 }
 
 func openAPIPath(p string) string {

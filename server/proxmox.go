@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/store"
 )
 
@@ -215,25 +216,32 @@ func (s *Server) pxSessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := []map[string]any{}
+	out := []pxSessionJSON{}
 	for _, ss := range s.resolveSessions(c.Request().Context(), eps) {
-		out = append(out, map[string]any{"name": ss.name, "ip_address": ss.ep.IPAddress, "domain": nilIfEmpty(ss.ep.Domain),
-			"http_port": ss.ep.Port, "user": ss.ep.Username, "mode": ss.mode, "endpoint_id": ss.ep.ID, "endpoint_name": ss.ep.Name,
-			"connected": ss.err == nil})
+		out = append(out, pxSessionJSON{Name: ss.name, IPAddress: ss.ep.IPAddress, Domain: nilIfEmpty(ss.ep.Domain),
+			HTTPPort: ss.ep.Port, User: ss.ep.Username, Mode: ss.mode, EndpointID: ss.ep.ID, EndpointName: ss.ep.Name,
+			Connected: ss.err == nil})
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
 // pxClusterStatus serves what both plugin generations parse: one cluster
-// record per session with its nodes nested in node_list (newer plugin),
-// followed by the same nodes as flat type=node records (v0.0.12 parser).
+// record per session (a synthesised one for a standalone node, named after
+// the node) followed by that session's nodes as flat type=node records.
+//
+// The nodes are not nested in node_list as well: v0.0.12 reads only
+// top-level type=node records (plugin-client-contract.md §2.4), while v0.0.24
+// keeps every top-level record and also hoists each node_list member
+// (schemas/proxmox_node.py@fed47142), so a node listed in both places counted
+// twice and a standalone endpoint turned into a two-node "cluster"
+// (services/proxmox_mode.py@fed47142).
 func (s *Server) pxClusterStatus(c echo.Context) error {
 	eps, err := s.selectEndpoints(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	var clusters, flat []map[string]any
+	var out []any
 	var lastErr error
 	for _, ep := range eps {
 		raw, err := s.opt.Proxmox.Get(ctx, ep, "/cluster/status", nil)
@@ -246,41 +254,43 @@ func (s *Server) pxClusterStatus(c echo.Context) error {
 			lastErr = err
 			continue
 		}
-		var cluster *statusRecord
-		var nodes []map[string]any
-		for i, r := range recs {
-			switch r.Type {
-			case "cluster":
-				cluster = &recs[i]
-			case "node":
-				n := map[string]any{"id": r.ID, "name": r.Name, "type": "node", "ip": r.IP, "level": r.Level, "local": r.Local, "nodeid": r.NodeID, "online": r.Online}
-				nodes = append(nodes, n)
-				flat = append(flat, n)
-			}
+		cl, nodes := clusterStatusRecords(ep, recs)
+		out = append(out, cl)
+		for _, n := range nodes {
+			out = append(out, n)
 		}
-		mode := "cluster"
-		if cluster == nil {
-			mode = "standalone"
-			name := hostOf(ep.Domain, ep.IPAddress)
-			if len(nodes) == 1 {
-				name = nodes[0]["name"].(string)
-			}
-			cluster = &statusRecord{ID: "cluster/" + name, Name: name, Type: "cluster", Nodes: len(nodes), Quorate: 1}
-		}
-		clusters = append(clusters, map[string]any{"id": cluster.ID, "name": cluster.Name, "type": "cluster", "nodes": cluster.Nodes,
-			"quorate": cluster.Quorate, "version": cluster.Version, "mode": mode, "node_list": nonNil(nodes)})
 	}
-	if len(clusters) == 0 {
+	if len(out) == 0 {
 		return upstreamErr("Could not read /cluster/status from any Proxmox endpoint", lastErr)
 	}
-	return c.JSON(http.StatusOK, append(clusters, flat...))
+	return c.JSON(http.StatusOK, out)
 }
 
-func nonNil[T any](v []T) []T {
-	if v == nil {
-		return []T{}
+// clusterStatusRecords turns one endpoint's /cluster/status into its cluster
+// record (mode cluster, or standalone with a record named after its node)
+// and its flat node records.
+func clusterStatusRecords(ep store.ProxmoxEndpoint, recs []statusRecord) (pxClusterJSON, []pxNodeJSON) {
+	var cluster *statusRecord
+	var nodes []pxNodeJSON
+	for i, r := range recs {
+		switch r.Type {
+		case "cluster":
+			cluster = &recs[i]
+		case "node":
+			nodes = append(nodes, pxNodeJSON{ID: r.ID, Name: r.Name, Type: "node", IP: r.IP, Level: r.Level, Local: r.Local, NodeID: r.NodeID, Online: r.Online})
+		}
 	}
-	return v
+	mode := "cluster"
+	if cluster == nil {
+		mode = "standalone"
+		name := hostOf(ep.Domain, ep.IPAddress)
+		if len(nodes) == 1 {
+			name = nodes[0].Name
+		}
+		cluster = &statusRecord{ID: "cluster/" + name, Name: name, Type: "cluster", Nodes: len(nodes), Quorate: 1}
+	}
+	return pxClusterJSON{ID: cluster.ID, Name: cluster.Name, Type: "cluster", Nodes: cluster.Nodes,
+		Quorate: cluster.Quorate, Version: cluster.Version, Mode: mode, EndpointID: ep.ID}, nodes
 }
 
 // pxPerSession serves [{"<session name>": <data>}] for each endpoint,
@@ -327,12 +337,12 @@ func (s *Server) pxFlat(path string) echo.HandlerFunc {
 		for _, ss := range s.resolveSessions(ctx, eps) {
 			raw, err := s.opt.Proxmox.Get(ctx, ss.ep, path, nil)
 			if err != nil {
-				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": err.Error()})
+				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": upstreamReason(err)})
 				continue
 			}
 			var recs []map[string]any
 			if err := json.Unmarshal(raw, &recs); err != nil {
-				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": "unexpected reply: " + err.Error()})
+				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": "unexpected reply"})
 				continue
 			}
 			for _, r := range recs {
@@ -464,7 +474,9 @@ func forward(c echo.Context, params ...string) url.Values {
 	return q
 }
 
-// upstreamErr reports a Proxmox failure as 502 with the reason.
+// upstreamErr reports a Proxmox failure: 404 when Proxmox says the object
+// does not exist (PVE answers 404, or 500 "... does not exist"), else 502
+// with Proxmox's reason. The endpoint's URL is never echoed.
 func upstreamErr(msg string, err error) error {
 	if err == nil {
 		return fail(http.StatusNotFound, msg)
@@ -473,5 +485,42 @@ func upstreamErr(msg string, err error) error {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	return &apiError{Status: http.StatusBadGateway, Detail: msg + ": " + err.Error(), Message: msg}
+	var us upstreamReply
+	if errors.As(err, &us) && (us.HTTPStatus() == http.StatusNotFound || strings.Contains(us.Reason(), "does not exist")) {
+		return fail(http.StatusNotFound, msg+": "+truncate(us.Reason(), 200))
+	}
+	return &apiError{Status: http.StatusBadGateway, Detail: msg + ": " + upstreamReason(err), Message: msg}
+}
+
+// upstreamReply is what the Proxmox adapter's errors tell about a reply.
+type upstreamReply interface {
+	HTTPStatus() int
+	Reason() string
+}
+
+// upstreamReason is an error of a Proxmox read as a caller may see it: the
+// status and reason, never the endpoint's URL or credentials.
+func upstreamReason(err error) string {
+	if errors.Is(err, egress.ErrRefused) {
+		return "the endpoint's address is refused by the outbound policy (PROXBOX_ALLOWED_TARGETS)"
+	}
+	var us upstreamReply
+	if errors.As(err, &us) {
+		if st := us.HTTPStatus(); st != 0 {
+			return fmt.Sprintf("Proxmox answered %d %s", st, truncate(us.Reason(), 200))
+		}
+		return us.Reason()
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return "timed out"
+	}
+	return "the endpoint could not be read"
+}
+
+// nonNil gives an empty slice for nil, so JSON carries [] and not null.
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
 }

@@ -52,8 +52,8 @@ type stageRoute struct {
 	stage string // our engine's stage (sync.ParseStage)
 }
 
-// stageRoutes are the plugin's 12 stage streams in its order, then the 4
-// per-VM variants (contract 2.5).
+// stageRoutes are the plugin's 12 stage streams in its order (with the
+// newer plugin's SDN stage), then the 4 per-VM variants (contract 2.5).
 var stageRoutes = []stageRoute{
 	{"/dcim/devices/create/stream", "devices", "devices"},
 	{"/virtualization/virtual-machines/storage/create/stream", "storage", "storage"},
@@ -65,6 +65,11 @@ var stageRoutes = []stageRoute{
 	{"/dcim/devices/interfaces/create/stream", "node-interfaces", "network-interfaces"},
 	{"/virtualization/virtual-machines/interfaces/create/stream", "vm-interfaces", "vm-interfaces"},
 	{"/virtualization/virtual-machines/interfaces/ip-address/create/stream", "vm-ip-addresses", "ip-addresses"},
+	// The newer plugin's optional SDN stage (v0.0.24, off unless the operator
+	// sets sync_mode_sdn; sync_types.py@fed47142): proxbox does not sync SDN,
+	// so it answers the plugin's skip (ok:true, result.skipped), which the
+	// plugin records like its own mode skips (sync_stages.py@fed47142).
+	{"/proxmox/sdn/create/stream", "sdn", "sdn"},
 	{"/proxmox/replication/stream", "replications", "replications"},
 	{"/proxmox/cluster/backup/stream", "backup-routines", "backup-routines"},
 	{"/virtualization/virtual-machines/:vm_id/create/stream", "virtual-machine", "virtual-machines"},
@@ -92,10 +97,14 @@ func (s *Server) stageRoutes() {
 
 var nbTag = regexp.MustCompile(`\(nb:(\d+)\)\s*$`)
 
-// endpointIDs maps the plugin's proxmox_endpoint_ids (NetBox plugin pks,
-// which it also writes into the endpoint names as "(nb:<pk>)") to store
-// ids; ids that match no name are taken as store ids.
-func (s *Server) endpointIDs(ctx context.Context, raw string) ([]int64, error) {
+// endpointIDs reads proxmox_endpoint_ids. With pluginPKs (plugin v0.0.12's
+// stage streams) they are the plugin's NetBox pks, which it also writes into
+// the endpoint names as "(nb:<pk>)", mapped to store ids; ids that match no
+// name are taken as store ids. Without, they are store ids first: the
+// newer plugin resolves them from GET /proxmox/endpoints before it sends
+// them (sync_stages.py@fed47142); a number that is no store id but an
+// "(nb:<pk>)" is still mapped.
+func (s *Server) endpointIDs(ctx context.Context, raw string, pluginPKs bool) ([]int64, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, nil
 	}
@@ -104,7 +113,9 @@ func (s *Server) endpointIDs(ctx context.Context, raw string) ([]int64, error) {
 		return nil, err
 	}
 	byPK := map[int64]int64{}
+	storeIDs := map[int64]bool{}
 	for _, e := range eps {
+		storeIDs[e.ID] = true
 		if m := nbTag.FindStringSubmatch(e.Name); m != nil {
 			pk, _ := strconv.ParseInt(m[1], 10, 64)
 			byPK[pk] = e.ID
@@ -116,7 +127,7 @@ func (s *Server) endpointIDs(ctx context.Context, raw string) ([]int64, error) {
 		if err != nil {
 			return nil, fail(http.StatusBadRequest, "Invalid Proxmox endpoint_ids query parameter.")
 		}
-		if id, ok := byPK[n]; ok {
+		if id, ok := byPK[n]; ok && (pluginPKs || !storeIDs[n]) {
 			n = id
 		}
 		out = append(out, n)
@@ -192,7 +203,7 @@ func (s *Server) stageStream(r stageRoute) echo.HandlerFunc {
 			st.send("phase_summary", map[string]any{"event": "phase_summary", "phase": r.step, "status": "completed", "message": msg,
 				"result": map[string]int{"created": 0, "updated": 0, "deleted": 0, "failed": 0, "skipped": 0, "total": 0}})
 			st.send("step", map[string]any{"step": r.step, "status": "completed", "message": msg, "result": map[string]int{"count": 0}})
-			st.send("complete", map[string]any{"ok": true, "message": msg, "result": map[string]any{"count": 0, "skipped": true}})
+			st.send("complete", map[string]any{"ok": true, "message": msg, "result": map[string]any{"count": 0, "skipped": true, "reason": msg}})
 			return nil
 		}
 		sum, err := s.opt.Sync.Sync(ctx, StageRequest{EndpointIDs: ids, Stages: []pbsync.Stage{stage}, Params: params, Trigger: "plugin", Job: true}, st.event)
@@ -201,10 +212,19 @@ func (s *Server) stageStream(r stageRoute) echo.HandlerFunc {
 	}
 }
 
+// newerPlugin reports whether a stage request comes from the newer plugin
+// (v0.0.24), which sends proxbox's own endpoint ids: its base query always
+// carries vm_interface_sync_strategy and parse_description_metadata, which
+// v0.0.12 never sends.
+func newerPlugin(c echo.Context) bool {
+	q := c.QueryParams()
+	return q.Has("vm_interface_sync_strategy") || q.Has("parse_description_metadata")
+}
+
 // syncTargets reads the endpoint selection and refuses, before anything is
 // streamed, when nothing can sync.
 func (s *Server) syncTargets(c echo.Context) ([]int64, error) {
-	ids, err := s.endpointIDs(c.Request().Context(), c.QueryParam("proxmox_endpoint_ids"))
+	ids, err := s.endpointIDs(c.Request().Context(), c.QueryParam("proxmox_endpoint_ids"), !newerPlugin(c))
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +474,7 @@ func (s *Server) fullUpdate(c echo.Context) error {
 			status = "failed"
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": status, "ok": sum.OK || sum.Partial, "summary": sum})
+	return c.JSON(http.StatusOK, fullUpdateJSON{Status: status, OK: sum.OK || sum.Partial, Summary: sum})
 }
 
 // fullUpdateStream is /full-update as a stream.

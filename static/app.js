@@ -40,4 +40,35 @@
       }
     }
   });
+
+  // Run page: the changes filter applies as one types (the form still
+  // submits for the server to filter when scripts are off).
+  function filterChanges(form) {
+    var section = form.closest("section") || document;
+    var val = function (name) { var el = form.elements[name]; return el ? el.value : ""; };
+    var op = val("op"), q = val("q").trim().toLowerCase(), ep = val("endpoint"), st = val("stage");
+    var active = op !== "" || q !== "" || ep !== "" || st !== "";
+    var any = false;
+    section.querySelectorAll("details.pbx-kind").forEach(function (kind) {
+      var shown = 0;
+      kind.querySelectorAll("[data-change]").forEach(function (li) {
+        var d = li.dataset;
+        var ok = (op === "" || d.op === op) && (st === "" || d.stage === st) &&
+          (ep === "" || d.endpoint === "" || d.endpoint === ep) && (q === "" || (d.search || "").indexOf(q) >= 0);
+        li.hidden = !ok;
+        if (ok) { shown++; }
+      });
+      kind.hidden = shown === 0;
+      if (active) { kind.open = shown > 0; }
+      if (shown > 0) { any = true; }
+    });
+    var none = section.querySelector('[data-testid="no-match"]');
+    if (none) { none.hidden = any; }
+  }
+  var filterEvent = function (ev) {
+    var form = ev.target.closest ? ev.target.closest("form[data-change-filter]") : null;
+    if (form) { filterChanges(form); }
+  };
+  document.addEventListener("input", filterEvent);
+  document.addEventListener("change", filterEvent);
 })();

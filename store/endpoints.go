@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,8 +28,13 @@ type NetBoxEndpoint struct {
 
 // ProxmoxEndpoint is one Proxmox VE cluster or standalone node.
 type ProxmoxEndpoint struct {
-	ID             int64
-	Name           string
+	ID   int64
+	Name string
+	// Key is the endpoint's identity in NetBox, given at creation and never
+	// changed (a rename keeps it): "nb:<pk>" for a name the plugin pushed as
+	// "<name> (nb:<pk>)", else the trimmed name, else the host, made unique
+	// with "#<n>" when another endpoint holds it. Read-only.
+	Key            string
 	IPAddress      string
 	Domain         string
 	Port           int
@@ -172,13 +179,13 @@ func (s *Store) DeleteNetBoxEndpoint(ctx context.Context, id int64) error {
 	return s.deleteByID(ctx, "netbox_endpoint", id)
 }
 
-const proxmoxCols = `id, name, ip_address, domain, port, username, password_enc, verify_ssl, token_name, token_value_enc, timeout_seconds, max_retries, retry_backoff, created_at, updated_at`
+const proxmoxCols = `id, name, endpoint_key, ip_address, domain, port, username, password_enc, verify_ssl, token_name, token_value_enc, timeout_seconds, max_retries, retry_backoff, created_at, updated_at`
 
 func (s *Store) scanProxmox(row interface{ Scan(...any) error }) (ProxmoxEndpoint, error) {
 	var e ProxmoxEndpoint
 	var pw, tv string
 	var created, updated int64
-	if err := row.Scan(&e.ID, &e.Name, &e.IPAddress, &e.Domain, &e.Port, &e.Username, &pw, &e.VerifySSL, &e.TokenName, &tv, &e.TimeoutSeconds, &e.MaxRetries, &e.RetryBackoff, &created, &updated); err != nil {
+	if err := row.Scan(&e.ID, &e.Name, &e.Key, &e.IPAddress, &e.Domain, &e.Port, &e.Username, &pw, &e.VerifySSL, &e.TokenName, &tv, &e.TimeoutSeconds, &e.MaxRetries, &e.RetryBackoff, &created, &updated); err != nil {
 		return e, err
 	}
 	var err error
@@ -222,7 +229,8 @@ func (s *Store) ProxmoxEndpoint(ctx context.Context, id int64) (ProxmoxEndpoint,
 	return e, nil
 }
 
-// CreateProxmoxEndpoint inserts e; a taken name is ErrConflict.
+// CreateProxmoxEndpoint inserts e and gives it its key (e.Key is ignored);
+// a taken name is ErrConflict.
 func (s *Store) CreateProxmoxEndpoint(ctx context.Context, e ProxmoxEndpoint) (ProxmoxEndpoint, error) {
 	pw, err := s.box.seal("proxmox_endpoint.password", e.Password)
 	if err != nil {
@@ -234,8 +242,13 @@ func (s *Store) CreateProxmoxEndpoint(ctx context.Context, e ProxmoxEndpoint) (P
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	err = s.tx(ctx, func(t *sql.Tx) error {
-		res, err := t.ExecContext(ctx, `INSERT INTO proxmox_endpoint(name, ip_address, domain, port, username, password_enc, verify_ssl, token_name, token_value_enc, timeout_seconds, max_retries, retry_backoff, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			e.Name, e.IPAddress, e.Domain, e.Port, e.Username, pw, e.VerifySSL, e.TokenName, tv, e.TimeoutSeconds, e.MaxRetries, e.RetryBackoff, now.UnixMilli(), now.UnixMilli())
+		key, err := newEndpointKey(ctx, t, e)
+		if err != nil {
+			return err
+		}
+		e.Key = key
+		res, err := t.ExecContext(ctx, `INSERT INTO proxmox_endpoint(name, endpoint_key, ip_address, domain, port, username, password_enc, verify_ssl, token_name, token_value_enc, timeout_seconds, max_retries, retry_backoff, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			e.Name, e.Key, e.IPAddress, e.Domain, e.Port, e.Username, pw, e.VerifySSL, e.TokenName, tv, e.TimeoutSeconds, e.MaxRetries, e.RetryBackoff, now.UnixMilli(), now.UnixMilli())
 		if err != nil {
 			return uniqueErr(err)
 		}
@@ -247,6 +260,38 @@ func (s *Store) CreateProxmoxEndpoint(ctx context.Context, e ProxmoxEndpoint) (P
 	}
 	e.CreatedAt, e.UpdatedAt = now, now
 	return e, nil
+}
+
+// pluginRowKey is the "(nb:<pk>)" suffix the netbox-proxbox plugin gives
+// the names of the endpoints it pushes (sync.EndpointLabel reads it too).
+var pluginRowKey = regexp.MustCompile(`\(nb:(\d+)\)\s*$`)
+
+// newEndpointKey is the key of a new endpoint: "nb:<pk>" for a name the
+// plugin pushed, else its trimmed name, else its host, else "endpoint";
+// "#2", "#3"... appended while another endpoint (for example one renamed
+// since) holds it.
+func newEndpointKey(ctx context.Context, t *sql.Tx, e ProxmoxEndpoint) (string, error) {
+	base := "endpoint"
+	for _, s := range []string{e.Name, e.Domain, e.IPAddress} {
+		if s = strings.TrimSpace(s); s != "" {
+			base = s
+			break
+		}
+	}
+	if m := pluginRowKey.FindStringSubmatch(e.Name); m != nil {
+		base = "nb:" + m[1]
+	}
+	key := base
+	for n := 2; ; n++ {
+		var taken int
+		if err := t.QueryRowContext(ctx, `SELECT COUNT(*) FROM proxmox_endpoint WHERE endpoint_key = ?`, key).Scan(&taken); err != nil {
+			return "", err
+		}
+		if taken == 0 {
+			return key, nil
+		}
+		key = base + "#" + strconv.Itoa(n)
+	}
 }
 
 // UpdateProxmoxEndpoint applies p to endpoint id and returns the result.

@@ -124,7 +124,7 @@ func TestSecretsNeverOnDiskInClear(t *testing.T) {
 		}
 		s2.Close()
 		if key != "" {
-			s3 := open(t, dir, Options{EncryptionKey: "another"})
+			s3 := open(t, dir, Options{EncryptionKey: "another passphrase, wrong"})
 			if _, err := s3.ProxmoxEndpoint(ctx, pe.ID); err == nil || !strings.Contains(err.Error(), "wrong encryption key") {
 				t.Fatalf("wrong key not detected: %v", err)
 			}
@@ -426,5 +426,128 @@ func TestSyncLeases(t *testing.T) {
 	s.ReleaseLeases(ctx, "serve", []int64{1})
 	if ok, _ := s.AcquireLeases(ctx, "cli", []int64{1}, t0.Add(40*time.Second), time.Minute); !ok {
 		t.Fatal("released lease not free")
+	}
+}
+
+// Upgrading to the endpoint-key schema keeps every endpoint's label as it
+// was (the trimmed name, else the host), so its NetBox objects stay its own;
+// names that trim to one label get "#<id>".
+func TestEndpointKeyBackfill(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := Open(ctx, dir, Options{upTo: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range [][2]string{{"prod", "10.0.0.1"}, {" prod ", "10.0.0.2"}, {"", "10.0.0.3"}, {"PVE (nb:4)", "10.0.0.4"}} {
+		if _, err := old.w.ExecContext(ctx, `INSERT INTO proxmox_endpoint(name, ip_address, port, username, created_at, updated_at) VALUES (?, ?, 8006, 'root@pam', 1, 1)`, row[0], row[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	s := open(t, dir, Options{})
+	eps, err := s.ProxmoxEndpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, e := range eps {
+		keys = append(keys, e.Key)
+	}
+	if want := "prod, prod#2, 10.0.0.3, nb:4"; strings.Join(keys, ", ") != want {
+		t.Fatalf("keys after upgrade: %q, want %q", strings.Join(keys, ", "), want)
+	}
+}
+
+// A key is given at creation and survives renames; a new endpoint whose
+// name is a renamed endpoint's key gets its own.
+func TestEndpointKeyStableAcrossRename(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), Options{})
+	a, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{Name: " alpha ", IPAddress: "10.0.0.1", Port: 8006, Username: "root@pam", Key: "ignored"})
+	if err != nil || a.Key != "alpha" {
+		t.Fatalf("create: key %q, %v", a.Key, err)
+	}
+	renamed, err := s.UpdateProxmoxEndpoint(ctx, a.ID, ProxmoxEndpointPatch{Name: ptr("beta")})
+	if err != nil || renamed.Key != "alpha" || renamed.Name != "beta" {
+		t.Fatalf("after rename: %+v %v", renamed, err)
+	}
+	b, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{Name: "alpha", IPAddress: "10.0.0.2", Port: 8006, Username: "root@pam"})
+	if err != nil || b.Key != "alpha#2" {
+		t.Fatalf("second alpha: key %q, %v", b.Key, err)
+	}
+	c, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{IPAddress: "10.0.0.3", Port: 8006, Username: "root@pam"})
+	if err != nil || c.Key != "10.0.0.3" {
+		t.Fatalf("nameless: key %q, %v", c.Key, err)
+	}
+	d, err := s.CreateProxmoxEndpoint(ctx, ProxmoxEndpoint{Name: "Lab (nb:12) ", IPAddress: "10.0.0.4", Port: 8006, Username: "root@pam"})
+	if err != nil || d.Key != "nb:12" {
+		t.Fatalf("pushed by the plugin: key %q, %v", d.Key, err)
+	}
+	got, err := s.ProxmoxEndpoint(ctx, b.ID)
+	if err != nil || got.Key != "alpha#2" {
+		t.Fatalf("read back: %q %v", got.Key, err)
+	}
+}
+
+func TestRunChangesAndHistoryCap(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), Options{})
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	if _, err := s.Run(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown run: %v", err)
+	}
+	big := json.RawMessage(`[` + strings.Repeat(`{"op":"create","model":"virtualization.virtualmachine"},`, 5000) + `{}]`)
+	var ids []int64
+	for i := range 6 {
+		id, err := s.StartRun(ctx, Run{StartedAt: t0, Trigger: "cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.AddStageResult(ctx, id, StageResult{Stage: "vms", StartedAt: t0, FinishedAt: t0, OK: true})
+		if err := s.FinishRun(ctx, id, t0, "ok", json.RawMessage(fmt.Sprintf(`{"ok":true,"n":%d,"pad":%q}`, i, strings.Repeat("x", 1000))), ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveRunChanges(ctx, id, 5001, big); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	got, err := s.RunChanges(ctx, ids[0])
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("changes read back: %d bytes, %v", len(got), err)
+	}
+	running, _ := s.StartRun(ctx, Run{StartedAt: t0, Trigger: "cli"})
+	// The runs are of one size: a cap of 2.5 runs keeps the newest two.
+	var size int64
+	s.r.QueryRowContext(ctx, `SELECT length(summary) + (SELECT length(body) FROM sync_run_changes WHERE run_id = ?) FROM sync_run WHERE id = ?`, ids[0], ids[0]).Scan(&size)
+	if size < 1000 || size > 5000 {
+		t.Fatalf("one run stores %d bytes: is the change list compressed?", size)
+	}
+	n, err := s.PruneRuns(ctx, size*5/2)
+	if err != nil || n != 4 {
+		t.Fatalf("pruned %d, %v; want 4", n, err)
+	}
+	for i, id := range ids {
+		_, err := s.Run(ctx, id)
+		_, cerr := s.RunChanges(ctx, id)
+		if kept := i >= 4; kept != (err == nil) || kept != (cerr == nil) {
+			t.Fatalf("run %d (#%d): run %v, changes %v; kept want %v", id, i, err, cerr, kept)
+		}
+	}
+	if r, err := s.Run(ctx, running); err != nil || r.Status != "running" {
+		t.Fatalf("running run: %+v %v", r, err)
+	}
+	var stages int
+	s.r.QueryRowContext(ctx, `SELECT count(*) FROM sync_stage`).Scan(&stages)
+	if stages != 2 {
+		t.Fatalf("%d stage rows left, want 2 (the kept runs')", stages)
+	}
+	// A cap below the newest run's size still keeps it.
+	if n, err := s.PruneRuns(ctx, 1); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	if _, err := s.Run(ctx, ids[5]); err != nil {
+		t.Fatalf("newest run pruned: %v", err)
 	}
 }

@@ -33,21 +33,28 @@ type FieldChange struct {
 
 // Change is one planned (or, after Apply, done) operation.
 type Change struct {
-	Op     Op            `json:"op"`
-	Stage  Stage         `json:"stage,omitempty"`
-	Model  string        `json:"model"`
-	Key    string        `json:"key"`
-	Label  string        `json:"label"`
-	ID     int64         `json:"id,omitempty"`
-	Fields []FieldChange `json:"fields,omitempty"`
-	Reason string        `json:"reason,omitempty"`
-	Error  string        `json:"error,omitempty"`
+	Op    Op    `json:"op"`
+	Stage Stage `json:"stage,omitempty"`
+	// Endpoint is the label of the Proxmox endpoint whose sync made the
+	// change (set by the report; the dashboard groups changes by it).
+	Endpoint string        `json:"endpoint,omitempty"`
+	Model    string        `json:"model"`
+	Key      string        `json:"key"`
+	Label    string        `json:"label"`
+	ID       int64         `json:"id,omitempty"`
+	Fields   []FieldChange `json:"fields,omitempty"`
+	Reason   string        `json:"reason,omitempty"`
+	Error    string        `json:"error,omitempty"`
 }
 
 // Plan is the ordered list of changes of a run; unchanged objects are counted, not listed.
+// A stored plan may be bounded (Summary.Bounded): Changes then lists only some changes of
+// each model, Total counts them all and Omitted, per model, those left out.
 type Plan struct {
 	Changes   []Change       `json:"changes"`
 	Unchanged map[string]int `json:"unchanged"`
+	Total     int            `json:"total,omitempty"`
+	Omitted   map[string]int `json:"omitted,omitempty"`
 }
 
 // Print writes the plan for humans (--dry-run).
@@ -67,6 +74,9 @@ func (p *Plan) Print(w io.Writer) error {
 			fmt.Fprintf(&b, " FAILED: %s", c.Error)
 		}
 		b.WriteByte('\n')
+		if c.Op == OpCreate {
+			continue // its fields are the whole object: the summary's plan has them
+		}
 		for _, f := range c.Fields {
 			fmt.Fprintf(&b, "    %s: %s -> %s\n", f.Field, show(f.Old), show(f.New))
 		}
@@ -360,4 +370,45 @@ func canonicalJSON(v any) string {
 	}
 	b, _ = json.Marshal(x)
 	return string(b)
+}
+
+// createFields lists a create body's fields as changes from nothing (sorted;
+// empty values and unset custom fields left out), so a created object shows
+// what it was created with.
+func createFields(body map[string]any) []FieldChange {
+	var out []FieldChange
+	for k, v := range body {
+		if k == "custom_fields" {
+			if cf, ok := v.(map[string]any); ok {
+				for ck, cv := range cf {
+					if !emptyValue(cv) {
+						out = append(out, FieldChange{Field: "custom_fields." + ck, New: cv})
+					}
+				}
+				continue
+			}
+		}
+		if !emptyValue(v) {
+			out = append(out, FieldChange{Field: k, New: v})
+		}
+	}
+	slices.SortFunc(out, func(a, b FieldChange) int { return strings.Compare(a.Field, b.Field) })
+	return out
+}
+
+func emptyValue(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch x := v.(type) {
+	case string:
+		return x == ""
+	case []int64:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
 }

@@ -186,3 +186,16 @@ func TestDiffSetFields(t *testing.T) {
 		t.Fatalf("superset must be unchanged, got %v", patch)
 	}
 }
+
+// A created object's change lists what it was created with, empty values
+// and unset custom fields left out, in field order.
+func TestCreateFieldsListTheCreatedValues(t *testing.T) {
+	got := createFields(map[string]any{
+		"name": "web", "vcpus": 2, "comments": "", "tags": []int64{3}, "role": nil,
+		"custom_fields": map[string]any{"proxmox_vm_id": 100, "proxmox_orphaned_at": nil},
+	})
+	want := []FieldChange{{Field: "custom_fields.proxmox_vm_id", New: 100}, {Field: "name", New: "web"}, {Field: "tags", New: []int64{3}}, {Field: "vcpus", New: 2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("createFields = %#v, want %#v", got, want)
+	}
+}

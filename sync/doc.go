@@ -18,10 +18,9 @@
 //
 //   - Identity: a guest is (endpoint, cluster, type, vmid) and never its name;
 //     our NetBox cluster is found by the custom field proxmox_endpoint (the
-//     endpoint's label: "nb:<pk>" for an endpoint the plugin pushed as
-//     "<name> (nb:<pk>)", so a renamed plugin row keeps its cluster; else its
-//     name), VMs by (cluster id, proxmox_vm_type, proxmox_vm_id). QEMU and
-//     LXC may share a vmid (qemu_lxc_id_collision fixture).
+//     endpoint's label, see "Endpoint identity" below), VMs by (cluster id,
+//     proxmox_vm_type, proxmox_vm_id). QEMU and LXC may share a vmid
+//     (qemu_lxc_id_collision fixture).
 //   - Cluster names: a PVE cluster keeps its name unless a NetBox cluster of
 //     another owner already has it, then it becomes "<name> (<endpoint>)"; a
 //     standalone node's cluster is always "<node> (<endpoint>)".
@@ -51,6 +50,49 @@
 //     when the snapshot is incomplete. Children (disks, interfaces, MACs, IPs)
 //     of a synced guest that no longer exist in Proxmox are deleted unless the
 //     mode is keep.
+//
+// # Endpoint identity
+//
+// Every endpoint of a run has a label (EndpointLabel), written on its NetBox
+// cluster as proxmox_endpoint and prefixed to the key of all its objects:
+//
+//   - "nb:<pk>" for an endpoint the plugin pushed as "<name> (nb:<pk>)";
+//   - a stored endpoint's key, given by the store at creation and kept across
+//     renames (the trimmed name then, else the host, "#<n>" appended when
+//     taken; stores from before keys existed got the label they had);
+//   - an inline endpoint's --pve-name, else host:port of its URL
+//     (InlineEndpoint), so endpoints behind one address never share one.
+//
+// The engine records on the cluster what Proxmox answers as, its identity:
+// custom field proxmox_cluster = "cluster:<PVE cluster name>" or
+// "node:<node name>" for a standalone node (ProxmoxIdentity). Clusters from
+// before that field are given the identity their name and type tell
+// ("<node> (<label>)" is a standalone node's, any other name a PVE
+// cluster's).
+//
+// Run reads every endpoint first, then decides, before writing anything, who
+// owns which cluster (fail closed: a refused endpoint gets one error and
+// nothing of it is written; the others sync):
+//
+//  1. Two endpoints of the run with one label: both refused (not even read).
+//  2. An endpoint that has a cluster under its label keeps it, unless the
+//     identity recorded there differs from the one Proxmox now answers with
+//     (another Proxmox behind the same address): refused. Setting
+//     proxmox_cluster on that cluster to the new identity accepts it.
+//  3. An endpoint without one adopts the cluster of ours whose identity is
+//     its own and whose label belongs to no endpoint of the run (nor to
+//     Options.ReservedLabels, the stored endpoints a partial run leaves
+//     out): preferably the one under an old label of this endpoint (its
+//     name, or its bare host, the label of inline endpoints before), else
+//     the only one. The adoption re-labels the cluster (one write), so its
+//     guests and children are found under the new label and nothing is
+//     duplicated. Several candidates: refused rather than guessed; one
+//     cluster wanted by two endpoints: both refused. No candidate: a new
+//     cluster.
+//
+// VMs only ever move with their own endpoint's cluster: an endpoint lists and
+// writes the VMs of its cluster alone, so two endpoints that disagree never
+// take guests from each other.
 //
 // # Sync engine II: the netbox-proxbox plugin's models
 //
@@ -100,6 +142,15 @@
 //     (syncrun.WithoutPluginReads) when PluginAbsent(ctx) says, inside
 //     Target.Read, that this run found no plugin (1,000 generated guests:
 //     1,636 instead of 2,684 Proxmox requests).
+//   - The plugin's ProxmoxCluster and ProxmoxNode rows (proxmox-clusters/,
+//     proxmox-nodes/) are written by the devices stage with their links:
+//     netbox_cluster (our cluster), and per node proxmox_cluster and
+//     netbox_device. The newer plugin finds a VM's endpoint through
+//     netbox_cluster ("Sync selected"). Identity (plugin endpoint row, name),
+//     the cluster named as /proxmox/cluster/status names it; only the links
+//     are diffed, the other fields are written on create and otherwise left to
+//     the plugin's preflight (plugin_cluster.go). Replications and backup
+//     routines reference node rows by key, resolved when written.
 //   - Backup batching: PROXBOX_BACKUP_BATCH_SIZE (Options.BackupBatchSize,
 //     default 5) and PROXBOX_BACKUP_BATCH_DELAY_MS (BackupBatchDelay, default
 //     200 ms) keep the Python service's purpose, protecting NetBox's

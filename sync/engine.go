@@ -19,6 +19,8 @@ type NetBox interface {
 	// client's job). The engine passes FreshRead contexts via Fresh.
 	List(ctx context.Context, model string, query url.Values) ([]map[string]any, error)
 	// Create, Update and Delete write in bulk; one result per input, in any order.
+	// A result's Object needs to carry only "id" and the fields its input set
+	// (the engine lays an update's reply over the object it had).
 	Create(ctx context.Context, model string, objs []map[string]any) []WriteResult
 	Update(ctx context.Context, model string, patches []map[string]any) []WriteResult
 	Delete(ctx context.Context, model string, ids []int64) []WriteResult
@@ -52,52 +54,121 @@ type Engine struct {
 	Fresh func(context.Context) context.Context
 }
 
-// Run syncs every target, one after another, and returns the summary. The
-// stream of events goes to opt.Events. A target that cannot be read is an
-// error of the run; the others still sync.
+// Run reads every target, decides which NetBox cluster each one owns (see
+// "Endpoint identity" in the package doc), then syncs them one after
+// another and returns the summary. The stream of events goes to
+// opt.Events. A target that cannot be read, or that is refused, is an error
+// of the run and nothing of it is written; the others still sync.
 func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summary {
 	opt.defaults()
 	start := opt.Now()
 	rep := newReport(opt.Events, opt.Now)
-	var req0, wr0 int64
-	if e.Stats != nil {
-		req0, wr0 = e.Stats()
-	}
+	netboxDelta := e.netboxDelta()
 	var pveRequests int64
+	if opt.DryRun {
+		opt.State = nil // a dry run's simulated writes must not be remembered
+	}
 	sh := &shared{cur: map[string]map[int64]map[string]any{}, loaded: map[string]bool{}}
+	if opt.State != nil {
+		sh = opt.State.shared()
+	}
 	pctx := ctx
 	if e.Fresh != nil {
 		pctx = e.Fresh(ctx)
 	}
-	e.checkPlugin(pctx, &opt, &sh.plugin)
+	if sh.plugin.checked && sh.plugin.err == "" {
+		if !opt.IgnorePluginSettings && sh.plugin.settings != nil {
+			ApplyPluginSettings(&opt.Map, sh.plugin.settings)
+		}
+	} else {
+		sh.plugin = pluginState{}
+		e.checkPlugin(pctx, &opt, &sh.plugin)
+	}
 	if sh.plugin.checked && !sh.plugin.installed && sh.plugin.err == "" {
 		ctx = context.WithValue(ctx, pluginAbsentKey{}, true)
 	}
-	for _, t := range targets {
-		label := EndpointLabel(t.Endpoint)
-		rep.endpoint = label
+	// Every endpoint's label, then every snapshot, then who owns which
+	// NetBox cluster: nothing is written before all three are known.
+	labels := make([]string, len(targets))
+	eps := make([]inventory.Endpoint, len(targets))
+	for i, t := range targets {
+		eps[i], labels[i] = t.Endpoint, EndpointLabel(t.Endpoint)
+	}
+	dup := map[string]int{}
+	for _, l := range labels {
+		dup[l]++
+	}
+	snaps := make([]*inventory.Snapshot, len(targets))
+	for i, t := range targets {
+		rep.endpoint = labels[i]
 		rep.send(Event{Type: EventRunStarted})
+		if dup[labels[i]] > 1 {
+			continue // refused below, without reading it
+		}
 		snap, err := t.Read(ctx)
 		if snap != nil {
 			pveRequests += int64(snap.Requests)
 		}
 		if err != nil {
-			rep.fail("endpoint "+label, fmt.Sprintf("read proxmox: %v", err))
+			rep.fail("endpoint "+labels[i], fmt.Sprintf("read proxmox: %v", err))
 			continue
 		}
-		e.sync(ctx, snap, opt, rep, sh)
+		if snap.Endpoint != t.Endpoint { // the target's identity wins (a reused snapshot may predate a rename)
+			cp := *snap
+			cp.Endpoint = t.Endpoint
+			snap = &cp
+		}
+		snaps[i] = snap
+	}
+	r := e.newRun(opt, rep, sh)
+	if err := r.loadClusters(pctx); err != nil {
+		rep.endpoint = ""
+		rep.fail("netbox", err.Error())
+	} else {
+		claims := claimClusters(r, eps, labels, snaps, opt.ReservedLabels)
+		for i, c := range claims {
+			rep.endpoint = c.label
+			if c.refuse != "" {
+				rep.fail("endpoint "+c.label, c.refuse)
+				continue
+			}
+			if snaps[i] == nil {
+				continue
+			}
+			if c.adopt != 0 {
+				ar := e.newRun(opt, rep, sh)
+				if !ar.adopt(pctx, c) {
+					continue
+				}
+			}
+			e.sync(ctx, snaps[i], opt, rep, sh)
+			snaps[i] = nil // done with it
+		}
 	}
 	s := rep.summary(start, opt.DryRun)
+	if opt.State != nil && len(s.Errors) > 0 {
+		opt.State.Reset() // what failed may have half landed: list again next time
+	}
 	s.Proxmox.Requests = pveRequests
-	if e.Stats != nil {
-		req, wr := e.Stats()
-		s.NetBox.Requests, s.NetBox.Writes = req-req0, wr-wr0
-	}
-	if e.BatchSizes != nil {
-		s.NetBox.BatchSizes = e.BatchSizes()
-	}
+	netboxDelta(s)
 	rep.send(Event{Type: EventRunFinished, Summary: s})
 	return s
+}
+
+// netboxDelta returns a func that sets a summary's NetBox request and write
+// counts to those made since netboxDelta was called (when Stats is set).
+func (e *Engine) netboxDelta() func(*Summary) {
+	if e.Stats == nil {
+		return func(*Summary) {}
+	}
+	req0, wr0 := e.Stats()
+	return func(s *Summary) {
+		req, wr := e.Stats()
+		s.NetBox.Requests, s.NetBox.Writes = req-req0, wr-wr0
+		if e.BatchSizes != nil {
+			s.NetBox.BatchSizes = e.BatchSizes()
+		}
+	}
 }
 
 type pluginAbsentKey struct{}
@@ -133,6 +204,8 @@ type run struct {
 	once    func(model string, load func() error) error
 	ps      *pluginState
 	pc      pluginCtx
+	// warm: NetBox's objects come from Options.State, nothing is listed.
+	warm bool
 	// lastBackupWrite is when the last backup write request ended (BackupBatchDelay).
 	lastBackupWrite time.Time
 }
@@ -150,8 +223,9 @@ var sharedModels = []string{ModelTag, ModelCustomField, ModelClusterType, ModelS
 	ModelRole, ModelPlatform, ModelCluster, ModelVMInterface, ModelDisk, ModelMAC, ModelIP,
 	ModelStorage, ModelBackup, ModelSnapshot, ModelTaskHistory, ModelReplication, ModelBackupRoutine}
 
-func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options, rep *report, sh *shared) {
-	r := &run{e: e, opt: opt, rep: rep, snap: snap, cur: map[string]map[int64]map[string]any{},
+// newRun is a run over the shared state, without a snapshot yet.
+func (e *Engine) newRun(opt Options, rep *report, sh *shared) *run {
+	r := &run{e: e, opt: opt, rep: rep, cur: map[string]map[int64]map[string]any{},
 		keys: map[string]map[int64]string{}, created: map[string]bool{}, frozen: map[string]bool{}, ps: &sh.plugin}
 	for _, m := range sharedModels {
 		if sh.cur[m] == nil {
@@ -159,7 +233,7 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 		}
 		r.cur[m] = sh.cur[m]
 	}
-	once := func(model string, f func() error) error {
+	r.once = func(model string, f func() error) error {
 		if sh.loaded[model] {
 			return nil
 		}
@@ -169,7 +243,36 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 		sh.loaded[model] = true
 		return nil
 	}
-	r.once = once
+	return r
+}
+
+// loadClusters loads the tags (tag filters of NetBox reject unknown slugs)
+// and our clusters, once per Run.
+func (r *run) loadClusters(ctx context.Context) error {
+	if err := r.once(ModelTag, func() error { return r.load(ctx, ModelTag, url.Values{}) }); err != nil {
+		return err
+	}
+	if !r.hasTag(TagProxbox) {
+		return nil
+	}
+	return r.once(ModelCluster, func() error { return r.load(ctx, ModelCluster, url.Values{"tag": {TagProxbox}}) })
+}
+
+func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options, rep *report, sh *shared) {
+	r := e.newRun(opt, rep, sh)
+	r.snap = snap
+	label := EndpointLabel(snap.Endpoint)
+	if opt.State != nil {
+		if es := opt.State.endpoint(label); es != nil {
+			r.warm = true
+			for m, v := range es.cur {
+				if r.cur[m] == nil {
+					r.cur[m] = v
+				}
+			}
+		}
+		defer func() { opt.State.keep(label, r.cur) }()
+	}
 	for _, w := range snap.Warnings {
 		rep.warn(w.Object, w.Detail)
 	}
@@ -179,21 +282,13 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 	if e.Fresh != nil {
 		ctx = e.Fresh(ctx)
 	}
-	// Tags first: tag filters of NetBox reject unknown slugs.
 	mapOpt := opt.Map
-	if err := once(ModelTag, func() error { return r.load(ctx, ModelTag, url.Values{}) }); err != nil {
+	if err := r.loadClusters(ctx); err != nil {
 		rep.fail("netbox", err.Error())
 		return
 	}
 	// Our cluster, and whether its name is taken by someone else.
 	name := ClusterName(snap)
-	label := EndpointLabel(snap.Endpoint)
-	if r.hasTag(TagProxbox) {
-		if err := once(ModelCluster, func() error { return r.load(ctx, ModelCluster, url.Values{"tag": {TagProxbox}}) }); err != nil {
-			rep.fail("netbox", err.Error())
-			return
-		}
-	}
 	if _, ours := r.idFor(ModelCluster, label); !ours {
 		if err := r.load(ctx, ModelCluster, url.Values{"name": {name}}); err != nil {
 			rep.fail("netbox", err.Error())
@@ -339,6 +434,9 @@ func (r *run) loadChunked(ctx context.Context, model, param string, vals []strin
 }
 
 func (r *run) loadAll(ctx context.Context) error {
+	if r.warm {
+		return nil // a State's earlier runs read and kept these (see State)
+	}
 	keys := func(model string) []string {
 		var out []string
 		for _, o := range r.d.Objects(model) {
@@ -466,6 +564,8 @@ func (r *run) keyOf(model string, o map[string]any) string {
 			return ""
 		}
 		return map[string]func(string, string) string{ModelBackup: backupKey, ModelSnapshot: snapshotKey, ModelTaskHistory: taskKey}[model](vm, str(id))
+	case ModelPluginCluster, ModelPluginNode:
+		return r.pluginRowKey(model, o)
 	case ModelReplication, ModelBackupRoutine:
 		id := str(map[string]string{ModelReplication: "replication_id", ModelBackupRoutine: "job_id"}[model])
 		if id == "" || r.d == nil {
@@ -729,7 +829,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 	if len(creates) > 0 {
 		for _, wr := range r.create(ctx, model, creates) {
 			o := cObjs[wr.Index]
-			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label}
+			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label, Fields: createFields(creates[wr.Index])}
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
 			} else {
@@ -953,21 +1053,36 @@ func (r *run) update(ctx context.Context, model string, patches []map[string]any
 	if r.opt.DryRun {
 		out := make([]WriteResult, len(patches))
 		for i, p := range patches {
-			c := map[string]any{}
-			for k, v := range r.cur[model][mustID(p["id"])] {
-				c[k] = v
-			}
-			for k, v := range p {
-				c[k] = v
-			}
-			out[i] = WriteResult{Index: i, Object: c}
+			out[i] = WriteResult{Index: i, Object: overlay(r.cur[model][mustID(p["id"])], p)}
 		}
 		return out
 	}
+	var out []WriteResult
 	if model == ModelBackup {
-		return r.batched(ctx, len(patches), func(lo, hi int) []WriteResult { return r.e.NetBox.Update(ctx, model, patches[lo:hi]) })
+		out = r.batched(ctx, len(patches), func(lo, hi int) []WriteResult { return r.e.NetBox.Update(ctx, model, patches[lo:hi]) })
+	} else {
+		out = r.e.NetBox.Update(ctx, model, patches)
 	}
-	return r.e.NetBox.Update(ctx, model, patches)
+	// A reply may carry only the patched fields (netbox.Client decodes no more):
+	// the object now is the one we had with the reply's fields over it.
+	for i := range out {
+		if wr := &out[i]; wr.Err == nil && wr.Object != nil && wr.Index >= 0 && wr.Index < len(patches) {
+			wr.Object = overlay(r.cur[model][mustID(patches[wr.Index]["id"])], wr.Object)
+		}
+	}
+	return out
+}
+
+// overlay returns a copy of base with top's fields over it.
+func overlay(base, top map[string]any) map[string]any {
+	c := make(map[string]any, len(base)+len(top))
+	for k, v := range base {
+		c[k] = v
+	}
+	for k, v := range top {
+		c[k] = v
+	}
+	return c
 }
 
 func (r *run) delete(ctx context.Context, model string, ids []int64) []WriteResult {

@@ -13,20 +13,22 @@ import (
 	"github.com/proxbox/proxbox/inventory"
 )
 
-// EndpointLabel is the endpoint's stable name in NetBox (the value of the
-// proxmox_endpoint custom field). An endpoint pushed by the netbox-proxbox
-// plugin carries its plugin row's key in its name ("PVE (nb:3)"): the label
-// is then "nb:3", so renaming the row in NetBox does not orphan its cluster.
-// Otherwise it is the name, else the host, else endpoint-<id>.
+// EndpointLabel is the endpoint's identity in NetBox (the value of the
+// proxmox_endpoint custom field of its cluster, and the prefix of every key
+// of its objects). An endpoint pushed by the netbox-proxbox plugin carries
+// its plugin row's key in its name ("PVE (nb:3)"): the label is then "nb:3",
+// so renaming the row in NetBox does not orphan its cluster. Otherwise it is
+// the endpoint's Key (a stored endpoint's immutable key, an inline
+// endpoint's --pve-name or host:port), else its name, else its host, else
+// endpoint-<id>. See the package doc for how labels are kept unique.
 func EndpointLabel(ep inventory.Endpoint) string {
 	if m := pluginRowKey.FindStringSubmatch(ep.Name); m != nil {
 		return "nb:" + m[1]
 	}
-	switch {
-	case strings.TrimSpace(ep.Name) != "":
-		return strings.TrimSpace(ep.Name)
-	case strings.TrimSpace(ep.Host) != "":
-		return strings.TrimSpace(ep.Host)
+	for _, s := range []string{ep.Key, ep.Name, ep.Host} {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
 	}
 	return "endpoint-" + strconv.FormatInt(ep.ID, 10)
 }
@@ -87,19 +89,9 @@ const (
 	dtSlug   = "proxmox-generic-device"
 )
 
-// Map turns one snapshot into the desired NetBox state. It is pure: same
-// snapshot and options, same result.
-func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
-	d := newDesired()
-	label := EndpointLabel(s.Endpoint)
-	d.Endpoint, d.Cluster, d.Complete = label, label, s.Complete()
-	ow := opt.Overwrite
-	mode := "cluster"
-	if s.Cluster.Standalone {
-		mode = "standalone"
-	}
-
-	// Tags and custom fields.
+// mapShared adds what every run ensures before its stages: the proxbox tags
+// and the custom fields the plugin and the engine read.
+func mapShared(d *Desired) {
 	tag := func(slug, name, color, descr string) {
 		o := newObject(ModelTag, slug, "tag "+slug, "")
 		o.Fields["name"], o.Fields["slug"], o.Fields["color"], o.Fields["description"] = name, slug, color, descr
@@ -118,10 +110,26 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 		d.Add(o)
 	}
 	cf(CFEndpoint, "text", "Proxmox endpoint", "virtualization.cluster")
+	cf(CFPVECluster, "text", "Proxmox identity", "virtualization.cluster")
 	cf(CFVMID, "integer", "VM ID", "virtualization.virtualmachine")
 	cf(CFVMType, "text", "VM type", "virtualization.virtualmachine")
 	cf(CFNode, "text", "Proxmox node", "virtualization.virtualmachine")
 	cf(CFOrphanedAt, "text", "Orphaned at", "virtualization.virtualmachine", "dcim.device")
+}
+
+// Map turns one snapshot into the desired NetBox state. It is pure: same
+// snapshot and options, same result.
+func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
+	d := newDesired()
+	label := EndpointLabel(s.Endpoint)
+	d.Endpoint, d.Cluster, d.Complete = label, label, s.Complete()
+	ow := opt.Overwrite
+	mode := "cluster"
+	if s.Cluster.Standalone {
+		mode = "standalone"
+	}
+
+	mapShared(d)
 
 	// Devices stage: cluster and its dependencies, nodes.
 	ct := newObject(ModelClusterType, clusterTypeSlug(s.Cluster.Standalone), "cluster type "+mode, StageDevices)
@@ -142,6 +150,9 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 	cl.ref("type", ModelClusterType, ct.Key)
 	cl.Tags = []string{TagProxbox}
 	cl.CustomFields = map[string]any{CFEndpoint: label}
+	if id := ProxmoxIdentity(s); id != "" {
+		cl.CustomFields[CFPVECluster] = id
+	}
 	createOnlyUnless(cl, ow, "overwrite_cluster_tags", "tags")
 	createOnlyUnless(cl, ow, "overwrite_cluster_description", "description")
 	createOnlyUnless(cl, ow, "overwrite_cluster_custom_fields", "custom_fields")

@@ -71,21 +71,6 @@ func TestMapGuests(t *testing.T) {
 	}
 }
 
-func TestOptionsFromEnv(t *testing.T) {
-	env := map[string]string{"PROXBOX_ORPHANS": "delete", "PROXBOX_ORPHAN_GRACE": "2d", "PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME": "false"}
-	o, err := OptionsFromEnv(func(k string) string { return env[k] })
-	if err != nil || o.Orphans != OrphansDelete || o.OrphanGrace.Hours() != 48 || !o.Map.ConfigInterfaceNames {
-		t.Errorf("%+v %v", o, err)
-	}
-	if _, err := OptionsFromEnv(func(k string) string { return map[string]string{"PROXBOX_ORPHANS": "nuke"}[k] }); err == nil {
-		t.Error("bad PROXBOX_ORPHANS accepted")
-	}
-	d, _ := OptionsFromEnv(func(string) string { return "" })
-	if d.Orphans != OrphansMark || d.OrphanGrace.Hours() != 168 {
-		t.Errorf("defaults %+v", d)
-	}
-}
-
 func TestDuplicateGuestNamesGetTheirVMID(t *testing.T) {
 	guests := []inventory.Guest{
 		{VMID: 205, Type: inventory.QEMU, Name: "web"},

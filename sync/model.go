@@ -36,6 +36,7 @@ const (
 // Custom fields the engine writes, each scoped to the object types that carry it.
 const (
 	CFEndpoint   = "proxmox_endpoint"
+	CFPVECluster = "proxmox_cluster" // the Proxmox identity of a cluster: ProxmoxIdentity
 	CFVMID       = "proxmox_vm_id"
 	CFVMType     = "proxmox_vm_type"
 	CFNode       = "proxmox_node"

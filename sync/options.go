@@ -3,7 +3,6 @@ package sync
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -154,10 +153,17 @@ type Options struct {
 	// default 200 ms; negative: none). See the package doc.
 	BackupBatchSize  int
 	BackupBatchDelay time.Duration
+	// ReservedLabels are the labels of endpoints this run does not sync (the
+	// other stored endpoints of a run over a subset): their NetBox clusters
+	// are never adopted by the endpoints of this run.
+	ReservedLabels []string
 	// IgnorePluginSettings keeps Map as given instead of applying the
 	// plugin's settings (use_guest_agent_interface_name,
 	// ignore_ipv6_link_local_addresses, primary_ip_preference).
 	IgnorePluginSettings bool
+	// State keeps NetBox's state between runs (see State); nil: every run
+	// lists what it needs.
+	State *State
 }
 
 // Includes reports whether a run with these options runs stage s (no Stages: all).
@@ -185,93 +191,3 @@ func (o *Options) defaults() {
 }
 
 func (o *Options) runs(s Stage) bool { return slices.Contains(o.Stages, s) }
-
-// OptionsFromEnv reads the engine's environment variables (getenv is
-// os.Getenv in production) on top of the defaults.
-func OptionsFromEnv(getenv func(string) string) (Options, error) {
-	var o Options
-	if v := getenv("PROXBOX_ORPHANS"); v != "" {
-		switch m := OrphanMode(strings.ToLower(v)); m {
-		case OrphansKeep, OrphansMark, OrphansDelete:
-			o.Orphans = m
-		default:
-			return o, fmt.Errorf("PROXBOX_ORPHANS=%q: want keep, mark or delete", v)
-		}
-	}
-	if v := getenv("PROXBOX_ORPHAN_GRACE"); v != "" {
-		d, err := ParseGrace(v)
-		if err != nil {
-			return o, fmt.Errorf("PROXBOX_ORPHAN_GRACE: %w", err)
-		}
-		o.OrphanGrace = d
-		if d == 0 {
-			o.OrphanGrace = -1 // delete at the first run that sees the orphan
-		}
-	}
-	o.Map.Site = getenv("PROXBOX_DEFAULT_SITE")
-	if v := getenv("PROXBOX_TEMPLATES"); v != "" {
-		switch strings.ToLower(v) {
-		case "sync":
-		case "skip":
-			o.Map.SkipTemplates = true
-		default:
-			return o, fmt.Errorf("PROXBOX_TEMPLATES=%q: want sync or skip", v)
-		}
-	}
-	for name, dst := range map[string]*bool{
-		"PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME": &o.Map.ConfigInterfaceNames,
-		"PROXBOX_IGNORE_IPV6_LINK_LOCAL":         &o.Map.IncludeIPv6LinkLocal,
-	} {
-		if v := getenv(name); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return o, fmt.Errorf("%s=%q: want true or false", name, v)
-			}
-			*dst = !b
-		}
-	}
-	if v := getenv("PROXBOX_PRIMARY_IP_PREFERENCE"); v != "" {
-		switch strings.ToLower(v) {
-		case "ipv4", "ipv6", "both", "none":
-			o.Map.PrimaryIP = strings.ToLower(v)
-		default:
-			return o, fmt.Errorf("PROXBOX_PRIMARY_IP_PREFERENCE=%q: want ipv4, ipv6, both or none", v)
-		}
-	}
-	if v := getenv("PROXBOX_BACKUP_BATCH_SIZE"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("PROXBOX_BACKUP_BATCH_SIZE=%q: want an integer >= 1", v)
-		}
-		o.BackupBatchSize = n
-	}
-	if v := getenv("PROXBOX_BACKUP_BATCH_DELAY_MS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return o, fmt.Errorf("PROXBOX_BACKUP_BATCH_DELAY_MS=%q: want an integer >= 0", v)
-		}
-		o.BackupBatchDelay = time.Duration(n) * time.Millisecond
-		if n == 0 {
-			o.BackupBatchDelay = -1
-		}
-	}
-	o.defaults()
-	return o, nil
-}
-
-// ParseGrace parses a Go duration or a number of days ("7d").
-func ParseGrace(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseFloat(d, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("bad number of days %q", s)
-		}
-		return time.Duration(n * float64(24*time.Hour)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("bad duration %q", s)
-	}
-	return d, nil
-}

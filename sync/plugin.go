@@ -81,7 +81,7 @@ func (e *Engine) checkPlugin(ctx context.Context, opt *Options, ps *pluginState)
 	if !opt.IgnorePluginSettings && ps.settings != nil {
 		ApplyPluginSettings(&opt.Map, ps.settings)
 	}
-	if slices.ContainsFunc(PluginStages, opt.runs) {
+	if slices.ContainsFunc(PluginStages, opt.runs) || opt.runs(StageDevices) { // devices: the cluster and node rows
 		eps, err := e.NetBox.List(ctx, ModelPluginEndpoint, url.Values{})
 		if err != nil {
 			ps.err = "list plugin endpoints: " + err.Error()
@@ -180,10 +180,10 @@ func replicationKey(cluster, id string) string { return cluster + "/replication/
 func routineKey(cluster, id string) string     { return cluster + "/backup-routine/" + id }
 
 // pluginCtx is what the plugin mapping needs from NetBox: the plugin's
-// endpoint and node rows of this endpoint (ids, 0 when unknown).
+// endpoint row of this endpoint (0 when unknown). Its node rows are
+// referenced by key (pluginNodeKey) and resolved when written.
 type pluginCtx struct {
 	endpoint int64
-	nodes    map[string]int64
 }
 
 func utcTime(t time.Time) any {
@@ -386,7 +386,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields["endpoint"] = nilID(pc.endpoint)
 		o.Fields["replication_id"] = j.ID
 		o.ref("virtual_machine", ModelVM, vm)
-		o.Fields["proxmox_node"] = nilID(pc.nodes[j.Target])
+		pluginNodeRef(o, "proxmox_node", label, j.Target)
 		o.Fields["guest"] = j.Guest
 		o.Fields["target"] = j.Target
 		o.Fields["job_type"] = "local"
@@ -423,7 +423,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		// are the plugin's blank-but-not-null text fields: "" when PVE has none.
 		o.Fields["schedule"] = strings.TrimSpace(j.Schedule)
 		o.Fields["next_run"] = utcTime(j.NextRun)
-		o.Fields["node"] = nilID(pc.nodes[j.Node])
+		pluginNodeRef(o, "node", label, j.Node)
 		if j.Storage != "" {
 			o.ref("storage", ModelStorage, storageKey(label, j.Storage))
 			o.flag(&o.Optional, "storage")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -17,22 +16,15 @@ func (r *run) loadPlugin(ctx context.Context) error {
 	if !r.ps.installed || r.ps.err != "" {
 		return nil
 	}
-	r.pc = pluginCtx{endpoint: PluginEndpointID(r.snap.Endpoint, r.ps.endpoints), nodes: map[string]int64{}}
+	r.pc = pluginCtx{endpoint: PluginEndpointID(r.snap.Endpoint, r.ps.endpoints)}
 	runs := r.opt.runs
-	if r.pc.endpoint > 0 && (runs(StageReplications) || runs(StageBackupRoutines)) {
-		ep := strconv.FormatInt(r.pc.endpoint, 10)
-		rows, err := r.e.NetBox.List(ctx, ModelPluginNode, url.Values{"endpoint_id": {ep}})
-		if err != nil {
-			return fmt.Errorf("list %s: %w", ModelPluginNode, err)
-		}
-		for _, n := range rows {
-			if id, ok := idOf(n["endpoint"]); !ok || id != r.pc.endpoint {
-				continue
-			}
-			if name, _ := n["name"].(string); name != "" {
-				r.pc.nodes[name] = mustID(n["id"])
-			}
-		}
+	if r.warm {
+		mapPlugin(r.d, r.snap, r.pc)
+		mapPluginRows(r.d, r.snap, r.pc)
+		return nil
+	}
+	if err := r.loadPluginRows(ctx); err != nil {
+		return err
 	}
 	loads := []struct {
 		need  bool
@@ -68,6 +60,7 @@ func (r *run) loadPlugin(ctx context.Context) error {
 		}
 	}
 	mapPlugin(r.d, r.snap, r.pc)
+	mapPluginRows(r.d, r.snap, r.pc)
 	return nil
 }
 

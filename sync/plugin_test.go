@@ -2,7 +2,6 @@ package sync
 
 import (
 	"testing"
-	"time"
 
 	"github.com/proxbox/proxbox/inventory"
 )
@@ -44,23 +43,6 @@ func TestParseStagePluginSlugs(t *testing.T) {
 	}
 	if len(AllStages) != 12 || AllStages[1] != StageStorage || AllStages[11] != StageBackupRoutines {
 		t.Errorf("AllStages %v", AllStages)
-	}
-}
-
-func TestBackupBatchEnv(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	o, err := OptionsFromEnv(env(nil))
-	if err != nil || o.BackupBatchSize != 5 || o.BackupBatchDelay != 200*time.Millisecond {
-		t.Errorf("defaults %d %v %v", o.BackupBatchSize, o.BackupBatchDelay, err)
-	}
-	o, err = OptionsFromEnv(env(map[string]string{"PROXBOX_BACKUP_BATCH_SIZE": "50", "PROXBOX_BACKUP_BATCH_DELAY_MS": "0"}))
-	if err != nil || o.BackupBatchSize != 50 || o.BackupBatchDelay >= 0 {
-		t.Errorf("set %d %v %v", o.BackupBatchSize, o.BackupBatchDelay, err)
-	}
-	for _, bad := range []map[string]string{{"PROXBOX_BACKUP_BATCH_SIZE": "0"}, {"PROXBOX_BACKUP_BATCH_DELAY_MS": "-5"}, {"PROXBOX_BACKUP_BATCH_SIZE": "x"}} {
-		if _, err := OptionsFromEnv(env(bad)); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/netbox"
@@ -40,6 +41,7 @@ const (
 	TriggerDashboard = "dashboard"
 	TriggerCLI       = "cli"
 	TriggerSchedule  = "schedule"
+	TriggerWatch     = "watch"
 )
 
 // ErrNoNetBox is returned when no NetBox endpoint is configured.
@@ -70,6 +72,13 @@ type Request struct {
 	// Events receives the engine's events as they happen (besides the run's
 	// own subscribers); it must not block.
 	Events func(pbsync.Event)
+	// Snapshots are ready-made snapshots by endpoint id (the watcher's):
+	// those endpoints are not read.
+	Snapshots map[int64]*inventory.Snapshot
+	// State keeps NetBox's state between the runs of one caller (the
+	// watcher; see sync.State). The Runner resets it when any other run, or
+	// a change of NetBox endpoint, came in between.
+	State *pbsync.State
 }
 
 // Config wires a Runner.
@@ -78,7 +87,7 @@ type Config struct {
 	Cache    *getcache.Cache   // shared NetBox GET cache; nil: none
 	Metrics  *metrics.Registry // nil: none
 	Logger   *slog.Logger      // nil: discard
-	Defaults pbsync.Options    // from the environment (sync.OptionsFromEnv)
+	Defaults pbsync.Options    // from the configuration (config.Config, cmd/proxbox syncDefaults)
 	Version  string            // user agent of the NetBox client
 	Proxmox  *proxmox.Pool     // nil: a private pool
 	PVEConf  func(store.ProxmoxEndpoint) proxmox.Config
@@ -91,7 +100,24 @@ type Config struct {
 	// reused snapshot's age whatever the gaps; default 10 minutes.
 	JobGap         time.Duration
 	SnapshotMaxAge time.Duration
+	// HistoryBytes caps the stored run history (summaries, stage results,
+	// change lists): after each run the oldest runs beyond it are deleted
+	// (store.PruneRuns). 0: DefaultHistoryBytes; negative: no cap.
+	HistoryBytes int64
+	// ChangesPerKind bounds the changes of one model a stored summary lists
+	// (the rest are stored apart, see store.RunChanges); 0:
+	// sync.StoredChangesPerModel.
+	ChangesPerKind int
+	// Egress checks every NetBox connection's address (nil: the default
+	// policy, PROXBOX_ALLOWED_TARGETS unset).
+	Egress *egress.Policy
 }
+
+// DefaultHistoryBytes is the default cap of the stored run history. A run
+// stores a bounded summary (sync.Summary.Bounded: counts, some changes per
+// kind, a few hundred KB at most) and, when that leaves changes out, the full
+// change list compressed (about 1 MB for a 10,000-guest first run).
+const DefaultHistoryBytes = 64 << 20
 
 // NetBoxTuning is the part of the NetBox client's configuration that comes
 // from the appliance's settings rather than from the endpoint.
@@ -116,6 +142,10 @@ type Runner struct {
 	last   map[int64]*Run // most recent finished run per trigger-agnostic id (kept for late watchers)
 	nb     *nbClient
 	snaps  map[int64]snapEntry
+	// gen counts the runs that may have written (and NetBox client
+	// changes): a State last used at another generation may be stale.
+	gen      uint64
+	stateGen map[*pbsync.State]uint64
 
 	// stop is closed by Close: runs in progress are cancelled and no new
 	// run starts; running counts the runs Close waits for.
@@ -124,8 +154,9 @@ type Runner struct {
 	running gosync.WaitGroup
 	// holder names this process in the store's sync leases, which keep a
 	// second process on the same data dir (a `sync --once` cron job beside
-	// `serve`) off the endpoints this one is syncing.
-	holder string
+	// `serve`) off the endpoints this one is syncing; with its host
+	// identity and pid, so a holder killed with -9 is detected at once.
+	holder store.LeaseHolder
 }
 
 // leaseTTL bounds a sync lease; a running sync renews it every third of it.
@@ -157,13 +188,13 @@ func New(cfg Config) *Runner {
 		cfg.SnapshotMaxAge = 10 * time.Minute
 	}
 	return &Runner{cfg: cfg, log: cfg.Logger.With("module", "sync"), locks: map[int64]*gosync.Mutex{}, active: map[int64]*Run{}, last: map[int64]*Run{},
-		snaps: map[int64]snapEntry{}, stop: make(chan struct{}), holder: newHolder()}
+		snaps: map[int64]snapEntry{}, stateGen: map[*pbsync.State]uint64{}, stop: make(chan struct{}), holder: newHolder()}
 }
 
-func newHolder() string {
+func newHolder() store.LeaseHolder {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return fmt.Sprintf("pid-%d-%x", os.Getpid(), b)
+	return store.LeaseHolder{ID: fmt.Sprintf("pid-%d-%x", os.Getpid(), b), Host: hostIdentity(), PID: os.Getpid()}
 }
 
 // ErrClosed is returned for runs asked for after Close.
@@ -217,6 +248,47 @@ type Run struct {
 	done   chan struct{}
 	sum    *pbsync.Summary
 	err    error
+	// inv is what each endpoint's Proxmox read found, by endpoint label
+	// (recorded with the summary; the dashboard's overview shows it).
+	invMu gosync.Mutex
+	inv   map[string]EndpointInventory
+}
+
+// EndpointInventory is what one endpoint's Proxmox read found: the run's
+// stored summary carries it under "inventory", by endpoint label.
+type EndpointInventory struct {
+	Cluster    string `json:"cluster"`
+	Standalone bool   `json:"standalone,omitempty"`
+	Nodes      int    `json:"nodes"`
+	VMs        int    `json:"vms"`        // QEMU guests, templates included
+	Containers int    `json:"containers"` // LXC guests
+	Templates  int    `json:"templates"`
+	Backups    int    `json:"backups"`
+	Complete   bool   `json:"complete"` // every read succeeded
+}
+
+func inventoryOf(s *inventory.Snapshot) EndpointInventory {
+	inv := EndpointInventory{Cluster: s.Cluster.Name, Standalone: s.Cluster.Standalone, Nodes: len(s.Nodes), Backups: len(s.Backups), Complete: s.Complete()}
+	for _, g := range s.Guests {
+		if g.Type == inventory.LXC {
+			inv.Containers++
+		} else {
+			inv.VMs++
+		}
+		if g.Template {
+			inv.Templates++
+		}
+	}
+	return inv
+}
+
+func (r *Run) noteInventory(label string, s *inventory.Snapshot) {
+	r.invMu.Lock()
+	defer r.invMu.Unlock()
+	if r.inv == nil {
+		r.inv = map[string]EndpointInventory{}
+	}
+	r.inv[label] = inventoryOf(s)
 }
 
 // maxBufferedEvents bounds the history a late watcher is replayed.
@@ -369,7 +441,13 @@ func (rn *Runner) prepare(ctx context.Context, req Request) (p *prepared, err er
 	if err != nil {
 		return nil, err
 	}
+	var reserved []string // labels of the endpoints this run leaves out
 	if len(req.EndpointIDs) > 0 {
+		for _, e := range eps {
+			if !slices.Contains(req.EndpointIDs, e.ID) {
+				reserved = append(reserved, Label(e))
+			}
+		}
 		eps = slices.DeleteFunc(eps, func(e store.ProxmoxEndpoint) bool { return !slices.Contains(req.EndpointIDs, e.ID) })
 	}
 	if len(eps) == 0 {
@@ -379,6 +457,7 @@ func (rn *Runner) prepare(ctx context.Context, req Request) (p *prepared, err er
 	if req.Options != nil {
 		opt = *req.Options
 	}
+	opt.ReservedLabels = append(slices.Clip(opt.ReservedLabels), reserved...)
 	opt.Stages, opt.DryRun = req.Stages, req.DryRun
 	if req.Trigger == "" {
 		req.Trigger = TriggerCLI
@@ -453,8 +532,12 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	if waited {
 		log.Info("sync waited for a concurrent run of the same endpoints")
 	}
-	release, err := rn.lease(ctx, p.targets, func() {
-		notify(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: "another proxbox process is syncing these endpoints; waiting for it to finish"})
+	release, err := rn.lease(ctx, p.targets, func(b store.LeaseHolder) {
+		who := "another proxbox process"
+		if b.PID > 0 {
+			who = fmt.Sprintf("another proxbox process (pid %d)", b.PID)
+		}
+		notify(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: who + " is syncing these endpoints; waiting for it to finish (at most " + leaseTTL.String() + " if it died elsewhere)"})
 	})
 	if err != nil {
 		rn.finish(run, nil, err, log)
@@ -486,6 +569,27 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 		}
 	}
 
+	rn.mu.Lock()
+	gen := rn.gen
+	if st := run.Request.State; st != nil && !opt.DryRun {
+		if g, ok := rn.stateGen[st]; !ok || g != gen {
+			st.Reset() // another run wrote in between: list NetBox again
+		}
+		opt.State = st
+	}
+	rn.mu.Unlock()
+	defer func() {
+		if opt.DryRun {
+			return
+		}
+		rn.mu.Lock()
+		defer rn.mu.Unlock()
+		alone := opt.State != nil && rn.gen == gen // no other run ended meanwhile
+		rn.gen++                                   // every other State may be stale now
+		if alone {
+			rn.stateGen[opt.State] = rn.gen
+		}
+	}()
 	eng := nbadapter.Engine(p.nb)
 	if run.Request.ReuseSnapshot {
 		// A stage of a multi-stage job: NetBox reads may be served by the GET
@@ -494,7 +598,16 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	}
 	targets := make([]pbsync.Target, 0, len(p.targets))
 	for _, ep := range p.targets {
-		targets = append(targets, rn.target(ep, run.Request, opt))
+		tg := rn.target(ep, run.Request, opt)
+		read, label := tg.Read, pbsync.EndpointLabel(tg.Endpoint)
+		tg.Read = func(ctx context.Context) (*inventory.Snapshot, error) {
+			snap, err := read(ctx)
+			if err == nil && snap != nil {
+				run.noteInventory(label, snap)
+			}
+			return snap, err
+		}
+		targets = append(targets, tg)
 	}
 	log.Info("sync started", "scope", run.Request.Trigger, "endpoints", len(targets), "dry_run", opt.DryRun)
 	sum := eng.Run(ctx, targets, opt)
@@ -513,8 +626,11 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 // snapshot when asked.
 func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Options) pbsync.Target {
 	reuse := req.ReuseSnapshot
-	iep := inventory.Endpoint{ID: ep.ID, Name: ep.Name, Host: hostOf(ep)}
+	iep := endpointOf(ep)
 	return pbsync.Target{Endpoint: iep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
+		if snap, ok := req.Snapshots[ep.ID]; ok && snap != nil {
+			return snap, nil
+		}
 		if reuse {
 			rn.mu.Lock()
 			e, ok := rn.snaps[ep.ID]
@@ -558,6 +674,15 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Optio
 		return snap, err
 	}}
 }
+
+// endpointOf is the engine's view of a stored endpoint.
+func endpointOf(ep store.ProxmoxEndpoint) inventory.Endpoint {
+	return inventory.Endpoint{ID: ep.ID, Name: ep.Name, Key: ep.Key, Host: hostOf(ep)}
+}
+
+// Label is a stored endpoint's identity in NetBox (sync.EndpointLabel): the
+// value of the proxmox_endpoint custom field of its cluster.
+func Label(ep store.ProxmoxEndpoint) string { return pbsync.EndpointLabel(endpointOf(ep)) }
 
 func hostOf(ep store.ProxmoxEndpoint) string {
 	if ep.Domain != "" {
@@ -660,9 +785,26 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 			errText = errText[:4000] + "…"
 		}
 	}
-	var raw json.RawMessage
+	var raw, changes json.RawMessage
+	nChanges := 0
 	if sum != nil {
-		raw, _ = json.Marshal(sum)
+		// The stored summary is bounded; the full change list goes apart when
+		// the bound left changes out (sync.Summary.Bounded documents the shape).
+		perKind := rn.cfg.ChangesPerKind
+		if perKind <= 0 {
+			perKind = pbsync.StoredChangesPerModel
+		}
+		stored := sum.Bounded(perKind, pbsync.StoredMessages)
+		run.invMu.Lock()
+		raw, _ = json.Marshal(struct {
+			*pbsync.Summary
+			Inventory map[string]EndpointInventory `json:"inventory,omitempty"`
+		}{stored, run.inv})
+		run.invMu.Unlock()
+		if stored.Plan != nil && len(stored.Plan.Omitted) > 0 {
+			nChanges = len(sum.Plan.Changes)
+			changes, _ = json.Marshal(sum.Plan.Changes)
+		}
 		if rn.cfg.Metrics != nil {
 			for typ, c := range sum.Objects {
 				for outcome, n := range map[string]int{"created": c.Created, "updated": c.Updated, "unchanged": c.Unchanged, "orphaned": c.Orphaned, "deleted": c.Deleted, "failed": c.Failed, "skipped": c.Skipped} {
@@ -677,6 +819,21 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 	defer cancel()
 	if err := rn.cfg.Store.FinishRun(ctx, run.ID, time.Now().UTC(), status, raw, errText); err != nil {
 		log.Warn("record run", "err", err)
+	}
+	if changes != nil {
+		if err := rn.cfg.Store.SaveRunChanges(ctx, run.ID, nChanges, changes); err != nil {
+			log.Warn("record run changes", "err", err)
+		}
+	}
+	if limit := rn.cfg.HistoryBytes; limit >= 0 {
+		if limit == 0 {
+			limit = DefaultHistoryBytes
+		}
+		if n, err := rn.cfg.Store.PruneRuns(ctx, limit); err != nil {
+			log.Warn("prune run history", "err", err)
+		} else if n > 0 {
+			log.Info("run history pruned", "runs_deleted", n, "cap_bytes", limit)
+		}
 	}
 	run.sum = sum
 	if ctxErr != nil {
@@ -698,9 +855,14 @@ func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) 
 	cfg.Cache = rn.cfg.Cache
 	cfg.Version = rn.cfg.Version
 	cfg.Logger = rn.log
+	pol := rn.cfg.Egress
+	if pol == nil {
+		pol = &egress.Policy{}
+	}
+	cfg.Egress = pol
 	base := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		// No proxy: the dialled address is the endpoint's own, checked by the egress policy.
+		DialContext:         pol.DialContext,
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
@@ -722,6 +884,7 @@ func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) 
 		return nil, err
 	}
 	rn.nb = &nbClient{sig: sig, client: c}
+	rn.gen++ // another NetBox: every State is stale
 	return c, nil
 }
 
@@ -795,14 +958,15 @@ func FallbackToIP(cfg proxmox.Config, ep store.ProxmoxEndpoint) (proxmox.Config,
 // lease takes the store's sync leases of the endpoints, waiting (polling
 // each second) while another process holds one, and keeps them renewed until
 // the returned release is called.
-func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait func()) (release func(), err error) {
+func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait func(store.LeaseHolder)) (release func(), err error) {
 	ids := make([]int64, len(eps))
 	for i, e := range eps {
 		ids[i] = e.ID
 	}
 	waited := false
+	gone := holderGone(rn.holder)
 	for {
-		ok, err := rn.cfg.Store.AcquireLeases(ctx, rn.holder, ids, time.Now(), leaseTTL)
+		ok, blocker, err := rn.cfg.Store.AcquireLeasesAs(ctx, rn.holder, ids, time.Now(), leaseTTL, gone)
 		if err != nil {
 			return nil, err
 		}
@@ -811,7 +975,9 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 		}
 		if !waited {
 			waited = true
-			onWait()
+			rn.log.Info("waiting for another proxbox process that holds the sync lease of these endpoints", "endpoints", ids,
+				"holder_host", blocker.Host, "holder_pid", blocker.PID, "lease_ttl", leaseTTL)
+			onWait(blocker)
 		}
 		select {
 		case <-ctx.Done():
@@ -828,7 +994,7 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 			case <-done:
 				return
 			case <-t.C:
-				if _, err := rn.cfg.Store.AcquireLeases(context.Background(), rn.holder, ids, time.Now(), leaseTTL); err != nil {
+				if _, _, err := rn.cfg.Store.AcquireLeasesAs(context.Background(), rn.holder, ids, time.Now(), leaseTTL, nil); err != nil {
 					rn.log.Warn("renew sync lease", "err", err)
 				}
 			}
@@ -838,8 +1004,30 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 		close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := rn.cfg.Store.ReleaseLeases(ctx, rn.holder, ids); err != nil {
+		if err := rn.cfg.Store.ReleaseLeases(ctx, rn.holder.ID, ids); err != nil {
 			rn.log.Warn("release sync lease", "err", err)
 		}
 	}, nil
+}
+
+// Bootstrap ensures the proxbox tags and custom fields in the stored NetBox
+// endpoint without reading Proxmox (sync.Engine.Bootstrap); dryRun only
+// reports what is missing or outdated. ErrNoNetBox when no NetBox endpoint
+// is configured.
+func (rn *Runner) Bootstrap(ctx context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
+	nbs, err := rn.cfg.Store.NetBoxEndpoints(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(nbs) == 0 {
+		return nil, nil, ErrNoNetBox
+	}
+	nb, err := rn.netboxClient(nbs[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("NetBox endpoint %q: %w", nbs[0].Name, err)
+	}
+	opt := rn.cfg.Defaults
+	opt.DryRun = dryRun
+	items, sum := nbadapter.Engine(nb).Bootstrap(ctx, opt)
+	return items, sum, nil
 }

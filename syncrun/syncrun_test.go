@@ -2,7 +2,9 @@ package syncrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -74,6 +76,19 @@ func TestFullRunIsRecordedAndSteadyStateWritesNothing(t *testing.T) {
 	rec, err := h.store.Run(ctx, run.ID)
 	if err != nil || rec.Status != "ok" || len(rec.Stages) == 0 || rec.FinishedAt.IsZero() {
 		t.Fatalf("stored run: %+v %v", rec, err)
+	}
+	// The stored summary carries what each endpoint's read found.
+	var stored struct {
+		Inventory map[string]EndpointInventory `json:"inventory"`
+		Objects   map[string]any               `json:"objects"`
+	}
+	if err := json.Unmarshal(rec.Summary, &stored); err != nil || len(stored.Inventory) != 1 || stored.Objects == nil {
+		t.Fatalf("stored summary: %v, inventory %+v", err, stored.Inventory)
+	}
+	for _, inv := range stored.Inventory {
+		if inv.Cluster == "" || inv.Nodes == 0 || inv.VMs+inv.Containers != 10 || !inv.Complete {
+			t.Errorf("inventory %+v, want a named cluster, nodes and the 10 guests", inv)
+		}
 	}
 	run2, _ := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
 	sum2, _ := run2.Result()
@@ -361,5 +376,114 @@ func TestTwoGuestsWithOneName(t *testing.T) {
 		if vms, _ := h.lab.NetBox.List("virtualization.virtualmachine", url.Values{"name": {name}}); len(vms) != 1 {
 			t.Errorf("VM %q: %d found", name, len(vms))
 		}
+	}
+}
+
+// TestStoredRunIsBounded checks the stored record of a run: a summary listing at most
+// ChangesPerKind changes per model with the counts of those left out, the full change list
+// stored apart, and a history capped by size.
+func TestStoredRunIsBounded(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.runner.cfg.ChangesPerKind = 2
+	run, err := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := run.Result()
+	if err != nil || sum == nil || !sum.OK || sum.Plan == nil {
+		t.Fatalf("first run: %+v %v", sum, err)
+	}
+	rec, err := h.store.Run(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored pbsync.Summary
+	if err := json.Unmarshal(rec.Summary, &stored); err != nil || stored.Plan == nil {
+		t.Fatalf("stored summary: %v", err)
+	}
+	perModel := map[string]int{}
+	for _, c := range stored.Plan.Changes {
+		perModel[c.Model]++
+	}
+	omitted := 0
+	for m, n := range perModel {
+		if n > 2 {
+			t.Errorf("%d changes of %s stored, want at most 2", n, m)
+		}
+		omitted += stored.Plan.Omitted[m]
+	}
+	if stored.Plan.Total != len(sum.Plan.Changes) || len(stored.Plan.Changes)+omitted != stored.Plan.Total || omitted == 0 {
+		t.Fatalf("stored plan: %d listed, %d omitted, total %d; the run made %d changes",
+			len(stored.Plan.Changes), omitted, stored.Plan.Total, len(sum.Plan.Changes))
+	}
+	if stored.Objects["virtual_machines"] == nil || stored.Objects["virtual_machines"].Created != 10 {
+		t.Fatalf("stored counts: %+v", stored.Objects["virtual_machines"])
+	}
+	raw, err := h.store.RunChanges(ctx, run.ID)
+	var all []pbsync.Change
+	if err != nil || json.Unmarshal(raw, &all) != nil || len(all) != len(sum.Plan.Changes) {
+		t.Fatalf("full change list: %d changes, %v; want %d", len(all), err, len(sum.Plan.Changes))
+	}
+	// A steady run changes nothing: its summary is complete, no list is stored apart. A
+	// history cap of one byte keeps only the newest run.
+	h.runner.cfg.HistoryBytes = 1
+	run2, _ := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if _, err := run2.Result(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.RunChanges(ctx, run2.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("steady run's change list: %v, want none stored", err)
+	}
+	if _, err := h.store.Run(ctx, run.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the older run outlived the history cap: %v", err)
+	}
+	if _, err := h.store.RunChanges(ctx, run.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the older run's change list outlived it: %v", err)
+	}
+}
+
+// A stored endpoint keeps its NetBox identity (its key) across renames, and
+// a run over some endpoints never hands another stored endpoint's cluster to
+// one of them, even when both reach the same Proxmox (issue 12).
+func TestStoredEndpointKeyAndReservedClusters(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	eps, _ := h.store.ProxmoxEndpoints(ctx)
+	a := eps[0]
+	run, _ := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if s, _ := run.Result(); s == nil || !s.OK {
+		t.Fatalf("first run: %+v", s)
+	}
+	renamed := "beta" // without the plugin's "(nb:1)" too: the key stays
+	a, err := h.store.UpdateProxmoxEndpoint(ctx, a.ID, store.ProxmoxEndpointPatch{Name: &renamed})
+	if err != nil || Label(a) != "nb:1" {
+		t.Fatalf("label after a rename: %q %v", Label(a), err)
+	}
+	run, _ = h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if s, _ := run.Result(); s == nil || !s.OK || s.NetBox.Writes != 0 {
+		t.Fatalf("after a rename: %+v", s)
+	}
+	// A second endpoint at the same Proxmox, synced alone: a's cluster is
+	// not adoptable (a is stored, only left out of this run).
+	b := a
+	b.Name = "same-proxmox"
+	b, err = h.store.CreateProxmoxEndpoint(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _ = h.runner.Do(ctx, Request{Trigger: TriggerCLI, EndpointIDs: []int64{b.ID}})
+	run.Result()
+	labels := map[string]bool{}
+	cls, err := h.lab.NetBox.List("virtualization.cluster", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cls {
+		cf, _ := c["custom_fields"].(map[string]any)
+		labels[fmt.Sprint(cf["proxmox_endpoint"])] = true
+	}
+	if !labels[Label(a)] || !labels["same-proxmox"] || len(labels) != 2 {
+		t.Fatalf("cluster labels %v, want %q kept and %q new", labels, Label(a), "same-proxmox")
 	}
 }

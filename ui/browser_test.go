@@ -149,13 +149,16 @@ func TestBrowserFirstRunSignInSyncAndCacheTuning(t *testing.T) {
 	); err != nil {
 		fail("sync done", err)
 	}
-	stages, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('[data-testid="stage"]')).map(e => e.dataset.stage + "=" + e.dataset.state + ":" + e.querySelector('[data-testid="stage-counts"]').textContent.trim().replace(/\s+/g, " "))`))
+	// The finished run is a summary: one matrix row per stage, no progress bar.
+	stages, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('[data-testid="run-matrix"] tbody tr')).map(r => r.dataset.stage + ":" + Array.from(r.querySelectorAll('[data-testid="matrix-cell"]')).map(c => [c.dataset.created, c.dataset.updated, c.dataset.deleted, c.dataset.failed].join("/")).join(","))`))
 	if err != nil {
 		fail("read stages", err)
 	}
-	want := "created 3 · updated 1 · unchanged 5 · failed 0"
-	if len(stages) != 2 || stages[0] != "devices=done:"+want || stages[1] != "virtual-machines=done:"+want {
-		t.Fatalf("stages %q", stages)
+	if len(stages) != 2 || stages[0] != "devices:3/1/0/0" || stages[1] != "virtual-machines:3/1/0/0" {
+		t.Fatalf("matrix rows %q", stages)
+	}
+	if bars, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#run-progress progress').length`)); bars != 0 {
+		t.Fatalf("%d progress bars on a finished run", bars)
 	}
 	// Tune the cache TTL; the cache and the metrics report it.
 	if err := chromedp.Do(ctx,
@@ -190,6 +193,8 @@ func TestBrowserFirstRunSignInSyncAndCacheTuning(t *testing.T) {
 		t.Fatalf("validation message %q, max bytes %d", msg, e.cache.Limits().MaxBytes)
 	}
 	// Screenshots, light and dark, desktop and phone width.
+	e.dash.takeCacheSample()
+	e.dash.takeCacheSample()
 	for _, scheme := range []string{"light", "dark"} {
 		if err := chromedp.Do(ctx,
 			call(emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}}),

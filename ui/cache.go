@@ -11,12 +11,88 @@ import (
 	"github.com/proxbox/proxbox/server"
 )
 
-// cacheKeep bounds the metrics history the chart draws; samples are taken
-// when the page or its poll asks, at most one per cacheEvery.
+// The cache chart draws a ring of samples the server takes every
+// CacheSampleEvery (Dashboard.Run), whether or not a page is open: an hour
+// of history.
 const (
-	cacheKeep  = 120
-	cacheEvery = 2 * time.Second
+	CacheSampleEvery = 10 * time.Second
+	cacheKeep        = 360
 )
+
+// cacheSample is the cache's lifetime counters and gauges at one instant.
+type cacheSample struct {
+	At                     time.Time
+	Hits, Misses, Bypassed uint64
+	Entries                int
+	Bytes                  int64
+}
+
+// Run samples the cache every CacheSampleEvery until ctx ends (serve
+// starts it beside the HTTP server).
+func (h *Dashboard) Run(ctx context.Context) {
+	if h.d.Cache == nil {
+		return
+	}
+	h.takeCacheSample()
+	tick := time.NewTicker(CacheSampleEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			h.takeCacheSample()
+		}
+	}
+}
+
+// takeCacheSample records the cache's counters in the ring.
+func (h *Dashboard) takeCacheSample() {
+	st := h.d.Cache.Stats()
+	s := cacheSample{At: h.now(), Hits: st.Hits, Misses: st.Misses, Bypassed: st.Bypassed, Entries: st.Entries, Bytes: st.Bytes}
+	h.cacheMu.Lock()
+	defer h.cacheMu.Unlock()
+	h.cacheSamples = append(h.cacheSamples, s)
+	if len(h.cacheSamples) > cacheKeep {
+		h.cacheSamples = append([]cacheSample(nil), h.cacheSamples[len(h.cacheSamples)-cacheKeep:]...)
+	}
+}
+
+// cacheHistory returns the samples taken so far, oldest first.
+func (h *Dashboard) cacheHistory() []cacheSample {
+	h.cacheMu.Lock()
+	defer h.cacheMu.Unlock()
+	return append([]cacheSample(nil), h.cacheSamples...)
+}
+
+// cacheCounts are the lifetime counters the page explains.
+type cacheCounts struct {
+	Hits, Misses, Bypassed uint64
+}
+
+// cacheChart plots, per sampling interval, the hits, misses and bypasses,
+// and the entries held.
+func (h *Dashboard) cacheChart(r *http.Request, s []cacheSample) timeChart {
+	var times []time.Time
+	var hits, misses, byp, entries []float64
+	var tips []string
+	for i := 1; i < len(s); i++ {
+		a, b := s[i-1], s[i]
+		if b.Hits < a.Hits || b.Misses < a.Misses || b.Bypassed < a.Bypassed {
+			continue // counters restarted
+		}
+		dh, dm, db := b.Hits-a.Hits, b.Misses-a.Misses, b.Bypassed-a.Bypassed
+		times = append(times, b.At)
+		hits, misses, byp, entries = append(hits, float64(dh)), append(misses, float64(dm)), append(byp, float64(db)), append(entries, float64(b.Entries))
+		tips = append(tips, h.trf(r, "cache.pointTitle", a.At.UTC().Format("15:04:05"), b.At.UTC().Format("15:04:05"), dh, dm, db, b.Entries))
+	}
+	return newTimeChart(h.tr(r, "cache.chartLabel"), h.tr(r, "cache.timeAxis"), times, []chartSeries{
+		{Title: h.tr(r, "cache.seriesHits"), Values: hits, Format: countLabel, Count: true},
+		{Title: h.tr(r, "cache.seriesMisses"), Values: misses, Format: countLabel, Count: true},
+		{Title: h.tr(r, "cache.seriesBypasses"), Values: byp, Format: countLabel, Count: true},
+		{Title: h.tr(r, "cache.seriesEntries"), Values: entries, Format: countLabel, Count: true},
+	}, tips, nil, nil)
+}
 
 type cacheForm struct {
 	TTL, MaxEntries, MaxBytes string
@@ -26,7 +102,8 @@ type cacheForm struct {
 type cacheVM struct {
 	Wired    bool
 	Metrics  getcache.MetricsJSON
-	Chart    lineChart
+	Counts   cacheCounts
+	Chart    timeChart
 	Form     cacheForm
 	Defaults getcache.Settings
 	Source   string // environment | settings
@@ -36,19 +113,10 @@ func formOf(s getcache.Settings) cacheForm {
 	return cacheForm{TTL: secs(s.TTLSeconds), MaxEntries: itoa(s.MaxEntries), MaxBytes: i64(s.MaxBytes)}
 }
 
-// sampleCache records the current metrics and returns the history.
-func (h *Dashboard) sampleCache() (getcache.MetricsJSON, []cacheSample) {
-	m := h.d.Cache.Metrics()
-	now := h.now()
-	h.cacheMu.Lock()
-	defer h.cacheMu.Unlock()
-	if n := len(h.cacheSamples); n == 0 || now.Sub(h.cacheSamples[n-1].At) >= cacheEvery {
-		h.cacheSamples = append(h.cacheSamples, cacheSample{At: now, HitRate: m.HitRate, Entries: m.CurrentEntries, Bytes: m.CurrentBytes})
-		if len(h.cacheSamples) > cacheKeep {
-			h.cacheSamples = h.cacheSamples[len(h.cacheSamples)-cacheKeep:]
-		}
-	}
-	return m, append([]cacheSample(nil), h.cacheSamples...)
+// cacheNow reads the metrics, the lifetime counters and the chart.
+func (h *Dashboard) cacheNow(r *http.Request) (getcache.MetricsJSON, cacheCounts, timeChart) {
+	st := h.d.Cache.Stats()
+	return h.d.Cache.Metrics(), cacheCounts{Hits: st.Hits, Misses: st.Misses, Bypassed: st.Bypassed}, h.cacheChart(r, h.cacheHistory())
 }
 
 func (h *Dashboard) cacheVM(r *http.Request) (cacheVM, error) {
@@ -56,9 +124,7 @@ func (h *Dashboard) cacheVM(r *http.Request) (cacheVM, error) {
 	if !vm.Wired {
 		return vm, nil
 	}
-	var samples []cacheSample
-	vm.Metrics, samples = h.sampleCache()
-	vm.Chart = cacheChart(samples)
+	vm.Metrics, vm.Counts, vm.Chart = h.cacheNow(r)
 	vm.Form = formOf(h.d.Cache.Limits().Settings())
 	vm.Defaults = h.d.CacheDefaults.Settings()
 	var stored getcache.Settings
@@ -87,8 +153,8 @@ func (h *Dashboard) cacheMetricsFragment(w http.ResponseWriter, r *http.Request)
 		http.NotFound(w, r)
 		return
 	}
-	m, samples := h.sampleCache()
-	h.render(w, r, http.StatusOK, cacheMetrics(m, cacheChart(samples)))
+	m, c, ch := h.cacheNow(r)
+	h.render(w, r, http.StatusOK, cacheMetrics(m, c, ch))
 }
 
 // parseCacheForm reads the tuning form. Messages use the settings API's

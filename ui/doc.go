@@ -52,7 +52,7 @@
 //
 // Pages are complete server-rendered HTML and work without JavaScript (forms
 // post and redirect). htmx boosts navigation and forms, polls the cache
-// metrics, and its SSE extension swaps server-rendered fragments for the sync
+// metrics (the server samples them), and its SSE extension swaps server-rendered fragments for the sync
 // progress and the log tail.
 //
 // # Languages
@@ -73,9 +73,23 @@
 // with an expiry; GET /ui/signin/link/{token} consumes it and signs the
 // browser in like a key sign-in. proxbox demo prints one.
 //
+// # Runs, history, inventory, cache
+//
+// A finished run's page is built from the store alone (runsummary.go): the
+// matrix of stages x endpoints from its stage results, the changes from the
+// summary's plan (the engine records each change's endpoint and fields),
+// the warnings and errors from the summary. The filter is a GET form the
+// server applies (changes out of the filter are rendered hidden) and that
+// app.js applies as one types. History and Cache draw timeChart, an SVG
+// built on the server with labelled axes and a <title> per point. The
+// overview's inventory reads the stored stage results and the summary's
+// "inventory" (what syncrun found in the last Proxmox read), never NetBox.
+// Dashboard.Run samples the cache every CacheSampleEvery into a ring the
+// Cache page draws; Deps.NextSync names the next scheduled sync.
+//
 // # Not done yet
 //
-// Objects-under-management counts and the next scheduled sync on the
-// overview (no source for them yet); numbers use a decimal point in both
-// languages.
+// A "drifted since" marker on the overview (a Proxmox change not synced
+// yet) needs a near-real-time sync, which does not exist; numbers use a
+// decimal point in both languages.
 package ui

@@ -105,7 +105,13 @@ func TestEveryKeyUsedExists(t *testing.T) {
 		family = append(family, "state."+s)
 	}
 	for _, s := range []string{"dashboard", "plugin", "schedule", "cli"} {
-		family = append(family, "trigger."+s)
+		family = append(family, "trigger."+s, "by."+s)
+	}
+	for _, s := range []string{"cert_obtained", "cert_renewed", "cert_failed", "cert_reloaded"} {
+		family = append(family, "tls.event."+s)
+	}
+	for _, s := range []string{"create", "update", "orphan", "delete", "failed"} {
+		family = append(family, "op."+s)
 	}
 	for _, k := range family {
 		if _, ok := msgEN[k]; !ok {

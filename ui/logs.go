@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -91,4 +92,32 @@ func (h *Dashboard) logsStream(w http.ResponseWriter, r *http.Request) {
 
 func logStreamURL(vm logsVM) string {
 	return "/ui/logs/stream?" + url.Values{"level": {vm.Level}, "q": {vm.Text}}.Encode()
+}
+
+type logAttr struct{ Key, Value string }
+
+// logAttrs lists an entry's attributes (run id, endpoint, duration, ...)
+// but the module, which has its column; already redacted by applog.
+func logAttrs(e store.LogEntry) []logAttr {
+	var m map[string]any
+	if len(e.Attrs) == 0 || json.Unmarshal(e.Attrs, &m) != nil {
+		return nil
+	}
+	out := make([]logAttr, 0, len(m))
+	for k, v := range m {
+		if k == "module" || k == "component" {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			s = string(b)
+		}
+		if len(s) > 300 {
+			s = s[:300] + "…"
+		}
+		out = append(out, logAttr{k, s})
+	}
+	slices.SortFunc(out, func(a, b logAttr) int { return strings.Compare(a.Key, b.Key) })
+	return out
 }

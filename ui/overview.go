@@ -7,13 +7,16 @@ import (
 	"time"
 
 	"github.com/proxbox/proxbox/certs"
+	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 )
 
 type endpointRow struct {
 	Kind     string // proxmox | netbox
 	ID       int64
 	Name     string
+	Label    string // a Proxmox endpoint's identity in NetBox (proxmox_endpoint of its cluster)
 	Address  string
 	AuthKey  string // catalogue key of the authentication, with AuthArg
 	AuthArg  string
@@ -37,6 +40,10 @@ type overviewVM struct {
 	TLS        tlsVM
 	CacheOn    bool
 	CacheStats string
+	Inventory  []invRow
+	Scheduled  bool      // PROXBOX_SYNC_INTERVAL is set
+	NextSync   time.Time // when the next scheduled sync starts
+	NextIn     string
 }
 
 func netboxRow(e store.NetBoxEndpoint) endpointRow {
@@ -49,7 +56,8 @@ func netboxRow(e store.NetBoxEndpoint) endpointRow {
 }
 
 func proxmoxRow(e store.ProxmoxEndpoint) endpointRow {
-	r := endpointRow{Kind: "proxmox", ID: e.ID, Name: e.Name, Address: hostPort(e.Domain, e.IPAddress, e.Port), VerifyTL: e.VerifySSL}
+	r := endpointRow{Kind: "proxmox", ID: e.ID, Name: e.Name, Address: hostPort(e.Domain, e.IPAddress, e.Port), VerifyTL: e.VerifySSL,
+		Label: pbsync.EndpointLabel(inventory.Endpoint{ID: e.ID, Name: e.Name, Key: e.Key, Host: e.IPAddress})}
 	if e.TokenName != "" {
 		r.AuthKey, r.AuthArg = "auth.pveToken", e.Username+"!"+e.TokenName
 	} else {
@@ -85,10 +93,16 @@ func (h *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "list endpoints", err)
 		return
 	}
-	runs, err := h.d.Store.Runs(ctx, 1)
+	runs, err := h.d.Store.Runs(ctx, 30)
 	if err != nil {
 		h.fail(w, r, "list runs", err)
 		return
+	}
+	vm.Inventory = inventoryRows(runs)
+	if h.d.NextSync != nil {
+		vm.NextSync = h.d.NextSync()
+		vm.Scheduled = !vm.NextSync.IsZero()
+		vm.NextIn = h.untilText(ctx, vm.NextSync)
 	}
 	if len(runs) > 0 {
 		row := toRunRow(runs[0], h.now())
@@ -100,8 +114,8 @@ func (h *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.d.Cache != nil {
-		m := h.d.Cache.Metrics()
-		vm.CacheStats = h.trf(r, "overview.cacheStats", pct(m.HitRate), m.CurrentEntries, bytesHuman(m.CurrentBytes))
+		st := h.d.Cache.Stats()
+		vm.CacheStats = h.trf(r, "overview.cacheStats", st.Hits, st.Misses, st.Bypassed, st.Entries, bytesHuman(st.Bytes))
 	}
 	h.render(w, r, http.StatusOK, overviewPage(h.pageCtx(r, h.tr(r, "nav.overview"), "overview"), vm))
 }
@@ -186,4 +200,31 @@ func (h *Dashboard) tlsView(ctx context.Context) tlsVM {
 
 func (h *Dashboard) tlsPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, tlsPage(h.pageCtx(r, "TLS", "tls"), h.tlsView(r.Context())))
+}
+
+// tlsEventText words the last certificate event in the page's language
+// (the raw description for an event kind the catalogue does not know).
+func tlsEventText(ctx context.Context, st certs.Status) string {
+	ev := st.LastEventInfo
+	key := "tls.event." + ev.Kind
+	if _, ok := msgEN[key]; !ok || ev.Kind == "" {
+		return st.LastEvent
+	}
+	s := tf(ctx, key, ev.Identifier)
+	if ev.Issuer != "" {
+		s += " " + tf(ctx, "tls.eventIssuer", ev.Issuer)
+	}
+	if ev.Error != "" {
+		s += ": " + ev.Error
+	}
+	return s
+}
+
+// untilText says how far t is from now ("in 4m10s"; "due" when past).
+func (h *Dashboard) untilText(ctx context.Context, at time.Time) string {
+	d := at.Sub(h.now()).Round(time.Second)
+	if d <= 0 {
+		return t(ctx, "overview.due")
+	}
+	return tf(ctx, "tls.in", d.String())
 }

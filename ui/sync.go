@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,7 +90,8 @@ func (h *Dashboard) syncCancel(w http.ResponseWriter, r *http.Request) {
 	h.flashTo(w, r, target, "ok", h.tr(r, "flash.cancelRequested"))
 }
 
-// runVM is the live view of one run.
+// runVM is one run's page: the live progress while it runs, a summary
+// once it has finished.
 type runVM struct {
 	ID       int64
 	Live     bool
@@ -101,11 +101,23 @@ type runVM struct {
 	Trigger  string
 	Started  time.Time
 	Duration time.Duration
+	Requests int64 // NetBox requests
+	Writes   int64 // NetBox writes
 	Stages   []stageView
 	Current  string
 	Warnings []string
 	Errors   []string
 	Plan     []PlanChange
+
+	// Finished runs.
+	Matrix    runMatrix
+	Totals    cellCounts // the summary's own totals
+	HasTotals bool
+	Filter    changeFilter
+	Kinds     []changeKind
+	Skipped   []changeView
+	Changes   int // changes listed (not skipped)
+	NetBoxURL string
 }
 
 type stageView struct {
@@ -170,15 +182,15 @@ func (v *runVM) apply(ev SyncEvent) {
 	}
 }
 
-// runView reads a run from the store.
-func (h *Dashboard) runView(ctx context.Context, id int64) (runVM, error) {
+// runView reads a run from the store; order is the engine's stage order.
+func (h *Dashboard) runView(ctx context.Context, id int64, f changeFilter) (runVM, error) {
 	run, err := h.d.Store.Run(ctx, id)
 	if err != nil {
 		return runVM{}, err
 	}
 	row := toRunRow(run, h.now())
 	v := runVM{ID: id, Status: run.Status, DryRun: run.DryRun, Trigger: run.Trigger, Started: run.StartedAt, Duration: row.Duration,
-		Live: row.Running && h.d.Sync != nil, CanAct: h.d.Sync != nil, Errors: row.Errors}
+		Live: row.Running && h.d.Sync != nil, CanAct: h.d.Sync != nil, Errors: row.Errors, Requests: row.NetBoxRequests, Writes: row.Writes, Filter: f}
 	for _, st := range row.Stages {
 		state := "done"
 		if !st.OK || st.Counts.Failed > 0 {
@@ -187,21 +199,42 @@ func (h *Dashboard) runView(ctx context.Context, id int64) (runVM, error) {
 		v.Stages = append(v.Stages, stageView{Name: st.Name, State: state, Counts: st.Counts})
 		v.Errors = append(v.Errors, st.Errors...)
 	}
-	v.Plan = planFromSummary(run.Summary)
+	v.Errors = dedupe(v.Errors)
+	var warnings []string
+	v.Plan, warnings = planFromSummary(run.Summary)
+	v.Warnings = dedupe(warnings)
+	if !v.Live {
+		var order []string
+		if h.d.Sync != nil {
+			order = h.d.Sync.Stages()
+		}
+		v.Matrix = buildMatrix(run.Stages, order, id)
+		v.Totals, v.HasTotals = summaryTotals(run.Summary)
+		if h.d.NetBoxURL != nil {
+			v.NetBoxURL = h.d.NetBoxURL(ctx)
+		}
+		v.Kinds, v.Skipped = groupChanges(v.Plan, f, v.NetBoxURL)
+		v.Changes = len(v.Plan) - len(v.Skipped)
+	}
 	return v, nil
 }
 
-// planFromSummary reads summary.plan.changes, which the engine records for
-// dry runs.
-func planFromSummary(raw json.RawMessage) []PlanChange {
+// planFromSummary reads summary.plan.changes (every change the run made
+// or, dry, would make) and summary.warnings.
+func planFromSummary(raw json.RawMessage) ([]PlanChange, []string) {
 	var s struct {
-		Plan struct {
+		Warnings []string `json:"warnings"`
+		Plan     struct {
 			Changes []struct {
-				Op     string `json:"op"`
-				Model  string `json:"model"`
-				Label  string `json:"label"`
-				Reason string `json:"reason"`
-				Fields []struct {
+				Op       string `json:"op"`
+				Model    string `json:"model"`
+				Label    string `json:"label"`
+				Endpoint string `json:"endpoint"`
+				Stage    string `json:"stage"`
+				ID       int64  `json:"id"`
+				Reason   string `json:"reason"`
+				Error    string `json:"error"`
+				Fields   []struct {
 					Field string `json:"field"`
 					Old   any    `json:"old"`
 					New   any    `json:"new"`
@@ -210,17 +243,17 @@ func planFromSummary(raw json.RawMessage) []PlanChange {
 		} `json:"plan"`
 	}
 	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
-		return nil
+		return nil, nil
 	}
 	var out []PlanChange
 	for _, c := range s.Plan.Changes {
-		pc := PlanChange{Op: c.Op, Model: c.Model, Label: c.Label, Reason: c.Reason}
+		pc := PlanChange{Op: c.Op, Model: c.Model, Label: c.Label, Endpoint: c.Endpoint, Stage: c.Stage, ID: c.ID, Reason: c.Reason, Error: c.Error}
 		for _, f := range c.Fields {
 			pc.Fields = append(pc.Fields, FieldChange{Field: f.Field, Old: showValue(f.Old), New: showValue(f.New)})
 		}
 		out = append(out, pc)
 	}
-	return out
+	return out, s.Warnings
 }
 
 func showValue(v any) string {
@@ -243,7 +276,7 @@ func (h *Dashboard) runPage(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	v, err := h.runView(r.Context(), id)
+	v, err := h.runView(r.Context(), id, filterFrom(r.URL.Query()))
 	if errors.Is(err, store.ErrNotFound) {
 		h.render(w, r, http.StatusNotFound, errorPage(h.pageCtx(r, h.tr(r, "error.notFound"), "sync"), h.tr(r, "run.notFound"), h.trf(r, "run.notFoundText", id)))
 		return
@@ -264,7 +297,7 @@ func (h *Dashboard) runStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	v, err := h.runView(ctx, id)
+	v, err := h.runView(ctx, id, changeFilter{})
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -275,20 +308,37 @@ func (h *Dashboard) runStream(w http.ResponseWriter, r *http.Request) {
 	}
 	sse := startSSE(w)
 	finish := func() {
-		if fin, err := h.runView(ctx, id); err == nil {
+		// The engine reports the end just before the runner records it in
+		// the store: give the store a moment to catch up.
+		for i := 0; i < 50; i++ {
+			if run, err := h.d.Store.Run(ctx, id); err != nil || !run.FinishedAt.IsZero() {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if fin, err := h.runView(ctx, id, changeFilter{}); err == nil {
 			// The engine reports the end just before the store records
 			// it: keep the status of run_finished then.
 			if fin.Status == "running" && v.Status != "running" && v.Status != "" {
 				fin.Status = v.Status
 			}
-			if len(fin.Plan) == 0 {
-				fin.Plan = v.Plan
+			if len(fin.Warnings) == 0 {
+				fin.Warnings = v.Warnings
 			}
-			fin.Warnings = v.Warnings
 			v = fin
 		}
 		v.Live = false
-		_ = sse.component(ctx, "progress", runProgress(v))
+		if v.Matrix.Rows == nil && len(v.Stages) > 0 {
+			// still not recorded: the live view, ended
+			_ = sse.component(ctx, "progress", runProgress(v))
+			_ = sse.send("done", "finished")
+			return
+		}
+		_ = sse.component(ctx, "progress", runBody(v))
 		_ = sse.send("done", "finished")
 	}
 	if ch == nil {
@@ -345,7 +395,36 @@ func (h *Dashboard) runStream(w http.ResponseWriter, r *http.Request) {
 
 type historyVM struct {
 	Runs  []runRow
-	Chart barChart
+	Chart timeChart
+}
+
+// historyChart plots the finished runs (oldest first) on a time axis:
+// duration, NetBox requests and NetBox writes, one panel each.
+func (h *Dashboard) historyChart(r *http.Request, rows []runRow) timeChart {
+	var times []time.Time
+	var durs, reqs, writes []float64
+	var tips, links []string
+	var faint []bool
+	for i := len(rows) - 1; i >= 0; i-- {
+		row := rows[i]
+		times = append(times, row.Started)
+		durs = append(durs, row.Duration.Seconds())
+		reqs = append(reqs, float64(row.NetBoxRequests))
+		writes = append(writes, float64(row.Writes))
+		tip := h.trf(r, "history.pointTitle", row.ID, when(row.Started), byText(r.Context(), row.Trigger), statusText(r.Context(), row.Status),
+			dur(row.Duration), row.NetBoxRequests, row.Writes)
+		if row.DryRun {
+			tip += " (" + h.tr(r, "run.dryRun") + ")"
+		}
+		tips = append(tips, tip)
+		links = append(links, "/ui/sync/"+i64(row.ID))
+		faint = append(faint, row.DryRun)
+	}
+	return newTimeChart(h.tr(r, "history.chartLabel"), h.tr(r, "history.timeAxis"), times, []chartSeries{
+		{Title: h.tr(r, "chart.duration"), Values: durs, Format: durationLabel},
+		{Title: h.tr(r, "chart.requests"), Values: reqs, Format: countLabel, Count: true},
+		{Title: h.tr(r, "chart.writes"), Values: writes, Format: countLabel, Count: true},
+	}, tips, links, faint)
 }
 
 func (h *Dashboard) historyPage(w http.ResponseWriter, r *http.Request) {
@@ -364,7 +443,7 @@ func (h *Dashboard) historyPage(w http.ResponseWriter, r *http.Request) {
 			finished = append(finished, row)
 		}
 	}
-	vm.Chart = runsChart(finished)
+	vm.Chart = h.historyChart(r, finished)
 	h.render(w, r, http.StatusOK, historyPage(h.pageCtx(r, h.tr(r, "nav.history"), "history"), vm))
 }
 
@@ -388,19 +467,6 @@ func opSymbol(op string) string {
 		return "!"
 	}
 	return "?"
-}
-
-// planText renders one change like the CLI's dry run, for the diff block.
-func planText(c PlanChange) string {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s %s (%s)", opSymbol(c.Op), c.Op, c.Label, c.Model)
-	if c.Reason != "" {
-		fmt.Fprintf(&b, ": %s", c.Reason)
-	}
-	for _, f := range c.Fields {
-		fmt.Fprintf(&b, "\n    %s: %s -> %s", f.Field, f.Old, f.New)
-	}
-	return b.String()
 }
 
 func progressMax(c StageCounts) string {

@@ -74,13 +74,17 @@ type StageCounts struct {
 // Done is the number of objects handled so far.
 func (c StageCounts) Done() int { return c.Created + c.Updated + c.Unchanged + c.Failed }
 
-// PlanChange is one change of a dry run's plan.
+// PlanChange is one change of a run (or of a dry run's plan).
 type PlanChange struct {
-	Op     string // create | update | orphan | delete | skip
-	Model  string
-	Label  string
-	Reason string
-	Fields []FieldChange
+	Op       string // create | update | orphan | delete | skip
+	Model    string // NetBox model path, e.g. virtualization/virtual-machines
+	Label    string
+	Endpoint string // Proxmox endpoint label (empty in runs recorded before it was kept)
+	Stage    string
+	ID       int64 // NetBox id, when known
+	Reason   string
+	Error    string // the change failed
+	Fields   []FieldChange
 }
 
 // FieldChange is one field of an update, rendered old -> new.
@@ -110,11 +114,21 @@ type Deps struct {
 	Logs          LogSource
 	Sync          Syncer
 	Tester        Tester
+	// NetBoxURL returns the base URL of the configured NetBox (for links
+	// to synced objects); nil or "" means no links.
+	NetBoxURL func(ctx context.Context) string
+	// NextSync returns when the next scheduled sync starts (zero: none
+	// scheduled, PROXBOX_SYNC_INTERVAL unset).
+	NextSync func() time.Time
 	// AllowedTargets is PROXBOX_ALLOWED_TARGETS, for endpoint validation.
 	AllowedTargets []netip.Prefix
-	Logger         *slog.Logger
-	Version        string
-	Commit         string
+	// SetupCode, when set, checks (and consumes) the one-time code the
+	// first-run setup asks for; serve prints it on the console. Nil: the
+	// setup asks for no code.
+	SetupCode func(code string) bool
+	Logger    *slog.Logger
+	Version   string
+	Commit    string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }

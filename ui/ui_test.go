@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +211,10 @@ func TestCacheTuningValidatesAppliesPersistsAndResets(t *testing.T) {
 	if found, err := e.st.Setting(context.Background(), server.CacheSettingKey, &stored); err != nil || !found || stored != want.Settings() {
 		t.Fatalf("stored setting %+v (found %v, err %v)", stored, found, err)
 	}
+	// The server samples the cache (Dashboard.Run every 10 s); two samples
+	// make the first point of the chart.
+	e.dash.takeCacheSample()
+	e.dash.takeCacheSample()
 	_, doc = e.get("/ui/cache")
 	if got := text(doc, `[data-testid="flash"]`); got != "Cache limits saved and applied." {
 		t.Errorf("flash %q", got)
@@ -220,8 +225,13 @@ func TestCacheTuningValidatesAppliesPersistsAndResets(t *testing.T) {
 	if got := text(doc, `[data-testid="cache-source"]`); got != "settings saved here" {
 		t.Errorf("source %q", got)
 	}
-	if doc.Find(`svg[data-testid="cache-chart"] polyline`).Length() != 2 {
-		t.Error("no cache chart")
+	if doc.Find(`svg[data-testid="cache-chart"] circle`).Length() != 4 || doc.Find(`svg[data-testid="cache-chart"] [data-testid="x-tick"]`).Length() == 0 {
+		t.Error("no cache chart of the server's samples")
+	}
+	for _, k := range []string{"hits", "misses", "bypasses"} {
+		if !strings.Contains(text(doc, `[data-testid="cache-`+k+`"]`), "GETs") {
+			t.Errorf("the %s card does not say what they are", k)
+		}
 	}
 
 	if resp, _, _ := e.post("/ui/cache/reset", url.Values{"_csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
@@ -315,6 +325,10 @@ func TestEndpointsValidateLikeTheAPIAndNeverShowSecrets(t *testing.T) {
 	doc.Find(`[data-testid="endpoint-row-proxmox"] [data-testid="secret-state"]`).Each(func(_ int, s *goquery.Selection) { states = append(states, s.Text()) })
 	if got := strings.Join(states, "; "); got != "password: set; token value: not set" {
 		t.Errorf("secret states %q", got)
+	}
+	// The NetBox label is the key the endpoint got at creation: a rename keeps it.
+	if got := text(doc, `[data-testid="endpoint-row-proxmox"] [data-testid="endpoint-label"] code`); got != eps[0].Key || got == "" || got == "pve-renamed" {
+		t.Errorf("endpoint label %q, want the creation key %q", got, eps[0].Key)
 	}
 	// The NetBox endpoint is a singleton, v2 needs both halves.
 	nb := url.Values{"_csrf": {tok}, "name": {"nb"}, "domain": {"netbox.example"}, "port": {"443"}, "token_version": {"v2"}, "token": {"secret-half"}}
@@ -478,7 +492,7 @@ func TestSyncStartStreamsProgressUntilEveryStageIsDone(t *testing.T) {
 	counts, _ := json.Marshal(map[string]any{"devices": map[string]int{"created": 2, "updated": 0, "unchanged": 3, "failed": 0}})
 	_ = e.st.AddStageResult(ctx, id, store.StageResult{Stage: "devices", StartedAt: now, FinishedAt: now.Add(time.Second), OK: true, Counts: counts})
 	_ = e.st.AddStageResult(ctx, id, store.StageResult{Stage: "virtual-machines", StartedAt: now, FinishedAt: now.Add(time.Second), OK: true, Counts: json.RawMessage(`{"created":4,"updated":1,"unchanged":0,"failed":0}`)})
-	summary := json.RawMessage(`{"netbox":{"requests":10,"writes":7},"proxmox":{"requests":3},"plan":{"changes":[{"op":"create","model":"virtualization.virtualmachine","label":"vm 100","fields":[{"field":"name","old":null,"new":"web"}]}]}}`)
+	summary := json.RawMessage(`{"netbox":{"requests":10,"writes":7},"proxmox":{"requests":3},"objects":{"devices":{"created":2,"unchanged":3},"virtual_machines":{"created":4,"updated":1}},"plan":{"changes":[{"op":"create","model":"virtualization.virtualmachine","label":"vm 100","fields":[{"field":"name","old":null,"new":"web"}]}]}}`)
 	_ = e.st.FinishRun(ctx, id, now.Add(2*time.Second), "ok", summary, "")
 	feed <- SyncEvent{Type: EventStageFinished, Stage: "devices", Counts: StageCounts{Created: 2, Unchanged: 3}}
 	feed <- SyncEvent{Type: EventRunFinished, Status: "ok"}
@@ -490,18 +504,113 @@ func TestSyncStartStreamsProgressUntilEveryStageIsDone(t *testing.T) {
 	if name, _ := rd.next(t); name != "done" {
 		t.Fatalf("event %s after the final progress, want done", name)
 	}
-	for _, want := range []string{`data-stage="devices" data-state="done"`, `data-stage="virtual-machines" data-state="done"`, "created 2", "unchanged 3", "created 4", `data-live="false"`, "+ create vm 100", "node pve2 has no IP", "name: ∅ -&gt; &#34;web&#34;"} {
+	for _, want := range []string{`<tr data-stage="devices">`, `<tr data-stage="virtual-machines">`, `data-created="2"`, "3 unchanged", `data-created="4" data-updated="1"`, `data-live="false"`, `data-op="create"`, "vm 100", "node pve2 has no IP", `<td>name</td><td class="op-delete">∅</td><td class="op-create">&#34;web&#34;</td>`} {
 		if !strings.Contains(final, want) {
 			t.Errorf("final progress lacks %q:\n%s", want, final)
 		}
 	}
 	// History draws the finished run.
 	_, doc = e.get("/ui/history")
-	if doc.Find(`svg[data-testid="runs-chart"] rect`).Length() != 2 || doc.Find(`[data-testid="history-stage"]`).Length() != 2 {
-		t.Fatalf("history: %d rects, %d stages", doc.Find(`svg[data-testid="runs-chart"] rect`).Length(), doc.Find(`[data-testid="history-stage"]`).Length())
+	chart := doc.Find(`svg[data-testid="runs-chart"]`)
+	if chart.Find("circle").Length() != 3 || chart.Find(`[data-testid="x-tick"]`).Length() == 0 || chart.Find(`[data-testid="y-tick"]`).Length() != 9 {
+		t.Fatalf("history chart: %d marks, %d time ticks, %d value ticks", chart.Find("circle").Length(), chart.Find(`[data-testid="x-tick"]`).Length(), chart.Find(`[data-testid="y-tick"]`).Length())
 	}
-	if !strings.Contains(text(doc, `[data-testid="history-run"] p`), "13 requests, 7 NetBox writes") {
-		t.Errorf("history summary %q", text(doc, `[data-testid="history-run"] p`))
+	if tip := chart.Find("circle title").First().Text(); !strings.Contains(tip, "10 NetBox requests · 7 writes") || !strings.Contains(tip, "2.0 s") {
+		t.Errorf("hover value %q", tip)
+	}
+	if row := text(doc, `[data-testid="run-row"]`); !strings.Contains(row, "+6") || !strings.Contains(row, "dashboard") {
+		t.Errorf("history row %q lacks its counts or trigger", row)
+	}
+}
+
+// A finished run's page: matrix cells per endpoint and stage that add up to
+// the summary, changes grouped by kind with links to NetBox, skips apart,
+// and the filter (without script: the server hides what does not match).
+func TestRunSummaryMatrixAndFilter(t *testing.T) {
+	e := newEnv(t, func(d *Deps) { d.NetBoxURL = func(context.Context) string { return "https://netbox.example" } })
+	e.signIn("")
+	ctx := context.Background()
+	now := time.Now()
+	id, err := e.st.StartRun(ctx, store.Run{StartedAt: now, Trigger: "schedule", Scope: "all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sr := range []struct{ name, counts string }{
+		{"pve-a: devices", `{"devices":{"created":1,"unchanged":2}}`},
+		{"pve-a: virtual-machines", `{"virtual_machines":{"updated":1,"orphaned":1,"failed":1}}`},
+		{"pve-b: devices", `{"devices":{"created":1}}`},
+	} {
+		_ = e.st.AddStageResult(ctx, id, store.StageResult{Stage: sr.name, StartedAt: now, FinishedAt: now, OK: true, Counts: json.RawMessage(sr.counts)})
+	}
+	summary := `{"ok":false,"netbox":{"requests":30,"writes":5},"objects":{"devices":{"created":2,"unchanged":2},"virtual_machines":{"updated":1,"orphaned":1,"failed":1}},
+		"errors":["vm web2: NetBox said no"],"warnings":["qemu/101: guest agent: not running"],
+		"plan":{"changes":[
+		{"op":"create","stage":"devices","endpoint":"pve-a","model":"dcim/devices","label":"node a1","id":7,"fields":[{"field":"name","old":null,"new":"a1"}]},
+		{"op":"create","stage":"devices","endpoint":"pve-b","model":"dcim/devices","label":"node b1","id":8},
+		{"op":"update","stage":"virtual-machines","endpoint":"pve-a","model":"virtualization/virtual-machines","label":"vm web","id":12,"fields":[{"field":"vcpus","old":1,"new":2}]},
+		{"op":"orphan","stage":"virtual-machines","endpoint":"pve-a","model":"virtualization/virtual-machines","label":"vm old","id":13},
+		{"op":"update","stage":"virtual-machines","endpoint":"pve-a","model":"virtualization/virtual-machines","label":"vm web2","error":"NetBox said no"},
+		{"op":"skip","stage":"virtual-machines","endpoint":"pve-a","model":"virtualization/virtual-machines","label":"vm tpl","reason":"no cluster"}]}}`
+	_ = e.st.FinishRun(ctx, id, now.Add(time.Second), "failed", json.RawMessage(summary), "")
+	path := "/ui/sync/" + strconv.FormatInt(id, 10)
+
+	_, doc := e.get(path)
+	sum := map[string]int{}
+	doc.Find(`[data-testid="matrix-cell"]`).Each(func(_ int, c *goquery.Selection) {
+		for _, k := range []string{"created", "updated", "deleted", "failed"} {
+			n, _ := strconv.Atoi(c.AttrOr("data-"+k, "x"))
+			sum[k] += n
+		}
+	})
+	tot := doc.Find(`[data-testid="run-totals"]`)
+	for _, k := range []string{"created", "updated", "deleted", "failed"} {
+		if strconv.Itoa(sum[k]) != tot.AttrOr("data-"+k, "") {
+			t.Errorf("matrix %s %d, summary %s", k, sum[k], tot.AttrOr("data-"+k, ""))
+		}
+	}
+	if sum["created"] != 2 || sum["updated"] != 2 || sum["failed"] != 1 || doc.Find(`[data-testid="matrix-cell"]`).Length() != 4 {
+		t.Errorf("matrix sums %v over %d cells", sum, doc.Find(`[data-testid="matrix-cell"]`).Length())
+	}
+	if got := doc.Find(`[data-testid="matrix-cell"][data-endpoint="pve-a"] a`).First().AttrOr("href", ""); got != path+"?endpoint=pve-a&stage=devices#changes" {
+		t.Errorf("cell link %q", got)
+	}
+	if !strings.Contains(text(doc, `[data-testid="run-warnings"]`), "guest agent") || !strings.Contains(text(doc, `[data-testid="run-errors"]`), "NetBox said no") {
+		t.Error("warnings or errors missing on top")
+	}
+	if doc.Find(`[data-change]`).Length() != 5 || doc.Find(`[data-change][hidden]`).Length() != 0 || doc.Find("details.pbx-kind").Length() != 2 {
+		t.Errorf("%d changes (%d hidden) in %d kinds", doc.Find(`[data-change]`).Length(), doc.Find(`[data-change][hidden]`).Length(), doc.Find("details.pbx-kind").Length())
+	}
+	if strings.Contains(text(doc, `[data-testid="run-changes"]`), "vm tpl") || !strings.Contains(text(doc, `[data-testid="run-skipped"]`), "no cluster") {
+		t.Error("the skipped object is listed among the changes")
+	}
+	if href := doc.Find(`[data-change] a.pbx-nb`).First().AttrOr("href", ""); href != "https://netbox.example/dcim/devices/7/" {
+		t.Errorf("NetBox link %q", href)
+	}
+	if doc.Find(`#run-progress progress`).Length() != 0 {
+		t.Error("progress bars on a finished run")
+	}
+
+	for _, c := range []struct {
+		query string
+		shown []string
+	}{
+		{"?op=update", []string{"vm web"}},
+		{"?op=failed", []string{"vm web2"}},
+		{"?q=VCPUS", []string{"vm web"}},
+		{"?endpoint=pve-b&stage=devices", []string{"node b1"}},
+		{"?q=nothing-like-this", nil},
+	} {
+		_, doc := e.get(path + c.query)
+		var shown []string
+		doc.Find(`[data-change]:not([hidden])`).Each(func(_ int, s *goquery.Selection) {
+			shown = append(shown, strings.TrimSpace(s.Find("summary").Contents().Not("span, small, a").Text()))
+		})
+		if strings.Join(shown, "|") != strings.Join(c.shown, "|") {
+			t.Errorf("%s shows %q, want %q", c.query, shown, c.shown)
+		}
+		if _, hidden := doc.Find(`[data-testid="no-match"]`).Attr("hidden"); hidden == (len(c.shown) == 0) {
+			t.Errorf("%s: the no-match note is wrong", c.query)
+		}
 	}
 }
 
@@ -596,5 +705,78 @@ func TestStaticAssetsAreServedWithoutSession(t *testing.T) {
 	}
 	if resp, _ := e.get("/ui/static/vendor/"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("directory listing: %d", resp.StatusCode)
+	}
+}
+
+// The TLS page shows certs' warning when the interface addresses could not be
+// read (the leaf then lacks the host's IPs), in the page's language.
+func TestTLSPageShowsNamesWarning(t *testing.T) {
+	vm := tlsVM{Enabled: true, Status: certs.Status{Mode: certs.ModeLocal, Names: []string{"localhost"},
+		NamesWarning: "cannot read the interface addresses (netlink refused)"}}
+	for _, lang := range []Lang{English, Portuguese} {
+		var buf strings.Builder
+		ctx := withLang(context.Background(), lang)
+		if err := tlsPage(pageCtx{Lang: lang, SignedIn: true}, vm).Render(ctx, &buf); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := goquery.NewDocumentFromReader(strings.NewReader(buf.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := text(doc, `[data-testid="tls-names-warning"]`)
+		if !strings.Contains(row, "netlink refused") || !strings.Contains(row, T(lang, "tls.namesWarning")) {
+			t.Errorf("%s: warning row %q", lang, row)
+		}
+	}
+	var buf strings.Builder
+	vm.Status.NamesWarning = ""
+	_ = tlsPage(pageCtx{Lang: English}, vm).Render(withLang(context.Background(), English), &buf)
+	if strings.Contains(buf.String(), "tls-names-warning") {
+		t.Error("warning row without a warning")
+	}
+}
+
+// The overview's inventory per endpoint comes from the stored runs (each
+// stage's latest result, the last read's cluster), and it names the next
+// scheduled sync.
+func TestOverviewInventoryAndNextSync(t *testing.T) {
+	next := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	e := newEnv(t, func(d *Deps) { d.NextSync = func() time.Time { return next } })
+	e.signIn("")
+	ctx := context.Background()
+	now := time.Now()
+	record := func(stages map[string]string, summary string) {
+		id, err := e.st.StartRun(ctx, store.Run{StartedAt: now, Trigger: "schedule", Scope: "all"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, counts := range stages {
+			_ = e.st.AddStageResult(ctx, id, store.StageResult{Stage: name, StartedAt: now, FinishedAt: now, OK: true, Counts: json.RawMessage(counts)})
+		}
+		_ = e.st.FinishRun(ctx, id, now, "ok", json.RawMessage(summary), "")
+	}
+	// A full run, then a run of one stage that found one more IP.
+	record(map[string]string{
+		"pve-a: devices":          `{"devices":{"created":2,"unchanged":1},"sites":{"unchanged":1}}`,
+		"pve-a: virtual-machines": `{"virtual_machines":{"created":5,"unchanged":4,"orphaned":1}}`,
+		"pve-a: ip-addresses":     `{"ip_addresses":{"created":7}}`,
+		"pve-a: vm-backups":       `{"backups":{"unchanged":3}}`,
+	}, `{"ok":true,"inventory":{"pve-a":{"cluster":"prod","nodes":3,"vms":7,"containers":2,"complete":true}}}`)
+	record(map[string]string{"pve-a: ip-addresses": `{"ip_addresses":{"created":1,"unchanged":7}}`},
+		`{"ok":true,"inventory":{"pve-a":{"cluster":"prod","nodes":3,"vms":7,"containers":2,"complete":true}}}`)
+
+	_, doc := e.get("/ui/")
+	row := doc.Find(`[data-testid="inventory-row"][data-endpoint="pve-a"]`)
+	if row.Length() != 1 {
+		t.Fatalf("inventory rows: %d", doc.Find(`[data-testid="inventory-row"]`).Length())
+	}
+	var cells []string
+	row.Find("td").Each(func(_ int, s *goquery.Selection) { cells = append(cells, strings.Join(strings.Fields(s.Text()), " ")) })
+	want := []string{"pve-a", "prod", "3", "10 (7 VMs, 2 containers)", "8", "3", "1", "Run 2"}
+	if strings.Join(cells, "|") != strings.Join(want, "|") {
+		t.Errorf("inventory row %q, want %q", cells, want)
+	}
+	if got := text(doc, `[data-testid="next-sync"]`); !strings.Contains(got, "2030-01-02 03:04:05 UTC") {
+		t.Errorf("next sync %q", got)
 	}
 }

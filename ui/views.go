@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +106,14 @@ func setUnset(ctx context.Context, set bool) string {
 // they are).
 func triggerText(ctx context.Context, trigger string) string { return known(ctx, "trigger.", trigger) }
 
+// byText says who started a run inside a sentence ("from the dashboard").
+func byText(ctx context.Context, trigger string) string {
+	if _, ok := msgEN["by."+trigger]; ok {
+		return t(ctx, "by."+trigger)
+	}
+	return trigger
+}
+
 func statusText(ctx context.Context, status string) string { return known(ctx, "status.", status) }
 
 func stateText(ctx context.Context, state string) string { return known(ctx, "state.", state) }
@@ -139,11 +147,16 @@ type runRow struct {
 	Scope    string
 	Status   string
 	DryRun   bool
-	Requests int64
-	Writes   int64
+	Requests int64 // NetBox and Proxmox requests
+	Writes   int64 // NetBox writes
 	Errors   []string
 	Stages   []stageRow
 	Running  bool
+
+	NetBoxRequests  int64
+	ProxmoxRequests int64
+	Endpoints       []string   // Proxmox endpoints the run synced (from its stage results)
+	Counts          cellCounts // the summary's totals
 }
 
 type stageRow struct {
@@ -173,7 +186,9 @@ func toRunRow(r store.Run, now time.Time) runRow {
 	}
 	if len(r.Summary) > 0 && json.Unmarshal(r.Summary, &sum) == nil {
 		row.Requests = sum.NetBox.Requests + sum.Proxmox.Requests
+		row.NetBoxRequests, row.ProxmoxRequests = sum.NetBox.Requests, sum.Proxmox.Requests
 		row.Writes = sum.NetBox.Writes
+		row.Counts, _ = summaryTotals(r.Summary)
 		for _, e := range sum.Errors {
 			row.Errors = append(row.Errors, errorText(e))
 		}
@@ -190,6 +205,9 @@ func toRunRow(r store.Run, now time.Time) runRow {
 			}
 		}
 		row.Stages = append(row.Stages, sr)
+		if ep, _ := splitStage(st.Stage); ep != "" && !slices.Contains(row.Endpoints, ep) {
+			row.Endpoints = append(row.Endpoints, ep)
+		}
 	}
 	return row
 }
@@ -263,110 +281,7 @@ func sumCounts(raw json.RawMessage) StageCounts {
 
 // ---- charts ----
 
-// barChart is a two-series bar chart drawn as inline SVG.
-type barChart struct {
-	Width, Height int
-	Bars          []bar
-	MaxA, MaxB    string // axis labels
-	LabelA        string
-	LabelB        string
-}
-
-type bar struct {
-	X, W   string
-	YA, HA string
-	YB, HB string
-	XB     string
-	ID     int64
-	Dur    string
-	Writes int64
-}
-
-// runsChart plots duration (left bars) and writes (right bars) per run,
-// oldest left.
-func runsChart(rows []runRow) barChart {
-	ch := barChart{Width: 600, Height: 160, LabelA: "chart.duration", LabelB: "chart.writes"}
-	var maxD time.Duration
-	var maxW int64
-	for _, r := range rows {
-		maxD = max(maxD, r.Duration)
-		maxW = max(maxW, r.Writes)
-	}
-	ch.MaxA, ch.MaxB = dur(maxD), i64(maxW)
-	n := len(rows)
-	if n == 0 {
-		return ch
-	}
-	plotH := float64(ch.Height - 20)
-	slot := float64(ch.Width) / float64(n)
-	w := math.Max(1, slot*0.4)
-	for i := range rows {
-		r := rows[n-1-i] // oldest first
-		x := float64(i) * slot
-		ha, hb := 0.0, 0.0
-		if maxD > 0 {
-			ha = plotH * float64(r.Duration) / float64(maxD)
-		}
-		if maxW > 0 {
-			hb = plotH * float64(r.Writes) / float64(maxW)
-		}
-		ch.Bars = append(ch.Bars, bar{
-			X: f1(x + slot*0.1), XB: f1(x + slot*0.1 + w), W: f1(w),
-			YA: f1(plotH - ha + 10), HA: f1(ha),
-			YB: f1(plotH - hb + 10), HB: f1(hb),
-			ID: r.ID, Dur: dur(r.Duration), Writes: r.Writes,
-		})
-	}
-	return ch
-}
-
 func f1(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
-
-// lineChart is a two-series line chart (cache metrics over time).
-type lineChart struct {
-	Width, Height  int
-	A, B           string // SVG polyline points
-	MaxA, MaxB     string
-	LabelA, LabelB string
-	From, To       string
-	Points         int
-}
-
-type cacheSample struct {
-	At      time.Time
-	HitRate float64
-	Entries int
-	Bytes   int64
-}
-
-func cacheChart(s []cacheSample) lineChart {
-	ch := lineChart{Width: 600, Height: 140, LabelA: "chart.hitRate", LabelB: "chart.entries", MaxA: "100 %"}
-	if len(s) == 0 {
-		return ch
-	}
-	maxE := 1
-	for _, x := range s {
-		maxE = max(maxE, x.Entries)
-	}
-	ch.MaxB = itoa(maxE)
-	plotH := float64(ch.Height - 20)
-	t0, t1 := s[0].At, s[len(s)-1].At
-	span := t1.Sub(t0).Seconds()
-	var a, b []string
-	for i, x := range s {
-		px := float64(ch.Width) / 2
-		if span > 0 {
-			px = float64(ch.Width) * x.At.Sub(t0).Seconds() / span
-		} else if len(s) > 1 {
-			px = float64(ch.Width) * float64(i) / float64(len(s)-1)
-		}
-		a = append(a, f1(px)+","+f1(10+plotH-plotH*x.HitRate/100))
-		b = append(b, f1(px)+","+f1(10+plotH-plotH*float64(x.Entries)/float64(maxE)))
-	}
-	ch.A, ch.B, ch.Points = strings.Join(a, " "), strings.Join(b, " "), len(s)
-	ch.From, ch.To = t0.UTC().Format("15:04:05"), t1.UTC().Format("15:04:05")
-	return ch
-}
 
 func csrfFromCtx(ctx context.Context) string { return sessionFrom(ctx).csrf }
 

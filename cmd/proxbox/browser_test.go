@@ -208,6 +208,35 @@ func TestBrowserOnDemo(t *testing.T) {
 		chromedp.Navigate(u("/ui/sync/"+banner.runID)),
 		chromedp.WaitVisible(css(`[data-testid="run-progress"][data-live="false"]`)),
 	)
+	// The first run's page is a summary that fits on a few screens; its
+	// matrix adds up to the run's summary; the filter hides what does not match.
+	checkRunSummary(ctx, t, "first run")
+	height, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.documentElement.scrollHeight`))
+	if err != nil || height <= 0 || height >= 3000 {
+		t.Errorf("the first run's page is %v px tall (want under 3,000): %v", height, err)
+	}
+	probe, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(function () {
+		var s = document.querySelector('[data-kind="virtualization/virtual-machines"] [data-change]');
+		return s ? s.dataset.search.split(" ")[1] : "";
+	})()`))
+	if err != nil || probe == "" {
+		t.Fatalf("no virtual machine among the first run's changes: %v", err)
+	}
+	step("2b-first-sync-filtered",
+		chromedp.SendKeys(css(`[data-testid="filter-q"]`), probe),
+	)
+	type filtered struct{ Total, Shown, Wrong, OpenKinds int }
+	f, err := chromedp.Run(ctx, chromedp.Evaluate[filtered](`(function () {
+		var q = document.querySelector('[data-testid="filter-q"]').value.toLowerCase();
+		var all = Array.from(document.querySelectorAll('[data-change]'));
+		var shown = all.filter(function (e) { return e.offsetParent !== null; });
+		return {Total: all.length, Shown: shown.length,
+			Wrong: shown.filter(function (e) { return e.dataset.search.indexOf(q) < 0; }).length,
+			OpenKinds: document.querySelectorAll('details.pbx-kind[open]').length};
+	})()`))
+	if err != nil || f.Shown == 0 || f.Shown >= f.Total || f.Wrong > 0 || f.OpenKinds == 0 {
+		t.Errorf("filter %q: %+v, %v; want some but not all changes shown, all matching, their kinds open", probe, f, err)
+	}
 	step("3-sync-page",
 		chromedp.Navigate(u("/ui/sync")),
 		chromedp.WaitVisible(css(`[data-testid="sync-start"]`)),
@@ -221,37 +250,20 @@ func TestBrowserOnDemo(t *testing.T) {
 		chromedp.WaitVisible(css(`[data-testid="run-progress"]`)),
 		chromedp.WaitVisible(css(`[data-testid="run-progress"][data-live="false"]`)),
 	)
-	type stageSeen struct{ Name, State, Counts string }
-	seen, err := chromedp.Run(ctx, chromedp.Evaluate[[]stageSeen](`Array.from(document.querySelectorAll('[data-testid="stage"]')).map(e => ({Name: e.dataset.stage, State: e.dataset.state, Counts: e.querySelector('[data-testid="stage-counts"]').textContent.trim().replace(/\s+/g, " ")}))`))
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('[data-testid="run-matrix"] tbody tr')).map(r => r.dataset.stage)`))
 	if err != nil {
-		t.Fatalf("read stages: %v", err)
+		t.Fatalf("read the matrix: %v", err)
 	}
 	status, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid="run-progress"] [data-testid="run-status"]').dataset.status`))
 	if status != "ok" {
 		t.Errorf("run status %q after the run ended, want ok", status)
 	}
-	digits := regexp.MustCompile(`\d+`)
-	var names []string
-	total := 0
-	for _, s := range seen {
-		names = append(names, s.Name)
-		n := digits.FindAllString(s.Counts, -1)
-		if s.State != "done" || len(n) != 4 {
-			t.Errorf("stage %s: state %q, counts %q; want done with created, updated, unchanged and failed", s.Name, s.State, s.Counts)
-		}
-		for _, x := range n {
-			v, _ := strconv.Atoi(x)
-			total += v
-		}
-	}
 	for _, s := range stages {
-		if !slices.ContainsFunc(names, func(n string) bool { return n == s || strings.HasSuffix(n, ": "+s) }) {
-			t.Errorf("stage %s never showed on the run page (saw %q, run status %q)", s, names, status)
+		if !slices.Contains(names, s) {
+			t.Errorf("stage %s has no row in the run's matrix (rows %q, run status %q)", s, names, status)
 		}
 	}
-	if total == 0 {
-		t.Errorf("every stage counted zero objects: %+v", seen)
-	}
+	checkRunSummary(ctx, t, "second run")
 
 	// 3. Cache TTL from the dashboard; /cache (JSON, admin key) reports it.
 	step("5-cache-tuned",
@@ -316,11 +328,21 @@ func TestBrowserOnDemo(t *testing.T) {
 	step("9-pt-sync-run", chromedp.Navigate(u("/ui/sync/"+banner.runID)), chromedp.WaitVisible(css(`html[lang="pt-BR"] [data-testid="run-progress"][data-live="false"]`)))
 	step("10-pt-cache", chromedp.Navigate(u("/ui/cache")), chromedp.WaitVisible(css(`html[lang="pt-BR"] [data-testid="cache-form"]`)))
 	step("11-pt-endpoints", chromedp.Navigate(u("/ui/endpoints")), chromedp.WaitVisible(css(`html[lang="pt-BR"] [data-testid="add-proxmox"]`)))
-	step("12-pt-history", chromedp.Navigate(u("/ui/history")), chromedp.WaitVisible(css(`html[lang="pt-BR"] [data-testid="history-run"]`)))
+	step("12-pt-history", chromedp.Navigate(u("/ui/history")), chromedp.WaitVisible(css(`html[lang="pt-BR"] [data-testid="run-row"]`)))
 	step("13-back-to-english",
 		chromedp.Click(css(`[data-testid="lang-en"]`)),
 		chromedp.WaitVisible(css(`html[lang="en"] [data-testid="runs-chart"]`)),
 	)
+	type axes struct{ X, Y []string }
+	ax, err := chromedp.Run(ctx, chromedp.Evaluate[axes](`({X: Array.from(document.querySelectorAll('[data-testid="runs-chart"] [data-testid="x-tick"]')).map(e => e.textContent),
+		Y: Array.from(document.querySelectorAll('[data-testid="runs-chart"] [data-testid="y-tick"]')).map(e => e.textContent)})`))
+	timeLabel := regexp.MustCompile(`^\d\d:\d\d(:\d\d)?$`)
+	if err != nil || len(ax.X) == 0 || len(ax.Y) != 9 || !slices.ContainsFunc(ax.X, timeLabel.MatchString) {
+		t.Errorf("history chart axes: time ticks %q, value ticks %q, %v", ax.X, ax.Y, err)
+	}
+	if docs := os.Getenv("PROXBOX_DOCS_SCREENSHOTS"); docs != "" {
+		docScreenshots(ctx, t, docs, u, banner.runID)
+	}
 
 	// 6. Sign out; the used link does not sign in again.
 	step("14-signed-out",
@@ -332,11 +354,101 @@ func TestBrowserOnDemo(t *testing.T) {
 		chromedp.WaitVisible(css(`[data-testid="signin-form"] #key-error`)),
 	)
 
+	// The log: certmagic's lock chatter is debug, no line repeats its module.
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, "level=INFO") && (strings.Contains(line, `msg="acquiring lock"`) || strings.Contains(line, `msg="lock acquired"`) || strings.Contains(line, `msg="releasing lock"`)) {
+			t.Errorf("certmagic lock chatter at info: %s", line)
+		}
+		if strings.Count(line, " module=") > 1 {
+			t.Errorf("a log line repeats its module: %s", line)
+		}
+	}
+
 	mu.Lock()
 	defer mu.Unlock()
 	if len(foreign) > 0 {
 		t.Fatalf("the page made requests outside %s: %q", banner.base, foreign)
 	}
+}
+
+// checkRunSummary checks the open run page: a finished summary with no
+// progress bar, whose matrix cells add up to the summary's own totals.
+func checkRunSummary(ctx context.Context, t *testing.T, what string) {
+	t.Helper()
+	type sums struct {
+		Cells, Bars                         int
+		Created, Updated, Deleted, Failed   int
+		TCreated, TUpdated, TDeleted, TFail string
+	}
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[sums](`(function () {
+		var r = {Cells: 0, Bars: document.querySelectorAll('#run-progress progress').length, Created: 0, Updated: 0, Deleted: 0, Failed: 0};
+		document.querySelectorAll('[data-testid="matrix-cell"]').forEach(function (c) {
+			r.Cells++; r.Created += +c.dataset.created; r.Updated += +c.dataset.updated; r.Deleted += +c.dataset.deleted; r.Failed += +c.dataset.failed;
+		});
+		var t = document.querySelector('[data-testid="run-totals"]');
+		if (t) { r.TCreated = t.dataset.created; r.TUpdated = t.dataset.updated; r.TDeleted = t.dataset.deleted; r.TFail = t.dataset.failed; }
+		return r;
+	})()`))
+	if err != nil {
+		t.Fatalf("%s: read the summary: %v", what, err)
+	}
+	got := strconv.Itoa(s.Created) + "/" + strconv.Itoa(s.Updated) + "/" + strconv.Itoa(s.Deleted) + "/" + strconv.Itoa(s.Failed)
+	want := s.TCreated + "/" + s.TUpdated + "/" + s.TDeleted + "/" + s.TFail
+	if s.Cells == 0 || s.Bars != 0 || got != want {
+		t.Errorf("%s: %d matrix cells sum to %s (created/updated/deleted/failed), the run's summary says %s; %d progress bars", what, s.Cells, got, want, s.Bars)
+	}
+}
+
+// docScreenshots saves every page, in English and Portuguese, at desktop
+// and phone widths, into dir (docs/screenshots).
+func docScreenshots(ctx context.Context, t *testing.T, dir string, u func(string) string, runID string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pages := []struct{ name, path, wait string }{
+		{"overview", "/ui/", `[data-testid="last-run"]`},
+		{"run", "/ui/sync/" + runID, `[data-testid="run-matrix"]`},
+		{"history", "/ui/history", `[data-testid="runs-chart"]`},
+		{"sync", "/ui/sync", `[data-testid="sync-start"]`},
+		{"cache", "/ui/cache", `[data-testid="cache-form"]`},
+		{"endpoints", "/ui/endpoints", `[data-testid="add-proxmox"]`},
+		{"tls", "/ui/tls", `main`},
+		{"logs", "/ui/logs", `main`},
+	}
+	for _, lang := range []string{"en", "pt-BR"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(u("/ui/lang/"+lang+"?next=/ui/"))); err != nil {
+			t.Fatalf("switch to %s: %v", lang, err)
+		}
+		for _, w := range []struct {
+			name          string
+			width, height int64
+			mobile        bool
+		}{{"desktop", 1400, 900, false}, {"phone", 390, 844, true}} {
+			for _, p := range pages {
+				var opts []chromedp.EmulateViewportOption
+				if w.mobile {
+					opts = append(opts, chromedp.EmulateMobile)
+				}
+				var png []byte
+				err := chromedp.Do(ctx, chromedp.EmulateViewport(w.width, w.height, opts...), chromedp.Navigate(u(p.path)),
+					chromedp.WaitVisible(chromedp.CSS(p.wait)),
+					func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+						b, err := chromedp.FullScreenshot(80)(ctx, tg)
+						png = b
+						return chromedp.Void{}, err
+					})
+				if err != nil {
+					t.Fatalf("screenshot %s %s %s: %v", p.name, lang, w.name, err)
+				}
+				name := filepath.Join(dir, p.name+"-"+strings.ToLower(lang)+"-"+w.name+".jpg")
+				if err := os.WriteFile(name, png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	_ = chromedp.Do(ctx, chromedp.EmulateReset(), chromedp.Navigate(u("/ui/lang/en?next=/ui/")))
 }
 
 func tail(s string, n int) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,6 +26,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var lf labFlags
 	lf.register(fs, "127.0.0.1:0", "127.0.0.1:0", 40)
 	keep := fs.Bool("keep", false, "keep the previous demo's data directory instead of starting fresh")
+	demoDefaults(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,11 +43,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	l, err := lab.Start(ctx, labCfg)
+	// The lab lives as long as the appliance: when serving ends, also on an error such as a
+	// busy port, the lab is stopped and awaited, so demo exits instead of waiting on it.
+	labCtx, stopLab := context.WithCancel(ctx)
+	defer stopLab()
+	l, err := lab.Start(labCtx, labCfg)
 	if err != nil {
 		return err
 	}
-	defer l.Wait()
+	defer func() { stopLab(); _ = l.Wait() }()
 
 	return serveAppliance(ctx, cfg, stderr, func(ctx context.Context, a *appliance) error {
 		key, err := demoSetup(ctx, a.store, l)
@@ -63,6 +69,27 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		printDemoBanner(stdout, a, l, key, a.baseURL+link, run.ID)
 		return nil
 	})
+}
+
+// Demo lab defaults: a NetBox that answers like a real one on a LAN
+// (tens of milliseconds per request, a little per object written) and a few
+// guests whose agent is slow, so a demo sync takes a few seconds and the
+// live view is seen moving. Each gives way to its flag when given.
+var demoLabDefaults = map[string]string{
+	"netbox-latency":    "25ms",
+	"netbox-jitter":     "15ms",
+	"netbox-write-cost": "3ms",
+	"pve-latency":       "2ms",
+	"pve-slow-agent":    "1500ms",
+}
+
+// demoDefaults makes demoLabDefaults the flags' defaults (shown by --help).
+func demoDefaults(fs *flag.FlagSet) {
+	for name, v := range demoLabDefaults {
+		if fl := fs.Lookup(name); fl != nil && fl.Value.Set(v) == nil {
+			fl.DefValue = v
+		}
+	}
 }
 
 // freshDemoDir empties dir when an earlier demo made it; it refuses to

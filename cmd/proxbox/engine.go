@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/netbox"
+	"github.com/proxbox/proxbox/netbox/nbapi"
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
@@ -49,6 +51,11 @@ func (s stageSyncer) Sync(ctx context.Context, req server.StageRequest, events f
 		err = errors.New("the sync did not run")
 	}
 	return sum, err
+}
+
+// Bootstrap implements server.Bootstrapper.
+func (s stageSyncer) Bootstrap(ctx context.Context, dryRun bool) ([]pbsync.BootstrapItem, *pbsync.Summary, error) {
+	return s.runner.Bootstrap(ctx, dryRun)
 }
 
 // dashboardSyncer adapts the runner to the dashboard's Syncer.
@@ -177,6 +184,7 @@ func (d dashboardSyncer) Events(id int64) (<-chan ui.SyncEvent, func()) {
 type endpointTester struct {
 	pool    *proxmox.Pool
 	pveConf func(store.ProxmoxEndpoint) proxmox.Config
+	egress  *egress.Policy
 }
 
 func (t endpointTester) TestProxmox(ctx context.Context, e store.ProxmoxEndpoint) (string, error) {
@@ -190,11 +198,12 @@ func (t endpointTester) TestProxmox(ctx context.Context, e store.ProxmoxEndpoint
 func (t endpointTester) TestNetBox(ctx context.Context, e store.NetBoxEndpoint) (string, error) {
 	cfg := syncrun.NetBoxConfig(e)
 	cfg.MaxRetries = -1
+	cfg.Egress = t.egress
 	c, err := netbox.New(cfg)
 	if err != nil {
 		return "", err
 	}
-	st, err := c.Status(ctx)
+	st, err := nbapi.ReadStatus(ctx, c)
 	if err != nil {
 		return "", err
 	}

@@ -34,6 +34,8 @@ type labFlags struct {
 	pveResetRate              float64
 	netboxSlowRate            float64
 	pveSlowRate               float64
+	pveSlowAgent              string
+	pveSlowAgentEvery         int
 }
 
 func (f *labFlags) register(fs interface {
@@ -64,10 +66,12 @@ func (f *labFlags) register(fs interface {
 	fs.Float64Var(&f.pveSlowRate, "pve-slow-rate", 0, "share of Proxmox replies trickled out over --pve-slow (0..1)")
 	fs.StringVar(&f.netboxSlow, "netbox-slow", "1s", "how long a slow NetBox reply takes")
 	fs.StringVar(&f.pveSlow, "pve-slow", "1s", "how long a slow Proxmox reply takes")
+	fs.StringVar(&f.pveSlowAgent, "pve-slow-agent", "", "extra time the guest agent of some guests takes to answer, e.g. 1500ms")
+	fs.IntVar(&f.pveSlowAgentEvery, "pve-slow-agent-every", 7, "the slow guest agents are those of guests whose vmid is a multiple of this")
 }
 
 func (f *labFlags) config(log *slog.Logger) (lab.Config, error) {
-	var nl, pl, nj, pj, nw, ns, ps time.Duration
+	var nl, pl, nj, pj, nw, ns, ps, sa time.Duration
 	for name, v := range map[string]struct {
 		raw string
 		out *time.Duration
@@ -75,6 +79,7 @@ func (f *labFlags) config(log *slog.Logger) (lab.Config, error) {
 		"--netbox-latency": {f.netboxLatency, &nl}, "--pve-latency": {f.pveLatency, &pl},
 		"--netbox-jitter": {f.netboxJitter, &nj}, "--pve-jitter": {f.pveJitter, &pj},
 		"--netbox-write-cost": {f.netboxWriteCost, &nw}, "--netbox-slow": {f.netboxSlow, &ns}, "--pve-slow": {f.pveSlow, &ps},
+		"--pve-slow-agent": {f.pveSlowAgent, &sa},
 	} {
 		d, err := lab.ParseDuration(v.raw)
 		if err != nil {
@@ -98,7 +103,7 @@ func (f *labFlags) config(log *slog.Logger) (lab.Config, error) {
 		PVEListen: f.pveListen, NetBoxListen: f.netboxListen, NetBoxTLS: f.netboxTLS,
 		PVEFixtures: f.fixtures, Scale: f.scale, Seed: f.seed, PVEToken: f.pveToken, NetBoxToken: f.netboxToken,
 		PVEFaults: pve.Faults{Latency: pl, Jitter: pj, ErrorRate: f.pveErrorRate, ResetRate: f.pveResetRate,
-			SlowBodyRate: f.pveSlowRate, SlowBody: ps, Seed: f.seed},
+			SlowBodyRate: f.pveSlowRate, SlowBody: ps, Seed: f.seed, SlowAgent: sa, SlowAgentEvery: f.pveSlowAgentEvery},
 		NetBoxFaults: nbsim.Faults{Latency: nl, Jitter: nj, WriteCost: nw, ErrorRate: f.netboxErrorRate, ResetRate: f.netboxResetRate,
 			SlowBodyRate: f.netboxSlowRate, SlowBodyDelay: ns},
 		Logger: log,

@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"demo":        {"run the appliance with the embedded Proxmox and NetBox lab", runDemo},
 	"lab":         {"serve the Proxmox VE and NetBox simulators", runLab},
 	"sync":        {"run one sync from the command line", runSync},
+	"migrate":     {"import endpoints and API keys from a proxbox-api database", runMigrate},
 	"ca":          {"manage the local certificate authority", runCA},
 	"version":     {"print version and commit", runVersion},
 	"healthcheck": {"exit 0 when the local server answers /health", runHealthcheck},
@@ -36,6 +37,9 @@ var commands = map[string]command{
 var errUsage = errors.New("usage")
 
 func main() {
+	// Everything proxbox creates (the store and its WAL/SHM files, keys,
+	// certificates, logs) is for its own user only (issue 14).
+	restrictUmask()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -138,18 +138,20 @@ func (p *pluginClient) do(method, path string, body any) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// TestPluginConformance plays the unmodified plugin's job against serve +
-// the lab: bootstrap, endpoint push, preflight, the 12 stage streams in
-// order with the plugin's exact query strings, frames parsed its way.
-func TestPluginConformance(t *testing.T) {
-	l := startLab(t)
+// startPluginAppliance serves the appliance on loopback (plain HTTP, a fresh
+// data dir, cfg tweaked by tune) until the test ends and returns a client
+// that behaves like the plugin's.
+func startPluginAppliance(t *testing.T, tune func(*config.Config)) *pluginClient {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.TLS, cfg.Port, cfg.BindHost, cfg.DataDir = config.TLSOff, 0, "127.0.0.1", t.TempDir()
+	if tune != nil {
+		tune(&cfg)
+	}
 	ready := make(chan string, 1)
 	served := make(chan error, 1)
 	go func() {
@@ -162,9 +164,23 @@ func TestPluginConformance(t *testing.T) {
 	select {
 	case base = <-ready:
 	case err := <-served:
+		cancel()
 		t.Fatalf("serve: %v", err)
 	}
-	p := &pluginClient{t: t, base: base, http: &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	t.Cleanup(func() {
+		cancel()
+		<-served
+	})
+	return &pluginClient{t: t, base: base, http: &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// TestPluginConformance plays the unmodified plugin's job against serve +
+// the lab: bootstrap, endpoint push, preflight, the 12 stage streams in
+// order with the plugin's exact query strings, frames parsed its way.
+func TestPluginConformance(t *testing.T) {
+	l := startLab(t)
+	ctx := context.Background()
+	p := startPluginAppliance(t, nil)
 
 	// 1. Keepalive and key bootstrap.
 	if code, _ := p.do("GET", "", nil); code != 200 {
@@ -179,6 +195,12 @@ func TestPluginConformance(t *testing.T) {
 	p.key = strings.Repeat("k", 22) + "pluginpluginpluginplugin0123456789abcdef01"
 	if code, b := p.do("POST", "auth/register-key", map[string]string{"api_key": p.key, "label": "netbox-proxbox-plugin"}); code != 201 {
 		t.Fatalf("register: %d %s", code, b)
+	}
+	// v0.0.12 reads the first non-empty of version, app_version, backend_version
+	// (services/openapi_schema.py@7608d58f), only as a cache key.
+	var ver map[string]any
+	if code, b := p.do("GET", "version", nil); json.Unmarshal(b, &ver) != nil || code != 200 || ver["version"] == "" || ver["version"] == nil {
+		t.Fatalf("version: %d %s", code, b)
 	}
 	// 2. Endpoint push, as views/backend_sync.py does it.
 	if code, b := p.do("GET", "netbox/endpoint", nil); code != 200 || strings.TrimSpace(string(b)) != "[]" {
@@ -203,9 +225,11 @@ func TestPluginConformance(t *testing.T) {
 		"username": user, "password": nil, "verify_ssl": false, "token_name": tokName, "token_value": pve.TokenSecret}); code >= 300 {
 		t.Fatalf("proxmox push: %d %s", code, b)
 	}
-	// 3. Preflight: no selector.
+	// 3. Preflight: no selector; v0.0.12's parser sees the three nodes and cluster mode.
 	if code, b := p.do("GET", "proxmox/cluster/status", nil); code != 200 {
 		t.Fatalf("preflight status: %d %s", code, b)
+	} else if st := parseClusterStatusV12(t, b); st.mode != "cluster" || len(st.nodes) != 3 {
+		t.Fatalf("v0.0.12 parser: mode %s, nodes %v: %s", st.mode, st.nodes, b)
 	}
 	if code, b := p.do("GET", "proxmox/nodes/", nil); code != 200 {
 		t.Fatalf("preflight nodes/: %d %s", code, b)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	gosync "sync"
 	"time"
 
 	"github.com/proxbox/proxbox/applog"
@@ -19,7 +20,6 @@ import (
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
-	pbsync "github.com/proxbox/proxbox/sync"
 	"github.com/proxbox/proxbox/syncrun"
 	"github.com/proxbox/proxbox/ui"
 )
@@ -58,6 +58,9 @@ type appliance struct {
 func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, ready func(ctx context.Context, a *appliance) error) error {
 	pipe := applog.New(logOut, cfg.LogFormat, applog.ParseLevel(cfg.LogLevel))
 	log := pipe.Logger()
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{EncryptionKey: cfg.EncryptionKey, Logger: log})
 	if err != nil {
@@ -87,10 +90,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		defer tm.Close()
 	}
 
-	cacheLimits, err := getcache.LimitsFromEnv(os.Getenv)
-	if err != nil {
-		return fmt.Errorf("invalid NetBox cache setting: %w", err)
-	}
+	cacheLimits := cacheLimits(cfg)
 	cache := getcache.New(getcache.Config{Limits: cacheLimits, Logger: log.With("module", "cache"), Debug: cfg.DebugCache})
 	cache.Start(ctx)
 	defer cache.Close()
@@ -99,18 +99,16 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		return err
 	}
 
-	syncDefaults, err := pbsync.OptionsFromEnv(os.Getenv)
-	if err != nil {
-		return fmt.Errorf("invalid sync setting: %w", err)
-	}
+	syncDefaults := syncDefaults(cfg)
 	pool := proxmox.NewPool()
+	pol := egressPolicy(cfg)
 	pveConf := func(ep store.ProxmoxEndpoint) proxmox.Config {
-		c := proxmoxConfig(ep, reg)
+		c := proxmoxConfig(ep, reg, pol)
 		c.Concurrency = cfg.ProxmoxFetch
 		return c
 	}
 	runner := syncrun.New(syncrun.Config{Store: st, Cache: cache, Metrics: reg, Logger: log, Defaults: syncDefaults,
-		Version: version, Proxmox: pool, PVEConf: pveConf, NetBox: netboxTuning(cfg)})
+		Version: version, Proxmox: pool, PVEConf: pveConf, NetBox: netboxTuning(cfg), Egress: pol})
 	defer func() {
 		// Runs in progress are cancelled and record their end before the store closes.
 		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -120,15 +118,24 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		}
 	}()
 
-	dash, err := ui.New(ui.Deps{Store: st, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log.With("module", "ui"),
-		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf},
-		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit})
+	var sched *syncSchedule
+	var nextSync func() time.Time
+	if cfg.SyncInterval > 0 {
+		sched = newSyncSchedule(time.Now(), cfg.SyncInterval)
+		nextSync = sched.Next
+	}
+	// The dashboard's first-run setup asks for a one-time code printed on
+	// the console (never logged), so reaching the port is not enough.
+	setup := server.NewSetupCode(logOut)
+	dash, err := ui.New(ui.Deps{Store: st, SetupCode: setup.Check, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log,
+		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf, egress: pol},
+		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit, NetBoxURL: netboxURL(st), NextSync: nextSync})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 
-	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler(),
-		Proxmox: proxmoxReads{pool: pool, reg: reg}, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
+	opts := server.Options{SetupCode: setup, Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler(),
+		Proxmox: proxmoxReads{pool: pool, reg: reg, pol: pol}, Egress: pol, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
 	}
@@ -148,6 +155,9 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 			return err
 		}
 	}
+	if n, err := st.ActiveKeyCount(ctx); err == nil && n == 0 {
+		setup.Announce()
+	}
 
 	var hs *http.Server
 	if tm != nil {
@@ -165,8 +175,9 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		plain := &http.Server{Handler: tm.HTTPHandler(nil), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 		go func() { errc <- server.Serve(ctx, plain, rln, 5*time.Second) }()
 	}
+	go dash.Run(ctx)
 	if cfg.SyncInterval > 0 {
-		go scheduleSyncs(ctx, runner, cfg.SyncInterval, log)
+		go scheduleSyncs(ctx, runner, sched, log)
 	}
 	log.Info("proxbox serving", "url", a.baseURL, "tls", cfg.TLS, "data_dir", cfg.DataDir, "version", version)
 	err = <-errc
@@ -196,9 +207,10 @@ func localURL(cfg config.Config, addr net.Addr) string {
 // scheduleSyncs runs a full sync of every endpoint every interval until ctx
 // ends. A run still going when the next is due makes the next one wait for
 // it (the runner serializes runs per endpoint), so runs never pile up.
-func scheduleSyncs(ctx context.Context, r *syncrun.Runner, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
+func scheduleSyncs(ctx context.Context, r *syncrun.Runner, sched *syncSchedule, log *slog.Logger) {
+	t := time.NewTicker(sched.every)
 	defer t.Stop()
+	defer sched.stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -210,6 +222,54 @@ func scheduleSyncs(ctx context.Context, r *syncrun.Runner, every time.Duration, 
 				continue
 			}
 			_, _ = run.Result()
+			sched.ran(time.Now())
 		}
+	}
+}
+
+// syncSchedule says when the next scheduled sync starts (the dashboard's
+// overview shows it): the ticks fall every interval from the start, and a
+// run longer than the interval skips the ticks it overlaps.
+type syncSchedule struct {
+	start time.Time
+	every time.Duration
+	mu    gosync.Mutex
+	next  time.Time
+}
+
+func newSyncSchedule(start time.Time, every time.Duration) *syncSchedule {
+	return &syncSchedule{start: start, every: every, next: start.Add(every)}
+}
+
+// Next is the start of the next scheduled sync; zero once the scheduler stopped.
+func (s *syncSchedule) Next() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
+// ran notes that a scheduled run ended at now: the next one is the first tick after it.
+func (s *syncSchedule) ran(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := now.Sub(s.start)/s.every + 1
+	s.next = s.start.Add(k * s.every)
+}
+
+func (s *syncSchedule) stop() {
+	s.mu.Lock()
+	s.next = time.Time{}
+	s.mu.Unlock()
+}
+
+// netboxURL gives the dashboard the stored NetBox's base URL, for links to
+// synced objects.
+func netboxURL(st *store.Store) func(context.Context) string {
+	return func(ctx context.Context) string {
+		eps, err := st.NetBoxEndpoints(ctx)
+		if err != nil || len(eps) == 0 {
+			return ""
+		}
+		return syncrun.NetBoxConfig(eps[0]).URL
 	}
 }

@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/proxbox/proxbox/applog"
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/netbox"
 	"github.com/proxbox/proxbox/proxmox"
@@ -40,16 +42,19 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 Runs one sync and exits: 0 when it succeeded, 1 when it failed, 2 on bad usage.
 Endpoints come from the store in --data-dir, or are given inline with --netbox-url
 --netbox-token and repeatable --pve-url with --pve-token 'USER@REALM!NAME=SECRET'
-(or --pve-user and --pve-password), paired in order.`, stderr)
+(or --pve-user and --pve-password), paired in order. An inline endpoint's identity in
+NetBox is its --pve-name (repeatable, paired in order; give one per --pve-url or none),
+else host:port of its URL: keep it the same from run to run.`, stderr)
 	once := fs.Bool("once", false, "run one sync and exit (required: scheduled syncs run inside 'serve')")
 	dry := fs.Bool("dry-run", false, "compute and print the plan; write nothing")
 	asJSON := fs.Bool("json", false, "print one JSON summary object")
-	var stages, pveURLs, pveTokens, pveUsers, pvePasswords repeated
+	var stages, pveURLs, pveTokens, pveUsers, pvePasswords, pveNames repeated
 	fs.Var(&stages, "stage", "stage to run (repeatable or comma separated); default all: "+stageNames())
 	nbURL := fs.String("netbox-url", "", "NetBox URL, e.g. https://netbox.example.com (inline mode)")
 	nbToken := fs.String("netbox-token", "", "NetBox token: 40-hex v1, or nbt_KEY.SECRET v2 (inline mode)")
 	nbInsecure := fs.Bool("netbox-insecure", false, "do not verify NetBox's certificate")
 	fs.Var(&pveURLs, "pve-url", "Proxmox URL, e.g. https://pve1:8006 (repeatable, inline mode)")
+	fs.Var(&pveNames, "pve-name", "endpoint name, paired with --pve-url in order: its identity in NetBox (default host:port)")
 	fs.Var(&pveTokens, "pve-token", "Proxmox API token USER@REALM!NAME=SECRET, paired with --pve-url in order")
 	fs.Var(&pveUsers, "pve-user", "Proxmox user USER@REALM, paired with --pve-url (instead of a token)")
 	fs.Var(&pvePasswords, "pve-password", "Proxmox password, paired with --pve-user")
@@ -74,17 +79,23 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 			stageList = append(stageList, st)
 		}
 	}
-	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
-	opt, err := pbsync.OptionsFromEnv(os.Getenv)
+	// Every setting is checked before anything is opened or created.
+	// An invalid setting is bad usage (exit 2), like an invalid flag.
+	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errUsage
 	}
+	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	opt := syncDefaults(cfg)
 	opt.Stages, opt.DryRun = stageList, *dry
 
 	var sum *pbsync.Summary
 	if *nbURL != "" || len(pveURLs) > 0 {
-		targets, err := inlineTargets(pveURLs, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt))
+		targets, err := inlineTargets(pveURLs, pveNames, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt), egressPolicy(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -93,34 +104,32 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
 			return errUsage
 		}
-		cfg, err := config.Load(os.Getenv)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return errUsage
-		}
-		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg))
+		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg), egressPolicy(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
 		}
 		sum = nbadapter.Engine(nb).Run(ctx, targets, opt)
 	} else {
-		cfg, err := config.Load(os.Getenv)
-		if err != nil {
-			return err
-		}
 		dir := *dataDir
 		if dir == "" {
 			dir = cfg.DataDir
+		}
+		// A one-shot sync uses an appliance's store; it never makes one (no data directory, no
+		// database, no secret key) where there is none, e.g. when run from the wrong directory.
+		if _, err := os.Stat(filepath.Join(dir, store.DBFile)); err != nil {
+			return fmt.Errorf("no proxbox store in %s (%s: %v): pass the appliance's --data-dir (or PROXBOX_DATA_DIR), or give the endpoints inline with --netbox-url and --pve-url",
+				dir, store.DBFile, errors.Unwrap(err))
 		}
 		st, err := store.Open(ctx, dir, store.Options{EncryptionKey: cfg.EncryptionKey, Logger: log})
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		r := syncrun.New(syncrun.Config{Store: st, Logger: log, Defaults: opt, Version: version, NetBox: netboxTuning(cfg),
+		pol := egressPolicy(cfg)
+		r := syncrun.New(syncrun.Config{Store: st, Logger: log, Defaults: opt, Version: version, NetBox: netboxTuning(cfg), Egress: pol,
 			PVEConf: func(ep store.ProxmoxEndpoint) proxmox.Config {
-				c := proxmoxConfig(ep, nil)
+				c := proxmoxConfig(ep, nil, pol)
 				c.Concurrency = cfg.ProxmoxFetch
 				return c
 			}})
@@ -153,13 +162,17 @@ func stageNames() string {
 	return strings.Join(names, ", ")
 }
 
-// inlineTargets pairs --pve-url with --pve-token (or --pve-user/--pve-password) in order.
-func inlineTargets(urls, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions) ([]pbsync.Target, error) {
+// inlineTargets pairs --pve-url with --pve-name, --pve-token (or
+// --pve-user/--pve-password) in order.
+func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions, pol *egress.Policy) ([]pbsync.Target, error) {
 	if len(urls) == 0 {
 		return nil, errors.New("inline mode needs at least one --pve-url")
 	}
 	if len(tokens) != len(urls) && (len(users) != len(urls) || len(passwords) != len(urls)) {
 		return nil, fmt.Errorf("give one --pve-token (or one --pve-user and --pve-password) per --pve-url: %d urls, %d tokens, %d users, %d passwords", len(urls), len(tokens), len(users), len(passwords))
+	}
+	if len(names) > 0 && len(names) != len(urls) {
+		return nil, fmt.Errorf("give one --pve-name per --pve-url, or none: %d urls, %d names", len(urls), len(names))
 	}
 	var out []pbsync.Target
 	for i, raw := range urls {
@@ -167,7 +180,7 @@ func inlineTargets(urls, tokens, users, passwords []string, insecure bool, read 
 		if err != nil || u.Host == "" {
 			return nil, fmt.Errorf("--pve-url %q: want https://host:8006", raw)
 		}
-		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure}
+		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure, Egress: pol}
 		if len(tokens) == len(urls) {
 			id, secret, ok := strings.Cut(tokens[i], "=")
 			if !ok || !strings.Contains(id, "!") {
@@ -181,7 +194,16 @@ func inlineTargets(urls, tokens, users, passwords []string, insecure bool, read 
 		if err != nil {
 			return nil, fmt.Errorf("--pve-url %q: %w", raw, err)
 		}
-		ep := inventory.Endpoint{ID: int64(i + 1), Name: u.Hostname(), Host: u.Hostname()}
+		name := ""
+		if len(names) > 0 {
+			if name = strings.TrimSpace(names[i]); name == "" {
+				return nil, fmt.Errorf("--pve-name #%d is empty", i+1)
+			}
+		}
+		ep, err := pbsync.InlineEndpoint(int64(i+1), raw, name)
+		if err != nil {
+			return nil, fmt.Errorf("--pve-url: %w", err)
+		}
 		out = append(out, pbsync.Target{Endpoint: ep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
 			if pbsync.PluginAbsent(ctx) {
 				return c.Read(ctx, ep, syncrun.WithoutPluginReads(read))
@@ -193,14 +215,14 @@ func inlineTargets(urls, tokens, users, passwords []string, insecure bool, read 
 }
 
 // inlineNetBox builds the client of --netbox-url with the configured tuning
-// (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY), as
-// the stored-endpoint path does.
-func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning) (*netbox.Client, error) {
+// (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY) and
+// the outbound target policy, as the stored-endpoint path does.
+func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning, pol *egress.Policy) (*netbox.Client, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--netbox-url %q: want http(s)://host[:port]", raw)
 	}
-	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version,
+	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version, Egress: pol,
 		Timeout: t.Timeout, MaxRetries: t.MaxRetries, RetryBase: t.RetryBase, BatchSize: t.BatchSize, Concurrency: t.Concurrency}
 	if strings.HasPrefix(token, "nbt_") {
 		key, secret, ok := strings.Cut(strings.TrimPrefix(token, "nbt_"), ".")

@@ -31,6 +31,16 @@ func inlineArgs(l *lab.Lab, extra ...string) []string {
 	return append(args, extra...)
 }
 
+// syncJSON is the part of `sync --json` the tests read.
+type syncJSON struct {
+	OK     bool `json:"ok"`
+	NetBox struct {
+		Requests, Writes int
+	} `json:"netbox"`
+	Objects map[string]map[string]int `json:"objects"`
+	Errors  []string                  `json:"errors"`
+}
+
 func TestSyncOnceInlineDryRunThenRealThenSteady(t *testing.T) {
 	l := startLab(t)
 	var out, errOut bytes.Buffer
@@ -44,14 +54,7 @@ func TestSyncOnceInlineDryRunThenRealThenSteady(t *testing.T) {
 	if code := run(context.Background(), inlineArgs(l, "--json"), &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	var sum struct {
-		OK     bool `json:"ok"`
-		NetBox struct {
-			Requests, Writes int
-		} `json:"netbox"`
-		Objects map[string]map[string]int `json:"objects"`
-		Errors  []string                  `json:"errors"`
-	}
+	var sum syncJSON
 	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || !sum.OK || sum.Objects["virtual_machines"]["created"] != 10 {
 		t.Fatalf("summary: %v %+v", err, sum)
 	}
@@ -126,6 +129,64 @@ func TestSyncOnceFromTheStore(t *testing.T) {
 	runs, err := st.Runs(ctx, 5)
 	if err != nil || len(runs) != 1 || runs[0].Trigger != "cli" || runs[0].Status != "ok" {
 		t.Fatalf("recorded runs: %+v %v", runs, err)
+	}
+}
+
+// The dashboard's "test connection" reads NetBox's status through go-netbox (netbox/nbapi), so
+// the binary keeps using the mandated library for a real call.
+func TestEndpointTesterReadsNetBoxStatus(t *testing.T) {
+	l := startLab(t)
+	nb := l.Info.NetBox
+	if nb.TLS {
+		t.Skip("lab NetBox speaks TLS here; the tester trusts only system roots")
+	}
+	v, err := endpointTester{}.TestNetBox(context.Background(), store.NetBoxEndpoint{IPAddress: nb.Host, Port: nb.Port, TokenVersion: "v1", Token: store.Secret(nb.Token)})
+	if err != nil || v == "" {
+		t.Fatalf("TestNetBox = %q, %v", v, err)
+	}
+	bad, err := endpointTester{}.TestNetBox(context.Background(), store.NetBoxEndpoint{IPAddress: nb.Host, Port: nb.Port, TokenVersion: "v1", Token: store.Secret(strings.Repeat("f", 40))})
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("bad token: %q, %v", bad, err)
+	}
+}
+
+// Every endpoint `proxbox lab` prints (all on one host) synced inline in one
+// run: one cluster per endpoint, every guest, and a second run that writes
+// nothing (issue 12).
+func TestSyncOnceEveryLabEndpoint(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := lab.Start(ctx, lab.Config{PVEListen: "127.0.0.1:0", NetBoxListen: "127.0.0.1:0", Scale: 40, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); l.Wait() })
+	args := []string{"sync", "--once", "--json", "--netbox-url", l.Info.NetBox.URL, "--netbox-token", l.Info.NetBox.Token, "--pve-insecure"}
+	for _, p := range l.Info.PVE {
+		args = append(args, "--pve-url", p.URL, "--pve-token", p.TokenID+"="+p.TokenSecret)
+	}
+	var sums [2]syncJSON
+	for i := range sums {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), args, &out, &errOut); code != 0 {
+			t.Fatalf("run %d: exit %d: %s %s", i+1, code, out.String(), errOut.String())
+		}
+		if err := json.Unmarshal(out.Bytes(), &sums[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(l.Info.PVE) < 3 || l.NetBox.Count("virtualization.cluster") != len(l.Info.PVE) {
+		t.Errorf("%d endpoints, %d clusters", len(l.Info.PVE), l.NetBox.Count("virtualization.cluster"))
+	}
+	if got := l.NetBox.Count("virtualization.virtualmachine"); got != 40 || sums[0].Objects["virtual_machines"]["created"] != 40 {
+		t.Errorf("VMs: %d in NetBox, first run %v; want 40", got, sums[0].Objects["virtual_machines"])
+	}
+	if sums[1].NetBox.Writes != 0 || !sums[1].OK {
+		t.Errorf("second run: %+v", sums[1])
+	}
+	// --pve-name pairs with --pve-url: one each, or none.
+	var out bytes.Buffer
+	if code := run(context.Background(), append(args, "--pve-name", "only-one"), &out, &out); code != 2 || !strings.Contains(out.String(), "one --pve-name per --pve-url") {
+		t.Errorf("one name for %d urls: exit %d: %s", len(l.Info.PVE), code, out.String())
 	}
 }
 

@@ -50,6 +50,11 @@
 // with NetBox's wording; bulk errors are a list aligned with the input. Every request is one
 // transaction: a bulk request with one bad item writes nothing.
 //
+// Lookups a write makes per object (uniqueness rules, global IP uniqueness, a VM's disks,
+// dependents on delete, reverse counts) go through hash indexes kept by every row change,
+// rollbacks included (index.go), so a write costs the same in a table of 100 or 100,000 rows;
+// BenchmarkIndexedWrites shows it.
+//
 // Deviations kept on purpose: rows are ordered by id (NetBox orders by the model's ordering,
 // then id); IP addresses are globally unique outside VRFs as NetBox 4.x defaults
 // (ENFORCE_GLOBAL_UNIQUE), unless Options.AllowDuplicateIPs; only the interface types a Proxmox sync

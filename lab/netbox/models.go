@@ -81,8 +81,11 @@ type model struct {
 	// counts are computed counts rendered as "name": number of rows of child model whose
 	// field points at this row.
 	counts []count
-	tags   bool
-	cfs    bool
+	// derived are read-only values computed from the row (serializer fields with a
+	// source or a model property).
+	derived []derived
+	tags    bool
+	cfs     bool
 	// search are the fields q= matches (case-insensitive contains).
 	search []string
 	byName map[string]*field
@@ -92,6 +95,32 @@ type model struct {
 }
 
 type count struct{ name, child, field string }
+
+type derived struct {
+	name  string
+	value func(v map[string]any) any
+}
+
+// percent is a/b*100 (the plugin's memory_usage_percent property), nil when either is
+// unknown or b is 0.
+func percent(a, b any) any {
+	x, ok1 := toFloat(a)
+	y, ok2 := toFloat(b)
+	if !ok1 || !ok2 || y == 0 {
+		return nil
+	}
+	return x / y * 100
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
 
 func (m *model) field(name string) *field { return m.byName[name] }
 
@@ -348,10 +377,27 @@ func buildModels() []*model {
 				{name: "mode", kind: kChoice, choices: endpointMode, required: true}, nstrL("version", 20), nstrL("repoid", 16), str("username", 255),
 				{name: "password", kind: kStr, nullable: true, def: "", secret: true}, str("token_name", 255), boolf("verify_ssl", true)},
 			brief: []string{"name"}, uniques: []unique{fieldUnique("name")}},
+		// ProxmoxCluster and ProxmoxNode as the plugin's models and serializers define them
+		// (models/proxmox_cluster.py, proxmox_node.py, api/serializers/cluster.py@fed47142):
+		// endpoint required, ip_address a required IP, node_count and the *_percent figures
+		// computed (read only).
+		{key: "netbox_proxbox.proxmoxcluster", path: "plugins/proxbox/proxmox-clusters", class: "ProxmoxCluster", verbose: "Proxmox cluster", plugin: true,
+			fields: []field{reqFK("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), fk("netbox_cluster", "virtualization.cluster", delSetNull),
+				reqStr("name", 255), str("cluster_id", 255), ch("mode", endpointMode, "cluster"),
+				{name: "nodes_count", kind: kInt, def: int64(0)}, boolf("quorate", false), intf("version")},
+			derived: []derived{{"node_count", func(v map[string]any) any { return v["nodes_count"] }}},
+			brief:   []string{"name"}, uniques: []unique{togetherUnique("endpoint", "name")}},
 		{key: "netbox_proxbox.proxmoxnode", path: "plugins/proxbox/proxmox-nodes", class: "ProxmoxNode", verbose: "Proxmox node", plugin: true,
-			fields: []field{reqFK("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), reqStr("name", 255), intf("node_id"),
-				{name: "ip_address", kind: kStr, required: true}, boolf("online", true), boolf("local", false), fk("netbox_device", "dcim.device", delSetNull)},
-			brief: []string{"name"}, uniques: []unique{togetherUnique("endpoint", "name")}},
+			fields: []field{reqFK("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), fk("proxmox_cluster", "netbox_proxbox.proxmoxcluster", delSetNull),
+				fk("netbox_device", "dcim.device", delSetNull), reqStr("name", 255), intf("node_id"),
+				{name: "ip_address", kind: kStr, required: true}, boolf("online", false), boolf("local", false),
+				{name: "cpu_usage", kind: kFloat, nullable: true}, intf("max_cpu"), intf("memory_usage"), intf("max_memory"),
+				str("ssl_fingerprint", 255), str("support_level", 100), str("location", 255),
+				fk("default_role_qemu", "dcim.devicerole", delSetNull), fk("default_role_lxc", "dcim.devicerole", delSetNull)},
+			derived: []derived{
+				{"cpu_usage_percent", func(v map[string]any) any { return v["cpu_usage"] }}, // stored as a percentage
+				{"memory_usage_percent", func(v map[string]any) any { return percent(v["memory_usage"], v["max_memory"]) }}},
+			brief: []string{"name", "online"}, uniques: []unique{togetherUnique("endpoint", "name")}},
 		{key: "netbox_proxbox.proxmoxstorage", path: "plugins/proxbox/storage", class: "ProxmoxStorage", verbose: "Proxmox storage", plugin: true,
 			fields: []field{reqFK("cluster", "virtualization.cluster", delCascade), reqStr("name", 255), nstrL("storage_type", 100),
 				nstrL("content", 255), nstrL("path", 255), nstr("nodes"), boolf("shared", false), boolf("enabled", true),

@@ -133,40 +133,19 @@ func (w *jw) any(v any) {
 type rctx struct {
 	s      *store
 	base   string // scheme://host
-	counts map[string]map[int64]int64
 	cfDefs map[string][]string
 }
 
 func newRctx(s *store, base string) *rctx {
-	return &rctx{s: s, base: base, counts: map[string]map[int64]int64{}, cfDefs: map[string][]string{}}
+	return &rctx{s: s, base: base, cfDefs: map[string][]string{}}
 }
 
 func (rc *rctx) count(c count, id int64) int64 {
-	k := c.child + "|" + c.field
-	m, ok := rc.counts[k]
-	if !ok {
-		m = map[int64]int64{}
-		tb := rc.s.tables[strings.TrimPrefix(c.child, "@")]
-		if strings.HasPrefix(c.field, "@") {
-			typ := c.field[1:]
-			for _, cid := range tb.order {
-				o := tb.rows[cid]
-				if o.v["assigned_object_type"] == typ {
-					if pid, ok := o.v["assigned_object_id"].(int64); ok {
-						m[pid]++
-					}
-				}
-			}
-		} else {
-			for _, cid := range tb.order {
-				if pid, ok := tb.rows[cid].v[c.field].(int64); ok {
-					m[pid]++
-				}
-			}
-		}
-		rc.counts[k] = m
+	tb := rc.s.tables[strings.TrimPrefix(c.child, "@")]
+	if typ, ok := strings.CutPrefix(c.field, "@"); ok {
+		return int64(tb.ix[gfkIndex("assigned_object_id")].count(gfkKey{typ, id}))
 	}
-	return m[id]
+	return int64(tb.ix[fkIndex(c.field)].count(id))
 }
 
 func (rc *rctx) cfNames(key string) []string {
@@ -219,6 +198,9 @@ func outNames(m *model) []string {
 	}
 	for _, c := range m.counts {
 		names = append(names, c.name)
+	}
+	for _, d := range m.derived {
+		names = append(names, d.name)
 	}
 	names = append(names, m.zeros...)
 	names = append(names, m.falses...)
@@ -416,6 +398,13 @@ func (rc *rctx) writeField(w *jw, m *model, o *object, n string) {
 		if c.name == n {
 			w.key(n)
 			w.int(rc.count(c, o.id))
+			return
+		}
+	}
+	for _, d := range m.derived {
+		if d.name == n {
+			w.key(n)
+			w.any(d.value(o.v))
 			return
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,7 @@ type table struct {
 	rows   map[int64]*object
 	order  []int64 // ascending ids of live rows
 	nextID int64
+	ix     map[string]*index // hash indexes, kept current by set and unset (index.go)
 }
 
 // store is the in-memory database. All access goes through mu.
@@ -36,15 +38,21 @@ type store struct {
 	now    func() time.Time
 	// enforceGlobalUnique mirrors NetBox's ENFORCE_GLOBAL_UNIQUE for IP addresses.
 	enforceGlobalUnique bool
+	// gen counts row changes (writes and rollbacks); filterCache holds the last list filter
+	// result per model, valid for one gen (filterRows).
+	gen         atomic.Uint64
+	cacheMu     sync.Mutex
+	filterCache map[string]filterResult
 }
 
 func newStore(now func() time.Time) *store {
-	s := &store{byKey: map[string]*model{}, byPath: map[string]*model{}, tables: map[string]*table{}, now: now}
+	s := &store{byKey: map[string]*model{}, byPath: map[string]*model{}, tables: map[string]*table{}, now: now,
+		filterCache: map[string]filterResult{}}
 	s.models = buildModels()
 	for _, m := range s.models {
 		s.byKey[m.key] = m
 		s.byPath[m.path] = m
-		s.tables[m.key] = &table{m: m, rows: map[int64]*object{}, nextID: 1}
+		s.tables[m.key] = &table{m: m, rows: map[int64]*object{}, nextID: 1, ix: buildIndexes(m)}
 	}
 	return s
 }
@@ -81,13 +89,11 @@ type writeStat struct {
 func (t *tx) put(tb *table, o *object) {
 	prev := tb.rows[o.id]
 	t.undo = append(t.undo, undo{t: tb, id: o.id, prev: prev})
-	if prev == nil {
-		tb.order = append(tb.order, o.id)
-		if o.id >= tb.nextID {
-			tb.nextID = o.id + 1
-		}
+	t.s.gen.Add(1)
+	if prev == nil && o.id >= tb.nextID {
+		tb.nextID = o.id + 1
 	}
-	tb.rows[o.id] = o
+	tb.set(o)
 }
 
 func (t *tx) remove(tb *table, id int64) {
@@ -96,30 +102,20 @@ func (t *tx) remove(tb *table, id int64) {
 		return
 	}
 	t.undo = append(t.undo, undo{t: tb, id: id, prev: prev})
-	delete(tb.rows, id)
-	if i, ok := slices.BinarySearch(tb.order, id); ok {
-		tb.order = slices.Delete(tb.order, i, i+1)
-	}
+	t.s.gen.Add(1)
+	tb.unset(id)
 }
 
 func (t *tx) rollback() {
+	t.s.gen.Add(1)
 	for i := len(t.undo) - 1; i >= 0; i-- {
 		u := t.undo[i]
-		cur := u.t.rows[u.id]
-		switch {
-		case u.prev == nil:
-			delete(u.t.rows, u.id)
-			if i, ok := slices.BinarySearch(u.t.order, u.id); ok {
-				u.t.order = slices.Delete(u.t.order, i, i+1)
-			}
+		if u.prev == nil {
 			// Ids are not given back: like a PostgreSQL sequence, a rolled-back
 			// insert leaves a gap, so a stale id never names a new object.
-		default:
-			if cur == nil {
-				i, _ := slices.BinarySearch(u.t.order, u.id)
-				u.t.order = slices.Insert(u.t.order, i, u.id)
-			}
-			u.t.rows[u.id] = u.prev
+			u.t.unset(u.id)
+		} else {
+			u.t.set(u.prev)
 		}
 	}
 	t.undo, t.stats = nil, nil
@@ -163,30 +159,13 @@ func (t *tx) create(m *model, item map[string]any) (*object, errMap) {
 
 // findUpsert returns the row matching item on the model's upsert key, if any.
 func (t *tx) findUpsert(m *model, item map[string]any) *object {
-	want := map[string]string{}
-	for _, f := range m.upsert {
-		raw, ok := item[f]
-		if !ok || raw == nil {
-			return nil
-		}
-		if d, ok := raw.(map[string]any); ok {
-			raw = d["id"]
-		}
-		want[f] = fmt.Sprint(raw)
+	k, ok := upsertKey(m.upsert, item, true)
+	if !ok {
+		return nil
 	}
 	tb := t.s.tables[m.key]
-	for _, id := range tb.order {
-		o := tb.rows[id]
-		match := true
-		for f, w := range want {
-			if fmt.Sprint(o.v[f]) != w {
-				match = false
-				break
-			}
-		}
-		if match {
-			return o
-		}
+	if ids := tb.ix[ixUpsert].lookup(k); len(ids) > 0 {
+		return tb.rows[ids[0]]
 	}
 	return nil
 }
@@ -225,6 +204,17 @@ func (t *tx) afterWrite(m *model, o, old *object) {
 	}
 }
 
+// diskSum returns the total size and the number of virtual disks of VM vmID.
+func (s *store) diskSum(vmID int64) (sum int64, n int) {
+	dt := s.tables["virtualization.virtualdisk"]
+	for id := range dt.ix[fkIndex("virtual_machine")].ids[vmID] {
+		sz, _ := dt.rows[id].v["size"].(int64)
+		sum += sz
+		n++
+	}
+	return sum, n
+}
+
 func (t *tx) syncVMDisk(vmRef any) {
 	vmID, ok := vmRef.(int64)
 	if !ok {
@@ -235,17 +225,7 @@ func (t *tx) syncVMDisk(vmRef any) {
 	if vm == nil {
 		return
 	}
-	var sum int64
-	n := 0
-	dt := t.s.tables["virtualization.virtualdisk"]
-	for _, id := range dt.order {
-		d := dt.rows[id]
-		if d.v["virtual_machine"] == vmID {
-			sz, _ := d.v["size"].(int64)
-			sum += sz
-			n++
-		}
-	}
+	sum, n := t.s.diskSum(vmID)
 	var newDisk any
 	if n > 0 {
 		newDisk = sum
@@ -270,12 +250,12 @@ func (t *tx) delete(m *model, id int64) error {
 		ct := t.s.tables[cm.key]
 		for fi := range cm.fields {
 			f := &cm.fields[fi]
-			if f.kind != kFK || f.ref != m.key {
+			if f.kind != kFK || f.ref != m.key || f.del != delProtect {
 				continue
 			}
-			for _, cid := range ct.order {
+			for _, cid := range ct.ix[fkIndex(f.name)].lookup(id) {
 				c := ct.rows[cid]
-				if c.v[f.name] == id && f.del == delProtect && !(cm.key == m.key && cid == id) {
+				if !(cm.key == m.key && cid == id) {
 					protected = append(protected, cm.display(t.s, c.v))
 				}
 			}
@@ -291,29 +271,19 @@ func (t *tx) delete(m *model, id int64) error {
 		ct := t.s.tables[cm.key]
 		for fi := range cm.fields {
 			f := &cm.fields[fi]
-			var hit func(c *object) bool
+			var victims []int64
 			switch {
 			case f.kind == kFK && f.ref == m.key:
-				hit = func(c *object) bool { return c.v[f.name] == id }
-			case f.kind == kGFKID && cm.key != "virtualization.cluster" && cm.key != "ipam.prefix":
+				victims = ct.ix[fkIndex(f.name)].lookup(id)
+			case f.kind == kGFKID && cm.key != "virtualization.cluster" && cm.key != "ipam.prefix",
+				f.kind == kInt && f.name == "assigned_object_id":
 				// GenericRelation: IPs, MACs and journal entries go with their object.
-				hit = func(c *object) bool { return c.v[f.gfkTypes] == m.key && c.v[f.name] == id }
-			case f.kind == kInt && f.name == "assigned_object_id":
-				hit = func(c *object) bool { return c.v["assigned_object_type"] == m.key && c.v[f.name] == id }
+				victims = ct.ix[gfkIndex(f.name)].lookup(gfkKey{m.key, id})
 			case f.kind == kGFKID:
-				hit = func(c *object) bool { return c.v[f.gfkTypes] == m.key && c.v[f.name] == id }
-				if err := t.setNullWhere(cm, ct, hit, f.gfkTypes, f.name); err != nil {
-					return err
-				}
+				t.setNull(ct, ct.ix[gfkIndex(f.name)].lookup(gfkKey{m.key, id}), f.gfkTypes, f.name)
 				continue
 			default:
 				continue
-			}
-			var victims []int64
-			for _, cid := range ct.order {
-				if c := ct.rows[cid]; hit(c) {
-					victims = append(victims, cid)
-				}
 			}
 			for _, cid := range victims {
 				c := ct.rows[cid]
@@ -338,19 +308,16 @@ func (t *tx) delete(m *model, id int64) error {
 	return nil
 }
 
-func (t *tx) setNullWhere(cm *model, ct *table, hit func(*object) bool, fs ...string) error {
-	for _, cid := range slices.Clone(ct.order) {
+// setNull clears fields fs of rows ids of table ct (a side effect: no change-log row).
+func (t *tx) setNull(ct *table, ids []int64, fs ...string) {
+	for _, cid := range ids {
 		c := ct.rows[cid]
-		if !hit(c) {
-			continue
-		}
 		nv := cloneVals(c.v)
 		for _, f := range fs {
 			nv[f] = nil
 		}
 		t.put(ct, &object{id: c.id, v: nv, created: c.created, updated: c.updated, changes: c.changes})
 	}
-	return nil
 }
 
 func cloneVals(v map[string]any) map[string]any {

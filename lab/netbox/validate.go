@@ -488,55 +488,28 @@ func (s *store) checkGFK(m *model, vals map[string]any, errs errMap) {
 	}
 }
 
-// checkUnique applies the model's uniqueness rules against every other row.
+// checkUnique applies the model's uniqueness rules against every other row, through the
+// table's unique indexes (one hash lookup per rule).
 func (s *store) checkUnique(m *model, vals map[string]any, selfID int64, errs errMap) {
 	tb := s.tables[m.key]
-	for _, u := range m.uniques {
+	for i, u := range m.uniques {
 		if u.when != nil && !u.when(vals) {
 			continue
 		}
-		want := make([]any, len(u.fields))
-		skip := false
-		for i, f := range u.fields {
-			want[i] = vals[f]
-			if want[i] == nil {
-				skip = true
-			}
-		}
-		if skip {
+		k, ok := uniqueKey(u, vals)
+		if !ok {
 			continue
 		}
-		for _, id := range tb.order {
+		for id := range tb.ix[uniqueIndex(i)].ids[k] {
 			if id == selfID {
 				continue
 			}
-			o := tb.rows[id]
-			if u.when != nil && !u.when(o.v) {
-				continue
+			if u.key == "" {
+				errs.add(u.fields[0], fmt.Sprintf("%s with this %s already exists.", m.verbose, u.fields[0]))
+			} else {
+				errs.add(u.key, u.msg)
 			}
-			same := true
-			for i, f := range u.fields {
-				a, b := o.v[f], want[i]
-				if f == u.ci {
-					as, _ := a.(string)
-					bs, _ := b.(string)
-					if !strings.EqualFold(as, bs) {
-						same = false
-						break
-					}
-				} else if a != b {
-					same = false
-					break
-				}
-			}
-			if same {
-				if u.key == "" {
-					errs.add(u.fields[0], fmt.Sprintf("%s with this %s already exists.", m.verbose, u.fields[0]))
-				} else {
-					errs.add(u.key, u.msg)
-				}
-				break
-			}
+			break
 		}
 	}
 }
@@ -544,6 +517,12 @@ func (s *store) checkUnique(m *model, vals map[string]any, selfID int64, errs er
 // clean applies the model clean() rules a Proxmox sync meets (peers-and-fixtures.md B.5 item 5).
 func (s *store) clean(m *model, vals map[string]any, old *object, errs errMap) {
 	switch m.key {
+	case "netbox_proxbox.proxmoxnode": // GenericIPAddressField
+		if ip, _ := vals["ip_address"].(string); ip != "" {
+			if _, err := netip.ParseAddr(ip); err != nil {
+				errs.add("ip_address", "Enter a valid IPv4 or IPv6 address.")
+			}
+		}
 	case "virtualization.virtualmachine":
 		if vals["site"] == nil && vals["cluster"] == nil && vals["device"] == nil {
 			errs.add("__all__", "A virtual machine must be assigned to a site and/or cluster.")
@@ -563,16 +542,7 @@ func (s *store) clean(m *model, vals map[string]any, old *object, errs errMap) {
 			}
 		}
 		if old != nil {
-			var total int64
-			n := 0
-			dt := s.tables["virtualization.virtualdisk"]
-			for _, id := range dt.order {
-				if d := dt.rows[id]; d.v["virtual_machine"] == old.id {
-					sz, _ := d.v["size"].(int64)
-					total += sz
-					n++
-				}
-			}
+			total, n := s.diskSum(old.id)
 			if n > 0 && total > 0 {
 				if vals["disk"] == nil {
 					vals["disk"] = total
@@ -734,11 +704,10 @@ func (s *store) cleanIP(vals map[string]any, old *object, errs errMap) {
 		if old.v["assigned_object_id"] != nil && (old.v["assigned_object_id"] != vals["assigned_object_id"] || old.v["assigned_object_type"] != vals["assigned_object_type"]) {
 			oldParent := s.ipParent(old.v["assigned_object_type"], old.v["assigned_object_id"])
 			newParent := s.ipParent(vals["assigned_object_type"], vals["assigned_object_id"])
-			for _, k := range []string{"virtualization.virtualmachine", "dcim.device"} {
-				tb := s.tables[k]
-				for _, id := range tb.order {
-					o := tb.rows[id]
-					if (o.v["primary_ip4"] == old.id || o.v["primary_ip6"] == old.id) && oldParent != newParent {
+			if oldParent != newParent {
+				for _, k := range []string{"virtualization.virtualmachine", "dcim.device"} {
+					tb := s.tables[k]
+					if tb.ix[fkIndex("primary_ip4")].count(old.id) > 0 || tb.ix[fkIndex("primary_ip6")].count(old.id) > 0 {
 						errs.add("__all__", "Cannot reassign primary IP address for the parent device/VM")
 						return
 					}
@@ -757,10 +726,9 @@ func (s *store) cleanIP(vals map[string]any, old *object, errs errMap) {
 			return false
 		}
 		tb := s.tables["ipam.ipaddress"]
-		for _, id := range tb.order {
+		for _, id := range tb.ix[ixHost].lookup(p.Addr().String()) {
 			o := tb.rows[id]
-			if (old == nil || id != old.id) && o.v["vrf"] == nil && hostOf(o.v["address"].(string)) == p.Addr().String() &&
-				!(shared(vals["role"]) && shared(o.v["role"])) {
+			if (old == nil || id != old.id) && !(shared(vals["role"]) && shared(o.v["role"])) {
 				errs.add("address", fmt.Sprintf("Duplicate IP address found in global table: %s", p.String()))
 				return
 			}

@@ -163,29 +163,11 @@ func (s *Server) data(key string) any {
 	return v
 }
 
-func (s *Server) nodeNames() []string {
-	var out []string
-	seen := map[string]bool{}
-	add := func(n string) {
-		if n != "" && !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	for _, e := range s.resources() {
-		if asString(e["type"]) == "node" {
-			add(asString(e["node"]))
-		}
-	}
-	for _, e := range asList(s.data("/cluster/status")) {
-		if asString(e["type"]) == "node" {
-			add(asString(e["name"]))
-		}
-	}
-	return out
-}
+// nodeNames lists the cluster's nodes: those of /cluster/resources, then those only in
+// /cluster/status, in order.
+func (s *Server) nodeNames() []string { return s.index().nodes }
 
-func (s *Server) nodeExists(n string) bool { return slices.Contains(s.nodeNames(), n) }
+func (s *Server) nodeExists(n string) bool { return s.index().nodeSet[n] }
 
 func (s *Server) standalone() bool {
 	for _, e := range asList(s.data("/cluster/status")) {
@@ -197,18 +179,50 @@ func (s *Server) standalone() bool {
 }
 
 // guest finds a guest resource by vmid.
-func (s *Server) guest(vmid int64) map[string]any {
-	for _, e := range s.resources() {
-		t := asString(e["type"])
-		if t != "qemu" && t != "lxc" {
-			continue
-		}
-		if id, ok := asInt(e["vmid"]); ok && id == vmid {
-			return e
+func (s *Server) guest(vmid int64) map[string]any { return s.index().guests[vmid] }
+
+// routeIndex is what the handlers look up on every request, derived from the stored routes
+// once instead of scanning /cluster/resources per request. The guest maps are the stored
+// ones (mutations change them in place); any write under s.mu drops the whole index.
+type routeIndex struct {
+	guests  map[int64]map[string]any // first qemu or lxc resource per vmid
+	nodes   []string
+	nodeSet map[string]bool
+}
+
+// index returns the current routeIndex, building it if a write dropped it. Callers hold s.mu
+// (read or write): a writer drops the index before unlocking, so no reader stores a stale one.
+func (s *Server) index() *routeIndex {
+	if x := s.idx.Load(); x != nil {
+		return x
+	}
+	x := &routeIndex{guests: map[int64]map[string]any{}, nodeSet: map[string]bool{}}
+	add := func(n string) {
+		if n != "" && !x.nodeSet[n] {
+			x.nodeSet[n] = true
+			x.nodes = append(x.nodes, n)
 		}
 	}
-	return nil
+	for _, e := range s.resources() {
+		switch asString(e["type"]) {
+		case "node":
+			add(asString(e["node"]))
+		case "qemu", "lxc":
+			if id, ok := asInt(e["vmid"]); ok && x.guests[id] == nil {
+				x.guests[id] = e
+			}
+		}
+	}
+	for _, e := range asList(s.data("/cluster/status")) {
+		if asString(e["type"]) == "node" {
+			add(asString(e["name"]))
+		}
+	}
+	s.idx.Store(x)
+	return x
 }
+
+func (s *Server) dropIndex() { s.idx.Store(nil) }
 
 // guestAt finds a guest of the given type on the given node, or PVE's error.
 func (s *Server) guestAt(vars map[string]string) (map[string]any, result, bool) {
@@ -450,6 +464,9 @@ func (s *Server) version() map[string]any {
 
 func (s *Server) derive(p *pattern, vars map[string]string, q url.Values) result {
 	node := vars["node"]
+	if res, ok := s.deriveFirewall(p, vars); ok {
+		return res
+	}
 	switch p.text {
 	case "/version":
 		return okResult(s.version())
@@ -464,7 +481,9 @@ func (s *Server) derive(p *pattern, vars map[string]string, q url.Values) result
 			nl = append(nl, map[string]any{"name": n, "nodeid": strconv.Itoa(i + 1), "pve_fp": fingerprint(n), "pve_addr": "", "quorum_votes": "1"})
 		}
 		return okResult(map[string]any{"nodelist": nl, "preferred_node": s.nodeNames()[0], "totem": map[string]any{"cluster_name": s.name, "config_version": "3", "version": "2"}})
-	case "/cluster/backup", "/cluster/replication", "/cluster/tasks", "/cluster/ha/resources", "/pools":
+	case "/cluster/tasks":
+		return okResult(s.deriveClusterTasks())
+	case "/cluster/backup", "/cluster/replication", "/cluster/ha/resources", "/pools":
 		return okResult([]any{})
 	case "/cluster/ha/status/current":
 		return okResult([]any{map[string]any{"id": "quorum", "type": "quorum", "status": "OK", "quorate": 1, "node": firstOr(s.nodeNames(), "")}})

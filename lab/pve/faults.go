@@ -3,6 +3,7 @@ package pve
 import (
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -25,6 +26,10 @@ type Faults struct {
 	SlowBody     time.Duration
 	// Seed seeds the fault sequence.
 	Seed int64
+	// SlowAgent is added to the guest-agent calls of every guest whose vmid
+	// is a multiple of SlowAgentEvery (a busy agent; 0 or 1: every guest).
+	SlowAgent      time.Duration
+	SlowAgentEvery int
 }
 
 var defaultErrorCodes = []int{
@@ -54,6 +59,23 @@ func (fs *faultState) set(f Faults) {
 	f.ErrorCodes = append([]int(nil), f.ErrorCodes...)
 	fs.f = f
 	fs.rng = rand.New(rand.NewPCG(uint64(f.Seed), 0x9e3779b97f4a7c15))
+}
+
+// agentDelay is the extra time a guest-agent call of vmid takes.
+func (fs *faultState) agentDelay(vmid string) time.Duration {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.f.SlowAgent <= 0 {
+		return 0
+	}
+	n, err := strconv.Atoi(vmid)
+	if err != nil {
+		return 0
+	}
+	if every := fs.f.SlowAgentEvery; every > 1 && n%every != 0 {
+		return 0
+	}
+	return fs.f.SlowAgent
 }
 
 // plan draws this request's treatment. It always draws the same number of values so the

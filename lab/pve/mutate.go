@@ -47,6 +47,7 @@ func (s *Server) storedConfig(g map[string]any) map[string]any {
 func (s *Server) RenameGuest(vmid int, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -60,7 +61,16 @@ func (s *Server) RenameGuest(vmid int, name string) error {
 		}
 		c["digest"] = fingerprintHex(fmt.Sprint(c["digest"], "rename", name))
 	}
+	s.addTask(asString(g["node"]), setTask(g), strconv.Itoa(vmid))
 	return nil
+}
+
+// setTask is the task type PVE logs for a config change of g (qm set / pct set).
+func setTask(g map[string]any) string {
+	if asString(g["type"]) == "lxc" {
+		return "vzset"
+	}
+	return "qmset"
 }
 
 // MigrateGuest moves a guest to another node of the cluster: its resource row, config,
@@ -68,6 +78,7 @@ func (s *Server) RenameGuest(vmid int, name string) error {
 func (s *Server) MigrateGuest(vmid int, target string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -116,6 +127,7 @@ func (s *Server) StopGuest(vmid int) error  { return s.setRunning(vmid, false) }
 func (s *Server) setRunning(vmid int, running bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -163,6 +175,7 @@ func (s *Server) setRunningLocked(g map[string]any, running bool) string {
 func (s *Server) RemoveGuest(vmid int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -214,6 +227,7 @@ func (s *Server) SetGuestMemory(vmid, mib int) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -223,6 +237,7 @@ func (s *Server) SetGuestMemory(vmid, mib int) error {
 		c["memory"] = sameType(c["memory"], int64(mib))
 		c["digest"] = fingerprintHex(fmt.Sprint(c["digest"], "memory", mib))
 	}
+	s.addTask(asString(g["node"]), setTask(g), strconv.Itoa(vmid))
 	return nil
 }
 
@@ -231,6 +246,7 @@ func (s *Server) SetGuestMemory(vmid, mib int) error {
 func (s *Server) AddBackup(vmid int, storage string, at time.Time) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return "", err
@@ -268,6 +284,7 @@ func (s *Server) AddSnapshot(vmid int, name, description string, at time.Time) e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	g, err := s.guestLocked(vmid)
 	if err != nil {
 		return err
@@ -327,6 +344,10 @@ func (s *Server) addTask(node, typ, id string) string {
 	key := "/nodes/" + node + "/tasks"
 	list, _ := s.data(key).([]any)
 	s.setData(key, append([]any{task}, list...))
+	s.lastTask = upid
+	if cl, ok := s.data("/cluster/tasks").([]any); ok { // a fixture's own list; else derived
+		s.setData("/cluster/tasks", append([]any{deepCopy(task)}, cl...))
+	}
 	return upid
 }
 
@@ -338,11 +359,17 @@ func (s *Server) tokenUser() string {
 // serveWrite implements the few writes a lab needs (guest power actions); other writes get
 // PVE's 501.
 func (s *Server) serveWrite(r *http.Request, rel string, p *pattern, vars map[string]string) result {
+	if p != nil && r.Method == http.MethodPost && strings.HasPrefix(p.text, "/cluster/ha/status/") && p.text != "/cluster/ha/status/current" {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.haWrite(p)
+	}
 	if p == nil || p.text != "/nodes/{node}/{type}/{vmid}/status/{action}" || r.Method != http.MethodPost {
 		return notImplemented(r.Method, rel)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	if res, bad := s.checkVars(vars); bad {
 		return res
 	}

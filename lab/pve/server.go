@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,7 +80,10 @@ type Server struct {
 
 	mu     sync.RWMutex
 	routes map[string]any // path (no /api2/json prefix)[?canonical query] -> data or *reply
-	upids  uint32         // counter for tasks created by writes and mutations
+	// idx is derived from routes (guests by vmid, node names); every write under mu drops it.
+	idx      atomic.Pointer[routeIndex]
+	upids    uint32 // counter for tasks created by writes and mutations
+	lastTask string // UPID of the newest task addTask logged
 
 	fixture struct {
 		sync.Mutex
@@ -180,6 +184,7 @@ func redactToken(t string) string {
 func (s *Server) useCluster(c *Cluster) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	s.name = c.Name
 	s.routes = make(map[string]any, len(c.routes))
 	for k, v := range c.routes {
@@ -323,6 +328,7 @@ func (s *Server) reloadFixture(force bool) error {
 	}
 	s.mu.Lock()
 	s.routes, s.name = routes, name
+	s.dropIndex()
 	s.mu.Unlock()
 	f.modTime, f.size = st.ModTime(), st.Size()
 	if !force {
@@ -339,6 +345,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Server", "pve-api-daemon/3.0")
 	if r.URL.Path == "/_lab/stats" || r.URL.Path == "/_lab/stats/reset" {
 		s.serveStats(w, r)
+		return
+	}
+	if r.URL.Path == "/_lab/mutate" {
+		s.serveMutate(w, r)
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, APIPrefix+"/") && r.URL.Path != APIPrefix {
@@ -366,6 +376,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	plan := s.faults.plan()
+	if p != nil && strings.Contains(p.text, "/agent/") {
+		plan.delay += s.faults.agentDelay(vars["vmid"])
+	}
 	if plan.delay > 0 {
 		t := time.NewTimer(plan.delay)
 		select {

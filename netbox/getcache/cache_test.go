@@ -2,72 +2,10 @@ package getcache
 
 import (
 	"context"
-	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
-
-func TestLimitsFromEnv(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    Limits
-		errVars []string // variables the error must name
-	}{
-		{name: "defaults", env: nil, want: DefaultLimits()},
-		{name: "acceptance values", env: map[string]string{EnvTTL: "300", EnvMaxEntries: "1234", EnvMaxBytes: "7340032"},
-			want: Limits{TTL: 300 * time.Second, MaxEntries: 1234, MaxBytes: 7340032}},
-		{name: "fractional ttl", env: map[string]string{EnvTTL: "0.5"}, want: Limits{TTL: 500 * time.Millisecond, MaxEntries: 4096, MaxBytes: 52428800}},
-		{name: "ttl 0 disables", env: map[string]string{EnvTTL: "0"}, want: Limits{TTL: 0, MaxEntries: 4096, MaxBytes: 52428800}},
-		{name: "spaces trimmed", env: map[string]string{EnvMaxEntries: " 10 "}, want: Limits{TTL: time.Minute, MaxEntries: 10, MaxBytes: 52428800}},
-		{name: "garbage ttl keeps default", env: map[string]string{EnvTTL: "soon"}, want: DefaultLimits(), errVars: []string{EnvTTL}},
-		{name: "negative ttl", env: map[string]string{EnvTTL: "-1"}, want: DefaultLimits(), errVars: []string{EnvTTL}},
-		{name: "ttl NaN", env: map[string]string{EnvTTL: "NaN"}, want: DefaultLimits(), errVars: []string{EnvTTL}},
-		{name: "zero entries", env: map[string]string{EnvMaxEntries: "0"}, want: DefaultLimits(), errVars: []string{EnvMaxEntries}},
-		{name: "bytes below minimum", env: map[string]string{EnvMaxBytes: "1023"}, want: DefaultLimits(), errVars: []string{EnvMaxBytes}},
-		{name: "two bad, one good", env: map[string]string{EnvMaxEntries: "x", EnvMaxBytes: "1.5", EnvTTL: "10"},
-			want: Limits{TTL: 10 * time.Second, MaxEntries: 4096, MaxBytes: 52428800}, errVars: []string{EnvMaxEntries, EnvMaxBytes}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := LimitsFromEnv(func(k string) string { return tt.env[k] })
-			if got != tt.want {
-				t.Errorf("limits = %+v, want %+v", got, tt.want)
-			}
-			if len(tt.errVars) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			var ee *EnvError
-			if !errors.As(err, &ee) {
-				t.Fatalf("error %v is not an *EnvError", err)
-			}
-			for _, v := range tt.errVars {
-				if !strings.Contains(err.Error(), v+"=") || !strings.Contains(err.Error(), "allowed:") {
-					t.Errorf("error %q does not name %s and what is allowed", err, v)
-				}
-				if !strings.Contains(err.Error(), tt.env[v]) {
-					t.Errorf("error %q does not quote the value %q", err, tt.env[v])
-				}
-			}
-		})
-	}
-}
-
-func TestDebugFromEnv(t *testing.T) {
-	for v, want := range map[string]bool{"1": true, "": false, "0": false, "true": false} {
-		if got := DebugFromEnv(func(string) string { return v }); got != want {
-			t.Errorf("DebugFromEnv(%q) = %v, want %v", v, got, want)
-		}
-	}
-}
 
 func TestValidate(t *testing.T) {
 	tests := []struct {

@@ -63,9 +63,9 @@
 // # Settings and counters
 //
 // Limits come from PROXBOX_NETBOX_GET_CACHE_TTL (seconds, float, 0 disables),
-// PROXBOX_NETBOX_GET_CACHE_MAX_ENTRIES and PROXBOX_NETBOX_GET_CACHE_MAX_BYTES (LimitsFromEnv) and
-// can be changed live with SetLimits. PROXBOX_DEBUG_CACHE=1 (DebugFromEnv, Config.Debug,
-// SetDebug) logs hit, miss, expiry, eviction and invalidation events at Info level through the
+// PROXBOX_NETBOX_GET_CACHE_MAX_ENTRIES and PROXBOX_NETBOX_GET_CACHE_MAX_BYTES (parsed and validated
+// by package config, before anything starts) and can be changed live with SetLimits.
+// PROXBOX_DEBUG_CACHE=1 (Config.Debug, SetDebug) logs hit, miss, expiry, eviction and invalidation events at Info level through the
 // injected logger, so the switch alone makes them visible. Paths and canonical queries are logged;
 // header values never are.
 //

@@ -1,20 +1,9 @@
 package getcache
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"time"
-)
-
-// Environment variables read by LimitsFromEnv and DebugFromEnv.
-const (
-	EnvTTL        = "PROXBOX_NETBOX_GET_CACHE_TTL"
-	EnvMaxEntries = "PROXBOX_NETBOX_GET_CACHE_MAX_ENTRIES"
-	EnvMaxBytes   = "PROXBOX_NETBOX_GET_CACHE_MAX_BYTES"
-	EnvDebug      = "PROXBOX_DEBUG_CACHE"
 )
 
 // Bounds enforced by Validate.
@@ -99,76 +88,4 @@ func secondsToDuration(s float64) time.Duration {
 		return -1
 	}
 	return time.Duration(math.Round(s * float64(time.Second)))
-}
-
-// EnvError reports an environment variable whose value is not allowed.
-type EnvError struct {
-	Var     string
-	Value   string
-	Allowed string
-	Err     error
-}
-
-func (e *EnvError) Error() string {
-	msg := fmt.Sprintf("%s=%q: allowed: %s", e.Var, e.Value, e.Allowed)
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
-}
-
-func (e *EnvError) Unwrap() error { return e.Err }
-
-// LimitsFromEnv reads the three limit variables through getenv (os.Getenv in production). Unset
-// or empty variables take the default. Invalid values also take the default and are reported in
-// the returned error (one *EnvError per variable, joined), so a caller may log and continue.
-func LimitsFromEnv(getenv func(string) string) (Limits, error) {
-	l := DefaultLimits()
-	var errs []error
-	if v := strings.TrimSpace(getenv(EnvTTL)); v != "" {
-		const allowed = "seconds >= 0, for example 60 or 0.5; 0 disables the cache"
-		f, err := strconv.ParseFloat(v, 64)
-		d := secondsToDuration(f)
-		switch {
-		case err != nil:
-			errs = append(errs, &EnvError{Var: EnvTTL, Value: v, Allowed: allowed, Err: err})
-		case d < 0:
-			errs = append(errs, &EnvError{Var: EnvTTL, Value: v, Allowed: allowed})
-		default:
-			l.TTL = d
-		}
-	}
-	if v := strings.TrimSpace(getenv(EnvMaxEntries)); v != "" {
-		const allowed = "an integer >= 1"
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil:
-			errs = append(errs, &EnvError{Var: EnvMaxEntries, Value: v, Allowed: allowed, Err: err})
-		case n < MinMaxEntries:
-			errs = append(errs, &EnvError{Var: EnvMaxEntries, Value: v, Allowed: allowed})
-		default:
-			l.MaxEntries = n
-		}
-	}
-	if v := strings.TrimSpace(getenv(EnvMaxBytes)); v != "" {
-		const allowed = "an integer >= 1024 (bytes)"
-		n, err := strconv.ParseInt(v, 10, 64)
-		switch {
-		case err != nil:
-			errs = append(errs, &EnvError{Var: EnvMaxBytes, Value: v, Allowed: allowed, Err: err})
-		case n < MinMaxBytes:
-			errs = append(errs, &EnvError{Var: EnvMaxBytes, Value: v, Allowed: allowed})
-		default:
-			l.MaxBytes = n
-		}
-	}
-	if len(errs) > 0 {
-		return l, fmt.Errorf("netbox get cache limits: %w", errors.Join(errs...))
-	}
-	return l, nil
-}
-
-// DebugFromEnv reports whether PROXBOX_DEBUG_CACHE is exactly "1", as in the Python service.
-func DebugFromEnv(getenv func(string) string) bool {
-	return getenv(EnvDebug) == "1"
 }

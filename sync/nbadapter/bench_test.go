@@ -9,11 +9,12 @@ import (
 
 	nblab "github.com/proxbox/proxbox/lab/netbox"
 	pvelab "github.com/proxbox/proxbox/lab/pve"
+	"github.com/proxbox/proxbox/proxmox"
 	pbsync "github.com/proxbox/proxbox/sync"
 )
 
-// BenchmarkSync syncs a generated lab of 1,000 and of 10,000 guests into the
-// NetBox simulator with 2 ms latency and reports, per run kind, wall time,
+// BenchmarkSync syncs every endpoint of a generated lab of 1,000 and of
+// 10,000 guests (inline, unnamed, all on one host) into the NetBox simulator with 2 ms latency and reports, per run kind, wall time,
 // NetBox requests and writes, Proxmox requests per guest and the process's
 // peak RSS. Run one size per process (make bench does) so the RSS is that
 // size's, and with -benchtime 1x.
@@ -29,7 +30,9 @@ func benchSync(b *testing.B, scale int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := newHarness(b, pves...)
+		// Every endpoint of the lab, inline and unnamed, as `proxbox sync
+		// --pve-url ...` syncs what `proxbox lab` prints: one host, labels host:port.
+		h := inlineHarness(b, proxmox.DefaultReadOptions, pves...)
 		h.nb.SetFaults(nblab.Faults{Latency: 2 * time.Millisecond})
 		start := time.Now()
 		first := h.eng.Run(b.Context(), h.tg, pbsync.Options{})

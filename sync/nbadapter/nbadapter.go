@@ -1,7 +1,7 @@
 // Package nbadapter adapts *netbox.Client to the sync engine's NetBox
 // interface. It owns sync/nbadapter only; it holds no logic beyond the
 // conversion and must not be imported by package sync itself (that would pull
-// go-netbox into every sync test build).
+// the NetBox client and its simulator into every sync test build).
 package nbadapter
 
 import (
