@@ -199,7 +199,7 @@ func TestVMValidation(t *testing.T) {
 		{"bad status", map[string]any{"name": "x", "cluster": c1, "status": "running"}, "status", "running is not a valid choice."},
 		{"unknown cluster", map[string]any{"name": "x", "cluster": 999}, "cluster", "Related object not found using the provided numeric ID: 999"},
 		{"cluster by attrs", map[string]any{"name": "x", "cluster": map[string]any{"name": "nope"}}, "cluster", "Related object not found using the provided attributes: {'name': 'nope'}"},
-		{"no site or cluster", map[string]any{"name": "x"}, "__all__", "A virtual machine must be assigned to a site and/or cluster."},
+		{"no site or cluster", map[string]any{"name": "x"}, "cluster", "A virtual machine must be assigned to a site and/or cluster."},
 		{"name too long", map[string]any{"name": strings.Repeat("a", 65), "cluster": c1}, "name", "Ensure this field has no more than 64 characters."},
 		{"vcpus zero (schema minimum)", map[string]any{"name": "x", "cluster": c1, "vcpus": 0}, "vcpus", "Ensure this value is greater than or equal to 0.01."},
 		{"memory not a number", map[string]any{"name": "x", "cluster": c1, "memory": "lots"}, "memory", "A valid integer is required."},

@@ -525,7 +525,7 @@ func (s *store) clean(m *model, vals map[string]any, old *object, errs errMap) {
 		}
 	case "virtualization.virtualmachine":
 		if vals["site"] == nil && vals["cluster"] == nil && vals["device"] == nil {
-			errs.add("__all__", "A virtual machine must be assigned to a site and/or cluster.")
+			errs.add("cluster", "A virtual machine must be assigned to a site and/or cluster.") // NetBox 4.5 puts it under cluster
 			return
 		}
 		if cid, ok := vals["cluster"].(int64); ok {
