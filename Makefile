@@ -12,7 +12,7 @@ PORT    ?= 8000
 # these only, so go-netbox is never compiled a second time.
 RACE_PKGS ?= ./config/ ./egress/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
 
-.PHONY: all build test test-tools test-race lint bench demo run docker release release-check clean generate
+.PHONY: all build test test-tools test-race test-real bench-real lint bench demo run docker release release-check clean generate
 
 all: build
 
@@ -43,6 +43,17 @@ test-race:
 	else \
 		echo "SKIP test-race: the race detector needs cgo, and gcc is not installed (apt-get install gcc libc6-dev)"; \
 	fi
+
+# The NetBox integration suite against a real NetBox 4.5.10 + netbox-proxbox 0.0.24 from the
+# realnetbox kit (REALNETBOX_KIT, default ../shared/realnetbox): started, reset between tests,
+# stopped. Skips with one line where the kit cannot start; fails when it is there and broken.
+test-real:
+	./.ci/test-real.sh
+
+# proxbox sync --once, first and second run, real NetBox kit vs lab/netbox on one generated
+# Proxmox endpoint (BENCH_GUESTS, default 60): a markdown table for docs/sync.md.
+bench-real:
+	./.ci/bench-real.sh
 
 lint:
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; $(GO) mod tidy -diff; exit 1; }

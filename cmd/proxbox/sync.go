@@ -204,6 +204,9 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 			return nil, fmt.Errorf("--pve-url: %w", err)
 		}
 		out = append(out, pbsync.Target{Endpoint: ep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
+			if pbsync.PluginAbsent(ctx) {
+				return c.Read(ctx, ep, syncrun.WithoutPluginReads(read))
+			}
 			return c.Read(ctx, ep, read)
 		}})
 	}
@@ -247,6 +250,18 @@ func printSummary(w io.Writer, s *pbsync.Summary, dry bool) {
 		state = "partial"
 	}
 	fmt.Fprintf(w, "sync %s in %d ms: NetBox %d requests, %d writes; Proxmox %d requests\n", state, s.DurationMS, s.NetBox.Requests, s.NetBox.Writes, s.Proxmox.Requests)
+	if len(s.NetBox.BatchSizes) > 0 {
+		paths := make([]string, 0, len(s.NetBox.BatchSizes))
+		for p := range s.NetBox.BatchSizes {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		parts := make([]string, len(paths))
+		for i, p := range paths {
+			parts[i] = fmt.Sprintf("%s %d", strings.TrimSuffix(strings.TrimPrefix(p, "/api/"), "/"), s.NetBox.BatchSizes[p])
+		}
+		fmt.Fprintf(w, "  NetBox bulk write sizes: %s\n", strings.Join(parts, ", "))
+	}
 	types := make([]string, 0, len(s.Objects))
 	for typ := range s.Objects {
 		types = append(types, typ)

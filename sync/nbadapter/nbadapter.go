@@ -59,8 +59,9 @@ func conv(rs []netbox.Result) []pbsync.WriteResult {
 // FreshRead wired in.
 func Engine(c *netbox.Client) *pbsync.Engine {
 	return &pbsync.Engine{
-		NetBox: Client{C: c},
-		Stats:  func() (int64, int64) { s := c.Stats(); return s.Requests, s.Writes },
-		Fresh:  netbox.FreshRead,
+		NetBox:     Client{C: c},
+		Stats:      func() (int64, int64) { s := c.Stats(); return s.Requests, s.Writes },
+		BatchSizes: c.BatchSizes,
+		Fresh:      netbox.FreshRead,
 	}
 }
