@@ -390,7 +390,7 @@ func buildModels() []*model {
 		{key: "netbox_proxbox.proxmoxnode", path: "plugins/proxbox/proxmox-nodes", class: "ProxmoxNode", verbose: "Proxmox node", plugin: true,
 			fields: []field{reqFK("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), fk("proxmox_cluster", "netbox_proxbox.proxmoxcluster", delSetNull),
 				fk("netbox_device", "dcim.device", delSetNull), reqStr("name", 255), intf("node_id"),
-				{name: "ip_address", kind: kStr, required: true, maxLen: 39}, boolf("online", false), boolf("local", false),
+				{name: "ip_address", kind: kStr, required: true}, boolf("online", false), boolf("local", false),
 				{name: "cpu_usage", kind: kFloat, nullable: true}, intf("max_cpu"), intf("memory_usage"), intf("max_memory"),
 				str("ssl_fingerprint", 255), str("support_level", 100), str("location", 255),
 				fk("default_role_qemu", "dcim.devicerole", delSetNull), fk("default_role_lxc", "dcim.devicerole", delSetNull)},
