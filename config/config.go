@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // TLS modes accepted by PROXBOX_TLS.
@@ -51,6 +52,7 @@ type Config struct {
 	CORSExtraOrigins []string
 	TrustedProxies   []netip.Prefix
 	AllowedTargets   []netip.Prefix // link-local/metadata ranges an operator allows as endpoint targets
+	BootstrapFrom    []netip.Prefix // who may bootstrap the first key; nil: loopback, private ranges, the NetBox endpoint
 	TLS              string
 	TLSNames         []string
 	TLSCert          string
@@ -64,10 +66,14 @@ type Config struct {
 	MetricsPublic    bool
 	// ProxmoxWrites allows the plugin's write routes (HA arm/disarm) to
 	// change Proxmox; off, every route that would write answers 403.
-	ProxmoxWrites    bool
-	DebugCache       bool
-	NetBoxTimeout    float64       // seconds
-	SyncInterval     time.Duration // 0: no scheduled syncs
+	ProxmoxWrites bool
+	DebugCache    bool
+	NetBoxTimeout float64       // seconds
+	SyncInterval  time.Duration // 0: no scheduled syncs
+	// Watch polls every endpoint and syncs what changed (package watch);
+	// WatchInterval is the poll interval.
+	Watch            bool
+	WatchInterval    time.Duration
 	NetBoxRetries    int           // retries of a failed NetBox request
 	NetBoxRetryDelay time.Duration // first backoff
 	NetBoxWrites     int           // NetBox requests in flight
@@ -131,8 +137,12 @@ var options = []option{
 		c.DataDir = v
 		return nil
 	}},
-	{"encryption-key", "PROXBOX_ENCRYPTION_KEY", "", "secret that encrypts stored credentials (default: a random key kept in the data dir)", func(c *Config, v string) error {
-		c.EncryptionKey = strings.TrimSpace(v)
+	{"encryption-key", "PROXBOX_ENCRYPTION_KEY", "", "passphrase that encrypts stored credentials, at least 16 characters, stretched with argon2id (default: a random key kept in the data dir)", func(c *Config, v string) error {
+		v = strings.TrimSpace(v)
+		if n := utf8.RuneCountInString(v); n > 0 && n < MinEncryptionKeyLength {
+			return fmt.Errorf("allowed: at least %d characters (got %d), or empty for a generated key file", MinEncryptionKeyLength, n)
+		}
+		c.EncryptionKey = v
 		return nil
 	}},
 	{"log-level", "PROXBOX_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config, v string) error {
@@ -181,6 +191,17 @@ var options = []option{
 	{"allowed-targets", "PROXBOX_ALLOWED_TARGETS", "", "link-local or metadata CIDRs allowed as endpoint targets, comma separated", func(c *Config, v string) (err error) {
 		c.AllowedTargets, err = parsePrefixes(v)
 		return err
+	}},
+	{"bootstrap-from", "PROXBOX_BOOTSTRAP_FROM", "", "CIDRs allowed to register the first API key (empty: loopback, private ranges and the NetBox endpoint's address; none: nobody)", func(c *Config, v string) (err error) {
+		if strings.EqualFold(strings.TrimSpace(v), "none") {
+			c.BootstrapFrom = []netip.Prefix{}
+			return nil
+		}
+		c.BootstrapFrom, err = parsePrefixes(v)
+		if err != nil {
+			return fmt.Errorf("%w, or none", err)
+		}
+		return nil
 	}},
 	{"tls", "PROXBOX_TLS", TLSLocal, "TLS mode: off, local, acme or files", func(c *Config, v string) error {
 		v = strings.ToLower(v)
@@ -246,14 +267,37 @@ var options = []option{
 		c.DebugCache, err = parseBool(v)
 		return err
 	}},
-	{"sync-interval", "PROXBOX_SYNC_INTERVAL", "0", "run a full sync of every endpoint this often, e.g. 15m (0: only on demand)", func(c *Config, v string) error {
+	{"watch", "PROXBOX_WATCH", "on", "watch every Proxmox endpoint (poll /cluster/resources and /cluster/tasks) and sync each change within seconds; off: only full syncs", func(c *Config, v string) error {
+		b, err := parseBool(v)
+		if err != nil {
+			return errors.New("allowed: on, off (or true, false, 1, 0, yes, no)")
+		}
+		c.Watch = b
+		return nil
+	}},
+	{"watch-interval", "PROXBOX_WATCH_INTERVAL", "5s", "poll interval of the watch, jittered per endpoint (at least 1s)", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if n, nerr := strconv.Atoi(v); nerr == nil {
+			d, err = time.Duration(n)*time.Second, nil
+		}
+		if err != nil || d < time.Second || d > time.Hour {
+			return errors.New("allowed: a duration from 1s to 1h such as 5s or 30s (plain numbers are seconds)")
+		}
+		c.WatchInterval = d
+		return nil
+	}},
+	{"sync-interval", "PROXBOX_SYNC_INTERVAL", "auto", "run a full sync of every endpoint this often, e.g. 15m (0: only on demand; auto: 1h while PROXBOX_WATCH is on, else 0)", func(c *Config, v string) error {
+		if v == "auto" {
+			c.SyncInterval = -1 // resolved once PROXBOX_WATCH is known
+			return nil
+		}
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 			c.SyncInterval = time.Duration(n) * time.Second
 			return nil
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || (d > 0 && d < time.Minute) {
-			return errors.New("allowed: 0 (off), or a duration of at least 1m such as 15m or 1h (plain numbers are seconds)")
+			return errors.New("allowed: auto, 0 (off), or a duration of at least 1m such as 15m or 1h (plain numbers are seconds)")
 		}
 		c.SyncInterval = d
 		return nil
@@ -399,6 +443,12 @@ var options = []option{
 	}},
 }
 
+// MinEncryptionKeyLength is the shortest PROXBOX_ENCRYPTION_KEY accepted.
+const MinEncryptionKeyLength = 16
+
+// secretOptions are never echoed in an error.
+var secretOptions = map[string]bool{"PROXBOX_ENCRYPTION_KEY": true, "PROXBOX_ACME_EAB_HMAC": true}
+
 // maxCacheTTLSeconds is the largest cache TTL a time.Duration holds, in whole seconds.
 const maxCacheTTLSeconds = math.MaxInt64 / int64(time.Second)
 
@@ -496,7 +546,17 @@ func Flags(fs *flag.FlagSet, defaults map[string]string) func(getenv func(string
 				c.Warnings = append(c.Warnings, fmt.Sprintf("%s=%q (proxbox-api) is read as %s; rename it", name, v, o.env))
 			}
 			if err := o.set(&c, v); err != nil {
-				return Config{}, fmt.Errorf("invalid %s=%q: %w", name, v, err)
+				shown := strconv.Quote(v)
+				if secretOptions[o.env] {
+					shown = "(hidden)"
+				}
+				return Config{}, fmt.Errorf("invalid %s=%s: %w", name, shown, err)
+			}
+		}
+		if c.SyncInterval < 0 {
+			c.SyncInterval = 0
+			if c.Watch {
+				c.SyncInterval = time.Hour
 			}
 		}
 		if c.TLS == TLSFiles && (c.TLSCert == "" || c.TLSKey == "") {

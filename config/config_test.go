@@ -121,6 +121,59 @@ func TestSyncInterval(t *testing.T) {
 	}
 }
 
+func TestEncryptionKeyTooShortOneLineNoEcho(t *testing.T) {
+	_, err := Load(func(k string) string {
+		if k == "PROXBOX_ENCRYPTION_KEY" {
+			return "short-secret"
+		}
+		return ""
+	})
+	if err == nil {
+		t.Fatal("a 12-character encryption key was accepted")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "short-secret") || strings.Contains(msg, "\n") || !strings.Contains(msg, "PROXBOX_ENCRYPTION_KEY") || !strings.Contains(msg, "16") {
+		t.Fatalf("error %q: want one line naming the variable and the minimum, without the value", msg)
+	}
+	if _, err := Load(func(k string) string {
+		if k == "PROXBOX_ENCRYPTION_KEY" {
+			return "sixteen-chars-ok"
+		}
+		return ""
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBootstrapFrom(t *testing.T) {
+	for v, want := range map[string]int{"": -1, "none": 0, "10.0.0.0/8, 192.0.2.1": 2} {
+		c, err := Load(func(k string) string {
+			if k == "PROXBOX_BOOTSTRAP_FROM" {
+				return v
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := len(c.BootstrapFrom)
+		if c.BootstrapFrom == nil {
+			got = -1
+		}
+		if got != want {
+			t.Errorf("PROXBOX_BOOTSTRAP_FROM=%q: %d prefixes (nil=-1), want %d", v, got, want)
+		}
+	}
+	if _, err := Load(func(k string) string {
+		if k == "PROXBOX_BOOTSTRAP_FROM" {
+			return "everyone"
+		}
+		return ""
+	}); err == nil {
+		t.Fatal("a bad PROXBOX_BOOTSTRAP_FROM was accepted")
+	}
+}
+
 // Every sync, cache and TLS setting is refused in config, before any side effect, with one
 // line naming the variable, the value and what is allowed.
 func TestEnvOnlySettingsRefusedWithOneLine(t *testing.T) {
@@ -260,3 +313,32 @@ func TestLegacyVariables(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchOptions(t *testing.T) {
+	cases := []struct {
+		env      map[string]string
+		watch    bool
+		interval time.Duration
+		sync     time.Duration
+	}{
+		{map[string]string{}, true, 5 * time.Second, time.Hour},
+		{map[string]string{"PROXBOX_WATCH": "off"}, false, 5 * time.Second, 0},
+		{map[string]string{"PROXBOX_WATCH_INTERVAL": "1s"}, true, time.Second, time.Hour},
+		{map[string]string{"PROXBOX_WATCH_INTERVAL": "30"}, true, 30 * time.Second, time.Hour},
+		{map[string]string{"PROXBOX_SYNC_INTERVAL": "0"}, true, 5 * time.Second, 0},
+		{map[string]string{"PROXBOX_WATCH": "off", "PROXBOX_SYNC_INTERVAL": "15m"}, false, 5 * time.Second, 15 * time.Minute},
+	}
+	for _, c := range cases {
+		got, err := Load(env(c.env))
+		if err != nil || got.Watch != c.watch || got.WatchInterval != c.interval || got.SyncInterval != c.sync {
+			t.Errorf("%v: watch %v every %s, sync %s, err %v; want %v, %s, %s", c.env, got.Watch, got.WatchInterval, got.SyncInterval, err, c.watch, c.interval, c.sync)
+		}
+	}
+	for env, bad := range map[string]string{"PROXBOX_WATCH": "sometimes", "PROXBOX_WATCH_INTERVAL": "500ms"} {
+		if _, err := Load(envOne(env, bad)); err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("%s=%s: %v", env, bad, err)
+		}
+	}
+}
+
+func envOne(k, v string) func(string) string { return env(map[string]string{k: v}) }

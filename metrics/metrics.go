@@ -37,6 +37,11 @@
 //	                                                                 outcome ("created", "updated", "unchanged",
 //	                                                                 "deleted", "failed", …)
 //
+// Watch (package watch):
+//
+//	proxbox_watch_change_latency_seconds                  histogram  from a Proxmox change seen by the watch
+//	                                                                 to the end of the run that wrote it to NetBox
+//
 // Peers (peer = "netbox" or "proxmox"):
 //
 //	proxbox_peer_requests_total{peer,method,status}            counter    status = "2xx" … "5xx" or "error"
@@ -73,6 +78,7 @@ type Registry struct {
 	peerRequests *prometheus.CounterVec
 	peerDuration *prometheus.HistogramVec
 	certEvents   *prometheus.CounterVec
+	watchDelay   prometheus.Histogram
 }
 
 // New returns a registry with the Go and process collectors and the sync and peer instruments.
@@ -101,6 +107,11 @@ func New() *Registry {
 			Help:    "Time until response headers of requests to NetBox and Proxmox, by peer, method and status class.",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}, []string{"peer", "method", "status"}),
+		watchDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "proxbox_watch_change_latency_seconds",
+			Help:    "Delay from a Proxmox change seen by the watch to the end of the sync run that wrote it to NetBox.",
+			Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300},
+		}),
 		certEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "proxbox_tls_certificate_events_total",
 			Help: "TLS certificate events (obtained, renewed, failed, reloaded), by event.",
@@ -109,7 +120,7 @@ func New() *Registry {
 	r.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		r.syncRuns, r.syncDuration, r.syncObjects, r.peerRequests, r.peerDuration, r.certEvents,
+		r.syncRuns, r.syncDuration, r.syncObjects, r.peerRequests, r.peerDuration, r.certEvents, r.watchDelay,
 	)
 	return r
 }
@@ -164,6 +175,10 @@ func (r *Registry) ObserveSyncRun(stage string, d time.Duration, ok bool) {
 	r.syncRuns.WithLabelValues(stage, o).Inc()
 	r.syncDuration.WithLabelValues(stage, o).Observe(d.Seconds())
 }
+
+// ObserveWatchLatency records the change-to-NetBox delay of one change set
+// the watch applied.
+func (r *Registry) ObserveWatchLatency(d time.Duration) { r.watchDelay.Observe(d.Seconds()) }
 
 // AddSyncObjects adds n objects of objType with the given outcome. n <= 0 is ignored.
 func (r *Registry) AddSyncObjects(objType, outcome string, n int) {

@@ -84,6 +84,7 @@ func exercise(t *testing.T) (*Registry, *getcache.Cache) {
 	r.AddSyncObjects("virtual_machine", "created", 3)
 	r.AddSyncObjects("virtual_machine", "updated", 2)
 	r.AddSyncObjects("virtual_machine", "updated", 0)
+	r.ObserveWatchLatency(1200 * time.Millisecond)
 	return r, c
 }
 

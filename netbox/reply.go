@@ -6,13 +6,13 @@ import (
 )
 
 // decodeReply decodes a 2xx write reply: a JSON array of objects, or one object (single).
-// When sent is not nil (a create), reply object j keeps only "id" and the top-level fields
-// that sent(j), its request item, carried, with the values NetBox returned for them (nested
-// objects whole); NetBox's other fields (url, display, created, counts, config_context, the
-// brief objects of fields the item did not set) are stepped over without being decoded. A
-// create reply is most of a first sync's NetBox traffic, and decoding whole objects was a
-// quarter of its CPU (BenchmarkDecodeCreateReply). The body is checked to be valid JSON
-// either way; a shape the lean path does not expect is decoded whole.
+// When sent is not nil, reply object j keeps only "id" and the top-level fields that sent(j)
+// carries (a create: its request item; an update: every field the request patched), with the
+// values NetBox returned for them (nested objects whole); NetBox's other fields (url, display,
+// created, counts, config_context, the brief objects of fields not set) are stepped over
+// without being decoded. Write replies are most of a first sync's NetBox traffic, and
+// decoding whole objects was a quarter of its CPU (BenchmarkDecodeCreateReply). The body is
+// checked to be valid JSON either way; a shape the lean path does not expect is decoded whole.
 func decodeReply(body []byte, sent func(j int) Object) (objs []Object, single bool, err error) {
 	if sent != nil && json.Valid(body) {
 		if objs, single, err := decodeLean(body, sent); err == nil {

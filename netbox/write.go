@@ -15,8 +15,9 @@ import (
 // Result is the outcome of one input object of a bulk write.
 type Result struct {
 	Index int // position in the input slice
-	// Object is NetBox's reply object, nil on failure or delete: for an update the whole
-	// object, for a create its "id" and the fields the item sent (decodeReply).
+	// Object is NetBox's reply object, nil on failure or delete, with only its "id" and
+	// the fields the request set (for a create the item's, for an update any patch's of the
+	// same request), as NetBox returned them (decodeReply).
 	Object Object
 	Err    error // nil on success; *APIError for NetBox refusals
 }
@@ -250,6 +251,8 @@ func (o *op) success(idx []int, resp *response) {
 		}
 		return
 	}
+	// Decode only the fields the items sent: a create's reply object j answers item
+	// idx[j]; an update's replies come by id, so they keep the fields any patch set.
 	var sent func(j int) Object
 	if o.method == http.MethodPost {
 		sent = func(j int) Object {
@@ -258,6 +261,14 @@ func (o *op) success(idx []int, resp *response) {
 			}
 			return nil
 		}
+	} else {
+		keys := Object{}
+		for _, i := range idx {
+			for k := range o.items[i] {
+				keys[k] = true
+			}
+		}
+		sent = func(int) Object { return keys }
 	}
 	objs, single, err := decodeReply(resp.body, sent)
 	if err == nil && single && len(idx) != 1 {

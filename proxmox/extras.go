@@ -621,16 +621,7 @@ func (r *reader) finishExtras(x *extras) {
 		s.Read.Backups = x.ok("backups")
 	}
 	if o.Snapshots {
-		sort.Slice(x.snaps, func(i, j int) bool {
-			a, b := x.snaps[i], x.snaps[j]
-			if a.VMID != b.VMID {
-				return a.VMID < b.VMID
-			}
-			if a.Type != b.Type {
-				return a.Type < b.Type
-			}
-			return a.Name < b.Name
-		})
+		sortSnapshots(x.snaps)
 		s.Snapshots = x.snaps
 		s.Read.Snapshots = x.ok("snapshots")
 	}
@@ -641,4 +632,18 @@ func (r *reader) finishExtras(x *extras) {
 	}
 	s.Read.Replications = o.Replications && x.ok("replications")
 	s.Read.BackupJobs = o.BackupJobs && x.ok("backupjobs")
+}
+
+// sortSnapshots orders snapshots by guest (vmid, type) and name.
+func sortSnapshots(l []inventory.GuestSnapshot) {
+	sort.Slice(l, func(i, j int) bool {
+		a, b := l[i], l[j]
+		if a.VMID != b.VMID {
+			return a.VMID < b.VMID
+		}
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		return a.Name < b.Name
+	})
 }

@@ -15,7 +15,7 @@ var routeDocs = map[string]string{
 	"GET /static/*":                                     "Embedded browser assets.",
 	"GET /metrics":                                      "Prometheus exposition: cache, sync runs and objects, NetBox and Proxmox requests, Go runtime.",
 	"GET /auth/bootstrap-status":                        "Whether an API key still has to be registered.",
-	"POST /auth/register-key":                           "Register the first API key (open only while none exists): 201, or 409.",
+	"POST /auth/register-key":                           "Register the first API key (open only while none exists, to PROXBOX_BOOTSTRAP_FROM, 10 a minute per client): 201, or 409.",
 	"GET /auth/keys":                                    "List API keys (never their values).",
 	"POST /auth/keys":                                   "Create an API key; its value is shown once, in this reply.",
 	"DELETE /auth/keys/:id":                             "Delete an API key.",

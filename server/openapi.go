@@ -202,7 +202,8 @@ var routeSpecs = func() map[string]opSpec {
 
 		"GET /auth/bootstrap-status": {responses: []resp{ok(200, "Whether a first key can still be registered.", bootstrapJSON{})}},
 		"POST /auth/register-key": {body: keyRegistrationJSON{}, responses: []resp{ok(201, "Registered.", registeredJSON{}),
-			e(400, "The key is shorter than 32 characters."), e(409, "An API key is already configured."), e(422, "api_key missing, label too long, or the body is not JSON.")}},
+			e(400, "The key is shorter than 32 characters."), e(403, "The client is outside PROXBOX_BOOTSTRAP_FROM."), e(409, "An API key is already configured."),
+			e(422, "api_key missing or over 72 bytes, label too long or not text, or the body is not JSON."), e(429, "Too many bootstrap attempts from this client.")}},
 		"GET /auth/keys": {responses: []resp{ok(200, "Every key (never its value).", keyListJSON{})}},
 		"POST /auth/keys": {body: keyLabelJSON{}, bodyOptional: true, responses: []resp{ok(201, "The new key; raw_key is shown only here.", createdKeyJSON{}),
 			e(422, "The body is not JSON.")}},

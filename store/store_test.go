@@ -124,7 +124,7 @@ func TestSecretsNeverOnDiskInClear(t *testing.T) {
 		}
 		s2.Close()
 		if key != "" {
-			s3 := open(t, dir, Options{EncryptionKey: "another"})
+			s3 := open(t, dir, Options{EncryptionKey: "another passphrase, wrong"})
 			if _, err := s3.ProxmoxEndpoint(ctx, pe.ID); err == nil || !strings.Contains(err.Error(), "wrong encryption key") {
 				t.Fatalf("wrong key not detected: %v", err)
 			}

@@ -19,6 +19,8 @@ type NetBox interface {
 	// client's job). The engine passes FreshRead contexts via Fresh.
 	List(ctx context.Context, model string, query url.Values) ([]map[string]any, error)
 	// Create, Update and Delete write in bulk; one result per input, in any order.
+	// A result's Object needs to carry only "id" and the fields its input set
+	// (the engine lays an update's reply over the object it had).
 	Create(ctx context.Context, model string, objs []map[string]any) []WriteResult
 	Update(ctx context.Context, model string, patches []map[string]any) []WriteResult
 	Delete(ctx context.Context, model string, ids []int64) []WriteResult
@@ -60,12 +62,25 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	rep := newReport(opt.Events, opt.Now)
 	netboxDelta := e.netboxDelta()
 	var pveRequests int64
+	if opt.DryRun {
+		opt.State = nil // a dry run's simulated writes must not be remembered
+	}
 	sh := &shared{cur: map[string]map[int64]map[string]any{}, loaded: map[string]bool{}}
+	if opt.State != nil {
+		sh = opt.State.shared()
+	}
 	pctx := ctx
 	if e.Fresh != nil {
 		pctx = e.Fresh(ctx)
 	}
-	e.checkPlugin(pctx, &opt, &sh.plugin)
+	if sh.plugin.checked && sh.plugin.err == "" {
+		if !opt.IgnorePluginSettings && sh.plugin.settings != nil {
+			ApplyPluginSettings(&opt.Map, sh.plugin.settings)
+		}
+	} else {
+		sh.plugin = pluginState{}
+		e.checkPlugin(pctx, &opt, &sh.plugin)
+	}
 	// Every endpoint's label, then every snapshot, then who owns which
 	// NetBox cluster: nothing is written before all three are known.
 	labels := make([]string, len(targets))
@@ -125,6 +140,9 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 		}
 	}
 	s := rep.summary(start, opt.DryRun)
+	if opt.State != nil && len(s.Errors) > 0 {
+		opt.State.Reset() // what failed may have half landed: list again next time
+	}
 	s.Proxmox.Requests = pveRequests
 	netboxDelta(s)
 	rep.send(Event{Type: EventRunFinished, Summary: s})
@@ -166,6 +184,8 @@ type run struct {
 	once    func(model string, load func() error) error
 	ps      *pluginState
 	pc      pluginCtx
+	// warm: NetBox's objects come from Options.State, nothing is listed.
+	warm bool
 	// lastBackupWrite is when the last backup write request ended (BackupBatchDelay).
 	lastBackupWrite time.Time
 }
@@ -221,6 +241,18 @@ func (r *run) loadClusters(ctx context.Context) error {
 func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options, rep *report, sh *shared) {
 	r := e.newRun(opt, rep, sh)
 	r.snap = snap
+	label := EndpointLabel(snap.Endpoint)
+	if opt.State != nil {
+		if es := opt.State.endpoint(label); es != nil {
+			r.warm = true
+			for m, v := range es.cur {
+				if r.cur[m] == nil {
+					r.cur[m] = v
+				}
+			}
+		}
+		defer func() { opt.State.keep(label, r.cur) }()
+	}
 	for _, w := range snap.Warnings {
 		rep.warn(w.Object, w.Detail)
 	}
@@ -237,7 +269,6 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 	}
 	// Our cluster, and whether its name is taken by someone else.
 	name := ClusterName(snap)
-	label := EndpointLabel(snap.Endpoint)
 	if _, ours := r.idFor(ModelCluster, label); !ours {
 		if err := r.load(ctx, ModelCluster, url.Values{"name": {name}}); err != nil {
 			rep.fail("netbox", err.Error())
@@ -383,6 +414,9 @@ func (r *run) loadChunked(ctx context.Context, model, param string, vals []strin
 }
 
 func (r *run) loadAll(ctx context.Context) error {
+	if r.warm {
+		return nil // a State's earlier runs read and kept these (see State)
+	}
 	keys := func(model string) []string {
 		var out []string
 		for _, o := range r.d.Objects(model) {
@@ -999,21 +1033,36 @@ func (r *run) update(ctx context.Context, model string, patches []map[string]any
 	if r.opt.DryRun {
 		out := make([]WriteResult, len(patches))
 		for i, p := range patches {
-			c := map[string]any{}
-			for k, v := range r.cur[model][mustID(p["id"])] {
-				c[k] = v
-			}
-			for k, v := range p {
-				c[k] = v
-			}
-			out[i] = WriteResult{Index: i, Object: c}
+			out[i] = WriteResult{Index: i, Object: overlay(r.cur[model][mustID(p["id"])], p)}
 		}
 		return out
 	}
+	var out []WriteResult
 	if model == ModelBackup {
-		return r.batched(ctx, len(patches), func(lo, hi int) []WriteResult { return r.e.NetBox.Update(ctx, model, patches[lo:hi]) })
+		out = r.batched(ctx, len(patches), func(lo, hi int) []WriteResult { return r.e.NetBox.Update(ctx, model, patches[lo:hi]) })
+	} else {
+		out = r.e.NetBox.Update(ctx, model, patches)
 	}
-	return r.e.NetBox.Update(ctx, model, patches)
+	// A reply may carry only the patched fields (netbox.Client decodes no more):
+	// the object now is the one we had with the reply's fields over it.
+	for i := range out {
+		if wr := &out[i]; wr.Err == nil && wr.Object != nil && wr.Index >= 0 && wr.Index < len(patches) {
+			wr.Object = overlay(r.cur[model][mustID(patches[wr.Index]["id"])], wr.Object)
+		}
+	}
+	return out
+}
+
+// overlay returns a copy of base with top's fields over it.
+func overlay(base, top map[string]any) map[string]any {
+	c := make(map[string]any, len(base)+len(top))
+	for k, v := range base {
+		c[k] = v
+	}
+	for k, v := range top {
+		c[k] = v
+	}
+	return c
 }
 
 func (r *run) delete(ctx context.Context, model string, ids []int64) []WriteResult {

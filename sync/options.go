@@ -161,6 +161,9 @@ type Options struct {
 	// plugin's settings (use_guest_agent_interface_name,
 	// ignore_ipv6_link_local_addresses, primary_ip_preference).
 	IgnorePluginSettings bool
+	// State keeps NetBox's state between runs (see State); nil: every run
+	// lists what it needs.
+	State *State
 }
 
 // Includes reports whether a run with these options runs stage s (no Stages: all).

@@ -18,6 +18,11 @@ func (r *run) loadPlugin(ctx context.Context) error {
 	}
 	r.pc = pluginCtx{endpoint: PluginEndpointID(r.snap.Endpoint, r.ps.endpoints)}
 	runs := r.opt.runs
+	if r.warm {
+		mapPlugin(r.d, r.snap, r.pc)
+		mapPluginRows(r.d, r.snap, r.pc)
+		return nil
+	}
 	if err := r.loadPluginRows(ctx); err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/netbox"
@@ -40,6 +41,7 @@ const (
 	TriggerDashboard = "dashboard"
 	TriggerCLI       = "cli"
 	TriggerSchedule  = "schedule"
+	TriggerWatch     = "watch"
 )
 
 // ErrNoNetBox is returned when no NetBox endpoint is configured.
@@ -70,6 +72,13 @@ type Request struct {
 	// Events receives the engine's events as they happen (besides the run's
 	// own subscribers); it must not block.
 	Events func(pbsync.Event)
+	// Snapshots are ready-made snapshots by endpoint id (the watcher's):
+	// those endpoints are not read.
+	Snapshots map[int64]*inventory.Snapshot
+	// State keeps NetBox's state between the runs of one caller (the
+	// watcher; see sync.State). The Runner resets it when any other run, or
+	// a change of NetBox endpoint, came in between.
+	State *pbsync.State
 }
 
 // Config wires a Runner.
@@ -99,6 +108,9 @@ type Config struct {
 	// (the rest are stored apart, see store.RunChanges); 0:
 	// sync.StoredChangesPerModel.
 	ChangesPerKind int
+	// Egress checks every NetBox connection's address (nil: the default
+	// policy, PROXBOX_ALLOWED_TARGETS unset).
+	Egress *egress.Policy
 }
 
 // DefaultHistoryBytes is the default cap of the stored run history. A run
@@ -130,6 +142,10 @@ type Runner struct {
 	last   map[int64]*Run // most recent finished run per trigger-agnostic id (kept for late watchers)
 	nb     *nbClient
 	snaps  map[int64]snapEntry
+	// gen counts the runs that may have written (and NetBox client
+	// changes): a State last used at another generation may be stale.
+	gen      uint64
+	stateGen map[*pbsync.State]uint64
 
 	// stop is closed by Close: runs in progress are cancelled and no new
 	// run starts; running counts the runs Close waits for.
@@ -138,8 +154,9 @@ type Runner struct {
 	running gosync.WaitGroup
 	// holder names this process in the store's sync leases, which keep a
 	// second process on the same data dir (a `sync --once` cron job beside
-	// `serve`) off the endpoints this one is syncing.
-	holder string
+	// `serve`) off the endpoints this one is syncing; with its host
+	// identity and pid, so a holder killed with -9 is detected at once.
+	holder store.LeaseHolder
 }
 
 // leaseTTL bounds a sync lease; a running sync renews it every third of it.
@@ -171,13 +188,13 @@ func New(cfg Config) *Runner {
 		cfg.SnapshotMaxAge = 10 * time.Minute
 	}
 	return &Runner{cfg: cfg, log: cfg.Logger.With("module", "sync"), locks: map[int64]*gosync.Mutex{}, active: map[int64]*Run{}, last: map[int64]*Run{},
-		snaps: map[int64]snapEntry{}, stop: make(chan struct{}), holder: newHolder()}
+		snaps: map[int64]snapEntry{}, stateGen: map[*pbsync.State]uint64{}, stop: make(chan struct{}), holder: newHolder()}
 }
 
-func newHolder() string {
+func newHolder() store.LeaseHolder {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return fmt.Sprintf("pid-%d-%x", os.Getpid(), b)
+	return store.LeaseHolder{ID: fmt.Sprintf("pid-%d-%x", os.Getpid(), b), Host: hostIdentity(), PID: os.Getpid()}
 }
 
 // ErrClosed is returned for runs asked for after Close.
@@ -515,8 +532,12 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	if waited {
 		log.Info("sync waited for a concurrent run of the same endpoints")
 	}
-	release, err := rn.lease(ctx, p.targets, func() {
-		notify(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: "another proxbox process is syncing these endpoints; waiting for it to finish"})
+	release, err := rn.lease(ctx, p.targets, func(b store.LeaseHolder) {
+		who := "another proxbox process"
+		if b.PID > 0 {
+			who = fmt.Sprintf("another proxbox process (pid %d)", b.PID)
+		}
+		notify(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: who + " is syncing these endpoints; waiting for it to finish (at most " + leaseTTL.String() + " if it died elsewhere)"})
 	})
 	if err != nil {
 		rn.finish(run, nil, err, log)
@@ -548,6 +569,27 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 		}
 	}
 
+	rn.mu.Lock()
+	gen := rn.gen
+	if st := run.Request.State; st != nil && !opt.DryRun {
+		if g, ok := rn.stateGen[st]; !ok || g != gen {
+			st.Reset() // another run wrote in between: list NetBox again
+		}
+		opt.State = st
+	}
+	rn.mu.Unlock()
+	defer func() {
+		if opt.DryRun {
+			return
+		}
+		rn.mu.Lock()
+		defer rn.mu.Unlock()
+		alone := opt.State != nil && rn.gen == gen // no other run ended meanwhile
+		rn.gen++                                   // every other State may be stale now
+		if alone {
+			rn.stateGen[opt.State] = rn.gen
+		}
+	}()
 	eng := nbadapter.Engine(p.nb)
 	if run.Request.ReuseSnapshot {
 		// A stage of a multi-stage job: NetBox reads may be served by the GET
@@ -586,6 +628,9 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Optio
 	reuse := req.ReuseSnapshot
 	iep := endpointOf(ep)
 	return pbsync.Target{Endpoint: iep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
+		if snap, ok := req.Snapshots[ep.ID]; ok && snap != nil {
+			return snap, nil
+		}
 		if reuse {
 			rn.mu.Lock()
 			e, ok := rn.snaps[ep.ID]
@@ -807,9 +852,14 @@ func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) 
 	cfg.Cache = rn.cfg.Cache
 	cfg.Version = rn.cfg.Version
 	cfg.Logger = rn.log
+	pol := rn.cfg.Egress
+	if pol == nil {
+		pol = &egress.Policy{}
+	}
+	cfg.Egress = pol
 	base := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		// No proxy: the dialled address is the endpoint's own, checked by the egress policy.
+		DialContext:         pol.DialContext,
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
@@ -831,6 +881,7 @@ func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) 
 		return nil, err
 	}
 	rn.nb = &nbClient{sig: sig, client: c}
+	rn.gen++ // another NetBox: every State is stale
 	return c, nil
 }
 
@@ -897,14 +948,15 @@ func FallbackToIP(cfg proxmox.Config, ep store.ProxmoxEndpoint) (proxmox.Config,
 // lease takes the store's sync leases of the endpoints, waiting (polling
 // each second) while another process holds one, and keeps them renewed until
 // the returned release is called.
-func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait func()) (release func(), err error) {
+func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait func(store.LeaseHolder)) (release func(), err error) {
 	ids := make([]int64, len(eps))
 	for i, e := range eps {
 		ids[i] = e.ID
 	}
 	waited := false
+	gone := holderGone(rn.holder)
 	for {
-		ok, err := rn.cfg.Store.AcquireLeases(ctx, rn.holder, ids, time.Now(), leaseTTL)
+		ok, blocker, err := rn.cfg.Store.AcquireLeasesAs(ctx, rn.holder, ids, time.Now(), leaseTTL, gone)
 		if err != nil {
 			return nil, err
 		}
@@ -913,7 +965,9 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 		}
 		if !waited {
 			waited = true
-			onWait()
+			rn.log.Info("waiting for another proxbox process that holds the sync lease of these endpoints", "endpoints", ids,
+				"holder_host", blocker.Host, "holder_pid", blocker.PID, "lease_ttl", leaseTTL)
+			onWait(blocker)
 		}
 		select {
 		case <-ctx.Done():
@@ -930,7 +984,7 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 			case <-done:
 				return
 			case <-t.C:
-				if _, err := rn.cfg.Store.AcquireLeases(context.Background(), rn.holder, ids, time.Now(), leaseTTL); err != nil {
+				if _, _, err := rn.cfg.Store.AcquireLeasesAs(context.Background(), rn.holder, ids, time.Now(), leaseTTL, nil); err != nil {
 					rn.log.Warn("renew sync lease", "err", err)
 				}
 			}
@@ -940,7 +994,7 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 		close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := rn.cfg.Store.ReleaseLeases(ctx, rn.holder, ids); err != nil {
+		if err := rn.cfg.Store.ReleaseLeases(ctx, rn.holder.ID, ids); err != nil {
 			rn.log.Warn("release sync lease", "err", err)
 		}
 	}, nil

@@ -76,6 +76,8 @@ var msgEN = map[string]string{
 	"setup.title":        "Welcome to proxbox",
 	"setup.intro":        "No API key exists yet. Create the first admin key: it signs you in here, and the NetBox plugin sends it with every request in the header",
 	"setup.label":        "Label",
+	"setup.code":         "Setup code",
+	"setup.codeHelp":     "Printed on the console (or the service journal) when proxbox started without a key.",
 	"setup.submit":       "Create the first key",
 	"newkey.title":       "Your new API key",
 	"newkey.once":        "Copy it now: it is shown only this once.",
@@ -376,6 +378,7 @@ var msgEN = map[string]string{
 	"valid.entries":      "must be a whole number >= 1",
 	"valid.bytes":        "must be a whole number of bytes >= 1024",
 	"valid.label":        "Give the key a label of 1 to 100 characters.",
+	"valid.setupCode":    "Wrong setup code: use the one printed on the console where proxbox started.",
 
 	// flash messages
 	"flash.endpointSaved":   "Endpoint %s saved.",
@@ -472,6 +475,8 @@ var msgPT = map[string]string{
 	"setup.title":        "Boas-vindas ao proxbox",
 	"setup.intro":        "Ainda não existe nenhuma chave de API. Crie a primeira chave de administrador: ela dá acesso a este painel, e o plugin do NetBox a envia em cada requisição no cabeçalho",
 	"setup.label":        "Rótulo",
+	"setup.code":         "Código de configuração",
+	"setup.codeHelp":     "Impresso no console (ou no journal do serviço) quando o proxbox iniciou sem chave.",
 	"setup.submit":       "Criar a primeira chave",
 	"newkey.title":       "Sua nova chave de API",
 	"newkey.once":        "Copie agora: ela só é exibida esta vez.",
@@ -772,6 +777,7 @@ var msgPT = map[string]string{
 	"valid.entries":      "deve ser um número inteiro >= 1",
 	"valid.bytes":        "deve ser um número inteiro de bytes >= 1024",
 	"valid.label":        "Dê à chave um rótulo de 1 a 100 caracteres.",
+	"valid.setupCode":    "Código de configuração errado: use o que foi impresso no console onde o proxbox iniciou.",
 
 	// flash messages
 	"flash.endpointSaved":   "Endpoint %s salvo.",

@@ -481,7 +481,9 @@ func (s *Server) derive(p *pattern, vars map[string]string, q url.Values) result
 			nl = append(nl, map[string]any{"name": n, "nodeid": strconv.Itoa(i + 1), "pve_fp": fingerprint(n), "pve_addr": "", "quorum_votes": "1"})
 		}
 		return okResult(map[string]any{"nodelist": nl, "preferred_node": s.nodeNames()[0], "totem": map[string]any{"cluster_name": s.name, "config_version": "3", "version": "2"}})
-	case "/cluster/backup", "/cluster/replication", "/cluster/tasks", "/cluster/ha/resources", "/pools":
+	case "/cluster/tasks":
+		return okResult(s.deriveClusterTasks())
+	case "/cluster/backup", "/cluster/replication", "/cluster/ha/resources", "/pools":
 		return okResult([]any{})
 	case "/cluster/ha/status/current":
 		return okResult([]any{map[string]any{"id": "quorum", "type": "quorum", "status": "OK", "quorate": 1, "node": firstOr(s.nodeNames(), "")}})

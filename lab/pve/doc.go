@@ -25,7 +25,17 @@
 //     clusters plus a standalone node named "pve"); serve each with its own Server
 //     (NewLab does this). Same arguments, same bytes (Cluster.Fixture).
 //   - Runtime changes for tests: RenameGuest, MigrateGuest, StartGuest, StopGuest,
-//     RemoveGuest, SetGuestMemory, AddBackup, AddSnapshot; safe while serving.
+//     RemoveGuest, SetGuestMemory, AddBackup, AddSnapshot, CreateGuest; safe while serving.
+//     Each logs the task PVE would (qmset/vzset, qmigrate, qmdestroy, vzdump, qmsnapshot,
+//     qmcreate, ...; UPID, type, id, status OK, starttime/endtime) at the head of the
+//     node's task list and of /cluster/tasks (derived: the newest 50 tasks of each node,
+//     newest first, like PVE's cluster-wide task list).
+//   - POST /_lab/mutate (outside /api2, authenticated like the API) applies one Mutation
+//     given as JSON: {"vmid":101,"memory":4096}, {"vmid":101,"name":"new"},
+//     {"vmid":101,"node":"pve02"} (migrate), {"vmid":101,"destroy":true},
+//     {"create":{"vmid":150,"type":"qemu","node":"pve01"}}, {"vmid":101,"backup":true}
+//     (optionally "storage"), {"vmid":101,"snapshot":"before-upgrade"}, {"vmid":101,"start":true}
+//     or "stop"; it answers {"data":"<UPID>"} or 400 with the reason.
 //   - Faults (Options.Faults, SetFaults): latency, jitter, 500/502/503/429 replies, connection
 //     resets and slow bodies, deterministic for a seed.
 //   - GET /_lab/stats (outside /api2) returns Stats (requests by "METHOD pattern");

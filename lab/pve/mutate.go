@@ -61,7 +61,16 @@ func (s *Server) RenameGuest(vmid int, name string) error {
 		}
 		c["digest"] = fingerprintHex(fmt.Sprint(c["digest"], "rename", name))
 	}
+	s.addTask(asString(g["node"]), setTask(g), strconv.Itoa(vmid))
 	return nil
+}
+
+// setTask is the task type PVE logs for a config change of g (qm set / pct set).
+func setTask(g map[string]any) string {
+	if asString(g["type"]) == "lxc" {
+		return "vzset"
+	}
+	return "qmset"
 }
 
 // MigrateGuest moves a guest to another node of the cluster: its resource row, config,
@@ -228,6 +237,7 @@ func (s *Server) SetGuestMemory(vmid, mib int) error {
 		c["memory"] = sameType(c["memory"], int64(mib))
 		c["digest"] = fingerprintHex(fmt.Sprint(c["digest"], "memory", mib))
 	}
+	s.addTask(asString(g["node"]), setTask(g), strconv.Itoa(vmid))
 	return nil
 }
 
@@ -334,6 +344,10 @@ func (s *Server) addTask(node, typ, id string) string {
 	key := "/nodes/" + node + "/tasks"
 	list, _ := s.data(key).([]any)
 	s.setData(key, append([]any{task}, list...))
+	s.lastTask = upid
+	if cl, ok := s.data("/cluster/tasks").([]any); ok { // a fixture's own list; else derived
+		s.setData("/cluster/tasks", append([]any{deepCopy(task)}, cl...))
+	}
 	return upid
 }
 

@@ -81,8 +81,9 @@ type Server struct {
 	mu     sync.RWMutex
 	routes map[string]any // path (no /api2/json prefix)[?canonical query] -> data or *reply
 	// idx is derived from routes (guests by vmid, node names); every write under mu drops it.
-	idx   atomic.Pointer[routeIndex]
-	upids uint32 // counter for tasks created by writes and mutations
+	idx      atomic.Pointer[routeIndex]
+	upids    uint32 // counter for tasks created by writes and mutations
+	lastTask string // UPID of the newest task addTask logged
 
 	fixture struct {
 		sync.Mutex
@@ -344,6 +345,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Server", "pve-api-daemon/3.0")
 	if r.URL.Path == "/_lab/stats" || r.URL.Path == "/_lab/stats/reset" {
 		s.serveStats(w, r)
+		return
+	}
+	if r.URL.Path == "/_lab/mutate" {
+		s.serveMutate(w, r)
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, APIPrefix+"/") && r.URL.Path != APIPrefix {
