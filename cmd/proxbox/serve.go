@@ -20,8 +20,10 @@ import (
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 	"github.com/proxbox/proxbox/syncrun"
 	"github.com/proxbox/proxbox/ui"
+	"github.com/proxbox/proxbox/watch"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -117,6 +119,17 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		}
 	}()
 
+	var watcher *watch.Watcher
+	if cfg.Watch {
+		var err error
+		watcher, err = watch.New(watch.Config{Interval: cfg.WatchInterval, Resync: -1, Apply: runner.WatchApply,
+			Applied: func(_ watch.Batch, _ *pbsync.Summary, d time.Duration) { reg.ObserveWatchLatency(d) },
+			Logger:  log.With("module", "watch")})
+		if err != nil {
+			return err
+		}
+	}
+
 	var sched *syncSchedule
 	var nextSync func() time.Time
 	if cfg.SyncInterval > 0 {
@@ -134,6 +147,9 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		Proxmox: proxmoxReads{pool: pool, reg: reg}, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
+	}
+	if watcher != nil {
+		opts.Watch = watcher.Statuses
 	}
 	srv := server.New(opts)
 	if err := srv.ApplyStoredCacheSettings(ctx); err != nil {
@@ -171,6 +187,10 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	go dash.Run(ctx)
 	if cfg.SyncInterval > 0 {
 		go scheduleSyncs(ctx, runner, sched, log)
+	}
+	if watcher != nil {
+		// every stored endpoint; the list is re-read every 30 s
+		go runner.Watch(ctx, watcher, 30*time.Second, log)
 	}
 	log.Info("proxbox serving", "url", a.baseURL, "tls", cfg.TLS, "data_dir", cfg.DataDir, "version", version)
 	err = <-errc
