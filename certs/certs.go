@@ -430,20 +430,30 @@ func leafNames(leaf *x509.Certificate) []string {
 	return names
 }
 
+// AEADSuites are the TLS 1.2 cipher suites offered: forward-secret AEAD
+// only (no CBC-SHA, no RSA key exchange). TLS 1.3 suites are all AEAD and not
+// configurable.
+var AEADSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 // TLSConfig returns the server configuration (nil when TLS is off): TLS 1.2
-// minimum, Go's default cipher suites, and ALPN h2, http/1.1 plus acme-tls/1
-// for TLS-ALPN-01. Use it as http.Server.TLSConfig with ServeTLS(ln, "", "").
+// minimum with AEADSuites, and ALPN h2, http/1.1 plus acme-tls/1 for
+// TLS-ALPN-01. Use it as http.Server.TLSConfig with ServeTLS(ln, "", "").
 func (m *Manager) TLSConfig() *tls.Config {
 	switch {
 	case m.files != nil:
 		return &tls.Config{
 			MinVersion:     tls.VersionTLS12,
+			CipherSuites:   AEADSuites,
 			GetCertificate: m.files.getCertificate,
 			NextProtos:     []string{"h2", "http/1.1"},
 		}
 	case m.magic != nil:
 		return &tls.Config{
 			MinVersion:     tls.VersionTLS12,
+			CipherSuites:   AEADSuites,
 			GetCertificate: m.getCertificate,
 			NextProtos:     []string{"h2", "http/1.1", acmeTLS1},
 		}

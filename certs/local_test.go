@@ -107,6 +107,29 @@ func TestLocalRefusesTLS11(t *testing.T) {
 	conn.Close()
 }
 
+// TestTLS12OffersAEADOnly: a TLS 1.2 client offering only CBC-SHA suites is
+// refused; every suite the server agrees to is an AEAD one.
+func TestTLS12OffersAEADOnly(t *testing.T) {
+	m := newLocal(t, scratchDir(t), nil)
+	addr := serveTLS(t, nil, m.TLSConfig(), okHandler())
+	cbc := []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_256_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}
+	if conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "localhost", MaxVersion: tls.VersionTLS12, CipherSuites: cbc, InsecureSkipVerify: true}); err == nil {
+		conn.Close()
+		t.Fatalf("a CBC-only TLS 1.2 client was served (%s)", tls.CipherSuiteName(conn.ConnectionState().CipherSuite))
+	}
+	for _, s := range tls.CipherSuites() {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "localhost", MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{s.ID}, InsecureSkipVerify: true})
+		if err != nil {
+			continue
+		}
+		conn.Close()
+		if !slices.Contains(AEADSuites, s.ID) {
+			t.Errorf("TLS 1.2 suite %s accepted", s.Name)
+		}
+	}
+}
+
 func TestLocalSameRootAfterRestart(t *testing.T) {
 	dir := scratchDir(t)
 	first := newLocal(t, dir, nil)

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // TLS modes accepted by PROXBOX_TLS.
@@ -51,6 +52,7 @@ type Config struct {
 	CORSExtraOrigins []string
 	TrustedProxies   []netip.Prefix
 	AllowedTargets   []netip.Prefix // link-local/metadata ranges an operator allows as endpoint targets
+	BootstrapFrom    []netip.Prefix // who may bootstrap the first key; nil: loopback, private ranges, the NetBox endpoint
 	TLS              string
 	TLSNames         []string
 	TLSCert          string
@@ -135,8 +137,12 @@ var options = []option{
 		c.DataDir = v
 		return nil
 	}},
-	{"encryption-key", "PROXBOX_ENCRYPTION_KEY", "", "secret that encrypts stored credentials (default: a random key kept in the data dir)", func(c *Config, v string) error {
-		c.EncryptionKey = strings.TrimSpace(v)
+	{"encryption-key", "PROXBOX_ENCRYPTION_KEY", "", "passphrase that encrypts stored credentials, at least 16 characters, stretched with argon2id (default: a random key kept in the data dir)", func(c *Config, v string) error {
+		v = strings.TrimSpace(v)
+		if n := utf8.RuneCountInString(v); n > 0 && n < MinEncryptionKeyLength {
+			return fmt.Errorf("allowed: at least %d characters (got %d), or empty for a generated key file", MinEncryptionKeyLength, n)
+		}
+		c.EncryptionKey = v
 		return nil
 	}},
 	{"log-level", "PROXBOX_LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config, v string) error {
@@ -185,6 +191,17 @@ var options = []option{
 	{"allowed-targets", "PROXBOX_ALLOWED_TARGETS", "", "link-local or metadata CIDRs allowed as endpoint targets, comma separated", func(c *Config, v string) (err error) {
 		c.AllowedTargets, err = parsePrefixes(v)
 		return err
+	}},
+	{"bootstrap-from", "PROXBOX_BOOTSTRAP_FROM", "", "CIDRs allowed to register the first API key (empty: loopback, private ranges and the NetBox endpoint's address; none: nobody)", func(c *Config, v string) (err error) {
+		if strings.EqualFold(strings.TrimSpace(v), "none") {
+			c.BootstrapFrom = []netip.Prefix{}
+			return nil
+		}
+		c.BootstrapFrom, err = parsePrefixes(v)
+		if err != nil {
+			return fmt.Errorf("%w, or none", err)
+		}
+		return nil
 	}},
 	{"tls", "PROXBOX_TLS", TLSLocal, "TLS mode: off, local, acme or files", func(c *Config, v string) error {
 		v = strings.ToLower(v)
@@ -426,6 +443,12 @@ var options = []option{
 	}},
 }
 
+// MinEncryptionKeyLength is the shortest PROXBOX_ENCRYPTION_KEY accepted.
+const MinEncryptionKeyLength = 16
+
+// secretOptions are never echoed in an error.
+var secretOptions = map[string]bool{"PROXBOX_ENCRYPTION_KEY": true, "PROXBOX_ACME_EAB_HMAC": true}
+
 // maxCacheTTLSeconds is the largest cache TTL a time.Duration holds, in whole seconds.
 const maxCacheTTLSeconds = math.MaxInt64 / int64(time.Second)
 
@@ -523,7 +546,11 @@ func Flags(fs *flag.FlagSet, defaults map[string]string) func(getenv func(string
 				c.Warnings = append(c.Warnings, fmt.Sprintf("%s=%q (proxbox-api) is read as %s; rename it", name, v, o.env))
 			}
 			if err := o.set(&c, v); err != nil {
-				return Config{}, fmt.Errorf("invalid %s=%q: %w", name, v, err)
+				shown := strconv.Quote(v)
+				if secretOptions[o.env] {
+					shown = "(hidden)"
+				}
+				return Config{}, fmt.Errorf("invalid %s=%s: %w", name, shown, err)
 			}
 		}
 		if c.SyncInterval < 0 {

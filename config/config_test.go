@@ -121,6 +121,59 @@ func TestSyncInterval(t *testing.T) {
 	}
 }
 
+func TestEncryptionKeyTooShortOneLineNoEcho(t *testing.T) {
+	_, err := Load(func(k string) string {
+		if k == "PROXBOX_ENCRYPTION_KEY" {
+			return "short-secret"
+		}
+		return ""
+	})
+	if err == nil {
+		t.Fatal("a 12-character encryption key was accepted")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "short-secret") || strings.Contains(msg, "\n") || !strings.Contains(msg, "PROXBOX_ENCRYPTION_KEY") || !strings.Contains(msg, "16") {
+		t.Fatalf("error %q: want one line naming the variable and the minimum, without the value", msg)
+	}
+	if _, err := Load(func(k string) string {
+		if k == "PROXBOX_ENCRYPTION_KEY" {
+			return "sixteen-chars-ok"
+		}
+		return ""
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBootstrapFrom(t *testing.T) {
+	for v, want := range map[string]int{"": -1, "none": 0, "10.0.0.0/8, 192.0.2.1": 2} {
+		c, err := Load(func(k string) string {
+			if k == "PROXBOX_BOOTSTRAP_FROM" {
+				return v
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := len(c.BootstrapFrom)
+		if c.BootstrapFrom == nil {
+			got = -1
+		}
+		if got != want {
+			t.Errorf("PROXBOX_BOOTSTRAP_FROM=%q: %d prefixes (nil=-1), want %d", v, got, want)
+		}
+	}
+	if _, err := Load(func(k string) string {
+		if k == "PROXBOX_BOOTSTRAP_FROM" {
+			return "everyone"
+		}
+		return ""
+	}); err == nil {
+		t.Fatal("a bad PROXBOX_BOOTSTRAP_FROM was accepted")
+	}
+}
+
 // Every sync, cache and TLS setting is refused in config, before any side effect, with one
 // line naming the variable, the value and what is allowed.
 func TestEnvOnlySettingsRefusedWithOneLine(t *testing.T) {

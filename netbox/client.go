@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/netbox/getcache"
 )
 
@@ -52,6 +53,11 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Version goes into the User-Agent "proxbox/<Version>"; default "dev".
 	Version string
+	// Egress is the outbound target policy every connection is checked
+	// with (after DNS, on redirects too); nil: the default policy. It applies
+	// to the default transport and to an *http.Transport given as Transport;
+	// any other Transport must dial through it itself.
+	Egress *egress.Policy
 }
 
 // Object is a JSON object as NetBox sends and accepts it. Numbers decode as float64.
@@ -218,10 +224,17 @@ func authHeader(cfg Config) (string, error) {
 }
 
 func baseTransport(cfg Config) http.RoundTripper {
+	pol := cfg.Egress
+	if pol == nil {
+		pol = &egress.Policy{}
+	}
+	if t, ok := cfg.Transport.(*http.Transport); ok {
+		return pol.Guard(t.Clone())
+	}
 	if cfg.Transport != nil {
 		return cfg.Transport
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	t := pol.Transport()
 	t.MaxIdleConns = 4 * cfg.Concurrency
 	t.MaxIdleConnsPerHost = 2 * cfg.Concurrency
 	t.TLSClientConfig = tlsConfig(cfg)

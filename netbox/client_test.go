@@ -78,6 +78,7 @@ func TestAPIErrorMessages(t *testing.T) {
 		{"nested cf", 400, `{"custom_fields":{"x":["Custom field 'x' does not exist for this object type."]}}`, "HTTP 400: custom_fields.x: Custom field 'x' does not exist for this object type."},
 		{"two fields sorted", 400, `{"status":["a"],"cluster":["b","c"]}`, "HTTP 400: cluster: b; c, status: a"},
 		{"html", 502, `<html>Bad Gateway</html>`, "HTTP 502: <html>Bad Gateway</html>"},
+		{"django 404 page", 404, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n  <title>Page Not Found | NetBox</title>\n</head><body>...</body></html>", "HTTP 404: HTML page: Page Not Found | NetBox"},
 		{"netbox 500", 500, `{"error":"simulated failure","exception":"OperationalError","netbox_version":"4.6.8"}`, "HTTP 500: simulated failure"},
 		{"empty", 404, ``, "HTTP 404: Not Found"},
 	}

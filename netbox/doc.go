@@ -26,7 +26,9 @@
 //
 // Create, Update and Delete split their input into requests of Config.BatchSize objects and run
 // up to Config.Concurrency of them at once (a client-wide semaphore bounds the requests in
-// flight, so concurrent calls share the bound). NetBox bulk writes are atomic
+// flight, so concurrent calls share the bound). A create's Result.Object holds the "id" and
+// the fields its item sent, as NetBox returned them; an update's the "id" and the fields the
+// request's patches set. The rest of NetBox's reply is stepped over without being decoded. NetBox bulk writes are atomic
 // (peers-and-fixtures.md B.6 items 9 and 10): a 400 whose body is a list of per-item error dicts
 // marks the bad items with NetBox's messages and the rest are sent again; a 400, 409 or 413 with
 // a single error for a whole batch is bisected until the offending items are alone. Bulk update

@@ -70,10 +70,29 @@ func newAPIError(status int, body []byte) *APIError {
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
 		e.Detail = truncate(strings.TrimSpace(string(body)), 200)
+		if t := htmlTitle(body); t != "" {
+			// Django's HTML error page (an unknown path, e.g. a plugin that is not installed).
+			e.Detail = "HTML page: " + t
+		}
 		return e
 	}
 	fillAPIError(e, v)
 	return e
+}
+
+// htmlTitle returns the <title> of an HTML body, or "".
+func htmlTitle(body []byte) string {
+	s := string(body)
+	i := strings.Index(strings.ToLower(s), "<title>")
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len("<title>"):]
+	j := strings.Index(strings.ToLower(s), "</title>")
+	if j < 0 {
+		return ""
+	}
+	return truncate(strings.Join(strings.Fields(s[:j]), " "), 200)
 }
 
 // fillAPIError reads one decoded error value: a dict of field errors, {"detail": …}, a list

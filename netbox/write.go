@@ -14,9 +14,12 @@ import (
 
 // Result is the outcome of one input object of a bulk write.
 type Result struct {
-	Index  int    // position in the input slice
-	Object Object // NetBox's reply object (create/update), nil on failure or delete
-	Err    error  // nil on success; *APIError for NetBox refusals
+	Index int // position in the input slice
+	// Object is NetBox's reply object, nil on failure or delete, with only its "id" and
+	// the fields the request set (for a create the item's, for an update any patch's of the
+	// same request), as NetBox returned them (decodeReply).
+	Object Object
+	Err    error // nil on success; *APIError for NetBox refusals
 }
 
 // CreateOptions tell the client how to find an object whose create reply was lost (addition to
@@ -248,14 +251,32 @@ func (o *op) success(idx []int, resp *response) {
 		}
 		return
 	}
-	var objs []Object
-	if err := json.Unmarshal(resp.body, &objs); err != nil {
-		var one Object
-		if err1 := json.Unmarshal(resp.body, &one); err1 != nil || len(idx) != 1 {
-			o.fail(idx, fmt.Errorf("netbox %s %s: decode reply (HTTP %d): %w", o.verb(), o.model, resp.status, err))
-			return
+	// Decode only the fields the items sent: a create's reply object j answers item
+	// idx[j]; an update's replies come by id, so they keep the fields any patch set.
+	var sent func(j int) Object
+	if o.method == http.MethodPost {
+		sent = func(j int) Object {
+			if j < len(idx) {
+				return o.items[idx[j]]
+			}
+			return nil
 		}
-		objs = []Object{one}
+	} else {
+		keys := Object{}
+		for _, i := range idx {
+			for k := range o.items[i] {
+				keys[k] = true
+			}
+		}
+		sent = func(int) Object { return keys }
+	}
+	objs, single, err := decodeReply(resp.body, sent)
+	if err == nil && single && len(idx) != 1 {
+		err = fmt.Errorf("one object for %d sent", len(idx))
+	}
+	if err != nil {
+		o.fail(idx, fmt.Errorf("netbox %s %s: decode reply (HTTP %d): %w", o.verb(), o.model, resp.status, err))
+		return
 	}
 	if o.method == http.MethodPost {
 		if len(objs) != len(idx) {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	goprox "github.com/luthermonson/go-proxmox"
+
+	"github.com/proxbox/proxbox/egress"
 )
 
 // Defaults of Config.
@@ -74,6 +76,10 @@ type Config struct {
 	// e.g. to count requests in metrics.
 	Wrap   func(http.RoundTripper) http.RoundTripper
 	Logger *slog.Logger
+	// Egress is the outbound target policy every connection is checked
+	// with (after DNS resolution); nil: the default policy. It applies to the
+	// default transport and to an *http.Transport given as Transport.
+	Egress *egress.Policy
 }
 
 // Client reads one Proxmox endpoint. It is safe for concurrent use.
@@ -218,6 +224,11 @@ func buildTransport(cfg Config, pin []byte) (http.RoundTripper, error) {
 	default:
 		return b, nil
 	}
+	pol := cfg.Egress
+	if pol == nil {
+		pol = &egress.Policy{}
+	}
+	pol.Guard(t)
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.TLSClientConfig != nil {
 		tc = t.TLSClientConfig.Clone()

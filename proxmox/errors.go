@@ -54,6 +54,18 @@ func (e *APIError) Error() string {
 	return s
 }
 
+// Reason is PVE's reason phrase or what went wrong, without the endpoint's
+// URL: what may be shown to an API caller.
+func (e *APIError) Reason() string {
+	switch {
+	case e.Status != 0:
+		return e.Message
+	case errors.Is(e.Err, ErrMalformed):
+		return "malformed reply"
+	}
+	return "the endpoint did not answer"
+}
+
 func (e *APIError) Unwrap() []error {
 	out := []error{}
 	if k := e.kind(); k != nil {

@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -41,8 +45,13 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 		if r.URL.Path == "/metrics" && s.cfg.MetricsPublic {
 			return next(c)
 		}
-		if (r.URL.Path == "/admin/logs" || r.URL.Path == "/admin/logs/stream") && s.logs.valid(c.QueryParam("token"), s.now()) {
-			return next(c)
+		if r.URL.Path == "/admin/logs" || r.URL.Path == "/admin/logs/stream" {
+			if tok := c.QueryParam("token"); tok != "" {
+				if id, ok := s.logTokenKey(r.Context(), tok); ok {
+					c.Set(ctxKeyID, id)
+					return next(c)
+				}
+			}
 		}
 		for _, check := range s.sessions {
 			if check(c) {
@@ -50,51 +59,116 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		ctx := r.Context()
-		client := c.RealIP()
-		now := s.now()
-		if l, found, err := s.store.AuthLockout(ctx, client); err != nil {
-			return err
-		} else if found && l.Attempts >= maxAuthFailures {
-			if left := lockoutWindow - now.Sub(l.FirstAttempt); left > 0 {
-				c.Response().Header().Set("Retry-After", strconv.Itoa(int(left.Seconds()+0.999)))
-				return fail(http.StatusTooManyRequests, "Too many failed authentication attempts. Please try again later.")
-			}
-		}
-		n, err := s.store.ActiveKeyCount(ctx)
+		res, err := s.checkKey(ctx, c.RealIP(), r.Header.Get(APIKeyHeader), r.URL.Path)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		switch res.outcome {
+		case keyOK:
+			c.Set(ctxKeyID, res.keyID)
+			return next(c)
+		case keyLocked:
+			c.Response().Header().Set("Retry-After", strconv.Itoa(res.retryAfter))
+			return fail(http.StatusTooManyRequests, "Too many failed authentication attempts. Please try again later.")
+		case keyNone:
 			return fail(http.StatusUnauthorized, "No API key configured. Register a key via POST /auth/register-key or use an existing key.")
-		}
-		raw := r.Header.Get(APIKeyHeader)
-		if raw != "" {
-			if _, ok, err := s.store.VerifyKey(ctx, raw); err != nil {
-				return err
-			} else if ok {
-				if _, found, _ := s.store.AuthLockout(ctx, client); found {
-					_ = s.store.ClearAuthLockout(ctx, client)
-				}
-				return next(c)
-			}
-		}
-		if raw == "" {
-			// A request without any key is not a guess (browsers fetch
-			// /favicon.ico, probes knock): it is refused but not counted, so
-			// it cannot lock out the plugin on the same address.
+		case keyMissing:
 			return fail(http.StatusUnauthorized, "API key required.")
 		}
-		l, err := s.store.RecordAuthFailure(ctx, client, now, lockoutWindow)
-		if err != nil {
-			return err
-		}
 		what := "Invalid API key."
-		s.log.Info("authentication failed", "remote_ip", client, "path", r.URL.Path, "attempts", l.Attempts)
-		if left := maxAuthFailures - l.Attempts; left > 0 {
+		if left := maxAuthFailures - res.attempts; left > 0 {
 			return fail(http.StatusUnauthorized, fmt.Sprintf("%s %d attempts remaining.", what, left))
 		}
 		return fail(http.StatusUnauthorized, what)
 	}
+}
+
+// ctxKeyID is the echo context key of the authenticated API key's id.
+const ctxKeyID = "proxbox.key_id"
+
+type keyOutcome int
+
+const (
+	keyOK      keyOutcome = iota
+	keyLocked             // too many failures from this client
+	keyNone               // no active key exists
+	keyMissing            // no key sent (not counted)
+	keyWrong              // a wrong key (counted)
+)
+
+type keyResult struct {
+	outcome    keyOutcome
+	keyID      int64
+	attempts   int // failures in the window, for keyWrong
+	retryAfter int // seconds, for keyLocked
+}
+
+// checkKey is the one authentication rule of HTTP and /ws. A client's
+// lockout check, key evaluation and failure record run under that client's
+// lock, so concurrent guesses from one address are evaluated one after the
+// other and at most maxAuthFailures per window get evaluated at all. A
+// request without a key is not a guess (browsers fetch /favicon.ico, probes
+// knock): it is refused but not counted, so it cannot lock out the plugin on
+// the same address.
+func (s *Server) checkKey(ctx context.Context, client, raw, path string) (keyResult, error) {
+	if raw != "" && s.store.KeyMemoised(raw) {
+		// A key verified since the last key change: no bcrypt, no lock; a
+		// locked-out client still waits out its window.
+		if l, found, err := s.store.AuthLockout(ctx, client); err != nil {
+			return keyResult{}, err
+		} else if found && l.Attempts >= maxAuthFailures && lockoutWindow-s.now().Sub(l.FirstAttempt) > 0 {
+			return keyResult{outcome: keyLocked, retryAfter: int((lockoutWindow - s.now().Sub(l.FirstAttempt)).Seconds() + 0.999)}, nil
+		}
+		if id, ok, err := s.store.VerifyKey(ctx, raw); err != nil || ok {
+			return keyResult{outcome: keyOK, keyID: id}, err
+		}
+	}
+	mu := s.clientLock(client)
+	mu.Lock()
+	defer mu.Unlock()
+	now := s.now()
+	l, found, err := s.store.AuthLockout(ctx, client)
+	if err != nil {
+		return keyResult{}, err
+	}
+	if found && l.Attempts >= maxAuthFailures {
+		if left := lockoutWindow - now.Sub(l.FirstAttempt); left > 0 {
+			return keyResult{outcome: keyLocked, retryAfter: int(left.Seconds() + 0.999)}, nil
+		}
+	}
+	n, err := s.store.ActiveKeyCount(ctx)
+	if err != nil {
+		return keyResult{}, err
+	}
+	if n == 0 {
+		return keyResult{outcome: keyNone}, nil
+	}
+	if raw == "" {
+		return keyResult{outcome: keyMissing}, nil
+	}
+	id, ok, err := s.store.VerifyKey(ctx, raw)
+	if err != nil {
+		return keyResult{}, err
+	}
+	if ok {
+		if found {
+			_ = s.store.ClearAuthLockout(ctx, client)
+		}
+		return keyResult{outcome: keyOK, keyID: id}, nil
+	}
+	l, err = s.store.RecordAuthFailure(ctx, client, now, lockoutWindow)
+	if err != nil {
+		return keyResult{}, err
+	}
+	s.log.Info("authentication failed", "remote_ip", client, "path", path, "attempts", l.Attempts)
+	return keyResult{outcome: keyWrong, attempts: l.Attempts}, nil
+}
+
+// clientLock returns the lock of client's stripe.
+func (s *Server) clientLock(client string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(client))
+	return &s.authLocks[h.Sum32()%uint32(len(s.authLocks))]
 }
 
 func (s *Server) rateLimiter(perMinute int) echo.MiddlewareFunc {
@@ -102,8 +176,12 @@ func (s *Server) rateLimiter(perMinute int) echo.MiddlewareFunc {
 		Rate: rate.Limit(float64(perMinute) / 60), Burst: perMinute, ExpiresIn: 3 * time.Minute,
 	})
 	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Skipper: func(c echo.Context) bool { return s.IsExempt(c.Request().URL.Path) },
-		Store:   store,
+		// The bootstrap routes are exempt from the key, not from the limit.
+		Skipper: func(c echo.Context) bool {
+			p := c.Request().URL.Path
+			return s.IsExempt(p) && !strings.HasPrefix(p, "/auth/") && p != "/ws"
+		},
+		Store: store,
 		IdentifierExtractor: func(c echo.Context) (string, error) {
 			return c.RealIP(), nil
 		},
@@ -150,10 +228,21 @@ func (s *Server) registerKey(c echo.Context) error {
 	if len(*body.APIKey) < store.MinKeyLength {
 		return fail(http.StatusBadRequest, fmt.Sprintf("API key must be at least %d characters.", store.MinKeyLength))
 	}
-	if len(body.Label) > 255 {
-		return fail(http.StatusUnprocessableEntity, "label must be at most 255 characters.")
+	if len(*body.APIKey) > store.MaxKeyLength {
+		return fail(http.StatusUnprocessableEntity, fmt.Sprintf("API key must be at most %d bytes.", store.MaxKeyLength))
 	}
-	k, err := s.store.RegisterFirstKey(c.Request().Context(), body.Label, *body.APIKey)
+	if err := checkText("label", body.Label, 255); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	// At most one bcrypt at a time for the bootstrap, whoever asks.
+	select {
+	case s.hashSlot <- struct{}{}:
+		defer func() { <-s.hashSlot }()
+	case <-ctx.Done():
+		return fail(http.StatusServiceUnavailable, "The server is busy. Please try again.")
+	}
+	k, err := s.store.RegisterFirstKey(ctx, body.Label, *body.APIKey)
 	if errors.Is(err, store.ErrConflict) {
 		return fail(http.StatusConflict, "An API key is already configured.")
 	}
@@ -181,10 +270,13 @@ func (s *Server) createKey(c echo.Context) error {
 	var body struct {
 		Label string `json:"label"`
 	}
-	if c.Request().ContentLength > 0 {
+	if c.Request().ContentLength != 0 {
 		if err := bindJSON(c, &body); err != nil {
 			return err
 		}
+	}
+	if err := checkText("label", body.Label, 255); err != nil {
+		return err
 	}
 	raw, err := store.NewRawKey()
 	if err != nil {
@@ -209,6 +301,7 @@ func (s *Server) deleteKey(c echo.Context) error {
 		return err
 	}
 	s.log.Info("API key deleted", "key_id", id)
+	s.announceIfNoKey(c.Request().Context())
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -226,6 +319,9 @@ func (s *Server) setKeyActive(active bool) echo.HandlerFunc {
 			return err
 		}
 		s.log.Info("API key changed", "key_id", id, "active", active)
+		if !active {
+			s.announceIfNoKey(c.Request().Context())
+		}
 		return c.JSON(http.StatusOK, toKeyJSON(k))
 	}
 }

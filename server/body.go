@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,6 +22,9 @@ func bindJSON(c echo.Context, v any) error {
 	b, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return fail(http.StatusBadRequest, "Could not read the request body.")
+	}
+	if !utf8.Valid(b) {
+		return fail(http.StatusUnprocessableEntity, "The request body is not valid UTF-8.")
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fail(http.StatusUnprocessableEntity, "The request body is not valid JSON for this route: "+err.Error())
@@ -39,6 +44,9 @@ func readObject(c echo.Context) (*jsonBody, error) {
 	b, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, "Could not read the request body.")
+	}
+	if !utf8.Valid(b) {
+		return nil, fail(http.StatusUnprocessableEntity, "The request body is not valid UTF-8.")
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
@@ -66,10 +74,40 @@ func (b *jsonBody) str(k string, max int) (string, bool) {
 		return "", true
 	}
 	s = strings.TrimSpace(s)
-	if max > 0 && len(s) > max {
-		b.bad(k, fmt.Sprintf("must be at most %d characters", max))
+	if err := textProblem(s, max); err != "" {
+		b.bad(k, err)
 	}
 	return s, true
+}
+
+// textProblem says what is wrong with a free-text field: more than max
+// characters (max > 0), invalid UTF-8, or a control character (NUL
+// included; tabs and line breaks are allowed).
+func textProblem(s string, max int) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	if max > 0 && utf8.RuneCountInString(s) > max {
+		return fmt.Sprintf("must be at most %d characters", max)
+	}
+	for _, r := range s {
+		if r == 0 || (unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r') {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+// TextProblem is the free-text rule of the API for the dashboard's forms:
+// "" when s is fine, else what is wrong.
+func TextProblem(s string, max int) string { return textProblem(s, max) }
+
+// checkText is textProblem as a 422 naming the field.
+func checkText(field, s string, max int) error {
+	if p := textProblem(s, max); p != "" {
+		return fail(http.StatusUnprocessableEntity, "Invalid request body: "+field+": "+p+".")
+	}
+	return nil
 }
 
 // rawNumber reads a JSON number or a numeric string; ok is false when the
@@ -84,7 +122,8 @@ func (b *jsonBody) rawNumber(k string) (f float64, present, ok bool) {
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+		// NaN and ±Inf parse but are no setting: refused like any text.
+		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return f, true, true
 		}
 	}

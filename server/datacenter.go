@@ -114,7 +114,6 @@ func (s *Server) firewallSummary(ctx context.Context, ss pxSession) (firewallSum
 		IPSets: nonNil(sets), Aliases: nonNil(aliases), Options: opts}, nil
 }
 
-
 // pxFirewallSummary serves [{cluster_name, security_groups, rules, ip_sets,
 // aliases, options}] for the selected endpoints. An endpoint whose firewall
 // cannot be read completely is left out (and logged); when none can be read

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -145,7 +146,7 @@ func (s *Server) readNetBox(c echo.Context, e *store.NetBoxEndpoint) (store.NetB
 	if e.Name == "" {
 		return p, fail(http.StatusUnprocessableEntity, "Invalid request body: name: is required.")
 	}
-	if err := s.checkHosts(e.IPAddress, e.Domain); err != nil {
+	if err := s.checkHosts(c.Request().Context(), e.IPAddress, e.Domain); err != nil {
 		return p, err
 	}
 	switch {
@@ -309,7 +310,7 @@ func (s *Server) readProxmox(c echo.Context, e *store.ProxmoxEndpoint) (store.Pr
 			return p, fail(http.StatusBadRequest, "Provide password or both token_name/token_value")
 		}
 	}
-	if err := s.checkHosts(e.IPAddress, e.Domain); err != nil {
+	if err := s.checkHosts(c.Request().Context(), e.IPAddress, e.Domain); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -375,17 +376,17 @@ func (s *Server) deleteProxmoxEndpoint(c echo.Context) error {
 
 // checkHosts validates the address fields of an endpoint: at least one is
 // set, and each set one is an allowed target.
-func (s *Server) checkHosts(ip, domain string) error {
+func (s *Server) checkHosts(ctx context.Context, ip, domain string) error {
 	if ip == "" && domain == "" {
 		return fail(http.StatusBadRequest, "Set ip_address or domain: the endpoint needs a host.")
 	}
 	if ip != "" {
-		if err := s.checkTarget(ip); err != nil {
+		if err := s.checkTarget(ctx, ip); err != nil {
 			return fail(http.StatusBadRequest, "Invalid IP address: "+err.Error())
 		}
 	}
 	if domain != "" {
-		if err := s.checkTarget(domain); err != nil {
+		if err := s.checkTarget(ctx, domain); err != nil {
 			return fail(http.StatusBadRequest, "Invalid domain: "+err.Error())
 		}
 	}

@@ -176,7 +176,7 @@ func (s *Server) pxHAAction(cmd string) echo.HandlerFunc {
 		for _, ss := range s.resolveSessions(ctx, eps) {
 			r := haActionJSON{ClusterName: ss.name, EndpointID: ss.ep.ID, Status: "ok"}
 			if _, err := w.Post(ctx, ss.ep, "/cluster/ha/status/"+cmd, nil); err != nil {
-				msg := err.Error()
+				msg := upstreamReason(err)
 				if upstreamStatus(err) == http.StatusNotImplemented {
 					msg = "this Proxmox VE has no " + cmd + " (PVE 9.2 or later): " + msg
 				}

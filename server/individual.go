@@ -139,7 +139,8 @@ func (s *Server) individualSync(c echo.Context) error {
 			resource[name] = vals[0]
 		}
 	}
-	ids, err := s.endpointIDs(ctx, q("proxmox_endpoint_ids"))
+	// Only the newer plugin scopes individual syncs, with proxbox's ids.
+	ids, err := s.endpointIDs(ctx, q("proxmox_endpoint_ids"), false)
 	if err != nil {
 		return err
 	}

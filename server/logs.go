@@ -36,26 +36,84 @@ func newLogSigner() *logSigner {
 	return &logSigner{key: k}
 }
 
-func (s *logSigner) sign(exp time.Time) string {
-	e := strconv.FormatInt(exp.Unix(), 10)
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte("logs:" + e))
-	return e + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+// sign binds a token to its expiry and to the key that minted it: the token
+// dies with the key (deleted or deactivated), see Server.logTokenKey.
+func (s *logSigner) sign(exp time.Time, keyID int64) string {
+	e := strconv.FormatInt(exp.Unix(), 10) + "." + strconv.FormatInt(keyID, 10)
+	return e + "." + s.mac(e)
 }
 
-func (s *logSigner) valid(tok string, now time.Time) bool {
-	e, sig, ok := strings.Cut(tok, ".")
+func (s *logSigner) mac(payload string) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("logs:" + payload))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// valid checks the signature and expiry and returns the minting key's id.
+func (s *logSigner) valid(tok string, now time.Time) (int64, bool) {
+	i := strings.LastIndexByte(tok, '.')
+	if i < 0 || len(tok) > 200 {
+		return 0, false
+	}
+	payload, sig := tok[:i], tok[i+1:]
+	e, kid, ok := strings.Cut(payload, ".")
 	if !ok {
-		return false
+		return 0, false
 	}
 	unix, err := strconv.ParseInt(e, 10, 64)
 	if err != nil || now.Unix() > unix {
-		return false
+		return 0, false
 	}
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte("logs:" + e))
-	want := base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-	return hmac.Equal([]byte(sig), []byte(want))
+	id, err := strconv.ParseInt(kid, 10, 64)
+	if err != nil || id < 1 {
+		return 0, false
+	}
+	if !hmac.Equal([]byte(sig), []byte(s.mac(payload))) {
+		return 0, false
+	}
+	return id, true
+}
+
+// logTokenKey returns the key behind a valid log token whose key is still
+// active.
+func (s *Server) logTokenKey(ctx context.Context, tok string) (int64, bool) {
+	id, ok := s.logs.valid(tok, s.now())
+	if !ok {
+		return 0, false
+	}
+	active, err := s.store.KeyActive(ctx, id)
+	return id, err == nil && active
+}
+
+// keyContext returns a context that ends with ctx or as soon as key id is
+// deleted or deactivated, so a stream opened with a key does not outlive it.
+func (s *Server) keyContext(ctx context.Context, id int64) (context.Context, context.CancelFunc) {
+	kctx, cancel := context.WithCancel(ctx)
+	if id == 0 {
+		return kctx, cancel
+	}
+	go func() {
+		for {
+			changed := s.store.KeyChanges()
+			if active, err := s.store.KeyActive(kctx, id); err == nil && !active {
+				s.log.Info("stream ended: its API key was deleted or deactivated", "key_id", id)
+				cancel()
+				return
+			}
+			select {
+			case <-kctx.Done():
+				return
+			case <-changed:
+			}
+		}
+	}()
+	return kctx, cancel
+}
+
+// requestKeyID is the id of the key that authenticated c (0: none).
+func requestKeyID(c echo.Context) int64 {
+	id, _ := c.Get(ctxKeyID).(int64)
+	return id
 }
 
 type logJSON struct {
@@ -151,10 +209,12 @@ func (s *Server) adminLogsStream(c echo.Context) error {
 		return fail(http.StatusServiceUnavailable, "Live logs are not available.")
 	}
 	f, _ := logFilter(c)
+	ctx, stop := s.keyContext(c.Request().Context(), requestKeyID(c))
+	defer stop()
 	live, cancel := s.opt.Logs.Subscribe()
 	defer cancel()
 	sse := s.startSSE(c)
-	backlog, _, err := s.store.Logs(c.Request().Context(), store.LogFilter{Levels: f.Levels, OperationID: f.OperationID, Text: f.Text, NewerThanID: f.NewerThanID, Limit: 200})
+	backlog, _, err := s.store.Logs(ctx, store.LogFilter{Levels: f.Levels, OperationID: f.OperationID, Text: f.Text, NewerThanID: f.NewerThanID, Limit: 200})
 	if err == nil {
 		for i := len(backlog) - 1; i >= 0; i-- {
 			if err := sse.Send("log", toLogJSON(backlog[i])); err != nil {
@@ -162,7 +222,7 @@ func (s *Server) adminLogsStream(c echo.Context) error {
 			}
 		}
 	}
-	return streamLoop(c.Request().Context(), sse, live, func(e store.LogEntry) error {
+	return streamLoop(ctx, sse, live, func(e store.LogEntry) error {
 		if !matches(f, e) {
 			return nil
 		}
@@ -197,7 +257,11 @@ func streamLoop[T any](ctx context.Context, sse *SSE, ch <-chan T, send func(T) 
 // API key header (for browsers).
 func (s *Server) logToken(c echo.Context) error {
 	exp := s.now().Add(logTokenTTL)
-	tok := s.logs.sign(exp)
+	kid := requestKeyID(c)
+	if kid == 0 {
+		return fail(http.StatusForbidden, "A log token is minted with an API key (X-Proxbox-API-Key).")
+	}
+	tok := s.logs.sign(exp, kid)
 	return c.JSON(http.StatusCreated, logTokenJSON{
 		Token:     tok,
 		ExpiresAt: exp.UTC().Format(time.RFC3339),

@@ -202,7 +202,8 @@ var routeSpecs = func() map[string]opSpec {
 
 		"GET /auth/bootstrap-status": {responses: []resp{ok(200, "Whether a first key can still be registered.", bootstrapJSON{})}},
 		"POST /auth/register-key": {body: keyRegistrationJSON{}, responses: []resp{ok(201, "Registered.", registeredJSON{}),
-			e(400, "The key is shorter than 32 characters."), e(409, "An API key is already configured."), e(422, "api_key missing, label too long, or the body is not JSON.")}},
+			e(400, "The key is shorter than 32 characters."), e(403, "The client is outside PROXBOX_BOOTSTRAP_FROM."), e(409, "An API key is already configured."),
+			e(422, "api_key missing or over 72 bytes, label too long or not text, or the body is not JSON."), e(429, "Too many bootstrap attempts from this client.")}},
 		"GET /auth/keys": {responses: []resp{ok(200, "Every key (never its value).", keyListJSON{})}},
 		"POST /auth/keys": {body: keyLabelJSON{}, bodyOptional: true, responses: []resp{ok(201, "The new key; raw_key is shown only here.", createdKeyJSON{}),
 			e(422, "The body is not JSON.")}},
@@ -272,6 +273,11 @@ var routeSpecs = func() map[string]opSpec {
 		"PUT /cache/settings": {body: cacheSettingsWrite{}, responses: []resp{ok(200, "Applied at once and stored.", cacheSettingsJSON{}),
 			e(422, "A limit is out of range (fields names each one).")}},
 		"DELETE /cache/settings": {responses: []resp{ok(200, "Back to the environment's limits.", cacheSettingsJSON{})}},
+
+		"GET /sync/runs/:id/changes": {query: []queryParam{q("model", "NetBox model label"), q("op", "create, update, orphan, delete or skip"),
+			q("failed", "true: failed changes only"), qInt("offset", "skip this many matching changes"), qInt("limit", "0..1000, default 100")},
+			responses: []resp{ok(200, "The matching changes, a page of them.", runChangesJSON{}), e(404, "Sync run not found."),
+				e(422, "id, offset or limit is not a valid integer.")}},
 
 		"GET /admin/logs":        {query: logQuery, responses: []resp{ok(200, "Stored log records, newest first.", logPageJSON{})}},
 		"GET /admin/logs/stream": {query: logQuery, responses: []resp{text(200, ctSSE, "The stored records newer than newer_than_id, then live ones, as \"event: log\" frames."), e(503, "Live logs are not available.")}},

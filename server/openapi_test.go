@@ -108,7 +108,7 @@ func (h *oaHarness) do(srv *Server, r oaReq) *httptest.ResponseRecorder {
 	}
 	newReq := func() *http.Request {
 		req := httptest.NewRequest(r.method, r.url, bytes.NewReader(raw))
-		req.RemoteAddr = "192.0.2.10:5555"
+		req.RemoteAddr = "10.20.30.40:5555"
 		if r.remote != "" {
 			req.RemoteAddr = r.remote
 		}
@@ -260,6 +260,11 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	do("POST", "/auth/register-key", false, map[string]string{"label": "no key"}, 422)
 	do("POST", "/auth/register-key", false, map[string]string{"api_key": adminKey, "label": "admin"}, 201)
 	do("POST", "/auth/register-key", false, map[string]string{"api_key": adminKey + "x"}, 409)
+	h.do(srv, oaReq{method: "POST", url: "/auth/register-key", remote: "198.51.100.20:1", body: map[string]string{"api_key": adminKey}, want: 403})
+	for i := 0; i < 5; i++ { // the bootstrap burst of one client, then 429
+		h.do(srv, oaReq{method: "POST", url: "/auth/register-key", remote: "10.99.0.1:1", body: map[string]string{"api_key": adminKey}, want: 409})
+	}
+	h.do(srv, oaReq{method: "POST", url: "/auth/register-key", remote: "10.99.0.1:1", body: map[string]string{"api_key": adminKey}, want: 429})
 
 	// Meta.
 	do("GET", "/", false, nil, 200)
@@ -285,6 +290,12 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	do("DELETE", "/auth/keys/"+id, true, nil, 204)
 	do("DELETE", "/auth/keys/"+id, true, nil, 404)
 	do("DELETE", "/auth/keys/x", true, nil, 422)
+
+	// Stored runs' changes.
+	runID := strconv.FormatInt(storeRun(t, f, sampleChanges(), 1), 10)
+	do("GET", "/sync/runs/"+runID+"/changes?model=virtualization.virtualmachine&op=update&failed=false&offset=0&limit=10", true, nil, 200)
+	do("GET", "/sync/runs/999/changes", true, nil, 404)
+	do("GET", "/sync/runs/x/changes", true, nil, 422)
 
 	// Syncs and Proxmox reads refuse while nothing is configured.
 	for _, r := range stageRoutes {

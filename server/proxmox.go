@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/store"
 )
 
@@ -336,12 +337,12 @@ func (s *Server) pxFlat(path string) echo.HandlerFunc {
 		for _, ss := range s.resolveSessions(ctx, eps) {
 			raw, err := s.opt.Proxmox.Get(ctx, ss.ep, path, nil)
 			if err != nil {
-				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": err.Error()})
+				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": upstreamReason(err)})
 				continue
 			}
 			var recs []map[string]any
 			if err := json.Unmarshal(raw, &recs); err != nil {
-				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": "unexpected reply: " + err.Error()})
+				out = append(out, map[string]any{"cluster_name": ss.name, "status": "error", "error": "unexpected reply"})
 				continue
 			}
 			for _, r := range recs {
@@ -473,7 +474,9 @@ func forward(c echo.Context, params ...string) url.Values {
 	return q
 }
 
-// upstreamErr reports a Proxmox failure as 502 with the reason.
+// upstreamErr reports a Proxmox failure: 404 when Proxmox says the object
+// does not exist (PVE answers 404, or 500 "... does not exist"), else 502
+// with Proxmox's reason. The endpoint's URL is never echoed.
 func upstreamErr(msg string, err error) error {
 	if err == nil {
 		return fail(http.StatusNotFound, msg)
@@ -482,7 +485,36 @@ func upstreamErr(msg string, err error) error {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	return &apiError{Status: http.StatusBadGateway, Detail: msg + ": " + err.Error(), Message: msg}
+	var us upstreamReply
+	if errors.As(err, &us) && (us.HTTPStatus() == http.StatusNotFound || strings.Contains(us.Reason(), "does not exist")) {
+		return fail(http.StatusNotFound, msg+": "+truncate(us.Reason(), 200))
+	}
+	return &apiError{Status: http.StatusBadGateway, Detail: msg + ": " + upstreamReason(err), Message: msg}
+}
+
+// upstreamReply is what the Proxmox adapter's errors tell about a reply.
+type upstreamReply interface {
+	HTTPStatus() int
+	Reason() string
+}
+
+// upstreamReason is an error of a Proxmox read as a caller may see it: the
+// status and reason, never the endpoint's URL or credentials.
+func upstreamReason(err error) string {
+	if errors.Is(err, egress.ErrRefused) {
+		return "the endpoint's address is refused by the outbound policy (PROXBOX_ALLOWED_TARGETS)"
+	}
+	var us upstreamReply
+	if errors.As(err, &us) {
+		if st := us.HTTPStatus(); st != 0 {
+			return fmt.Sprintf("Proxmox answered %d %s", st, truncate(us.Reason(), 200))
+		}
+		return us.Reason()
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return "timed out"
+	}
+	return "the endpoint could not be read"
 }
 
 // nonNil gives an empty slice for nil, so JSON carries [] and not null.

@@ -15,13 +15,17 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/static"
 	"github.com/proxbox/proxbox/store"
@@ -71,6 +75,12 @@ type Options struct {
 	Watch func() []watch.Status
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Egress checks endpoint hosts (nil: the policy of
+	// Config.AllowedTargets with the system resolver).
+	Egress *egress.Policy
+	// SetupCode, when set, is announced on the console whenever the last
+	// key is deleted or deactivated (the dashboard's setup asks for it).
+	SetupCode *SetupCode
 }
 
 // Server is the appliance's HTTP application.
@@ -87,6 +97,14 @@ type Server struct {
 	sessions []SessionChecker
 	// logs signs the short-lived tokens of the log URLs.
 	logs *logSigner
+	// egress is the outbound target policy endpoint hosts are checked with.
+	egress *egress.Policy
+	// authLocks serialize authentication per client (striped by address).
+	authLocks [64]sync.Mutex
+	// hashSlot bounds the bcrypt hashing of the bootstrap to one at a time.
+	hashSlot chan struct{}
+	// bootLimit rate-limits the bootstrap routes per client.
+	bootLimit middleware.RateLimiterStore
 }
 
 // New builds the echo application with every route and middleware.
@@ -100,7 +118,11 @@ func New(opt Options) *Server {
 	if opt.Keepalive <= 0 {
 		opt.Keepalive = DefaultKeepalive
 	}
-	s := &Server{opt: opt, cfg: opt.Config, store: opt.Store, log: opt.Logger, now: opt.Now, logs: newLogSigner()}
+	if opt.Egress == nil {
+		opt.Egress = &egress.Policy{Allowed: opt.Config.AllowedTargets}
+	}
+	s := &Server{opt: opt, cfg: opt.Config, store: opt.Store, log: opt.Logger, now: opt.Now, logs: newLogSigner(), egress: opt.Egress,
+		hashSlot: make(chan struct{}, 1), bootLimit: newBootstrapLimiter()}
 	s.exempt = map[string]bool{
 		"/": true, "/health": true, "/ca.pem": true, "/openapi.json": true, "/docs": true,
 		"/auth/bootstrap-status": true, "/auth/register-key": true,
@@ -143,6 +165,7 @@ func New(opt Options) *Server {
 	if opt.Config.RateLimit > 0 {
 		e.Use(s.rateLimiter(opt.Config.RateLimit))
 	}
+	e.Use(s.bootstrapGate)
 	e.Use(s.auth)
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 		Timeout: 60 * time.Second,
@@ -214,6 +237,8 @@ func (s *Server) routes() {
 	if s.opt.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.opt.Metrics))
 	}
+
+	e.GET("/sync/runs/:id/changes", s.runChanges)
 
 	e.GET("/admin/logs", s.adminLogs)
 	e.GET("/admin/logs/stream", s.adminLogsStream)
@@ -322,8 +347,9 @@ var fixedOrigins = []string{
 }
 
 // allowOrigin allows the fixed origins, the configured extra ones and the
-// NetBox endpoint's own origins (computed per request, so a newly pushed
-// endpoint works without a restart).
+// NetBox endpoint's own origin: its scheme, host (domain or IP address) and
+// port exactly, not any port of that host (computed per request, so a newly
+// pushed endpoint works without a restart).
 func (s *Server) allowOrigin(origin string) (bool, error) {
 	for _, o := range fixedOrigins {
 		if o == origin {
@@ -340,19 +366,37 @@ func (s *Server) allowOrigin(origin string) (bool, error) {
 		return false, nil
 	}
 	for _, e := range eps {
-		for _, host := range []string{e.Domain, e.IPAddress} {
-			if host == "" {
-				continue
-			}
-			for _, scheme := range []string{"https", "http"} {
-				base := scheme + "://" + host
-				if origin == base || strings.HasPrefix(origin, base+":") {
-					return true, nil
-				}
-			}
+		if slices.Contains(endpointOrigins(e), origin) {
+			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// endpointOrigins are the browser origins of a NetBox endpoint: the scheme
+// proxbox itself uses to reach it (https on port 443 or with verify_ssl),
+// its domain and its IP address, its port (omitted when the scheme's
+// default, as browsers send it).
+func endpointOrigins(e store.NetBoxEndpoint) []string {
+	scheme, def := "http", 80
+	if e.Port == 443 || e.VerifySSL {
+		scheme, def = "https", 443
+	}
+	var out []string
+	for _, host := range []string{e.Domain, stripMask(e.IPAddress)} {
+		if host == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
+			host = "[" + a.String() + "]"
+		}
+		o := scheme + "://" + strings.ToLower(host)
+		if e.Port != def && e.Port != 0 {
+			o += ":" + strconv.Itoa(e.Port)
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // startSSE opens a stream with the server's keepalive interval.

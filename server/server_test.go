@@ -33,7 +33,7 @@ type fixture struct {
 func newFixture(t *testing.T, mutate ...func(*config.Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), dir, store.Options{})
+	st, err := store.Open(context.Background(), dir, store.Options{KeyCost: 4}) // bcrypt.MinCost: the cost is not what these tests measure
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func (f *fixture) do(method, path, key string, body any, out any) *httptest.Resp
 		rd = bytes.NewReader(b)
 	}
 	req := httptest.NewRequest(method, path, rd)
-	req.RemoteAddr = "192.0.2.10:5555"
+	req.RemoteAddr = "10.20.30.40:5555"
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -383,13 +383,13 @@ func TestTrustedProxies(t *testing.T) {
 	f.bootstrap()
 	for i := 0; i < 5; i++ {
 		req := httptest.NewRequest("GET", "/auth/keys", nil)
-		req.RemoteAddr = "192.0.2.10:1"
+		req.RemoteAddr = "10.20.30.40:1"
 		req.Header.Set(APIKeyHeader, "guess-"+itoa(int64(i)))
 		req.Header.Set("X-Forwarded-For", "198.51.100."+itoa(int64(i)))
 		f.srv.Handler().ServeHTTP(httptest.NewRecorder(), req)
 	}
 	req := httptest.NewRequest("GET", "/auth/keys", nil)
-	req.RemoteAddr = "192.0.2.10:1"
+	req.RemoteAddr = "10.20.30.40:1"
 	req.Header.Set(APIKeyHeader, adminKey)
 	rec := httptest.NewRecorder()
 	f.srv.Handler().ServeHTTP(rec, req)

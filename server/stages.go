@@ -98,10 +98,14 @@ func (s *Server) stageRoutes() {
 
 var nbTag = regexp.MustCompile(`\(nb:(\d+)\)\s*$`)
 
-// endpointIDs maps the plugin's proxmox_endpoint_ids (NetBox plugin pks,
-// which it also writes into the endpoint names as "(nb:<pk>)") to store
-// ids; ids that match no name are taken as store ids.
-func (s *Server) endpointIDs(ctx context.Context, raw string) ([]int64, error) {
+// endpointIDs reads proxmox_endpoint_ids. With pluginPKs (plugin v0.0.12's
+// stage streams) they are the plugin's NetBox pks, which it also writes into
+// the endpoint names as "(nb:<pk>)", mapped to store ids; ids that match no
+// name are taken as store ids. Without, they are store ids first: the
+// newer plugin resolves them from GET /proxmox/endpoints before it sends
+// them (sync_stages.py@fed47142); a number that is no store id but an
+// "(nb:<pk>)" is still mapped.
+func (s *Server) endpointIDs(ctx context.Context, raw string, pluginPKs bool) ([]int64, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, nil
 	}
@@ -110,7 +114,9 @@ func (s *Server) endpointIDs(ctx context.Context, raw string) ([]int64, error) {
 		return nil, err
 	}
 	byPK := map[int64]int64{}
+	storeIDs := map[int64]bool{}
 	for _, e := range eps {
+		storeIDs[e.ID] = true
 		if m := nbTag.FindStringSubmatch(e.Name); m != nil {
 			pk, _ := strconv.ParseInt(m[1], 10, 64)
 			byPK[pk] = e.ID
@@ -122,7 +128,7 @@ func (s *Server) endpointIDs(ctx context.Context, raw string) ([]int64, error) {
 		if err != nil {
 			return nil, fail(http.StatusBadRequest, "Invalid Proxmox endpoint_ids query parameter.")
 		}
-		if id, ok := byPK[n]; ok {
+		if id, ok := byPK[n]; ok && (pluginPKs || !storeIDs[n]) {
 			n = id
 		}
 		out = append(out, n)
@@ -207,10 +213,19 @@ func (s *Server) stageStream(r stageRoute) echo.HandlerFunc {
 	}
 }
 
+// newerPlugin reports whether a stage request comes from the newer plugin
+// (v0.0.24), which sends proxbox's own endpoint ids: its base query always
+// carries vm_interface_sync_strategy and parse_description_metadata, which
+// v0.0.12 never sends.
+func newerPlugin(c echo.Context) bool {
+	q := c.QueryParams()
+	return q.Has("vm_interface_sync_strategy") || q.Has("parse_description_metadata")
+}
+
 // syncTargets reads the endpoint selection and refuses, before anything is
 // streamed, when nothing can sync.
 func (s *Server) syncTargets(c echo.Context) ([]int64, error) {
-	ids, err := s.endpointIDs(c.Request().Context(), c.QueryParam("proxmox_endpoint_ids"))
+	ids, err := s.endpointIDs(c.Request().Context(), c.QueryParam("proxmox_endpoint_ids"), !newerPlugin(c))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -324,5 +325,43 @@ func TestIndividualSyncReportsTheObjectAndItsDependencies(t *testing.T) {
 	_, body = get(t, ts2.URL+"/sync/individual/vm?type=lxc&vmid=200")
 	if !strings.Contains(body, `"action":"unchanged"`) {
 		t.Fatalf("unchanged: %s", body)
+	}
+}
+
+// TestEndpointIDsOfBothGenerations: plugin v0.0.12 sends its NetBox pks to
+// the stage streams, v0.0.24 (recognised by its base query) proxbox's own
+// ids, also to individual syncs.
+func TestEndpointIDsOfBothGenerations(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, name := range []string{"Alpha (nb:2)", "Solo (nb:3)"} {
+		if _, err := f.st.CreateProxmoxEndpoint(ctx, store.ProxmoxEndpoint{Name: name, IPAddress: "10.0.0.10", Port: 8006, Username: "root@pam", Password: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eps, _ := f.st.ProxmoxEndpoints(ctx)
+	alpha, solo := eps[0].ID, eps[1].ID
+	for _, tc := range []struct {
+		raw       string
+		pluginPKs bool
+		want      []int64
+	}{
+		{"2,3", true, []int64{alpha, solo}},       // v0.0.12: its pks
+		{fmt.Sprint(alpha), true, []int64{alpha}}, // no "(nb:1)": taken as a store id
+		{fmt.Sprint(solo), false, []int64{solo}},  // v0.0.24: a store id stays one even when it is also an nb pk
+		{fmt.Sprint(alpha, ",", solo), false, []int64{alpha, solo}},
+		{"3", false, []int64{solo}}, // not a store id, but an nb pk
+	} {
+		got, err := f.srv.endpointIDs(ctx, tc.raw, tc.pluginPKs)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%q (plugin pks %v): %v %v, want %v", tc.raw, tc.pluginPKs, got, err, tc.want)
+		}
+	}
+	for q, want := range map[string]bool{"proxmox_endpoint_ids=2": false, "vm_interface_sync_strategy=match&proxmox_endpoint_ids=2": true,
+		"parse_description_metadata=false": true} {
+		c := f.srv.e.NewContext(httptest.NewRequest("GET", "/dcim/devices/create/stream?"+q, nil), httptest.NewRecorder())
+		if newerPlugin(c) != want {
+			t.Errorf("%s: newer plugin %v", q, !want)
+		}
 	}
 }

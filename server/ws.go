@@ -79,21 +79,34 @@ func (s *Server) wsAuth(ctx context.Context, c echo.Context, conn *websocket.Con
 	if err == nil {
 		_ = json.Unmarshal(msg, &first)
 	}
-	client := c.RealIP()
-	now := s.now()
-	if l, found, err := s.store.AuthLockout(ctx, client); err == nil && found && l.Attempts >= maxAuthFailures && now.Sub(l.FirstAttempt) < lockoutWindow {
+	res, err := s.checkKey(ctx, c.RealIP(), first.APIKey, c.Request().URL.Path)
+	if err != nil {
+		return "Authentication is unavailable.", false
+	}
+	switch res.outcome {
+	case keyOK:
+		s.watchKey(ctx, res.keyID, conn)
+		return "", true
+	case keyLocked:
 		return "Too many failed authentication attempts. Please try again later.", false
-	}
-	if first.APIKey != "" {
-		if _, ok, err := s.store.VerifyKey(ctx, first.APIKey); err == nil && ok {
-			return "", true
-		}
-	}
-	_, _ = s.store.RecordAuthFailure(ctx, client, now, lockoutWindow)
-	if first.APIKey == "" {
+	case keyNone:
+		return "No API key configured.", false
+	case keyMissing:
 		return "API key required.", false
 	}
 	return "Invalid API key.", false
+}
+
+// watchKey closes conn when key id is deleted or deactivated.
+func (s *Server) watchKey(ctx context.Context, id int64, conn *websocket.Conn) {
+	kctx, cancel := s.keyContext(ctx, id)
+	go func() {
+		defer cancel()
+		<-kctx.Done()
+		if ctx.Err() == nil {
+			conn.Close(websocket.StatusPolicyViolation, "API key revoked.")
+		}
+	}()
 }
 
 var wsObjects = map[string]string{

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +25,13 @@ type APIKey struct {
 
 // MinKeyLength is the shortest API key accepted (the plugin sends 64).
 const MinKeyLength = 32
+
+// MaxKeyLength is the longest API key accepted, in bytes: bcrypt reads 72
+// bytes at most, so a longer key would be accepted with any tail.
+const MaxKeyLength = 72
+
+// ErrKeyLength is returned for a key outside MinKeyLength..MaxKeyLength.
+var ErrKeyLength = fmt.Errorf("API key must be %d to %d bytes", MinKeyLength, MaxKeyLength)
 
 // keyCost is the bcrypt cost of stored key hashes. Verification of a key is
 // memoised in memory (by SHA-256 of the key) until the set of keys changes, so
@@ -62,10 +71,19 @@ func (s *Store) RegisterFirstKey(ctx context.Context, label, raw string) (APIKey
 // insertKey hashes raw and stores it; onlyFirst refuses when an active key
 // exists (ErrConflict), in the same transaction as the insert.
 func (s *Store) insertKey(ctx context.Context, label, raw string, onlyFirst bool) (APIKey, error) {
-	if len(raw) < MinKeyLength {
-		return APIKey{}, fmt.Errorf("API key must be at least %d characters", MinKeyLength)
+	if len(raw) < MinKeyLength || len(raw) > MaxKeyLength {
+		return APIKey{}, ErrKeyLength
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(raw), keyCost)
+	if onlyFirst {
+		// Refuse before hashing: a registration attempt once a key exists
+		// costs one read, not a bcrypt.
+		if n, err := s.ActiveKeyCount(ctx); err != nil {
+			return APIKey{}, err
+		} else if n > 0 {
+			return APIKey{}, ErrConflict
+		}
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(raw), s.keyCost)
 	if err != nil {
 		return APIKey{}, fmt.Errorf("hash key: %w", err)
 	}
@@ -80,7 +98,7 @@ func (s *Store) insertKey(ctx context.Context, label, raw string, onlyFirst bool
 				return ErrConflict
 			}
 		}
-		res, err := t.ExecContext(ctx, `INSERT INTO api_key(label, key_hash, is_active, created_at) VALUES (?,?,1,?)`, label, string(hash), k.CreatedAt.UnixMilli())
+		res, err := t.ExecContext(ctx, `INSERT INTO api_key(label, key_hash, key_index, is_active, created_at) VALUES (?,?,?,1,?)`, label, string(hash), s.keyIndex(raw), k.CreatedAt.UnixMilli())
 		if err != nil {
 			return err
 		}
@@ -155,11 +173,22 @@ func (s *Store) DeleteKey(ctx context.Context, id int64) error {
 	return err
 }
 
-// VerifyKey returns the id of the active key equal to raw. Comparison is by
-// bcrypt (constant time in the key); a success is memoised until any key
-// changes, so deactivation and deletion take effect at once.
+// keyIndex is the HMAC-SHA256 of raw under the store's pepper: it finds
+// the one row a key can match, so a wrong key costs no bcrypt at all.
+func (s *Store) keyIndex(raw string) string {
+	m := hmac.New(sha256.New, s.pepper)
+	m.Write([]byte(raw))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// VerifyKey returns the id of the active key equal to raw. The key's
+// HMAC-SHA256 index selects the row, then bcrypt confirms it, so the cost of
+// a request does not grow with the number of keys. Keys stored before the
+// index existed (key_index NULL) are compared one by one and indexed at
+// their first success. A success is memoised until any key changes, so
+// deactivation and deletion take effect at once.
 func (s *Store) VerifyKey(ctx context.Context, raw string) (int64, bool, error) {
-	if raw == "" {
+	if len(raw) < MinKeyLength || len(raw) > MaxKeyLength {
 		return 0, false, nil
 	}
 	sum := sha256.Sum256([]byte(raw))
@@ -169,29 +198,26 @@ func (s *Store) VerifyKey(ctx context.Context, raw string) (int64, bool, error) 
 	if ok {
 		return id, true, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, key_hash FROM api_key WHERE is_active = 1`)
+	idx := s.keyIndex(raw)
+	cands, err := s.keyCandidates(ctx, `SELECT id, key_hash FROM api_key WHERE is_active = 1 AND key_index = ?`, idx)
 	if err != nil {
-		return 0, false, fmt.Errorf("verify key: %w", err)
+		return 0, false, err
 	}
-	type cand struct {
-		id   int64
-		hash string
-	}
-	var cands []cand
-	for rows.Next() {
-		var c cand
-		if err := rows.Scan(&c.id, &c.hash); err != nil {
-			rows.Close()
-			return 0, false, fmt.Errorf("verify key: %w", err)
+	legacy := false
+	if len(cands) == 0 {
+		if cands, err = s.keyCandidates(ctx, `SELECT id, key_hash FROM api_key WHERE is_active = 1 AND key_index IS NULL`); err != nil {
+			return 0, false, err
 		}
-		cands = append(cands, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, false, fmt.Errorf("verify key: %w", err)
+		legacy = true
 	}
 	for _, c := range cands {
+		s.bcryptCompares.Add(1)
 		if bcrypt.CompareHashAndPassword([]byte(c.hash), []byte(raw)) == nil {
+			if legacy {
+				if _, err := s.w.ExecContext(ctx, `UPDATE api_key SET key_index = ? WHERE id = ?`, idx, c.id); err != nil {
+					s.log.Warn("index API key", "key_id", c.id, "err", err)
+				}
+			}
 			s.keyMu.Lock()
 			s.keyMemo[sum] = c.id
 			s.keyMu.Unlock()
@@ -201,10 +227,84 @@ func (s *Store) VerifyKey(ctx context.Context, raw string) (int64, bool, error) 
 	return 0, false, nil
 }
 
+// UnindexedKeyCount counts active keys stored before the key index (each
+// one costs a bcrypt comparison per wrong key until it is first used).
+func (s *Store) UnindexedKeyCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_key WHERE is_active = 1 AND key_index IS NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count keys: %w", err)
+	}
+	return n, nil
+}
+
+type keyCand struct {
+	id   int64
+	hash string
+}
+
+func (s *Store) keyCandidates(ctx context.Context, q string, args ...any) ([]keyCand, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("verify key: %w", err)
+	}
+	defer rows.Close()
+	var out []keyCand
+	for rows.Next() {
+		var c keyCand
+		if err := rows.Scan(&c.id, &c.hash); err != nil {
+			return nil, fmt.Errorf("verify key: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("verify key: %w", err)
+	}
+	return out, nil
+}
+
+// KeyMemoised reports whether raw was verified since the last key change
+// (a map lookup: no bcrypt, no database read).
+func (s *Store) KeyMemoised(raw string) bool {
+	sum := sha256.Sum256([]byte(raw))
+	s.keyMu.Lock()
+	_, ok := s.keyMemo[sum]
+	s.keyMu.Unlock()
+	return ok
+}
+
 func (s *Store) forgetVerifiedKeys() {
 	s.keyMu.Lock()
 	clear(s.keyMemo)
+	if s.keyChanged != nil {
+		close(s.keyChanged)
+	}
+	s.keyChanged = make(chan struct{})
 	s.keyMu.Unlock()
+}
+
+// KeyChanges returns a channel closed at the next change of any key
+// (creation, deletion, activation): long-lived streams wait on it and then
+// check that their own key is still active.
+func (s *Store) KeyChanges() <-chan struct{} {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if s.keyChanged == nil {
+		s.keyChanged = make(chan struct{})
+	}
+	return s.keyChanged
+}
+
+// KeyActive reports whether key id exists and is active.
+func (s *Store) KeyActive(ctx context.Context, id int64) (bool, error) {
+	var active bool
+	err := s.r.QueryRowContext(ctx, `SELECT is_active FROM api_key WHERE id = ?`, id).Scan(&active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read key %d: %w", id, err)
+	}
+	return active, nil
 }
 
 // Lockout is the failed-authentication record of one client.

@@ -114,6 +114,26 @@ var migrations = []string{
 	UPDATE proxmox_endpoint SET endpoint_key = endpoint_key || '#' || id WHERE EXISTS (
 		SELECT 1 FROM proxmox_endpoint p WHERE p.endpoint_key = proxmox_endpoint.endpoint_key AND p.id < proxmox_endpoint.id);
 	CREATE UNIQUE INDEX proxmox_endpoint_key ON proxmox_endpoint(endpoint_key);`,
+	// 6: the full change list of a run whose stored summary is bounded
+	// (gzip-compressed JSON array), apart from the summary so listing runs
+	// never reads it.
+	`CREATE TABLE sync_run_changes (
+		run_id INTEGER PRIMARY KEY REFERENCES sync_run(id) ON DELETE CASCADE,
+		count INTEGER NOT NULL,
+		body BLOB NOT NULL
+	);`,
+	// 7: an HMAC-SHA256 index of each API key (so a key is checked against
+	// one bcrypt hash, not all of them; keys from before are indexed at
+	// their first use), store metadata (the index key, the KDF salt), and the
+	// lease holder's host and pid (a dead holder is detected at once).
+	`ALTER TABLE api_key ADD COLUMN key_index TEXT;
+	CREATE INDEX api_key_index ON api_key(key_index);
+	CREATE TABLE store_meta (
+		key TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	);
+	ALTER TABLE sync_lease ADD COLUMN host TEXT NOT NULL DEFAULT '';
+	ALTER TABLE sync_lease ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // SchemaVersion is the version a fully migrated store has.

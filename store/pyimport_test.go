@@ -125,7 +125,7 @@ func TestImportLegacyEndpointsAndKeys(t *testing.T) {
 
 func TestImportLegacyRefusesOtherFiles(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, t.TempDir(), Options{EncryptionKey: "k"})
+	st, err := Open(ctx, t.TempDir(), Options{EncryptionKey: "a passphrase of 16+ chars"})
 	if err != nil {
 		t.Fatal(err)
 	}

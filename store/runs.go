@@ -1,10 +1,14 @@
 package store
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -142,16 +146,142 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
 
 // Run returns one run with its stages.
 func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
-	runs, err := s.Runs(ctx, 1<<20)
+	var r Run
+	var started int64
+	var finished sql.NullInt64
+	var summary string
+	err := s.r.QueryRowContext(ctx, `SELECT id, started_at, finished_at, trigger, scope, status, dry_run, summary, error FROM sync_run WHERE id = ?`, id).
+		Scan(&r.ID, &started, &finished, &r.Trigger, &r.Scope, &r.Status, &r.DryRun, &summary, &r.Error)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, ErrNotFound
+	}
 	if err != nil {
-		return Run{}, err
+		return Run{}, fmt.Errorf("read run %d: %w", id, err)
 	}
-	for _, r := range runs {
-		if r.ID == id {
-			return r, nil
+	r.StartedAt = time.UnixMilli(started).UTC()
+	if finished.Valid {
+		r.FinishedAt = time.UnixMilli(finished.Int64).UTC()
+	}
+	r.Summary = json.RawMessage(summary)
+	rows, err := s.r.QueryContext(ctx, `SELECT stage, started_at, finished_at, ok, counts, errors FROM sync_stage WHERE run_id = ? ORDER BY id`, id)
+	if err != nil {
+		return Run{}, fmt.Errorf("read stages of run %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st StageResult
+		var s0, s1 int64
+		var counts, errs string
+		if err := rows.Scan(&st.Stage, &s0, &s1, &st.OK, &counts, &errs); err != nil {
+			return Run{}, fmt.Errorf("read stages of run %d: %w", id, err)
 		}
+		st.StartedAt, st.FinishedAt = time.UnixMilli(s0).UTC(), time.UnixMilli(s1).UTC()
+		st.Counts, st.Errors = json.RawMessage(counts), json.RawMessage(errs)
+		r.Stages = append(r.Stages, st)
 	}
-	return Run{}, ErrNotFound
+	return r, rows.Err()
+}
+
+// SaveRunChanges stores the full change list of run id (a JSON array, count elements),
+// compressed, for a run whose summary lists only some changes. A second call replaces it.
+func (s *Store) SaveRunChanges(ctx context.Context, id int64, count int, changes json.RawMessage) error {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(changes); err != nil {
+		return fmt.Errorf("save changes of run %d: %w", id, err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("save changes of run %d: %w", id, err)
+	}
+	err := s.tx(ctx, func(t *sql.Tx) error {
+		_, err := t.ExecContext(ctx, `INSERT INTO sync_run_changes(run_id, count, body) VALUES (?,?,?)
+			ON CONFLICT(run_id) DO UPDATE SET count = excluded.count, body = excluded.body`, id, count, buf.Bytes())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save changes of run %d: %w", id, err)
+	}
+	return nil
+}
+
+// RunChanges returns the full change list stored for run id by SaveRunChanges (a JSON
+// array), or ErrNotFound when none was stored (the summary's plan is then complete).
+func (s *Store) RunChanges(ctx context.Context, id int64) (json.RawMessage, error) {
+	var body []byte
+	err := s.r.QueryRowContext(ctx, `SELECT body FROM sync_run_changes WHERE run_id = ?`, id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read changes of run %d: %w", id, err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("read changes of run %d: %w", id, err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("read changes of run %d: %w", id, err)
+	}
+	return raw, nil
+}
+
+// PruneRuns deletes the oldest finished runs (with their stages and change lists) until
+// the history takes at most maxBytes (summary, error, stage results and compressed change
+// list, as stored). The newest finished run and running runs are always kept. It returns
+// how many runs it deleted; maxBytes <= 0 keeps everything.
+func (s *Store) PruneRuns(ctx context.Context, maxBytes int64) (int64, error) {
+	if maxBytes <= 0 {
+		return 0, nil
+	}
+	var deleted int64
+	err := s.tx(ctx, func(t *sql.Tx) error {
+		rows, err := t.QueryContext(ctx, `SELECT r.id, length(r.summary) + length(r.error)
+			+ coalesce((SELECT sum(length(counts) + length(errors) + length(stage)) FROM sync_stage WHERE run_id = r.id), 0)
+			+ coalesce((SELECT length(body) FROM sync_run_changes WHERE run_id = r.id), 0)
+			FROM sync_run r WHERE r.status <> 'running' ORDER BY r.id DESC`)
+		if err != nil {
+			return err
+		}
+		var total int64
+		var cut int64 // delete finished runs with id <= cut
+		first := true
+		for rows.Next() {
+			var id, size int64
+			if err := rows.Scan(&id, &size); err != nil {
+				rows.Close()
+				return err
+			}
+			total += size
+			if total > maxBytes && !first {
+				cut = id
+				break
+			}
+			first = false
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || cut == 0 {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM sync_run_changes WHERE run_id IN (SELECT id FROM sync_run WHERE id <= ? AND status <> 'running')`,
+			`DELETE FROM sync_stage WHERE run_id IN (SELECT id FROM sync_run WHERE id <= ? AND status <> 'running')`,
+		} {
+			if _, err := t.ExecContext(ctx, q, cut); err != nil {
+				return err
+			}
+		}
+		res, err := t.ExecContext(ctx, `DELETE FROM sync_run WHERE id <= ? AND status <> 'running'`, cut)
+		if err != nil {
+			return err
+		}
+		deleted, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune runs: %w", err)
+	}
+	return deleted, nil
 }
 
 // MarkInterruptedRuns marks runs left "running" by a previous process as

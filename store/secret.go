@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"golang.org/x/crypto/argon2"
 )
 
 // Secret is a credential in clear text inside the process. It never prints,
@@ -46,17 +47,38 @@ const sealedPrefix = "gcm1:"
 // secretBox seals credentials with AES-256-GCM.
 type secretBox struct{ aead cipher.AEAD }
 
-func openSecretBox(dir, passphrase string) (*secretBox, error) {
-	var key []byte
-	if passphrase != "" {
-		sum := sha256.Sum256([]byte(passphrase))
-		key = sum[:]
-	} else {
-		var err error
-		if key, err = loadOrCreateKey(filepath.Join(dir, KeyFile)); err != nil {
-			return nil, err
-		}
+// MinPassphraseLength is the shortest PROXBOX_ENCRYPTION_KEY accepted.
+const MinPassphraseLength = 16
+
+// kdfParams are the argon2id parameters a passphrase is stretched with
+// (RFC 9106's second recommended option, with 2 lanes for a small host).
+// They are stored beside the salt, so changing the defaults later does not
+// orphan existing data. A variable so tests can make it cheap.
+var kdfDefaults = kdfParams{Alg: "argon2id", Time: 3, MemoryKiB: 64 * 1024, Threads: 2}
+
+type kdfParams struct {
+	Alg       string `json:"alg"`
+	Salt      []byte `json:"salt"`
+	Time      uint32 `json:"t"`
+	MemoryKiB uint32 `json:"m"`
+	Threads   uint8  `json:"p"`
+}
+
+func (p kdfParams) key(passphrase string) ([]byte, error) {
+	if p.Alg != "argon2id" || len(p.Salt) < 16 || p.Time == 0 || p.MemoryKiB < 8*1024 || p.Threads == 0 {
+		return nil, fmt.Errorf("encryption key: unsupported key derivation %q in the store", p.Alg)
 	}
+	return argon2.IDKey([]byte(passphrase), p.Salt, p.Time, p.MemoryKiB, p.Threads, 32), nil
+}
+
+// sha256Key is the derivation of proxbox before the KDF: one SHA-256 of the
+// passphrase. Only used to migrate data sealed with it.
+func sha256Key(passphrase string) []byte {
+	sum := sha256.Sum256([]byte(passphrase))
+	return sum[:]
+}
+
+func newSecretBox(key []byte) (*secretBox, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("encryption key: %w", err)

@@ -10,10 +10,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
@@ -33,6 +35,12 @@ type Store struct {
 
 	keyMu   sync.Mutex
 	keyMemo map[[32]byte]int64 // sha256(raw key) -> key id, for keys verified since the last key change
+	pepper  []byte             // HMAC-SHA256 key of the API key index
+	keyCost int
+	// bcryptCompares counts key comparisons (tests of the cost per request).
+	bcryptCompares atomic.Int64
+	// keyChanged is closed (and replaced) at every key change.
+	keyChanged chan struct{}
 
 	logCap int
 	path   string
@@ -47,6 +55,9 @@ type Options struct {
 	Logger *slog.Logger
 	// LogCapacity bounds the log ring (default 10000 entries).
 	LogCapacity int
+	// KeyCost is the bcrypt cost of new API key hashes (default 11; tests
+	// of other packages lower it to bcrypt.MinCost to run fast).
+	KeyCost int
 	// upTo stops migrations at this version (tests of upgrades). 0 = all.
 	upTo int
 }
@@ -59,10 +70,6 @@ const DBFile = "proxbox.db"
 func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	box, err := openSecretBox(dir, opt.EncryptionKey)
-	if err != nil {
-		return nil, err
 	}
 	logger := opt.Logger
 	if logger == nil {
@@ -83,7 +90,11 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, box: box, log: logger, keyMemo: map[[32]byte]int64{}, logCap: opt.LogCapacity, path: path}
+	s := &Store{w: w, r: r, log: logger, keyMemo: map[[32]byte]int64{}, logCap: opt.LogCapacity, path: path}
+	s.keyCost = opt.KeyCost
+	if s.keyCost <= 0 {
+		s.keyCost = keyCost
+	}
 	if s.logCap <= 0 {
 		s.logCap = 10000
 	}
@@ -91,9 +102,29 @@ func Open(ctx context.Context, dir string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	if opt.upTo > 0 && opt.upTo < metaVersion && opt.EncryptionKey != "" {
+		// A store as a binary from before store_meta left it: SHA-256 of the passphrase (upgrade tests).
+		s.box, err = newSecretBox(sha256Key(opt.EncryptionKey))
+	} else {
+		err = s.openBox(ctx, dir, opt.EncryptionKey)
+	}
+	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("restrict %s: %w", path, err)
+		return nil, err
+	}
+	if opt.upTo == 0 || opt.upTo >= metaVersion {
+		if err := s.loadPepper(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	// The WAL and SHM files hold database pages too: 0600 like the
+	// database, whatever the process umask (serve sets 077).
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && (p == path || !errors.Is(err, fs.ErrNotExist)) {
+			s.Close()
+			return nil, fmt.Errorf("restrict %s: %w", p, err)
+		}
 	}
 	return s, nil
 }

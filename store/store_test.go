@@ -124,7 +124,7 @@ func TestSecretsNeverOnDiskInClear(t *testing.T) {
 		}
 		s2.Close()
 		if key != "" {
-			s3 := open(t, dir, Options{EncryptionKey: "another"})
+			s3 := open(t, dir, Options{EncryptionKey: "another passphrase, wrong"})
 			if _, err := s3.ProxmoxEndpoint(ctx, pe.ID); err == nil || !strings.Contains(err.Error(), "wrong encryption key") {
 				t.Fatalf("wrong key not detected: %v", err)
 			}
@@ -487,5 +487,67 @@ func TestEndpointKeyStableAcrossRename(t *testing.T) {
 	got, err := s.ProxmoxEndpoint(ctx, b.ID)
 	if err != nil || got.Key != "alpha#2" {
 		t.Fatalf("read back: %q %v", got.Key, err)
+	}
+}
+
+func TestRunChangesAndHistoryCap(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), Options{})
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	if _, err := s.Run(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown run: %v", err)
+	}
+	big := json.RawMessage(`[` + strings.Repeat(`{"op":"create","model":"virtualization.virtualmachine"},`, 5000) + `{}]`)
+	var ids []int64
+	for i := range 6 {
+		id, err := s.StartRun(ctx, Run{StartedAt: t0, Trigger: "cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.AddStageResult(ctx, id, StageResult{Stage: "vms", StartedAt: t0, FinishedAt: t0, OK: true})
+		if err := s.FinishRun(ctx, id, t0, "ok", json.RawMessage(fmt.Sprintf(`{"ok":true,"n":%d,"pad":%q}`, i, strings.Repeat("x", 1000))), ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveRunChanges(ctx, id, 5001, big); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	got, err := s.RunChanges(ctx, ids[0])
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("changes read back: %d bytes, %v", len(got), err)
+	}
+	running, _ := s.StartRun(ctx, Run{StartedAt: t0, Trigger: "cli"})
+	// The runs are of one size: a cap of 2.5 runs keeps the newest two.
+	var size int64
+	s.r.QueryRowContext(ctx, `SELECT length(summary) + (SELECT length(body) FROM sync_run_changes WHERE run_id = ?) FROM sync_run WHERE id = ?`, ids[0], ids[0]).Scan(&size)
+	if size < 1000 || size > 5000 {
+		t.Fatalf("one run stores %d bytes: is the change list compressed?", size)
+	}
+	n, err := s.PruneRuns(ctx, size*5/2)
+	if err != nil || n != 4 {
+		t.Fatalf("pruned %d, %v; want 4", n, err)
+	}
+	for i, id := range ids {
+		_, err := s.Run(ctx, id)
+		_, cerr := s.RunChanges(ctx, id)
+		if kept := i >= 4; kept != (err == nil) || kept != (cerr == nil) {
+			t.Fatalf("run %d (#%d): run %v, changes %v; kept want %v", id, i, err, cerr, kept)
+		}
+	}
+	if r, err := s.Run(ctx, running); err != nil || r.Status != "running" {
+		t.Fatalf("running run: %+v %v", r, err)
+	}
+	var stages int
+	s.r.QueryRowContext(ctx, `SELECT count(*) FROM sync_stage`).Scan(&stages)
+	if stages != 2 {
+		t.Fatalf("%d stage rows left, want 2 (the kept runs')", stages)
+	}
+	// A cap below the newest run's size still keeps it.
+	if n, err := s.PruneRuns(ctx, 1); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	if _, err := s.Run(ctx, ids[5]); err != nil {
+		t.Fatalf("newest run pruned: %v", err)
 	}
 }

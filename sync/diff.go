@@ -48,9 +48,13 @@ type Change struct {
 }
 
 // Plan is the ordered list of changes of a run; unchanged objects are counted, not listed.
+// A stored plan may be bounded (Summary.Bounded): Changes then lists only some changes of
+// each model, Total counts them all and Omitted, per model, those left out.
 type Plan struct {
 	Changes   []Change       `json:"changes"`
 	Unchanged map[string]int `json:"unchanged"`
+	Total     int            `json:"total,omitempty"`
+	Omitted   map[string]int `json:"omitted,omitempty"`
 }
 
 // Print writes the plan for humans (--dry-run).

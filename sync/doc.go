@@ -29,6 +29,18 @@
 //   - VM disk: the sum of the virtual disks we write (MB); NetBox keeps it equal
 //     to that sum itself, so after creation the field is not diffed for guests
 //     with disks. Guests without parseable disks get maxdisk.
+//   - Sites and VLANs: an endpoint's nodes (devices) and guests (VMs) share
+//     one site (PROXBOX_SITE, else "Proxmox Default Site - <cluster>"); a VM's
+//     site is its node's site and is kept in sync. A VLAN tag of a guest NIC
+//     or a node VLAN interface becomes a VLAN (vid, "VLAN <vid>") of that
+//     site. NetBox refuses an untagged or tagged VLAN of another site than
+//     the interface's VM or device (VMInterface.clean, Interface.clean and the
+//     interface serializers; a global VLAN, site null, is always allowed), so
+//     a VM without a site could never carry a VLAN. The cluster stays
+//     unscoped (a scope would move every VM of it to one site and refuse VMs
+//     of other sites), and no VLAN group is created (a VLAN group scoped to
+//     the cluster gives VLANs without a site, which NetBox accepts too, but
+//     the site's VLANs are what node interfaces already use).
 //   - Shared dependency objects (cluster types, sites, manufacturer, device
 //     type, roles, platforms, VLANs, tags) are ensured, never rewritten.
 //   - Orphans (PROXBOX_ORPHANS): keep | mark (default: status offline, tag

@@ -19,6 +19,8 @@ type NetBox interface {
 	// client's job). The engine passes FreshRead contexts via Fresh.
 	List(ctx context.Context, model string, query url.Values) ([]map[string]any, error)
 	// Create, Update and Delete write in bulk; one result per input, in any order.
+	// A result's Object needs to carry only "id" and the fields its input set
+	// (the engine lays an update's reply over the object it had).
 	Create(ctx context.Context, model string, objs []map[string]any) []WriteResult
 	Update(ctx context.Context, model string, patches []map[string]any) []WriteResult
 	Delete(ctx context.Context, model string, ids []int64) []WriteResult
@@ -361,7 +363,7 @@ func (r *run) hasTag(slug string) bool {
 }
 
 var listFields = map[string]string{
-	ModelVM:          "id,name,status,cluster,device,role,platform,vcpus,memory,disk,description,tags,custom_fields,primary_ip4,primary_ip6",
+	ModelVM:          "id,name,status,site,cluster,device,role,platform,vcpus,memory,disk,description,tags,custom_fields,primary_ip4,primary_ip6",
 	ModelVMInterface: "id,name,enabled,mtu,mode,virtual_machine,untagged_vlan,primary_mac_address,tags",
 	ModelDisk:        "id,name,size,virtual_machine,tags",
 	ModelMAC:         "id,mac_address,assigned_object_type,assigned_object_id,tags",
@@ -1031,21 +1033,36 @@ func (r *run) update(ctx context.Context, model string, patches []map[string]any
 	if r.opt.DryRun {
 		out := make([]WriteResult, len(patches))
 		for i, p := range patches {
-			c := map[string]any{}
-			for k, v := range r.cur[model][mustID(p["id"])] {
-				c[k] = v
-			}
-			for k, v := range p {
-				c[k] = v
-			}
-			out[i] = WriteResult{Index: i, Object: c}
+			out[i] = WriteResult{Index: i, Object: overlay(r.cur[model][mustID(p["id"])], p)}
 		}
 		return out
 	}
+	var out []WriteResult
 	if model == ModelBackup {
-		return r.batched(ctx, len(patches), func(lo, hi int) []WriteResult { return r.e.NetBox.Update(ctx, model, patches[lo:hi]) })
+		out = r.batched(ctx, len(patches), func(lo, hi int) []WriteResult { return r.e.NetBox.Update(ctx, model, patches[lo:hi]) })
+	} else {
+		out = r.e.NetBox.Update(ctx, model, patches)
 	}
-	return r.e.NetBox.Update(ctx, model, patches)
+	// A reply may carry only the patched fields (netbox.Client decodes no more):
+	// the object now is the one we had with the reply's fields over it.
+	for i := range out {
+		if wr := &out[i]; wr.Err == nil && wr.Object != nil && wr.Index >= 0 && wr.Index < len(patches) {
+			wr.Object = overlay(r.cur[model][mustID(patches[wr.Index]["id"])], wr.Object)
+		}
+	}
+	return out
+}
+
+// overlay returns a copy of base with top's fields over it.
+func overlay(base, top map[string]any) map[string]any {
+	c := make(map[string]any, len(base)+len(top))
+	for k, v := range base {
+		c[k] = v
+	}
+	for k, v := range top {
+		c[k] = v
+	}
+	return c
 }
 
 func (r *run) delete(ctx context.Context, model string, ids []int64) []WriteResult {

@@ -59,8 +59,13 @@ type Summary struct {
 	Objects  map[string]*Counts `json:"objects"`
 	Errors   []string           `json:"errors"`
 	Warnings []string           `json:"warnings,omitempty"`
+	// ErrorsOmitted and WarningsOmitted count the messages a bounded summary
+	// (Bounded) leaves out of Errors and Warnings.
+	ErrorsOmitted   int `json:"errors_omitted,omitempty"`
+	WarningsOmitted int `json:"warnings_omitted,omitempty"`
 	// Plan lists every change (not the unchanged objects); filled on dry runs
-	// and always available to callers that want the detail.
+	// and always available to callers that want the detail. In a bounded
+	// summary it lists some changes per model (Plan.Total, Plan.Omitted).
 	Plan *Plan `json:"plan,omitempty"`
 }
 

@@ -315,6 +315,7 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 		o.Fields["memory"] = nil
 	}
 	o.Fields["description"] = "Synced from Proxmox node " + g.Node
+	o.ref("site", ModelSite, site) // its node's site: VLANs are per site (sync/doc.go)
 	o.ref("cluster", ModelCluster, cluster)
 	o.ref("device", ModelDevice, deviceKey(cluster, g.Node))
 	o.flag(&o.Optional, "device", "platform", "primary_ip4", "primary_ip6")

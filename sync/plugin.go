@@ -271,14 +271,8 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields["enabled"] = st.Enabled
 		o.Fields["port"] = optInt(c["port"])
 		o.Fields["max_protected_backups"] = optInt(c["max-protected-backups"])
-		switch v := strings.ToLower(c["is_mountpoint"]); v {
-		case "":
-			o.Fields["is_mountpoint"] = nil
-		case "0", "no", "false", "off":
-			o.Fields["is_mountpoint"] = false
-		default: // yes, 1, or a path
-			o.Fields["is_mountpoint"] = true
-		}
+		// The plugin stores PVE's value as text (yes, 1, or a path).
+		o.Fields["is_mountpoint"] = nilIfEmpty(truncate(strings.TrimSpace(c["is_mountpoint"]), 255))
 		o.Fields["raw_config"] = rawConfig(c, "digest")
 		o.Tags = []string{TagProxbox}
 		d.Add(o)
@@ -382,20 +376,21 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 	}
 
 	for _, j := range s.Replications {
+		// The plugin requires the VM and jobnum (not null): a job of a guest we do
+		// not sync, or without a job number, has no row.
+		vm, ok := vmFor(j.Guest, "")
+		if !ok || !j.HasJobNum {
+			continue
+		}
 		o := newObject(ModelReplication, replicationKey(label, j.ID), "replication "+j.ID, StageReplications)
 		o.Fields["endpoint"] = nilID(pc.endpoint)
 		o.Fields["replication_id"] = j.ID
-		if vm, ok := vmFor(j.Guest, ""); ok {
-			o.ref("virtual_machine", ModelVM, vm)
-			o.flag(&o.Optional, "virtual_machine")
-		} else {
-			o.Refs["virtual_machine"] = Ref{}
-		}
+		o.ref("virtual_machine", ModelVM, vm)
 		pluginNodeRef(o, "proxmox_node", label, j.Target)
 		o.Fields["guest"] = j.Guest
 		o.Fields["target"] = j.Target
 		o.Fields["job_type"] = "local"
-		o.Fields["schedule"] = nilIfEmpty(j.Schedule)
+		o.Fields["schedule"] = strings.TrimSpace(j.Schedule) // CharField blank, not null
 		o.Fields["rate"] = nil
 		if j.HasRate {
 			o.Fields["rate"] = j.Rate
@@ -403,10 +398,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields["comment"] = nilIfEmpty(j.Comment)
 		o.Fields["disable"] = j.Disabled
 		o.Fields["source"] = nilIfEmpty(j.Source)
-		o.Fields["jobnum"] = nil
-		if j.HasJobNum {
-			o.Fields["jobnum"] = j.JobNum
-		}
+		o.Fields["jobnum"] = j.JobNum
 		switch j.RemoveJob {
 		case "local", "full":
 			o.Fields["remove_job"] = j.RemoveJob
@@ -427,7 +419,9 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields["endpoint"] = pc.endpoint
 		o.Fields["job_id"] = j.ID
 		o.Fields["enabled"] = j.Enabled
-		o.Fields["schedule"] = nilIfEmpty(j.Schedule)
+		// schedule, comment, notes_template, fleecing and pbs_change_detection_mode
+		// are the plugin's blank-but-not-null text fields: "" when PVE has none.
+		o.Fields["schedule"] = strings.TrimSpace(j.Schedule)
 		o.Fields["next_run"] = utcTime(j.NextRun)
 		pluginNodeRef(o, "node", label, j.Node)
 		if j.Storage != "" {
@@ -441,16 +435,23 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 			sel[i] = v
 		}
 		o.Fields["selection"] = sel
-		o.Fields["comment"] = nilIfEmpty(j.Comment)
+		o.Fields["comment"] = strings.TrimSpace(j.Comment)
 		o.Fields["status"] = "active"
 		o.Fields["keep_last"], o.Fields["keep_daily"], o.Fields["keep_weekly"] = intPtr(j.KeepLast), intPtr(j.KeepDaily), intPtr(j.KeepWeekly)
 		o.Fields["keep_monthly"], o.Fields["keep_yearly"], o.Fields["keep_all"] = intPtr(j.KeepMonthly), intPtr(j.KeepYearly), boolPtr(j.KeepAll)
-		o.Fields["notes_template"] = nilIfEmpty(j.NotesTemplate)
+		o.Fields["notes_template"] = strings.TrimSpace(j.NotesTemplate)
 		o.Fields["bwlimit"], o.Fields["zstd"], o.Fields["io_workers"] = intPtr(j.BWLimit), intPtr(j.Zstd), intPtr(j.IOWorkers)
-		o.Fields["fleecing"] = boolPtr(j.Fleecing)
-		o.Fields["fleecing_storage"] = nilIfEmpty(j.FleecingStorage)
+		// fleecing is PVE's property string as the job has it ("enabled=1,storage=x");
+		// fleecing_storage is that storage's ProxmoxStorage row.
+		o.Fields["fleecing"] = truncate(strings.TrimSpace(j.Config["fleecing"]), 255)
+		if j.FleecingStorage != "" {
+			o.ref("fleecing_storage", ModelStorage, storageKey(label, j.FleecingStorage))
+			o.flag(&o.Optional, "fleecing_storage")
+		} else {
+			o.Refs["fleecing_storage"] = Ref{}
+		}
 		o.Fields["repeat_missed"] = boolPtr(j.RepeatMissed)
-		o.Fields["pbs_change_detection_mode"] = nilIfEmpty(j.PBSChangeDetectionMode)
+		o.Fields["pbs_change_detection_mode"] = truncate(strings.TrimSpace(j.PBSChangeDetectionMode), 50)
 		o.Fields["raw_config"] = rawConfig(j.Config, "digest")
 		o.Tags = []string{TagProxbox}
 		d.Add(o)

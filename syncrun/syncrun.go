@@ -24,6 +24,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/netbox"
@@ -99,7 +100,24 @@ type Config struct {
 	// reused snapshot's age whatever the gaps; default 10 minutes.
 	JobGap         time.Duration
 	SnapshotMaxAge time.Duration
+	// HistoryBytes caps the stored run history (summaries, stage results,
+	// change lists): after each run the oldest runs beyond it are deleted
+	// (store.PruneRuns). 0: DefaultHistoryBytes; negative: no cap.
+	HistoryBytes int64
+	// ChangesPerKind bounds the changes of one model a stored summary lists
+	// (the rest are stored apart, see store.RunChanges); 0:
+	// sync.StoredChangesPerModel.
+	ChangesPerKind int
+	// Egress checks every NetBox connection's address (nil: the default
+	// policy, PROXBOX_ALLOWED_TARGETS unset).
+	Egress *egress.Policy
 }
+
+// DefaultHistoryBytes is the default cap of the stored run history. A run
+// stores a bounded summary (sync.Summary.Bounded: counts, some changes per
+// kind, a few hundred KB at most) and, when that leaves changes out, the full
+// change list compressed (about 1 MB for a 10,000-guest first run).
+const DefaultHistoryBytes = 64 << 20
 
 // NetBoxTuning is the part of the NetBox client's configuration that comes
 // from the appliance's settings rather than from the endpoint.
@@ -137,8 +155,9 @@ type Runner struct {
 	running gosync.WaitGroup
 	// holder names this process in the store's sync leases, which keep a
 	// second process on the same data dir (a `sync --once` cron job beside
-	// `serve`) off the endpoints this one is syncing.
-	holder string
+	// `serve`) off the endpoints this one is syncing; with its host
+	// identity and pid, so a holder killed with -9 is detected at once.
+	holder store.LeaseHolder
 }
 
 // leaseTTL bounds a sync lease; a running sync renews it every third of it.
@@ -173,10 +192,10 @@ func New(cfg Config) *Runner {
 		snaps: map[int64]snapEntry{}, stateGen: map[*pbsync.State]uint64{}, stop: make(chan struct{}), holder: newHolder()}
 }
 
-func newHolder() string {
+func newHolder() store.LeaseHolder {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return fmt.Sprintf("pid-%d-%x", os.Getpid(), b)
+	return store.LeaseHolder{ID: fmt.Sprintf("pid-%d-%x", os.Getpid(), b), Host: hostIdentity(), PID: os.Getpid()}
 }
 
 // ErrClosed is returned for runs asked for after Close.
@@ -514,8 +533,12 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	if waited {
 		log.Info("sync waited for a concurrent run of the same endpoints")
 	}
-	release, err := rn.lease(ctx, p.targets, func() {
-		notify(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: "another proxbox process is syncing these endpoints; waiting for it to finish"})
+	release, err := rn.lease(ctx, p.targets, func(b store.LeaseHolder) {
+		who := "another proxbox process"
+		if b.PID > 0 {
+			who = fmt.Sprintf("another proxbox process (pid %d)", b.PID)
+		}
+		notify(pbsync.Event{Type: pbsync.EventWarning, Time: time.Now(), Message: who + " is syncing these endpoints; waiting for it to finish (at most " + leaseTTL.String() + " if it died elsewhere)"})
 	})
 	if err != nil {
 		rn.finish(run, nil, err, log)
@@ -760,14 +783,26 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 			errText = errText[:4000] + "…"
 		}
 	}
-	var raw json.RawMessage
+	var raw, changes json.RawMessage
+	nChanges := 0
 	if sum != nil {
+		// The stored summary is bounded; the full change list goes apart when
+		// the bound left changes out (sync.Summary.Bounded documents the shape).
+		perKind := rn.cfg.ChangesPerKind
+		if perKind <= 0 {
+			perKind = pbsync.StoredChangesPerModel
+		}
+		stored := sum.Bounded(perKind, pbsync.StoredMessages)
 		run.invMu.Lock()
 		raw, _ = json.Marshal(struct {
 			*pbsync.Summary
 			Inventory map[string]EndpointInventory `json:"inventory,omitempty"`
-		}{sum, run.inv})
+		}{stored, run.inv})
 		run.invMu.Unlock()
+		if stored.Plan != nil && len(stored.Plan.Omitted) > 0 {
+			nChanges = len(sum.Plan.Changes)
+			changes, _ = json.Marshal(sum.Plan.Changes)
+		}
 		if rn.cfg.Metrics != nil {
 			for typ, c := range sum.Objects {
 				for outcome, n := range map[string]int{"created": c.Created, "updated": c.Updated, "unchanged": c.Unchanged, "orphaned": c.Orphaned, "deleted": c.Deleted, "failed": c.Failed, "skipped": c.Skipped} {
@@ -782,6 +817,21 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 	defer cancel()
 	if err := rn.cfg.Store.FinishRun(ctx, run.ID, time.Now().UTC(), status, raw, errText); err != nil {
 		log.Warn("record run", "err", err)
+	}
+	if changes != nil {
+		if err := rn.cfg.Store.SaveRunChanges(ctx, run.ID, nChanges, changes); err != nil {
+			log.Warn("record run changes", "err", err)
+		}
+	}
+	if limit := rn.cfg.HistoryBytes; limit >= 0 {
+		if limit == 0 {
+			limit = DefaultHistoryBytes
+		}
+		if n, err := rn.cfg.Store.PruneRuns(ctx, limit); err != nil {
+			log.Warn("prune run history", "err", err)
+		} else if n > 0 {
+			log.Info("run history pruned", "runs_deleted", n, "cap_bytes", limit)
+		}
 	}
 	run.sum = sum
 	if ctxErr != nil {
@@ -803,9 +853,14 @@ func (rn *Runner) netboxClient(ep store.NetBoxEndpoint) (*netbox.Client, error) 
 	cfg.Cache = rn.cfg.Cache
 	cfg.Version = rn.cfg.Version
 	cfg.Logger = rn.log
+	pol := rn.cfg.Egress
+	if pol == nil {
+		pol = &egress.Policy{}
+	}
+	cfg.Egress = pol
 	base := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		// No proxy: the dialled address is the endpoint's own, checked by the egress policy.
+		DialContext:         pol.DialContext,
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
@@ -894,14 +949,15 @@ func FallbackToIP(cfg proxmox.Config, ep store.ProxmoxEndpoint) (proxmox.Config,
 // lease takes the store's sync leases of the endpoints, waiting (polling
 // each second) while another process holds one, and keeps them renewed until
 // the returned release is called.
-func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait func()) (release func(), err error) {
+func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait func(store.LeaseHolder)) (release func(), err error) {
 	ids := make([]int64, len(eps))
 	for i, e := range eps {
 		ids[i] = e.ID
 	}
 	waited := false
+	gone := holderGone(rn.holder)
 	for {
-		ok, err := rn.cfg.Store.AcquireLeases(ctx, rn.holder, ids, time.Now(), leaseTTL)
+		ok, blocker, err := rn.cfg.Store.AcquireLeasesAs(ctx, rn.holder, ids, time.Now(), leaseTTL, gone)
 		if err != nil {
 			return nil, err
 		}
@@ -910,7 +966,9 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 		}
 		if !waited {
 			waited = true
-			onWait()
+			rn.log.Info("waiting for another proxbox process that holds the sync lease of these endpoints", "endpoints", ids,
+				"holder_host", blocker.Host, "holder_pid", blocker.PID, "lease_ttl", leaseTTL)
+			onWait(blocker)
 		}
 		select {
 		case <-ctx.Done():
@@ -927,7 +985,7 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 			case <-done:
 				return
 			case <-t.C:
-				if _, err := rn.cfg.Store.AcquireLeases(context.Background(), rn.holder, ids, time.Now(), leaseTTL); err != nil {
+				if _, _, err := rn.cfg.Store.AcquireLeasesAs(context.Background(), rn.holder, ids, time.Now(), leaseTTL, nil); err != nil {
 					rn.log.Warn("renew sync lease", "err", err)
 				}
 			}
@@ -937,7 +995,7 @@ func (rn *Runner) lease(ctx context.Context, eps []store.ProxmoxEndpoint, onWait
 		close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := rn.cfg.Store.ReleaseLeases(ctx, rn.holder, ids); err != nil {
+		if err := rn.cfg.Store.ReleaseLeases(ctx, rn.holder.ID, ids); err != nil {
 			rn.log.Warn("release sync lease", "err", err)
 		}
 	}, nil

@@ -379,6 +379,70 @@ func TestTwoGuestsWithOneName(t *testing.T) {
 	}
 }
 
+// TestStoredRunIsBounded checks the stored record of a run: a summary listing at most
+// ChangesPerKind changes per model with the counts of those left out, the full change list
+// stored apart, and a history capped by size.
+func TestStoredRunIsBounded(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.runner.cfg.ChangesPerKind = 2
+	run, err := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := run.Result()
+	if err != nil || sum == nil || !sum.OK || sum.Plan == nil {
+		t.Fatalf("first run: %+v %v", sum, err)
+	}
+	rec, err := h.store.Run(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored pbsync.Summary
+	if err := json.Unmarshal(rec.Summary, &stored); err != nil || stored.Plan == nil {
+		t.Fatalf("stored summary: %v", err)
+	}
+	perModel := map[string]int{}
+	for _, c := range stored.Plan.Changes {
+		perModel[c.Model]++
+	}
+	omitted := 0
+	for m, n := range perModel {
+		if n > 2 {
+			t.Errorf("%d changes of %s stored, want at most 2", n, m)
+		}
+		omitted += stored.Plan.Omitted[m]
+	}
+	if stored.Plan.Total != len(sum.Plan.Changes) || len(stored.Plan.Changes)+omitted != stored.Plan.Total || omitted == 0 {
+		t.Fatalf("stored plan: %d listed, %d omitted, total %d; the run made %d changes",
+			len(stored.Plan.Changes), omitted, stored.Plan.Total, len(sum.Plan.Changes))
+	}
+	if stored.Objects["virtual_machines"] == nil || stored.Objects["virtual_machines"].Created != 10 {
+		t.Fatalf("stored counts: %+v", stored.Objects["virtual_machines"])
+	}
+	raw, err := h.store.RunChanges(ctx, run.ID)
+	var all []pbsync.Change
+	if err != nil || json.Unmarshal(raw, &all) != nil || len(all) != len(sum.Plan.Changes) {
+		t.Fatalf("full change list: %d changes, %v; want %d", len(all), err, len(sum.Plan.Changes))
+	}
+	// A steady run changes nothing: its summary is complete, no list is stored apart. A
+	// history cap of one byte keeps only the newest run.
+	h.runner.cfg.HistoryBytes = 1
+	run2, _ := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if _, err := run2.Result(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.RunChanges(ctx, run2.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("steady run's change list: %v, want none stored", err)
+	}
+	if _, err := h.store.Run(ctx, run.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the older run outlived the history cap: %v", err)
+	}
+	if _, err := h.store.RunChanges(ctx, run.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the older run's change list outlived it: %v", err)
+	}
+}
+
 // A stored endpoint keeps its NetBox identity (its key) across renames, and
 // a run over some endpoints never hands another stored endpoint's cluster to
 // one of them, even when both reach the same Proxmox (issue 12).

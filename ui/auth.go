@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
 )
 
@@ -18,15 +19,20 @@ func (h *Dashboard) setupPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, http.StatusOK, setupPage(h.pageCtx(r, h.tr(r, "setup.pageTitle"), ""), anonCSRF(w, r), ""))
+	h.render(w, r, http.StatusOK, setupPage(h.pageCtx(r, h.tr(r, "setup.pageTitle"), ""), anonCSRF(w, r), "", h.d.SetupCode != nil))
 }
 
 // setupPost creates the first admin key, signs the browser in with it and
 // shows it once. It refuses once any active key exists.
 func (h *Dashboard) setupPost(w http.ResponseWriter, r *http.Request) {
 	label := strings.TrimSpace(r.PostForm.Get("label"))
-	if label == "" || len(label) > 100 {
-		h.render(w, r, http.StatusUnprocessableEntity, setupPage(h.pageCtx(r, h.tr(r, "setup.pageTitle"), ""), anonCSRF(w, r), h.tr(r, "valid.label")))
+	if label == "" || len(label) > 100 || server.TextProblem(label, 100) != "" {
+		h.render(w, r, http.StatusUnprocessableEntity, setupPage(h.pageCtx(r, h.tr(r, "setup.pageTitle"), ""), anonCSRF(w, r), h.tr(r, "valid.label"), h.d.SetupCode != nil))
+		return
+	}
+	if h.d.SetupCode != nil && !h.d.SetupCode(r.PostForm.Get("setup_code")) {
+		h.log.Info("first-run setup refused: wrong setup code", "remote_addr", r.RemoteAddr)
+		h.render(w, r, http.StatusUnprocessableEntity, setupPage(h.pageCtx(r, h.tr(r, "setup.pageTitle"), ""), anonCSRF(w, r), h.tr(r, "valid.setupCode"), true))
 		return
 	}
 	raw, err := store.NewRawKey()

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -161,6 +162,8 @@ func (e fieldErrs) str(ctx context.Context, v map[string]string, k string, maxLe
 	}
 	if len(s) > maxLen {
 		e.add(k, msg(ctx, "valid.maxLen", maxLen))
+	} else if p := server.TextProblem(s, maxLen); p != "" {
+		e.add(k, p)
 	}
 	return s
 }
@@ -180,12 +183,12 @@ func (h *Dashboard) hosts(ctx context.Context, e fieldErrs, ip, domain string) {
 		return
 	}
 	if ip != "" {
-		if err := server.CheckTarget(ip, h.d.AllowedTargets); err != nil {
+		if err := server.CheckTarget(ctx, ip, h.d.AllowedTargets); err != nil {
 			e.add("ip_address", err.Error())
 		}
 	}
 	if domain != "" {
-		if err := server.CheckTarget(domain, h.d.AllowedTargets); err != nil {
+		if err := server.CheckTarget(ctx, domain, h.d.AllowedTargets); err != nil {
 			e.add("domain", err.Error())
 		}
 	}
@@ -263,7 +266,7 @@ func (h *Dashboard) readProxmox(r *http.Request, cur store.ProxmoxEndpoint) (sto
 	e.TimeoutSeconds = errs.integer(ctx, v, "timeout", 0, 3600)
 	e.MaxRetries = errs.integer(ctx, v, "max_retries", 0, 100)
 	b, err := strconv.ParseFloat(v["retry_backoff"], 64)
-	if err != nil || b < 0 || b > 600 {
+	if err != nil || math.IsNaN(b) || b < 0 || b > 600 {
 		errs.add("retry_backoff", msg(ctx, "valid.backoff"))
 	}
 	e.RetryBackoff = b

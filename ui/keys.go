@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
 )
 
@@ -30,7 +31,7 @@ func (h *Dashboard) renderKeys(w http.ResponseWriter, r *http.Request, status in
 
 func (h *Dashboard) keyCreate(w http.ResponseWriter, r *http.Request) {
 	label := strings.TrimSpace(r.PostForm.Get("label"))
-	if label == "" || len(label) > 100 {
+	if label == "" || len(label) > 100 || server.TextProblem(label, 100) != "" {
 		h.renderKeys(w, r, http.StatusUnprocessableEntity, h.tr(r, "valid.label"))
 		return
 	}

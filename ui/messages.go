@@ -76,6 +76,8 @@ var msgEN = map[string]string{
 	"setup.title":        "Welcome to proxbox",
 	"setup.intro":        "No API key exists yet. Create the first admin key: it signs you in here, and the NetBox plugin sends it with every request in the header",
 	"setup.label":        "Label",
+	"setup.code":         "Setup code",
+	"setup.codeHelp":     "Printed on the console (or the service journal) when proxbox started without a key.",
 	"setup.submit":       "Create the first key",
 	"newkey.title":       "Your new API key",
 	"newkey.once":        "Copy it now: it is shown only this once.",
@@ -344,6 +346,9 @@ var msgEN = map[string]string{
 	"tls.trustPythonA":        "The plugin calls the appliance with",
 	"tls.trustPythonB":        ", which reads its own bundle. Point it at a bundle that holds the system CAs and this root, in the environment of NetBox's services (e.g. a systemd drop-in for",
 	"tls.and":                 "and",
+	"tls.certifi":             "The plugin's storage-content view",
+	"tls.certifiA":            "Plugin v0.0.24 reads storage contents through its own HTTPS connection that trusts only the bundle of",
+	"tls.certifiB":            "(certifi's cacert.pem, or the system bundle with Debian's python3-requests) and ignores REQUESTS_CA_BUNDLE. Append this root to that bundle in NetBox's Python, again after every certifi upgrade, or serve a publicly trusted certificate instead (PROXBOX_TLS=acme, or files with one):",
 	"tls.namesWarning":        "Names incomplete",
 
 	// logs
@@ -373,6 +378,7 @@ var msgEN = map[string]string{
 	"valid.entries":      "must be a whole number >= 1",
 	"valid.bytes":        "must be a whole number of bytes >= 1024",
 	"valid.label":        "Give the key a label of 1 to 100 characters.",
+	"valid.setupCode":    "Wrong setup code: use the one printed on the console where proxbox started.",
 
 	// flash messages
 	"flash.endpointSaved":   "Endpoint %s saved.",
@@ -469,6 +475,8 @@ var msgPT = map[string]string{
 	"setup.title":        "Boas-vindas ao proxbox",
 	"setup.intro":        "Ainda não existe nenhuma chave de API. Crie a primeira chave de administrador: ela dá acesso a este painel, e o plugin do NetBox a envia em cada requisição no cabeçalho",
 	"setup.label":        "Rótulo",
+	"setup.code":         "Código de configuração",
+	"setup.codeHelp":     "Impresso no console (ou no journal do serviço) quando o proxbox iniciou sem chave.",
 	"setup.submit":       "Criar a primeira chave",
 	"newkey.title":       "Sua nova chave de API",
 	"newkey.once":        "Copie agora: ela só é exibida esta vez.",
@@ -737,6 +745,9 @@ var msgPT = map[string]string{
 	"tls.trustPythonA":        "O plugin chama o appliance com",
 	"tls.trustPythonB":        ", que lê o próprio pacote de CAs. Aponte-o para um pacote com as CAs do sistema e esta raiz, no ambiente dos serviços do NetBox (por exemplo, um drop-in do systemd para",
 	"tls.and":                 "e",
+	"tls.certifi":             "A visão de conteúdo de storage do plugin",
+	"tls.certifiA":            "O plugin v0.0.24 lê o conteúdo dos storages por uma conexão HTTPS própria que confia só no pacote de",
+	"tls.certifiB":            "(o cacert.pem do certifi, ou o pacote do sistema com o python3-requests do Debian) e ignora REQUESTS_CA_BUNDLE. Acrescente esta raiz a esse pacote no Python do NetBox, de novo após cada atualização do certifi, ou sirva um certificado publicamente confiável (PROXBOX_TLS=acme, ou files com um):",
 	"tls.namesWarning":        "Nomes incompletos",
 
 	// logs
@@ -766,6 +777,7 @@ var msgPT = map[string]string{
 	"valid.entries":      "deve ser um número inteiro >= 1",
 	"valid.bytes":        "deve ser um número inteiro de bytes >= 1024",
 	"valid.label":        "Dê à chave um rótulo de 1 a 100 caracteres.",
+	"valid.setupCode":    "Código de configuração errado: use o que foi impresso no console onde o proxbox iniciou.",
 
 	// flash messages
 	"flash.endpointSaved":   "Endpoint %s salvo.",

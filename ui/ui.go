@@ -122,9 +122,13 @@ type Deps struct {
 	NextSync func() time.Time
 	// AllowedTargets is PROXBOX_ALLOWED_TARGETS, for endpoint validation.
 	AllowedTargets []netip.Prefix
-	Logger         *slog.Logger
-	Version        string
-	Commit         string
+	// SetupCode, when set, checks (and consumes) the one-time code the
+	// first-run setup asks for; serve prints it on the console. Nil: the
+	// setup asks for no code.
+	SetupCode func(code string) bool
+	Logger    *slog.Logger
+	Version   string
+	Commit    string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }

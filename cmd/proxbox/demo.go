@@ -155,9 +155,7 @@ func demoSetup(ctx context.Context, st *store.Store, l *lab.Lab) (string, error)
 		if l.NetBox != nil {
 			// The plugin's own row for this endpoint, as a NetBox with netbox-proxbox
 			// installed holds it (backup routines and replications point at it).
-			if _, err := l.NetBox.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{
-				"name": "Lab " + p.Name, "ip_address": p.Host, "port": p.Port, "username": user, "verify_ssl": false,
-			}); err != nil {
+			if _, err := l.NetBox.SeedProxmoxEndpoint(ctx, "Lab "+p.Name, p.Host, p.Port, user); err != nil {
 				return "", fmt.Errorf("seed the lab NetBox: %w", err)
 			}
 		}

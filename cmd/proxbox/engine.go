@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/netbox"
 	"github.com/proxbox/proxbox/netbox/nbapi"
 	"github.com/proxbox/proxbox/proxmox"
@@ -183,6 +184,7 @@ func (d dashboardSyncer) Events(id int64) (<-chan ui.SyncEvent, func()) {
 type endpointTester struct {
 	pool    *proxmox.Pool
 	pveConf func(store.ProxmoxEndpoint) proxmox.Config
+	egress  *egress.Policy
 }
 
 func (t endpointTester) TestProxmox(ctx context.Context, e store.ProxmoxEndpoint) (string, error) {
@@ -196,6 +198,7 @@ func (t endpointTester) TestProxmox(ctx context.Context, e store.ProxmoxEndpoint
 func (t endpointTester) TestNetBox(ctx context.Context, e store.NetBoxEndpoint) (string, error) {
 	cfg := syncrun.NetBoxConfig(e)
 	cfg.MaxRetries = -1
+	cfg.Egress = t.egress
 	c, err := netbox.New(cfg)
 	if err != nil {
 		return "", err

@@ -37,6 +37,9 @@ var commands = map[string]command{
 var errUsage = errors.New("usage")
 
 func main() {
+	// Everything proxbox creates (the store and its WAL/SHM files, keys,
+	// certificates, logs) is for its own user only (issue 14).
+	restrictUmask()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

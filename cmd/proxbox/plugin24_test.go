@@ -278,12 +278,18 @@ func TestPluginV24Conformance(t *testing.T) {
 	}
 	names := []string{"Alpha", "Solo"}
 	backendID := map[string]int64{}
+	// A plugin row that has no Proxmox behind it takes pk 1, so the plugin's
+	// pks (2, 3) differ from proxbox's ids (1, 2): v0.0.24 sends proxbox's.
+	if _, err := l.NetBox.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{"name": "Retired", "ip_address": "192.0.2.1", "port": 8006, "username": "root@pam"}); err != nil {
+		t.Fatal(err)
+	}
+	pluginPK := func(i int) int { return i + 2 }
 	for i, info := range l.Info.PVE {
 		user, tok, _ := strings.Cut(info.TokenID, "!")
 		if _, err := l.NetBox.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{"name": names[i], "ip_address": info.Host, "port": info.Port, "username": user, "verify_ssl": false}); err != nil {
 			t.Fatal(err)
 		}
-		pushed := fmt.Sprintf("%s (nb:%d)", names[i], i+1)
+		pushed := fmt.Sprintf("%s (nb:%d)", names[i], pluginPK(i))
 		if code, b := p.do("POST", "proxmox/endpoints", map[string]any{"name": pushed, "ip_address": info.Host, "domain": nil, "port": info.Port,
 			"username": user, "password": nil, "verify_ssl": false, "token_name": tok, "token_value": info.TokenSecret,
 			"timeout": 30, "max_retries": 2, "retry_backoff": 1, "site": nil, "tenant": nil}); code >= 300 {
@@ -298,7 +304,7 @@ func TestPluginV24Conformance(t *testing.T) {
 	}
 	for _, e := range eps {
 		for i, n := range names {
-			if e["name"] == fmt.Sprintf("%s (nb:%d)", n, i+1) {
+			if e["name"] == fmt.Sprintf("%s (nb:%d)", n, pluginPK(i)) {
 				backendID[n] = int64(e["id"].(float64))
 			}
 		}
@@ -330,8 +336,8 @@ func TestPluginV24Conformance(t *testing.T) {
 			cname, _ := v24.cluster["name"].(string)
 			clusterName[n] = cname
 			// update_or_create(endpoint, name) of the cluster, then of each node.
-			rows, _ := l.NetBox.List("plugins/proxbox/proxmox-clusters", url.Values{"endpoint": {strconv.Itoa(i + 1)}, "name": {cname}})
-			fields := map[string]any{"endpoint": i + 1, "name": cname, "cluster_id": v24.cluster["id"], "mode": v24.mode,
+			rows, _ := l.NetBox.List("plugins/proxbox/proxmox-clusters", url.Values{"endpoint": {strconv.Itoa(pluginPK(i))}, "name": {cname}})
+			fields := map[string]any{"endpoint": pluginPK(i), "name": cname, "cluster_id": v24.cluster["id"], "mode": v24.mode,
 				"nodes_count": int(v24.cluster["nodes"].(float64)), "quorate": v24.cluster["quorate"].(float64) != 0}
 			var clusterID int64
 			if len(rows) == 0 {
@@ -352,8 +358,8 @@ func TestPluginV24Conformance(t *testing.T) {
 				if r["type"] != "node" {
 					continue
 				}
-				nf := map[string]any{"endpoint": i + 1, "name": r["name"], "proxmox_cluster": clusterID, "ip_address": r["ip"], "online": r["online"].(float64) != 0}
-				rows, _ := l.NetBox.List("plugins/proxbox/proxmox-nodes", url.Values{"endpoint": {strconv.Itoa(i + 1)}, "name": {r["name"].(string)}})
+				nf := map[string]any{"endpoint": pluginPK(i), "name": r["name"], "proxmox_cluster": clusterID, "ip_address": r["ip"], "online": r["online"].(float64) != 0}
+				rows, _ := l.NetBox.List("plugins/proxbox/proxmox-nodes", url.Values{"endpoint": {strconv.Itoa(pluginPK(i))}, "name": {r["name"].(string)}})
 				if len(rows) == 0 {
 					_, err = l.NetBox.Create(ctx, "plugins/proxbox/proxmox-nodes", nf)
 				} else {
@@ -524,6 +530,37 @@ func TestPluginV24Conformance(t *testing.T) {
 		dev, _ := n["netbox_device"].(map[string]any)
 		if dev == nil || dev["name"] != n["name"] || n["proxmox_cluster"] == nil {
 			t.Fatalf("node row %v: device %v, cluster %v", n["name"], dev, n["proxmox_cluster"])
+		}
+	}
+
+	// "Sync selected" on a VM of the standalone node: the batch resolves its
+	// endpoint as above and sends proxbox's id with the VM's coordinates; the
+	// VM "Sync now" button runs the per-VM stage paths.
+	var solo map[string]any
+	for _, vm := range vms {
+		cf, _ := vm["custom_fields"].(map[string]any)
+		if owner[int64(vm["cluster"].(map[string]any)["id"].(float64))] == int64(pluginPK(1)) && cf["proxmox_vm_type"] == "qemu" {
+			solo = vm
+			break
+		}
+	}
+	if solo == nil {
+		t.Fatal("no QEMU VM of the standalone node")
+	}
+	cf := solo["custom_fields"].(map[string]any)
+	q := fmt.Sprintf("sync/individual/vm?cluster_name=%s&node=%s&type=qemu&vmid=%v&proxmox_endpoint_ids=%d", clusterName["Solo"], cf["proxmox_node"], cf["proxmox_vm_id"], backendID["Solo"])
+	var ind map[string]any
+	code, b = p.do("GET", q, nil)
+	if json.Unmarshal(b, &ind); code != 200 || ind["action"] != "unchanged" || ind["error"] != nil {
+		t.Fatalf("sync selected: %d %s", code, b)
+	}
+	vmPK := int64(solo["id"].(float64))
+	for _, path := range []string{"virtualization/virtual-machines/%d/create/stream", "virtualization/virtual-machines/%d/virtual-disks/create/stream",
+		"virtualization/virtual-machines/%d/backups/create/stream", "virtualization/virtual-machines/%d/snapshots/create/stream"} {
+		code, body := p.do("GET", fmt.Sprintf(path, vmPK)+"?"+v24Query(backendID["Solo"])+fmt.Sprintf("&netbox_vm_ids=%d", vmPK), nil)
+		frames := parsePluginFrames(string(body))
+		if code != 200 || len(frames) == 0 || frames[len(frames)-1].event != "complete" || frames[len(frames)-1].data["ok"] != true {
+			t.Fatalf("sync now %s: %d %s", path, code, body)
 		}
 	}
 

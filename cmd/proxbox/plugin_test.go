@@ -196,6 +196,12 @@ func TestPluginConformance(t *testing.T) {
 	if code, b := p.do("POST", "auth/register-key", map[string]string{"api_key": p.key, "label": "netbox-proxbox-plugin"}); code != 201 {
 		t.Fatalf("register: %d %s", code, b)
 	}
+	// v0.0.12 reads the first non-empty of version, app_version, backend_version
+	// (services/openapi_schema.py@7608d58f), only as a cache key.
+	var ver map[string]any
+	if code, b := p.do("GET", "version", nil); json.Unmarshal(b, &ver) != nil || code != 200 || ver["version"] == "" || ver["version"] == nil {
+		t.Fatalf("version: %d %s", code, b)
+	}
 	// 2. Endpoint push, as views/backend_sync.py does it.
 	if code, b := p.do("GET", "netbox/endpoint", nil); code != 200 || strings.TrimSpace(string(b)) != "[]" {
 		t.Fatalf("netbox list: %d %s", code, b)
@@ -209,7 +215,7 @@ func TestPluginConformance(t *testing.T) {
 	user, tokName, _ := strings.Cut(pve.TokenID, "!")
 	// The plugin's own ProxmoxEndpoint row in NetBox, which the pushed endpoint mirrors
 	// (backup routines and replications point at it).
-	if _, err := l.NetBox.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{"name": "PVE", "ip_address": pve.Host, "port": pve.Port, "username": user, "verify_ssl": false}); err != nil {
+	if _, err := l.NetBox.SeedProxmoxEndpoint(ctx, "PVE", pve.Host, pve.Port, user); err != nil {
 		t.Fatal(err)
 	}
 	if code, b := p.do("GET", "proxmox/endpoints", nil); code != 200 || strings.TrimSpace(string(b)) != "[]" {

@@ -103,13 +103,14 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 
 	syncDefaults := syncDefaults(cfg)
 	pool := proxmox.NewPool()
+	pol := egressPolicy(cfg)
 	pveConf := func(ep store.ProxmoxEndpoint) proxmox.Config {
-		c := proxmoxConfig(ep, reg)
+		c := proxmoxConfig(ep, reg, pol)
 		c.Concurrency = cfg.ProxmoxFetch
 		return c
 	}
 	runner := syncrun.New(syncrun.Config{Store: st, Cache: cache, Metrics: reg, Logger: log, Defaults: syncDefaults,
-		Version: version, Proxmox: pool, PVEConf: pveConf, NetBox: netboxTuning(cfg)})
+		Version: version, Proxmox: pool, PVEConf: pveConf, NetBox: netboxTuning(cfg), Egress: pol})
 	defer func() {
 		// Runs in progress are cancelled and record their end before the store closes.
 		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -136,15 +137,18 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		sched = newSyncSchedule(time.Now(), cfg.SyncInterval)
 		nextSync = sched.Next
 	}
-	dash, err := ui.New(ui.Deps{Store: st, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log,
-		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf},
+	// The dashboard's first-run setup asks for a one-time code printed on
+	// the console (never logged), so reaching the port is not enough.
+	setup := server.NewSetupCode(logOut)
+	dash, err := ui.New(ui.Deps{Store: st, SetupCode: setup.Check, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log,
+		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf, egress: pol},
 		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit, NetBoxURL: netboxURL(st), NextSync: nextSync})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 
-	opts := server.Options{Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler(),
-		Proxmox: proxmoxReads{pool: pool, reg: reg}, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
+	opts := server.Options{SetupCode: setup, Config: cfg, Store: st, Logger: log, Build: build(), Logs: pipe, Cache: cache, CacheDefaults: cacheLimits, Metrics: reg.Handler(),
+		Proxmox: proxmoxReads{pool: pool, reg: reg, pol: pol}, Egress: pol, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
 	}
@@ -166,6 +170,9 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 			ln.Close()
 			return err
 		}
+	}
+	if n, err := st.ActiveKeyCount(ctx); err == nil && n == 0 {
+		setup.Announce()
 	}
 
 	var hs *http.Server

@@ -112,7 +112,12 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
 			return errUsage
 		}
-		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure)
+		cfg, err := config.Load(os.Getenv)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return errUsage
+		}
+		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -137,9 +142,10 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			return err
 		}
 		defer st.Close()
-		r := syncrun.New(syncrun.Config{Store: st, Logger: log, Defaults: opt, Version: version, NetBox: netboxTuning(cfg),
+		pol := egressPolicy(cfg)
+		r := syncrun.New(syncrun.Config{Store: st, Logger: log, Defaults: opt, Version: version, NetBox: netboxTuning(cfg), Egress: pol,
 			PVEConf: func(ep store.ProxmoxEndpoint) proxmox.Config {
-				c := proxmoxConfig(ep, nil)
+				c := proxmoxConfig(ep, nil, pol)
 				c.Concurrency = cfg.ProxmoxFetch
 				return c
 			}})
@@ -233,12 +239,16 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 	return out, weps, nil
 }
 
-func inlineNetBox(raw, token string, insecure bool) (*netbox.Client, error) {
+// inlineNetBox builds the client of --netbox-url with the configured tuning
+// (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY), as
+// the stored-endpoint path does.
+func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning) (*netbox.Client, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--netbox-url %q: want http(s)://host[:port]", raw)
 	}
-	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version}
+	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version,
+		Timeout: t.Timeout, MaxRetries: t.MaxRetries, RetryBase: t.RetryBase, BatchSize: t.BatchSize, Concurrency: t.Concurrency}
 	if strings.HasPrefix(token, "nbt_") {
 		key, secret, ok := strings.Cut(strings.TrimPrefix(token, "nbt_"), ".")
 		if !ok {

@@ -189,3 +189,43 @@ func TestSyncOnceEveryLabEndpoint(t *testing.T) {
 		t.Errorf("one name for %d urls: exit %d: %s", len(l.Info.PVE), code, out.String())
 	}
 }
+
+// TestSyncOnceInlineHonoursNetBoxTuning: the inline client takes
+// PROXBOX_NETBOX_BATCH_SIZE (and the other PROXBOX_NETBOX_* settings) from the
+// environment, as the stored-endpoint path does: with a batch of 1 every
+// created object is its own write request.
+func TestSyncOnceInlineHonoursNetBoxTuning(t *testing.T) {
+	writes := func(env map[string]string) (int, int) {
+		l := startLab(t)
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), inlineArgs(l, "--json", "--stage", "devices,vms"), &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
+		}
+		var sum struct {
+			NetBox  struct{ Writes int }      `json:"netbox"`
+			Objects map[string]map[string]int `json:"objects"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+			t.Fatal(err)
+		}
+		return sum.NetBox.Writes, sum.Objects["virtual_machines"]["created"]
+	}
+	def, vms := writes(nil)
+	one, vms1 := writes(map[string]string{"PROXBOX_NETBOX_BATCH_SIZE": "1", "PROXBOX_NETBOX_WRITE_CONCURRENCY": "1",
+		"PROXBOX_NETBOX_TIMEOUT": "30", "PROXBOX_NETBOX_MAX_RETRIES": "0"})
+	if vms != 10 || vms1 != 10 {
+		t.Fatalf("created %d and %d VMs, want 10", vms, vms1)
+	}
+	if one < def+9 {
+		t.Fatalf("batch size 1: %d writes, default: %d; the setting was not applied", one, def)
+	}
+	t.Setenv("PROXBOX_NETBOX_BATCH_SIZE", "x")
+	l := startLab(t)
+	var out bytes.Buffer
+	if code := run(context.Background(), inlineArgs(l), &out, &out); code != 2 {
+		t.Fatalf("bad PROXBOX_NETBOX_BATCH_SIZE: exit %d, want 2\n%s", code, out.String())
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/metrics"
 	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/proxmox"
@@ -23,7 +24,7 @@ import (
 // proxmoxConfig turns a stored endpoint into the adapter's configuration:
 // the domain when set, else the IP address; a token when both parts are
 // set, else the password.
-func proxmoxConfig(ep store.ProxmoxEndpoint, reg *metrics.Registry) proxmox.Config {
+func proxmoxConfig(ep store.ProxmoxEndpoint, reg *metrics.Registry, pol *egress.Policy) proxmox.Config {
 	host := ep.Domain
 	if host == "" {
 		host = ep.IPAddress
@@ -31,6 +32,7 @@ func proxmoxConfig(ep store.ProxmoxEndpoint, reg *metrics.Registry) proxmox.Conf
 	cfg := proxmox.Config{
 		BaseURL:   "https://" + net.JoinHostPort(host, strconv.Itoa(ep.Port)),
 		VerifySSL: ep.VerifySSL,
+		Egress:    pol,
 	}
 	if ep.TokenName != "" && ep.TokenValue.IsSet() {
 		id := ep.Username + "!" + ep.TokenName
@@ -57,10 +59,11 @@ func proxmoxConfig(ep store.ProxmoxEndpoint, reg *metrics.Registry) proxmox.Conf
 type proxmoxReads struct {
 	pool *proxmox.Pool
 	reg  *metrics.Registry
+	pol  *egress.Policy
 }
 
 func (p proxmoxReads) Get(ctx context.Context, ep store.ProxmoxEndpoint, path string, q url.Values) (json.RawMessage, error) {
-	cfg := proxmoxConfig(ep, p.reg)
+	cfg := proxmoxConfig(ep, p.reg, p.pol)
 	c, err := p.pool.Client(strconv.FormatInt(ep.ID, 10), cfg)
 	if err != nil {
 		return nil, err
@@ -75,6 +78,12 @@ func (p proxmoxReads) Get(ctx context.Context, ep store.ProxmoxEndpoint, path st
 		return fc.Raw(ctx, path, q)
 	}
 	return raw, err
+}
+
+// egressPolicy is the outbound target policy of every client the appliance
+// builds (PROXBOX_ALLOWED_TARGETS).
+func egressPolicy(cfg config.Config) *egress.Policy {
+	return &egress.Policy{Allowed: cfg.AllowedTargets}
 }
 
 // syncDefaults turns the configuration's sync settings into the engine's default options.
@@ -110,7 +119,7 @@ func cacheLimits(cfg config.Config) getcache.Limits {
 // Post sends a write to the endpoint (the server refuses writes unless
 // PROXBOX_PROXMOX_WRITES is on).
 func (p proxmoxReads) Post(ctx context.Context, ep store.ProxmoxEndpoint, path string, params url.Values) (json.RawMessage, error) {
-	c, err := p.pool.Client(strconv.FormatInt(ep.ID, 10), proxmoxConfig(ep, p.reg))
+	c, err := p.pool.Client(strconv.FormatInt(ep.ID, 10), proxmoxConfig(ep, p.reg, p.pol))
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func TestProxmoxConfigFromStoredEndpoint(t *testing.T) {
 		{store.ProxmoxEndpoint{IPAddress: "10.0.0.10", Port: 8006, Username: "root@pam", Password: "pw", TokenName: "half"}, "https://10.0.0.10:8006", "", "root@pam", false},
 	}
 	for _, tc := range cases {
-		c := proxmoxConfig(tc.ep, nil)
+		c := proxmoxConfig(tc.ep, nil, nil)
 		if c.BaseURL != tc.url || c.TokenID != tc.tokenID || c.Username != tc.user || c.VerifySSL != tc.verify {
 			t.Errorf("%+v: got %s %q %q %v", tc.ep, c.BaseURL, c.TokenID, c.Username, c.VerifySSL)
 		}

@@ -173,3 +173,31 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 // ResetStats zeroes the counters (also POST /_lab/stats/reset). Objects keep their
 // per-object change counts.
 func (s *Server) ResetStats() { s.stats.reset(); s.ResetRequestLog() }
+
+// SeedProxmoxEndpoint creates the plugin's ProxmoxEndpoint row for a Proxmox endpoint at
+// host:port as a user of netbox-proxbox 0.0.24 does: its ip_address is an IPAddress object
+// (host/32, or /128; reused when it exists) and mode is required ("cluster"). It returns the
+// row's id.
+func (s *Server) SeedProxmoxEndpoint(ctx context.Context, name, host string, port int, username string) (int64, error) {
+	addr := host + "/32"
+	if strings.Contains(host, ":") {
+		addr = host + "/128"
+	}
+	var ipID any
+	if rows, err := s.List("ipam.ipaddress", url.Values{"address": {addr}}); err == nil && len(rows) > 0 {
+		ipID = rows[0]["id"]
+	} else {
+		v, err := s.Create(ctx, "ipam.ipaddress", map[string]any{"address": addr, "status": "active"})
+		if err != nil {
+			return 0, fmt.Errorf("seed endpoint address %s: %w", addr, err)
+		}
+		ipID = v.(map[string]any)["id"]
+	}
+	v, err := s.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{
+		"name": name, "ip_address": ipID, "port": port, "mode": "cluster", "username": username, "verify_ssl": false})
+	if err != nil {
+		return 0, fmt.Errorf("seed Proxmox endpoint %s: %w", name, err)
+	}
+	id, _ := v.(map[string]any)["id"].(float64)
+	return int64(id), nil
+}

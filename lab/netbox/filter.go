@@ -18,7 +18,44 @@ var lookups = []string{"__n", "__ic", "__nic", "__ie", "__nie", "__isw", "__nisw
 type pred func(o *object) bool
 
 // filterRows returns the rows of m matching q (NetBox B.6 item 6). Unknown parameters are ignored.
+// The caller holds s.mu (read or write) and must not modify the result. The last result per
+// model is kept until the next write to the store, so reading a list page by page filters the
+// table once, not once per page (a 100,000-row table read in pages of 1,000 would otherwise be
+// scanned 100 times).
 func (s *store) filterRows(m *model, q url.Values) ([]*object, errMap) {
+	f := url.Values{}
+	for k, v := range q {
+		if !shapingParams[k] {
+			f[k] = v
+		}
+	}
+	key := f.Encode()
+	gen := s.gen.Load()
+	s.cacheMu.Lock()
+	c, ok := s.filterCache[m.key]
+	s.cacheMu.Unlock()
+	if ok && c.gen == gen && c.query == key {
+		return c.rows, nil
+	}
+	rows, errs := s.scanRows(m, f)
+	if errs == nil {
+		s.cacheMu.Lock()
+		s.filterCache[m.key] = filterResult{gen: gen, query: key, rows: rows}
+		s.cacheMu.Unlock()
+	}
+	return rows, errs
+}
+
+// filterResult is the last filterRows result of one model, valid while the store's write
+// generation is gen.
+type filterResult struct {
+	gen   uint64
+	query string
+	rows  []*object
+}
+
+// scanRows filters m's table with q.
+func (s *store) scanRows(m *model, q url.Values) ([]*object, errMap) {
 	var preds []pred
 	errs := errMap{}
 	var known map[string]bool

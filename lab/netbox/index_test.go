@@ -84,3 +84,59 @@ func TestIndexesFollowWrites(t *testing.T) {
 		checkIndexes(t, h.srv.st, s.name)
 	}
 }
+
+// TestListFilterCacheFollowsWrites: pages of one filtered list share one filtering, and any
+// write (or rolled-back write) between two pages is seen by the next one.
+func TestListFilterCacheFollowsWrites(t *testing.T) {
+	h := newHarness(t, Options{})
+	_, c1, c2 := h.base()
+	for i := range 3 {
+		h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": fmt.Sprint("a", i), "cluster": c1})
+	}
+	h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "b", "cluster": c2})
+	page := func(offset int) (int, []string) {
+		t.Helper()
+		code, v := h.do("GET", fmt.Sprintf("/api/virtualization/virtual-machines/?cluster_id=%d&limit=2&offset=%d&brief=1", c1, offset), nil)
+		if code != 200 {
+			t.Fatalf("list: %d %v", code, v)
+		}
+		m := v.(map[string]any)
+		var names []string
+		for _, r := range m["results"].([]any) {
+			names = append(names, r.(map[string]any)["name"].(string))
+		}
+		return int(m["count"].(float64)), names
+	}
+	steps := []struct {
+		name   string
+		write  func()
+		offset int
+		count  int
+		names  string
+	}{
+		{"first page", nil, 0, 3, "[a0 a1]"},
+		{"second page", nil, 2, 3, "[a2]"},
+		{"a create in the cluster", func() {
+			h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "a3", "cluster": c1})
+		}, 2, 4, "[a2 a3]"},
+		{"a rolled-back bulk create", func() {
+			if code, _ := h.do("POST", "/api/virtualization/virtual-machines/", []any{map[string]any{"name": "a4", "cluster": c1}, map[string]any{"cluster": c1}}); code != 400 {
+				t.Fatalf("bad bulk create: %d", code)
+			}
+		}, 2, 4, "[a2 a3]"},
+		{"a move to the other cluster", func() {
+			id := idOf(h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "a5", "cluster": c1}))
+			if code, v := h.do("PATCH", fmt.Sprintf("/api/virtualization/virtual-machines/%d/", id), map[string]any{"cluster": c2}); code != 200 {
+				t.Fatalf("move: %d %v", code, v)
+			}
+		}, 0, 4, "[a0 a1]"},
+	}
+	for _, s := range steps {
+		if s.write != nil {
+			s.write()
+		}
+		if n, names := page(s.offset); n != s.count || fmt.Sprint(names) != s.names {
+			t.Fatalf("%s: count %d names %v, want %d %s", s.name, n, names, s.count, s.names)
+		}
+	}
+}

@@ -20,6 +20,7 @@ const (
 	kGFKType             // "app.model" of a generic foreign key (assigned_object_type)
 	kGFKID               // id of a generic foreign key (assigned_object_id)
 	kStrList             // list of strings (custom field object_types)
+	kFKList              // many-to-many: list of ids of ref, rendered as brief objects (tagged_vlans)
 )
 
 // onDelete is what happens to a row whose FK points at a deleted row.
@@ -172,7 +173,10 @@ func str(n string, maxLen int) field { return field{name: n, kind: kStr, maxLen:
 func reqStr(n string, maxLen int) field {
 	return field{name: n, kind: kStr, maxLen: maxLen, required: true}
 }
-func nstr(n string) field            { return field{name: n, kind: kStr, nullable: true} }
+func nstr(n string) field { return field{name: n, kind: kStr, nullable: true} }
+func nstrL(n string, maxLen int) field {
+	return field{name: n, kind: kStr, nullable: true, maxLen: maxLen}
+}
 func intf(n string) field            { return field{name: n, kind: kInt, nullable: true} }
 func boolf(n string, def bool) field { return field{name: n, kind: kBool, def: def} }
 func fk(n, ref string, del onDelete) field {
@@ -191,8 +195,9 @@ func ch(n string, cs []choice, def string) field {
 func nch(n string, cs []choice) field {
 	return field{name: n, kind: kChoice, choices: cs, nullable: true}
 }
-func jsonf(n string) field { return field{name: n, kind: kJSON, nullable: true} }
-func timef(n string) field { return field{name: n, kind: kTime, nullable: true} }
+func m2m(n, ref string) field { return field{name: n, kind: kFKList, ref: ref, def: []int64{}} }
+func jsonf(n string) field    { return field{name: n, kind: kJSON, nullable: true} }
+func timef(n string) field    { return field{name: n, kind: kTime, nullable: true} }
 
 var (
 	descr    = str("description", 200)
@@ -271,7 +276,7 @@ func buildModels() []*model {
 				{name: "type", kind: kChoice, choices: ifType, required: true}, boolf("enabled", true),
 				fk("parent", "dcim.interface", delSetNull), fk("bridge", "dcim.interface", delSetNull), fk("lag", "dcim.interface", delSetNull),
 				intf("mtu"), fk("primary_mac_address", "dcim.macaddress", delSetNull), boolf("mgmt_only", false), descr,
-				nch("mode", ifMode), fk("untagged_vlan", "ipam.vlan", delSetNull)},
+				nch("mode", ifMode), fk("untagged_vlan", "ipam.vlan", delSetNull), m2m("tagged_vlans", "ipam.vlan")},
 			brief: []string{"device", "name", "description"}, uniques: []unique{togetherUnique("device", "name")},
 			zeros: []string{"count_fhrp_groups"}, falses: []string{"_occupied", "connected_endpoints_reachable"},
 			counts: []count{{"count_ipaddresses", "ipam.ipaddress", "@dcim.interface"}}},
@@ -313,7 +318,7 @@ func buildModels() []*model {
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade), reqStr("name", 64), boolf("enabled", true),
 				fk("parent", "virtualization.vminterface", delSetNull), fk("bridge", "virtualization.vminterface", delSetNull), intf("mtu"),
 				fk("primary_mac_address", "dcim.macaddress", delSetNull), descr, nch("mode", ifMode), fk("untagged_vlan", "ipam.vlan", delSetNull),
-				fk("vrf", "", delSetNull)},
+				m2m("tagged_vlans", "ipam.vlan"), fk("vrf", "", delSetNull)},
 			brief: []string{"virtual_machine", "name", "description"}, uniques: []unique{togetherUnique("virtual_machine", "name")},
 			zeros:  []string{"count_fhrp_groups"},
 			counts: []count{{"count_ipaddresses", "ipam.ipaddress", "@virtualization.vminterface"}}},
@@ -367,9 +372,10 @@ func buildModels() []*model {
 
 		// netbox-proxbox plugin models (shared/spec/plugin-client-contract.md 4.1-4.3).
 		{key: "netbox_proxbox.proxmoxendpoint", path: "plugins/proxbox/endpoints/proxmox", class: "ProxmoxEndpoint", verbose: "Proxmox endpoint", plugin: true,
-			fields: []field{reqStr("name", 255), nstr("ip_address"), str("domain", 255), {name: "port", kind: kInt, def: int64(8006)},
-				ch("mode", endpointMode, "undefined"), str("version", 20), str("repoid", 16), str("username", 255),
-				{name: "password", kind: kStr, def: "", secret: true}, str("token_name", 255), boolf("verify_ssl", true)},
+			fields: []field{{name: "name", kind: kStr, nullable: true, maxLen: 255, def: "Proxmox Endpoint"},
+				fk("ip_address", "ipam.ipaddress", delProtect), nstr("domain"), {name: "port", kind: kInt, def: int64(8006)},
+				{name: "mode", kind: kChoice, choices: endpointMode, required: true}, nstrL("version", 20), nstrL("repoid", 16), str("username", 255),
+				{name: "password", kind: kStr, nullable: true, def: "", secret: true}, str("token_name", 255), boolf("verify_ssl", true)},
 			brief: []string{"name"}, uniques: []unique{fieldUnique("name")}},
 		// ProxmoxCluster and ProxmoxNode as the plugin's models and serializers define them
 		// (models/proxmox_cluster.py, proxmox_node.py, api/serializers/cluster.py@fed47142):
@@ -384,7 +390,7 @@ func buildModels() []*model {
 		{key: "netbox_proxbox.proxmoxnode", path: "plugins/proxbox/proxmox-nodes", class: "ProxmoxNode", verbose: "Proxmox node", plugin: true,
 			fields: []field{reqFK("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), fk("proxmox_cluster", "netbox_proxbox.proxmoxcluster", delSetNull),
 				fk("netbox_device", "dcim.device", delSetNull), reqStr("name", 255), intf("node_id"),
-				{name: "ip_address", kind: kStr, required: true, maxLen: 39}, boolf("online", false), boolf("local", false),
+				{name: "ip_address", kind: kStr, required: true}, boolf("online", false), boolf("local", false),
 				{name: "cpu_usage", kind: kFloat, nullable: true}, intf("max_cpu"), intf("memory_usage"), intf("max_memory"),
 				str("ssl_fingerprint", 255), str("support_level", 100), str("location", 255),
 				fk("default_role_qemu", "dcim.devicerole", delSetNull), fk("default_role_lxc", "dcim.devicerole", delSetNull)},
@@ -393,54 +399,54 @@ func buildModels() []*model {
 				{"memory_usage_percent", func(v map[string]any) any { return percent(v["memory_usage"], v["max_memory"]) }}},
 			brief: []string{"name", "online"}, uniques: []unique{togetherUnique("endpoint", "name")}},
 		{key: "netbox_proxbox.proxmoxstorage", path: "plugins/proxbox/storage", class: "ProxmoxStorage", verbose: "Proxmox storage", plugin: true,
-			fields: []field{reqFK("cluster", "virtualization.cluster", delCascade), reqStr("name", 255), str("storage_type", 255),
-				str("content", 255), str("path", 1024), str("nodes", 1024), boolf("shared", false), boolf("enabled", true),
-				str("server", 255), intf("port"), str("username", 255), str("export", 255), str("share", 255), str("pool", 255),
-				str("monhost", 255), str("namespace", 255), str("datastore", 255), str("subdir", 255), str("mountpoint", 255),
-				{name: "is_mountpoint", kind: kBool, nullable: true}, str("preallocation", 32), str("format", 32),
-				str("prune_backups", 255), intf("max_protected_backups"), jsonf("raw_config")},
+			fields: []field{reqFK("cluster", "virtualization.cluster", delCascade), reqStr("name", 255), nstrL("storage_type", 100),
+				nstrL("content", 255), nstrL("path", 255), nstr("nodes"), boolf("shared", false), boolf("enabled", true),
+				nstrL("server", 255), intf("port"), nstrL("username", 255), nstrL("export", 255), nstrL("share", 255), nstrL("pool", 255),
+				nstrL("monhost", 512), nstrL("namespace", 255), nstrL("datastore", 255), nstrL("subdir", 255), nstrL("mountpoint", 255),
+				nstrL("is_mountpoint", 255), nstrL("preallocation", 50), nstrL("format", 100),
+				nstrL("prune_backups", 512), intf("max_protected_backups"), jsonf("raw_config")},
 			brief: []string{"name"}, uniques: []unique{togetherUnique("cluster", "name")}, upsert: []string{"cluster", "name"}},
 		{key: "netbox_proxbox.vmbackup", path: "plugins/proxbox/backups", class: "VMBackup", verbose: "VM backup", plugin: true,
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade),
-				fk("proxmox_storage", "netbox_proxbox.proxmoxstorage", delSetNull), nstr("storage"),
+				fk("proxmox_storage", "netbox_proxbox.proxmoxstorage", delSetNull), nstrL("storage", 255),
 				ch("subtype", backupSubtype, "undefined"), ch("format", backupFormat, "undefined"), timef("creation_time"),
-				intf("size"), intf("used"), nstr("notes"), nstr("volume_id"), intf("vmid"), str("encrypted", 255),
-				nstr("verification_state"), nstr("verification_upid")},
+				intf("size"), intf("used"), nstr("notes"), nstrL("volume_id", 255), intf("vmid"), str("encrypted", 255),
+				nstrL("verification_state", 255), nstrL("verification_upid", 255)},
 			brief:   []string{"volume_id"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["volume_id"].(string); return s },
 			uniques: []unique{togetherUnique("storage", "virtual_machine", "subtype", "format", "volume_id", "vmid")}},
 		{key: "netbox_proxbox.vmsnapshot", path: "plugins/proxbox/snapshots", class: "VMSnapshot", verbose: "VM snapshot", plugin: true,
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade),
-				fk("proxmox_storage", "netbox_proxbox.proxmoxstorage", delSetNull), reqStr("name", 255), str("description", 1024),
-				{name: "vmid", kind: kInt, required: true}, reqStr("node", 255), timef("snaptime"), nstr("parent"),
+				fk("proxmox_storage", "netbox_proxbox.proxmoxstorage", delSetNull), reqStr("name", 255), nstr("description"),
+				{name: "vmid", kind: kInt, required: true}, reqStr("node", 255), timef("snaptime"), nstrL("parent", 255),
 				ch("subtype", snapSubtype, "qemu"), ch("status", activeStale, "active")},
 			brief: []string{"name"}, uniques: []unique{togetherUnique("vmid", "name", "node")}},
 		{key: "netbox_proxbox.vmtaskhistory", path: "plugins/proxbox/task-history", class: "VMTaskHistory", verbose: "VM task history", plugin: true,
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade),
 				{name: "vm_type", kind: kStr, maxLen: 16, def: "qemu"}, reqStr("upid", 255), reqStr("node", 255), intf("pid"),
-				intf("pstart"), str("task_id", 255), reqStr("task_type", 255), reqStr("username", 255),
-				{name: "start_time", kind: kTime, required: true}, timef("end_time"), reqStr("description", 1024),
-				reqStr("status", 255), nstr("task_state"), nstr("exitstatus")},
+				intf("pstart"), nstrL("task_id", 255), reqStr("task_type", 255), reqStr("username", 255),
+				{name: "start_time", kind: kTime, required: true}, timef("end_time"), reqStr("description", 0),
+				reqStr("status", 0), nstrL("task_state", 255), nstr("exitstatus")},
 			brief:   []string{"upid"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["upid"].(string); return s },
 			uniques: []unique{fieldUnique("upid")}, upsert: []string{"upid"}},
 		{key: "netbox_proxbox.replication", path: "plugins/proxbox/replications", class: "Replication", verbose: "replication", plugin: true,
 			fields: []field{fk("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), reqStr("replication_id", 255),
-				fk("virtual_machine", "virtualization.virtualmachine", delSetNull), fk("proxmox_node", "netbox_proxbox.proxmoxnode", delSetNull),
-				{name: "guest", kind: kInt, required: true}, reqStr("target", 255), ch("job_type", replJobType, "local"), nstr("schedule"),
-				{name: "rate", kind: kFloat, nullable: true}, nstr("comment"), boolf("disable", false), nstr("source"), intf("jobnum"),
+				reqFK("virtual_machine", "virtualization.virtualmachine", delCascade), fk("proxmox_node", "netbox_proxbox.proxmoxnode", delSetNull),
+				{name: "guest", kind: kInt, required: true}, reqStr("target", 255), ch("job_type", replJobType, "local"), str("schedule", 128),
+				{name: "rate", kind: kFloat, nullable: true}, nstr("comment"), boolf("disable", false), nstrL("source", 255), {name: "jobnum", kind: kInt, required: true},
 				nch("remove_job", replRemoveJob), ch("status", activeStale, "active"), jsonf("raw_config")},
 			brief:   []string{"replication_id"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["replication_id"].(string); return s },
 			uniques: []unique{togetherUnique("endpoint", "replication_id")}},
 		{key: "netbox_proxbox.backuproutine", path: "plugins/proxbox/backup-routines", class: "BackupRoutine", verbose: "backup routine", plugin: true,
 			fields: []field{reqFK("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), reqStr("job_id", 255), boolf("enabled", true),
-				nstr("schedule"), timef("next_run"), fk("node", "netbox_proxbox.proxmoxnode", delSetNull),
-				fk("storage", "netbox_proxbox.proxmoxstorage", delSetNull), jsonf("selection"), nstr("comment"),
+				str("schedule", 255), timef("next_run"), fk("node", "netbox_proxbox.proxmoxnode", delSetNull),
+				fk("storage", "netbox_proxbox.proxmoxstorage", delSetNull), jsonf("selection"), str("comment", 0),
 				ch("status", activeStale, "active"), intf("keep_last"), intf("keep_daily"), intf("keep_weekly"), intf("keep_monthly"),
-				intf("keep_yearly"), {name: "keep_all", kind: kBool, nullable: true}, nstr("notes_template"), intf("bwlimit"), intf("zstd"),
-				intf("io_workers"), {name: "fleecing", kind: kBool, nullable: true}, nstr("fleecing_storage"),
-				{name: "repeat_missed", kind: kBool, nullable: true}, nstr("pbs_change_detection_mode"), jsonf("raw_config")},
+				intf("keep_yearly"), {name: "keep_all", kind: kBool, nullable: true}, str("notes_template", 0), intf("bwlimit"), intf("zstd"),
+				intf("io_workers"), str("fleecing", 255), fk("fleecing_storage", "netbox_proxbox.proxmoxstorage", delSetNull),
+				{name: "repeat_missed", kind: kBool, nullable: true}, str("pbs_change_detection_mode", 50), jsonf("raw_config")},
 			brief:   []string{"job_id"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["job_id"].(string); return s },
 			uniques: []unique{togetherUnique("endpoint", "job_id")}},
@@ -448,12 +454,12 @@ func buildModels() []*model {
 			fields: []field{boolf("use_guest_agent_interface_name", true), {name: "proxbox_fetch_max_concurrency", kind: kInt, def: int64(8)},
 				boolf("ignore_ipv6_link_local_addresses", true), {name: "primary_ip_preference", kind: kStr, def: "ipv4"},
 				{name: "netbox_max_concurrent", kind: kInt, def: int64(4)}, {name: "netbox_max_retries", kind: kInt, def: int64(3)},
-				{name: "netbox_retry_delay", kind: kFloat, def: 1.0}, {name: "netbox_get_cache_ttl", kind: kInt, def: int64(60)},
+				{name: "netbox_retry_delay", kind: kFloat, def: 1.0}, {name: "netbox_get_cache_ttl", kind: kFloat, def: 60.0},
 				{name: "bulk_batch_size", kind: kInt, def: int64(50)}, {name: "bulk_batch_delay_ms", kind: kInt, def: int64(0)},
 				{name: "vm_sync_max_concurrency", kind: kInt, def: int64(4)}, {name: "custom_fields_request_delay", kind: kFloat, def: 0.0},
-				str("backend_log_file_path", 1024), boolf("ssrf_protection_enabled", true), boolf("allow_private_ips", true),
+				str("backend_log_file_path", 255), boolf("ssrf_protection_enabled", true), boolf("allow_private_ips", true),
 				str("additional_allowed_ip_ranges", 0), str("explicitly_blocked_ip_ranges", 0),
-				{name: "encryption_key", kind: kStr, def: "", secret: true}}, // write-only since 6fb46b03
+				{name: "encryption_key", kind: kStr, maxLen: 255, def: "", secret: true}}, // write-only since 6fb46b03
 			display: func(_ *store, _ map[string]any) string { return "Proxbox plugin settings" }},
 	}
 	for _, m := range ms {

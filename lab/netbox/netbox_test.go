@@ -73,6 +73,9 @@ func (h *harness) doAuth(method, path string, body any, auth string) (int, any) 
 	if len(raw) == 0 {
 		return resp.StatusCode, nil
 	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		return resp.StatusCode, string(raw) // Django's HTML error page
+	}
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		h.t.Fatalf("%s %s: reply is not JSON: %v: %s", method, path, err, raw)
@@ -166,13 +169,14 @@ func TestStatusAndPluginSwitch(t *testing.T) {
 			t.Fatalf("disabled=%v but plugins=%v", disabled, st["plugins"])
 		}
 		for _, p := range []string{"storage", "backups", "snapshots", "task-history", "replications", "backup-routines", "settings"} {
-			code, _ := h.do("GET", "/api/plugins/proxbox/"+p+"/", nil)
+			code, v := h.do("GET", "/api/plugins/proxbox/"+p+"/", nil)
 			want := 200
 			if disabled {
 				want = 404
 			}
-			if code != want {
-				t.Fatalf("disabled=%v %s: %d, want %d", disabled, p, code, want)
+			body, _ := v.(string)
+			if code != want || disabled != strings.Contains(body, "<title>Page Not Found | NetBox</title>") {
+				t.Fatalf("disabled=%v %s: %d %v, want %d (HTML page without the plugin)", disabled, p, code, v, want)
 			}
 		}
 	}
@@ -641,12 +645,25 @@ func TestPluginModels(t *testing.T) {
 	if idOf(t1) != idOf(t2) || t2["status"] != "failed" {
 		t.Fatalf("task upsert %v %v", t1, t2)
 	}
-	ep := idOf(h.mustCreate("/api/plugins/proxbox/endpoints/proxmox/", map[string]any{"name": "pve", "password": "secret"}))
+	// mode is required; ip_address is an IPAddress, never a bare string (0.0.24).
+	code, v = h.do("POST", "/api/plugins/proxbox/endpoints/proxmox/", map[string]any{"name": "pve", "ip_address": "10.0.0.1", "port": 8006})
+	if code != 400 || errField(v, "mode") != "This field is required." ||
+		errField(v, "ip_address") != "Related objects must be referenced by numeric ID or by dictionary of attributes. Received an unrecognized value: 10.0.0.1" {
+		t.Fatalf("endpoint without mode, bare address: %d %v", code, v)
+	}
+	ep := idOf(h.mustCreate("/api/plugins/proxbox/endpoints/proxmox/", map[string]any{"name": "pve", "password": "secret", "mode": "cluster"}))
 	if got, _ := h.srv.Get("netbox_proxbox.proxmoxendpoint", ep); got["password"] != nil {
 		t.Fatal("password rendered")
 	}
-	h.mustCreate("/api/plugins/proxbox/replications/", map[string]any{"endpoint": ep, "replication_id": "100-0", "guest": 100, "target": "pve02", "virtual_machine": vm})
-	h.mustCreate("/api/plugins/proxbox/backup-routines/", map[string]any{"endpoint": ep, "job_id": "backup-1", "selection": []any{"100"}})
+	h.mustCreate("/api/plugins/proxbox/replications/", map[string]any{"endpoint": ep, "replication_id": "100-0", "guest": 100, "target": "pve02", "virtual_machine": vm, "jobnum": 0})
+	h.mustCreate("/api/plugins/proxbox/backup-routines/", map[string]any{"endpoint": ep, "job_id": "backup-1", "selection": []any{"100"},
+		"fleecing": "enabled=1,storage=local", "fleecing_storage": idOf(st), "comment": "", "schedule": "daily"})
+	for _, f := range []string{"notes_template", "fleecing", "pbs_change_detection_mode", "schedule", "comment"} {
+		code, v = h.do("POST", "/api/plugins/proxbox/backup-routines/", map[string]any{"endpoint": ep, "job_id": "backup-3", f: nil})
+		if code != 400 || errField(v, f) != "This field may not be null." {
+			t.Errorf("backup routine %s null: %d %v", f, code, v)
+		}
+	}
 	code, v = h.do("POST", "/api/plugins/proxbox/backup-routines/", map[string]any{"job_id": "backup-2"})
 	if code != 400 || errField(v, "endpoint") != "This field is required." {
 		t.Fatalf("routine endpoint required: %d %v", code, v)
@@ -927,5 +944,62 @@ func TestFiltersOutsideTheFilterSetAreIgnored(t *testing.T) {
 		if code != 200 || v.(map[string]any)["count"].(float64) != want {
 			t.Errorf("%s: %d %v, want count %v", query, code, v.(map[string]any)["count"], want)
 		}
+	}
+}
+
+// TestVLANMustBelongToTheInterfaceSite: NetBox refuses an untagged or tagged VLAN of another
+// site than the interface's VM or device (VMInterface.clean, Interface.clean, the interface
+// serializers); a global VLAN (no site) and a VLAN of the parent's own site are accepted.
+func TestVLANMustBelongToTheInterfaceSite(t *testing.T) {
+	h := newHarness(t, Options{})
+	_, c1, _ := h.base()
+	s1 := idOf(h.mustCreate("/api/dcim/sites/", map[string]any{"name": "s1", "slug": "s1"}))
+	s2 := idOf(h.mustCreate("/api/dcim/sites/", map[string]any{"name": "s2", "slug": "s2"}))
+	own := idOf(h.mustCreate("/api/ipam/vlans/", map[string]any{"vid": 10, "name": "VLAN 10", "site": s1}))
+	other := idOf(h.mustCreate("/api/ipam/vlans/", map[string]any{"vid": 20, "name": "VLAN 20", "site": s2}))
+	global := idOf(h.mustCreate("/api/ipam/vlans/", map[string]any{"vid": 30, "name": "VLAN 30"}))
+	noSite := idOf(h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "nosite", "cluster": c1}))
+	inSite := idOf(h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "insite", "cluster": c1, "site": s1}))
+	mfr := idOf(h.mustCreate("/api/dcim/manufacturers/", map[string]any{"name": "m", "slug": "m"}))
+	dt := idOf(h.mustCreate("/api/dcim/device-types/", map[string]any{"model": "d", "slug": "d", "manufacturer": mfr}))
+	role := idOf(h.mustCreate("/api/dcim/device-roles/", map[string]any{"name": "r", "slug": "r"}))
+	dev := idOf(h.mustCreate("/api/dcim/devices/", map[string]any{"name": "n1", "site": s1, "device_type": dt, "role": role}))
+	cases := []struct {
+		name, path string
+		body       map[string]any
+		field, msg string
+	}{
+		{"VM without site, site VLAN", "/api/virtualization/interfaces/", map[string]any{"virtual_machine": noSite, "name": "a", "mode": "access", "untagged_vlan": own},
+			"untagged_vlan", "The untagged VLAN (VLAN 10 (10)) must belong to the same site as the interface's parent virtual machine, or it must be global."},
+		{"VM without site, global VLAN", "/api/virtualization/interfaces/", map[string]any{"virtual_machine": noSite, "name": "b", "mode": "access", "untagged_vlan": global}, "", ""},
+		{"VM in site, own VLAN", "/api/virtualization/interfaces/", map[string]any{"virtual_machine": inSite, "name": "a", "mode": "access", "untagged_vlan": own}, "", ""},
+		{"VM in site, other site's VLAN", "/api/virtualization/interfaces/", map[string]any{"virtual_machine": inSite, "name": "b", "mode": "access", "untagged_vlan": other},
+			"untagged_vlan", "The untagged VLAN (VLAN 20 (20)) must belong to the same site as the interface's parent virtual machine, or it must be global."},
+		{"VM tagged, other site's VLAN", "/api/virtualization/interfaces/", map[string]any{"virtual_machine": inSite, "name": "c", "mode": "tagged", "tagged_vlans": []any{own, other}},
+			"tagged_vlans", "VLAN VLAN 20 (20) must belong to the same site as the interface's parent virtual machine, or it must be global."},
+		{"VM tagged, own and global", "/api/virtualization/interfaces/", map[string]any{"virtual_machine": inSite, "name": "d", "mode": "tagged", "tagged_vlans": []any{own, global}}, "", ""},
+		{"device, other site's VLAN", "/api/dcim/interfaces/", map[string]any{"device": dev, "name": "e", "type": "virtual", "mode": "access", "untagged_vlan": other},
+			"untagged_vlan", "The untagged VLAN (VLAN 20 (20)) must belong to the same site as the interface's parent device, or it must be global."},
+		{"device tagged, other site's VLAN", "/api/dcim/interfaces/", map[string]any{"device": dev, "name": "f", "type": "virtual", "mode": "tagged", "tagged_vlans": []any{other}},
+			"tagged_vlans", "VLAN VLAN 20 (20) must belong to the same site as the interface's parent device, or it must be global."},
+		{"device, own VLAN", "/api/dcim/interfaces/", map[string]any{"device": dev, "name": "g", "type": "virtual", "mode": "access", "untagged_vlan": own}, "", ""},
+	}
+	for _, tc := range cases {
+		code, v := h.do("POST", tc.path, tc.body)
+		if tc.field == "" {
+			if code != 201 {
+				t.Errorf("%s: %d %v, want 201", tc.name, code, v)
+			}
+			continue
+		}
+		if code != 400 || errField(v, tc.field) != tc.msg {
+			t.Errorf("%s: %d %v, want 400 %s: %s", tc.name, code, v, tc.field, tc.msg)
+		}
+	}
+	// The tagged VLANs come back as brief VLANs.
+	_, v := h.do("GET", "/api/virtualization/interfaces/?name=d", nil)
+	res := v.(map[string]any)["results"].([]any)
+	if tv := res[0].(map[string]any)["tagged_vlans"].([]any); len(tv) != 2 || tv[0].(map[string]any)["vid"].(float64) != 10 {
+		t.Fatalf("tagged_vlans rendered as %v", tv)
 	}
 }

@@ -185,7 +185,7 @@ func outNames(m *model) []string {
 		names = append(names, "config_context", "primary_ip")
 	}
 	if m.key == "dcim.interface" || m.key == "virtualization.vminterface" {
-		names = append(names, "mac_address", "tagged_vlans")
+		names = append(names, "mac_address")
 	}
 	if m.key == "dcim.interface" {
 		names = append(names, "link_peers", "connected_endpoints")
@@ -336,7 +336,7 @@ func (rc *rctx) writeField(w *jw, m *model, o *object, n string) {
 			w.raw("null")
 			return
 		}
-	case "tagged_vlans", "link_peers", "nat_outside":
+	case "link_peers", "nat_outside":
 		w.key(n)
 		w.raw("[]")
 		return
@@ -363,6 +363,21 @@ func (rc *rctx) writeField(w *jw, m *model, o *object, n string) {
 				return
 			}
 			rc.writeBrief(w, f.ref, id)
+		case kFKList:
+			ids, _ := v.([]int64)
+			w.raw("[")
+			n := 0
+			for _, id := range ids {
+				if rc.s.get(f.ref, id) == nil {
+					continue // deleted: NetBox drops the m2m row with it
+				}
+				if n > 0 {
+					w.raw(",")
+				}
+				rc.writeBrief(w, f.ref, id)
+				n++
+			}
+			w.raw("]")
 		case kChoice:
 			s, ok := v.(string)
 			if !ok {

@@ -117,7 +117,7 @@ func (s *store) schemaErrors(m *model, item map[string]any, partial bool, errs e
 			// Not modelled here: DRF ignores unknown fields, and we do not store it.
 			continue
 		}
-		if f.kind == kFK || f.kind == kGFKID || f.kind == kGFKType || f.kind == kJSON || f.kind == kStrList {
+		if f.kind == kFK || f.kind == kGFKID || f.kind == kGFKType || f.kind == kJSON || f.kind == kStrList || f.kind == kFKList {
 			continue
 		}
 		switch se.SchemaField {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -163,7 +164,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		writeJSON(w, http.StatusNotFound, []byte(`{"detail":"Not found."}`))
+		// No API view (an unknown model, or the plugin's paths without the plugin): Django's
+		// URL resolver answers with NetBox's HTML 404 page, whatever Accept says.
+		writeNotFoundPage(w, s.opts.Version)
 		return
 	}
 	if aerr := s.authenticate(r); aerr != nil {
@@ -186,6 +189,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, status, body)
+}
+
+// notFoundPage is the gist of NetBox 4.5's 404 page (templates/404.html).
+const notFoundPage = `<!DOCTYPE html>
+<html lang="en" data-netbox-url-name="" data-netbox-version="%s">
+<head><meta charset="UTF-8"><title>Page Not Found | NetBox</title></head>
+<body><div class="page"><h1>Page Not Found</h1><p>The requested page does not exist.</p></div></body>
+</html>
+`
+
+func writeNotFoundPage(w http.ResponseWriter, version string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", "en")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = fmt.Fprintf(w, notFoundPage, html.EscapeString(version))
 }
 
 // route resolves an /api/ path to a model and optional id. pattern names it for stats.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,10 +38,16 @@ type store struct {
 	now    func() time.Time
 	// enforceGlobalUnique mirrors NetBox's ENFORCE_GLOBAL_UNIQUE for IP addresses.
 	enforceGlobalUnique bool
+	// gen counts row changes (writes and rollbacks); filterCache holds the last list filter
+	// result per model, valid for one gen (filterRows).
+	gen         atomic.Uint64
+	cacheMu     sync.Mutex
+	filterCache map[string]filterResult
 }
 
 func newStore(now func() time.Time) *store {
-	s := &store{byKey: map[string]*model{}, byPath: map[string]*model{}, tables: map[string]*table{}, now: now}
+	s := &store{byKey: map[string]*model{}, byPath: map[string]*model{}, tables: map[string]*table{}, now: now,
+		filterCache: map[string]filterResult{}}
 	s.models = buildModels()
 	for _, m := range s.models {
 		s.byKey[m.key] = m
@@ -82,6 +89,7 @@ type writeStat struct {
 func (t *tx) put(tb *table, o *object) {
 	prev := tb.rows[o.id]
 	t.undo = append(t.undo, undo{t: tb, id: o.id, prev: prev})
+	t.s.gen.Add(1)
 	if prev == nil && o.id >= tb.nextID {
 		tb.nextID = o.id + 1
 	}
@@ -94,10 +102,12 @@ func (t *tx) remove(tb *table, id int64) {
 		return
 	}
 	t.undo = append(t.undo, undo{t: tb, id: id, prev: prev})
+	t.s.gen.Add(1)
 	tb.unset(id)
 }
 
 func (t *tx) rollback() {
+	t.s.gen.Add(1)
 	for i := len(t.undo) - 1; i >= 0; i-- {
 		u := t.undo[i]
 		if u.prev == nil {

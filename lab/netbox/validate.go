@@ -206,6 +206,8 @@ func (s *store) convert(f *field, raw any) (any, string) {
 			return nil, fmt.Sprintf("Invalid content type: %v", raw)
 		}
 		return v, ""
+	case kFKList:
+		return s.convertIDs(f.ref, raw)
 	case kStrList:
 		list, ok := raw.([]any)
 		if !ok {
@@ -302,7 +304,12 @@ func (s *store) resolveFK(ref string, raw any) (any, string) {
 	}
 	n, ok := toInt(raw)
 	if !ok {
-		return nil, fmt.Sprintf("Related objects must be referenced by numeric ID or by dictionary of attributes. Received an unrecognized value: %v", pyRepr(raw))
+		// NetBox formats the value with str(), not repr(): a string comes without quotes.
+		shown := pyRepr(raw)
+		if str, ok := raw.(string); ok {
+			shown = str
+		}
+		return nil, fmt.Sprintf("Related objects must be referenced by numeric ID or by dictionary of attributes. Received an unrecognized value: %s", shown)
 	}
 	if tb.rows[n] == nil {
 		return nil, fmt.Sprintf("Related object not found using the provided numeric ID: %d", n)
@@ -311,14 +318,17 @@ func (s *store) resolveFK(ref string, raw any) (any, string) {
 }
 
 // convertTags accepts tag ids or nested tag dicts, as NetBox's NestedTagSerializer does.
-func (s *store) convertTags(raw any) ([]int64, string) {
+func (s *store) convertTags(raw any) ([]int64, string) { return s.convertIDs("extras.tag", raw) }
+
+// convertIDs reads a many-to-many list of ref: ids or attribute dicts.
+func (s *store) convertIDs(ref string, raw any) ([]int64, string) {
 	list, ok := raw.([]any)
 	if !ok {
 		return nil, fmt.Sprintf(`Expected a list of items but got type "%s".`, pyType(raw))
 	}
 	ids := make([]int64, 0, len(list))
 	for _, x := range list {
-		v, msg := s.resolveFK("extras.tag", x)
+		v, msg := s.resolveFK(ref, x)
 		if msg != "" {
 			return nil, msg
 		}
@@ -539,6 +549,10 @@ func (s *store) clean(m *model, vals map[string]any, old *object, errs errMap) {
 		s.checkPrimaryIPs(vals, old, "virtualization.vminterface", "virtual_machine", "VM", errs)
 	case "dcim.device":
 		s.checkPrimaryIPs(vals, old, "dcim.interface", "device", "device", errs)
+	case "virtualization.vminterface":
+		s.checkVLANSites(vals, "virtualization.virtualmachine", "virtual_machine", "virtual machine", errs)
+	case "dcim.interface":
+		s.checkVLANSites(vals, "dcim.device", "device", "device", errs)
 	case "ipam.ipaddress":
 		s.cleanIP(vals, old, errs)
 	case "ipam.prefix":
@@ -557,6 +571,44 @@ func (s *store) clean(m *model, vals map[string]any, old *object, errs errMap) {
 		vals["mac_address"] = mac
 	}
 }
+
+// checkVLANSites: an interface's untagged and tagged VLANs must belong to the site of its VM
+// or device, or be global (site null): VMInterface.clean / Interface.clean for the untagged
+// VLAN, the interface serializers' validate() for tagged ones, with NetBox 4.5's wording.
+func (s *store) checkVLANSites(vals map[string]any, parentKey, parentField, what string, errs errMap) {
+	pid, _ := vals[parentField].(int64)
+	parent := s.get(parentKey, pid)
+	if parent == nil {
+		return
+	}
+	var site any = parent.v["site"]
+	if _, ok := site.(int64); !ok {
+		site = nil
+	}
+	foreign := func(vid int64) (*object, bool) {
+		v := s.get("ipam.vlan", vid)
+		if v == nil {
+			return nil, false
+		}
+		vs, ok := v.v["site"].(int64)
+		return v, ok && vs != site
+	}
+	for _, vid := range tagged(vals["tagged_vlans"]) {
+		if v, bad := foreign(vid); bad {
+			errs.add("tagged_vlans", fmt.Sprintf("VLAN %s must belong to the same site as the interface's parent %s, or it must be global.",
+				s.display("ipam.vlan", v.id), what))
+			return
+		}
+	}
+	if vid, ok := vals["untagged_vlan"].(int64); ok {
+		if v, bad := foreign(vid); bad {
+			errs.add("untagged_vlan", fmt.Sprintf("The untagged VLAN (%s) must belong to the same site as the interface's parent %s, or it must be global.",
+				s.display("ipam.vlan", v.id), what))
+		}
+	}
+}
+
+func tagged(v any) []int64 { ids, _ := v.([]int64); return ids }
 
 func (s *store) display(key string, id int64) string {
 	o := s.get(key, id)

@@ -181,7 +181,12 @@ func TestLabelChangeAdoptsCluster(t *testing.T) {
 	mustOK(t, h.sync(pbsync.Options{}))
 	vms := len(h.list(pbsync.ModelVM, nil))
 	h.tg = []pbsync.Target{inlineTarget(t, 1, urls[0], "", read), inlineTarget(t, 2, urls[1], "", read)}
-	s := h.sync(pbsync.Options{})
+	// A dry run plans the adoption and writes nothing.
+	var s *pbsync.Summary
+	if n := writes(h, func() { s = h.sync(pbsync.Options{DryRun: true}) }); n != 0 || !s.OK || !planAdopts(s) {
+		t.Fatalf("dry run: %d writes, errors %v, adoption planned %v", n, s.Errors, planAdopts(s))
+	}
+	s = h.sync(pbsync.Options{})
 	mustOK(t, s)
 	cls := clusterByLabel(h)
 	if len(cls) != 2 || cls["127.0.0.1"] != 0 {
@@ -209,6 +214,15 @@ func TestLabelChangeAdoptsCluster(t *testing.T) {
 	}
 }
 
+func planAdopts(s *pbsync.Summary) bool {
+	for _, c := range s.Plan.Changes {
+		if c.Model == pbsync.ModelCluster && strings.HasPrefix(c.Reason, "adopted") {
+			return true
+		}
+	}
+	return false
+}
+
 // Convergence as a property: labs of several endpoints (PVE clusters and a
 // standalone node on one host, vmids and guest names that repeat across
 // endpoints, templates, guests without agent), some named and some not,
@@ -234,6 +248,20 @@ func convergeLab(t *testing.T, seed int64, scale int) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 12))
 	h := newHarnessWith(t, nblab.Options{}, proxmox.FullReadOptions)
 	urls := serve(t, pves...)
+	// Guest names repeat across endpoints: the first guest of every other
+	// endpoint is renamed after the first endpoint's (vmids repeat anyway:
+	// every generated endpoint numbers its guests from 101).
+	snap0, err := inlineTarget(t, 1, urls[0], "", proxmox.DefaultReadOptions()).Read(context.Background())
+	if err != nil || len(snap0.Guests) == 0 {
+		t.Fatalf("read the first endpoint: %v", err)
+	}
+	for _, p := range pves[1:] {
+		for vmid := 100; vmid < 200; vmid++ {
+			if p.RenameGuest(vmid, snap0.Guests[0].Name) == nil {
+				break
+			}
+		}
+	}
 	var snaps []*inventory.Snapshot
 	for i, u := range urls {
 		name := ""
@@ -247,6 +275,19 @@ func convergeLab(t *testing.T, seed int64, scale int) {
 			t.Fatal(err)
 		}
 		snaps = append(snaps, snap)
+	}
+	// The lab has what makes endpoints collide: vmids and guest names that
+	// repeat across endpoints (and templates, guests without agent, a
+	// standalone node: the generator's).
+	vmids, names := map[int]int{}, map[string]int{}
+	for _, snap := range snaps {
+		for _, g := range snap.Guests {
+			vmids[g.VMID]++
+			names[g.Name]++
+		}
+	}
+	if len(snaps) > 1 && (len(vmids) == countGuests(snaps) || len(names) == countGuests(snaps)) {
+		t.Fatalf("no vmid or no name repeats across the %d endpoints", len(snaps))
 	}
 	opt := pbsync.Options{BackupBatchDelay: -1, BackupBatchSize: 200}
 	first := h.sync(opt)
@@ -283,4 +324,12 @@ func convergeLab(t *testing.T, seed int64, scale int) {
 	if len(vms) != guests {
 		t.Errorf("%d VMs in NetBox, %d guests in Proxmox", len(vms), guests)
 	}
+}
+
+func countGuests(snaps []*inventory.Snapshot) int {
+	n := 0
+	for _, s := range snaps {
+		n += len(s.Guests)
+	}
+	return n
 }

@@ -31,13 +31,11 @@ func newFullHarness(t testing.TB, nbOpts nblab.Options, pves ...*pvelab.Server) 
 func pluginEndpoint(t testing.TB, h *harness, i int) int64 {
 	t.Helper()
 	u, _ := url.Parse(h.tg[i].Endpoint.Host)
-	o, err := h.nb.Create(context.Background(), "netbox_proxbox.proxmoxendpoint", map[string]any{
-		"name": "pve " + h.tg[i].Endpoint.Name, "ip_address": u.Hostname() + "/32", "port": portOf(u)})
+	id, err := h.nb.SeedProxmoxEndpoint(context.Background(), "pve "+h.tg[i].Endpoint.Name, u.Hostname(), int(portOf(u)), "root@pam")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := o.(map[string]any)
-	return mustInt(m["id"])
+	return id
 }
 
 func portOf(u *url.URL) int64 {
