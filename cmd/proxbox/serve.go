@@ -142,7 +142,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	setup := server.NewSetupCode(logOut)
 	dash, err := ui.New(ui.Deps{Store: st, SetupCode: setup.Check, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log,
 		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf, egress: pol},
-		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit, NetBoxURL: netboxURL(st), NextSync: nextSync})
+		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit, NetBoxURL: netboxURL(st), NextSync: nextSync, Watch: dashboardWatch(watcher)})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
@@ -291,5 +291,26 @@ func netboxURL(st *store.Store) func(context.Context) string {
 			return ""
 		}
 		return syncrun.NetBoxConfig(eps[0]).URL
+	}
+}
+
+// dashboardWatch maps the watch's status for the dashboard (nil: the watch is off).
+func dashboardWatch(w *watch.Watcher) func() []ui.WatchStatus {
+	if w == nil {
+		return nil
+	}
+	return func() []ui.WatchStatus {
+		var out []ui.WatchStatus
+		for _, s := range w.Statuses() {
+			row := ui.WatchStatus{Endpoint: s.Endpoint, Watching: s.Watching, LastError: s.LastError, LastChange: s.LastChange}
+			if s.LastChangeSeen != nil {
+				row.LastChangeSeen = *s.LastChangeSeen
+			}
+			if s.LastDelayMS != nil {
+				row.LastDelay = time.Duration(*s.LastDelayMS) * time.Millisecond
+			}
+			out = append(out, row)
+		}
+		return out
 	}
 }
