@@ -10,7 +10,7 @@ PORT    ?= 8000
 # Packages that do not link go-netbox (only cmd/proxbox, netbox/nbapi and
 # lab/netbox/decodecheck do): the race detector (which needs cgo) runs on
 # these only, so go-netbox is never compiled a second time.
-RACE_PKGS ?= ./config/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
+RACE_PKGS ?= ./config/ ./egress/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
 
 .PHONY: all build test test-tools test-race lint bench demo run docker release release-check clean generate
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/proxbox/proxbox/applog"
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/netbox"
 	"github.com/proxbox/proxbox/proxmox"
@@ -90,9 +91,11 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 		}
 	}
 	// Every setting is checked before anything is opened or created.
+	// An invalid setting is bad usage (exit 2), like an invalid flag.
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		return err
+		fmt.Fprintln(stderr, err)
+		return errUsage
 	}
 	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
 	for _, w := range cfg.Warnings {
@@ -103,7 +106,7 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 
 	var sum *pbsync.Summary
 	if *nbURL != "" || len(pveURLs) > 0 {
-		targets, weps, err := inlineTargets(pveURLs, pveNames, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt))
+		targets, weps, err := inlineTargets(pveURLs, pveNames, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt), egressPolicy(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -112,12 +115,7 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
 			return errUsage
 		}
-		cfg, err := config.Load(os.Getenv)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return errUsage
-		}
-		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg))
+		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg), egressPolicy(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -190,7 +188,7 @@ func stageNames() string {
 
 // inlineTargets pairs --pve-url with --pve-name, --pve-token (or
 // --pve-user/--pve-password) in order.
-func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions) ([]pbsync.Target, []watch.Endpoint, error) {
+func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions, pol *egress.Policy) ([]pbsync.Target, []watch.Endpoint, error) {
 	if len(urls) == 0 {
 		return nil, nil, errors.New("inline mode needs at least one --pve-url")
 	}
@@ -207,7 +205,7 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 		if err != nil || u.Host == "" {
 			return nil, nil, fmt.Errorf("--pve-url %q: want https://host:8006", raw)
 		}
-		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure}
+		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure, Egress: pol}
 		if len(tokens) == len(urls) {
 			id, secret, ok := strings.Cut(tokens[i], "=")
 			if !ok || !strings.Contains(id, "!") {
@@ -240,14 +238,14 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 }
 
 // inlineNetBox builds the client of --netbox-url with the configured tuning
-// (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY), as
-// the stored-endpoint path does.
-func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning) (*netbox.Client, error) {
+// (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY) and
+// the outbound target policy, as the stored-endpoint path does.
+func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning, pol *egress.Policy) (*netbox.Client, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--netbox-url %q: want http(s)://host[:port]", raw)
 	}
-	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version,
+	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version, Egress: pol,
 		Timeout: t.Timeout, MaxRetries: t.MaxRetries, RetryBase: t.RetryBase, BatchSize: t.BatchSize, Concurrency: t.Concurrency}
 	if strings.HasPrefix(token, "nbt_") {
 		key, secret, ok := strings.Cut(strings.TrimPrefix(token, "nbt_"), ".")
