@@ -68,11 +68,13 @@ lint:
 # `proxbox sync --pve-url ...` does (NetBox with 2 ms latency): wall
 # time, NetBox requests and writes for the first run, a steady run and one
 # change, Proxmox requests per guest, peak RSS. One size per process, so the
-# RSS is that size's. Then the backup-heavy lab and the micro benchmarks.
+# RSS is that size's. Then the backup-heavy lab, the watch at 1,000 guests (idle poll
+# and one memory change: Proxmox and NetBox requests, wall time) and the micro benchmarks.
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkSync$$/guests=1000$$' -benchtime 1x -timeout 30m ./sync/nbadapter/
 	$(GO) test -run '^$$' -bench 'BenchmarkSync$$/guests=10000$$' -benchtime 1x -timeout 30m ./sync/nbadapter/
 	$(GO) test -run '^$$' -bench 'BenchmarkSyncBackups10k' -benchtime 1x -timeout 30m ./sync/nbadapter/
+	$(GO) test -run '^$$' -bench 'BenchmarkWatch1000' -benchtime 1x -timeout 30m ./watch/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./netbox/ ./netbox/getcache/ ./proxmox/ ./lab/...
 
 # The appliance with its embedded lab: HTTPS on a local CA, simulated

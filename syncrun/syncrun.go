@@ -144,8 +144,9 @@ type Runner struct {
 	snaps  map[int64]snapEntry
 	// gen counts the runs that may have written (and NetBox client
 	// changes): a State last used at another generation may be stale.
-	gen      uint64
-	stateGen map[*pbsync.State]uint64
+	gen         uint64
+	stateGen    map[*pbsync.State]uint64
+	watchStates map[int64]*pbsync.State // WatchApply's, by endpoint id
 
 	// stop is closed by Close: runs in progress are cancelled and no new
 	// run starts; running counts the runs Close waits for.

@@ -51,7 +51,13 @@ type Batch struct {
 }
 
 // Apply syncs a batch into NetBox (one engine run) and returns its summary.
+// It returns ErrStale, without syncing, when something else wrote NetBox
+// since the last batch: the loop then reads the endpoint fully and applies
+// that instead.
 type Apply func(ctx context.Context, b Batch) (*pbsync.Summary, error)
+
+// ErrStale: see Apply.
+var ErrStale = errors.New("watch: NetBox changed by another run since the last change set")
 
 // Config configures a Watcher.
 type Config struct {
@@ -137,7 +143,7 @@ func (w *Watcher) Run(ctx context.Context, eps []Endpoint) {
 	var wg gosync.WaitGroup
 	for _, ep := range eps {
 		l := w.Loop(ep)
-		wg.Go(func() { l.run(ctx) })
+		wg.Go(func() { l.Run(ctx) })
 	}
 	wg.Wait()
 }
@@ -172,7 +178,9 @@ func (w *Watcher) update(label string, f func(*Status)) {
 	f(s)
 }
 
-func (l *Loop) run(ctx context.Context) {
+// Run polls until ctx ends: every interval (jittered), backed off after
+// failures.
+func (l *Loop) Run(ctx context.Context) {
 	defer l.w.update(l.label, func(s *Status) { s.Watching = false })
 	for {
 		wait := l.w.cfg.Interval
@@ -233,7 +241,17 @@ func (l *Loop) Cycle(ctx context.Context) (*pbsync.Summary, error) {
 	if b.Full {
 		b.Snapshot.Requests += p.Requests
 	}
+	// (a stale State turns a change set into a full read below)
 	sum, err := cfg.Apply(ctx, b)
+	if errors.Is(err, ErrStale) && !b.Full {
+		snap, rerr := l.ep.Source.Read(ctx, l.ep.Endpoint, cfg.Read)
+		if rerr != nil {
+			return nil, l.failed(rerr)
+		}
+		snap.Requests += p.Requests
+		b = Batch{Endpoint: l.ep, Snapshot: snap, Full: true, Changes: b.Changes, Seen: b.Seen}
+		sum, err = cfg.Apply(ctx, b)
+	}
 	if err == nil && sum != nil && !sum.OK {
 		err = fmt.Errorf("sync: %v", sum.Errors)
 	}

@@ -25,6 +25,7 @@ import (
 	pbsync "github.com/proxbox/proxbox/sync"
 	"github.com/proxbox/proxbox/sync/nbadapter"
 	"github.com/proxbox/proxbox/syncrun"
+	"github.com/proxbox/proxbox/watch"
 )
 
 // repeated is a flag that may be given several times.
@@ -38,14 +39,20 @@ var errSyncFailed = errors.New("sync failed")
 
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sync", `sync --once [--dry-run] [--json] [--stage S] [endpoint flags]
+sync --watch [--json] [endpoint flags]
 
-Runs one sync and exits: 0 when it succeeded, 1 when it failed, 2 on bad usage.
+--once runs one sync and exits: 0 when it succeeded, 1 when it failed, 2 on bad usage.
+--watch syncs every endpoint fully once, then polls each one every PROXBOX_WATCH_INTERVAL
+(/cluster/resources and /cluster/tasks) and syncs only what changed, printing one line
+(with --json one JSON summary with "trigger":"watch" and "changes") per change set
+applied, until interrupted (Ctrl-C); a full sync runs again every PROXBOX_SYNC_INTERVAL.
 Endpoints come from the store in --data-dir, or are given inline with --netbox-url
 --netbox-token and repeatable --pve-url with --pve-token 'USER@REALM!NAME=SECRET'
 (or --pve-user and --pve-password), paired in order. An inline endpoint's identity in
 NetBox is its --pve-name (repeatable, paired in order; give one per --pve-url or none),
 else host:port of its URL: keep it the same from run to run.`, stderr)
-	once := fs.Bool("once", false, "run one sync and exit (required: scheduled syncs run inside 'serve')")
+	once := fs.Bool("once", false, "run one sync and exit (this or --watch is required: scheduled syncs run inside 'serve')")
+	watchMode := fs.Bool("watch", false, "sync fully once, then keep watching the endpoints and sync each change until interrupted")
 	dry := fs.Bool("dry-run", false, "compute and print the plan; write nothing")
 	asJSON := fs.Bool("json", false, "print one JSON summary object")
 	var stages, pveURLs, pveTokens, pveUsers, pvePasswords, pveNames repeated
@@ -64,8 +71,12 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !*once {
-		fmt.Fprintln(stderr, "proxbox sync needs --once (scheduled syncs run inside 'proxbox serve' with PROXBOX_SYNC_INTERVAL)")
+	if *once == *watchMode {
+		fmt.Fprintln(stderr, "proxbox sync needs --once or --watch (scheduled syncs run inside 'proxbox serve' with PROXBOX_SYNC_INTERVAL)")
+		return errUsage
+	}
+	if *watchMode && (*dry || len(stages) > 0) {
+		fmt.Fprintln(stderr, "proxbox sync --watch syncs every stage and writes: --dry-run and --stage go with --once")
 		return errUsage
 	}
 	var stageList []pbsync.Stage
@@ -94,7 +105,7 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 
 	var sum *pbsync.Summary
 	if *nbURL != "" || len(pveURLs) > 0 {
-		targets, err := inlineTargets(pveURLs, pveNames, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt), egressPolicy(cfg))
+		targets, weps, err := inlineTargets(pveURLs, pveNames, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt), egressPolicy(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -107,6 +118,9 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
+		}
+		if *watchMode {
+			return watchSync(ctx, cfg, weps, inlineApply(nbadapter.Engine(nb), opt, weps), log, stdout, *asJSON)
 		}
 		sum = nbadapter.Engine(nb).Run(ctx, targets, opt)
 	} else {
@@ -132,6 +146,16 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 				c.Concurrency = cfg.ProxmoxFetch
 				return c
 			}})
+		if *watchMode {
+			weps, err := r.WatchEndpoints(ctx)
+			if err != nil {
+				return err
+			}
+			if len(weps) == 0 {
+				return syncrun.ErrNoProxmox
+			}
+			return watchSync(ctx, cfg, weps, r.WatchApply, log, stdout, *asJSON)
+		}
 		run, err := r.Do(ctx, syncrun.Request{Stages: stageList, DryRun: *dry, Trigger: syncrun.TriggerCLI})
 		if err != nil {
 			return err
@@ -163,27 +187,28 @@ func stageNames() string {
 
 // inlineTargets pairs --pve-url with --pve-name, --pve-token (or
 // --pve-user/--pve-password) in order.
-func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions, pol *egress.Policy) ([]pbsync.Target, error) {
+func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions, pol *egress.Policy) ([]pbsync.Target, []watch.Endpoint, error) {
 	if len(urls) == 0 {
-		return nil, errors.New("inline mode needs at least one --pve-url")
+		return nil, nil, errors.New("inline mode needs at least one --pve-url")
 	}
 	if len(tokens) != len(urls) && (len(users) != len(urls) || len(passwords) != len(urls)) {
-		return nil, fmt.Errorf("give one --pve-token (or one --pve-user and --pve-password) per --pve-url: %d urls, %d tokens, %d users, %d passwords", len(urls), len(tokens), len(users), len(passwords))
+		return nil, nil, fmt.Errorf("give one --pve-token (or one --pve-user and --pve-password) per --pve-url: %d urls, %d tokens, %d users, %d passwords", len(urls), len(tokens), len(users), len(passwords))
 	}
 	if len(names) > 0 && len(names) != len(urls) {
-		return nil, fmt.Errorf("give one --pve-name per --pve-url, or none: %d urls, %d names", len(urls), len(names))
+		return nil, nil, fmt.Errorf("give one --pve-name per --pve-url, or none: %d urls, %d names", len(urls), len(names))
 	}
 	var out []pbsync.Target
+	var weps []watch.Endpoint
 	for i, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("--pve-url %q: want https://host:8006", raw)
+			return nil, nil, fmt.Errorf("--pve-url %q: want https://host:8006", raw)
 		}
 		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure, Egress: pol}
 		if len(tokens) == len(urls) {
 			id, secret, ok := strings.Cut(tokens[i], "=")
 			if !ok || !strings.Contains(id, "!") {
-				return nil, fmt.Errorf("--pve-token #%d: want USER@REALM!NAME=SECRET", i+1)
+				return nil, nil, fmt.Errorf("--pve-token #%d: want USER@REALM!NAME=SECRET", i+1)
 			}
 			cfg.TokenID, cfg.TokenSecret = id, secret
 		} else {
@@ -191,17 +216,17 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 		}
 		c, err := proxmox.New(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("--pve-url %q: %w", raw, err)
+			return nil, nil, fmt.Errorf("--pve-url %q: %w", raw, err)
 		}
 		name := ""
 		if len(names) > 0 {
 			if name = strings.TrimSpace(names[i]); name == "" {
-				return nil, fmt.Errorf("--pve-name #%d is empty", i+1)
+				return nil, nil, fmt.Errorf("--pve-name #%d is empty", i+1)
 			}
 		}
 		ep, err := pbsync.InlineEndpoint(int64(i+1), raw, name)
 		if err != nil {
-			return nil, fmt.Errorf("--pve-url: %w", err)
+			return nil, nil, fmt.Errorf("--pve-url: %w", err)
 		}
 		out = append(out, pbsync.Target{Endpoint: ep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
 			if pbsync.PluginAbsent(ctx) {
@@ -209,8 +234,9 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 			}
 			return c.Read(ctx, ep, read)
 		}})
+		weps = append(weps, watch.Endpoint{Endpoint: ep, Source: c})
 	}
-	return out, nil
+	return out, weps, nil
 }
 
 // inlineNetBox builds the client of --netbox-url with the configured tuning
