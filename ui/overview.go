@@ -57,11 +57,13 @@ type WatchStatus struct {
 	LastChange     []string
 	LastChangeSeen time.Time     // zero: no change seen yet
 	LastDelay      time.Duration // from the change to NetBox
+	DriftedSince   time.Time     // zero: NetBox holds every change seen
 }
 
 type watchRow struct {
 	WatchStatus
 	Seen, Delay, Change string
+	Drifted             string // when NetBox started to lag behind a seen change ("" when it does not)
 }
 
 func netboxRow(e store.NetBoxEndpoint) endpointRow {
@@ -128,6 +130,9 @@ func (h *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 			row := watchRow{WatchStatus: w, Change: strings.Join(w.LastChange, ", ")}
 			if !w.LastChangeSeen.IsZero() {
 				row.Seen, row.Delay = when(w.LastChangeSeen), dur(w.LastDelay)
+			}
+			if !w.DriftedSince.IsZero() {
+				row.Drifted = when(w.DriftedSince)
 			}
 			vm.Watch = append(vm.Watch, row)
 		}

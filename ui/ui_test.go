@@ -789,7 +789,7 @@ func TestOverviewWatch(t *testing.T) {
 		d.Watch = func() []WatchStatus {
 			return []WatchStatus{
 				{Endpoint: "pve-a", Watching: true, LastChange: []string{"memory qemu/101"}, LastChangeSeen: seen, LastDelay: 1500 * time.Millisecond},
-				{Endpoint: "pve-b", Watching: true, LastError: "poll /cluster/resources: 401"},
+				{Endpoint: "pve-b", Watching: true, LastError: "sync: NetBox 503", DriftedSince: seen},
 			}
 		}
 	})
@@ -803,8 +803,15 @@ func TestOverviewWatch(t *testing.T) {
 	if !strings.Contains(a, "pve-a") || !strings.Contains(a, "watching") || !strings.Contains(a, "memory qemu/101") || !strings.Contains(a, "1.5 s") {
 		t.Errorf("pve-a row: %q", a)
 	}
-	if !strings.Contains(b, "401") || !strings.Contains(b, "No change seen") {
+	if !strings.Contains(b, "503") || !strings.Contains(b, "No change seen") {
 		t.Errorf("pve-b row: %q", b)
+	}
+	// A change seen and not yet in NetBox is flagged with its time; an endpoint in step is not.
+	if d := rows.Eq(1).Find(`[data-testid="watch-drifted"]`).Text(); !strings.Contains(d, "2030-01-02") {
+		t.Errorf("pve-b drift marker %q", d)
+	}
+	if rows.Eq(0).Find(`[data-testid="watch-drifted"]`).Length() != 0 {
+		t.Error("pve-a flagged as drifted")
 	}
 	off := newEnv(t, nil)
 	off.signIn("")

@@ -87,7 +87,11 @@ type Status struct {
 	LastChangeSeen *time.Time `json:"last_change_seen,omitempty"`
 	LastApplied    *time.Time `json:"last_applied,omitempty"`
 	LastDelayMS    *int64     `json:"last_delay_ms,omitempty"`
-	ChangeSets     int64      `json:"change_sets"`
+	// DriftedSince is when the oldest change seen but not yet in NetBox
+	// happened (its apply failed and is retried each poll); nil when NetBox
+	// holds every change seen.
+	DriftedSince *time.Time `json:"drifted_since,omitempty"`
+	ChangeSets   int64      `json:"change_sets"`
 }
 
 // Watcher polls endpoints and applies their changes.
@@ -257,6 +261,12 @@ func (l *Loop) Cycle(ctx context.Context) (*pbsync.Summary, error) {
 	}
 	if err != nil {
 		// prev and base stay: the same changes are found and applied again
+		seen := b.Seen
+		l.w.update(l.label, func(s *Status) {
+			if s.DriftedSince == nil || seen.Before(*s.DriftedSince) {
+				s.DriftedSince = &seen
+			}
+		})
 		return sum, l.failed(err)
 	}
 	l.prev, l.base = p, b.Snapshot
@@ -270,6 +280,7 @@ func (l *Loop) Cycle(ctx context.Context) (*pbsync.Summary, error) {
 		s.ChangeSets++
 		s.LastChange = b.Changes.Objects
 		s.LastChangeSeen, s.LastApplied = &b.Seen, &done
+		s.DriftedSince = nil
 		ms := delay.Milliseconds()
 		s.LastDelayMS = &ms
 	})

@@ -309,6 +309,9 @@ func dashboardWatch(w *watch.Watcher) func() []ui.WatchStatus {
 			if s.LastDelayMS != nil {
 				row.LastDelay = time.Duration(*s.LastDelayMS) * time.Millisecond
 			}
+			if s.DriftedSince != nil {
+				row.DriftedSince = *s.DriftedSince
+			}
 			out = append(out, row)
 		}
 		return out
