@@ -16,6 +16,7 @@ PY312="${RNB_PYTHON312:-/root/.pyenv/versions/3.12.1/bin/python3.12}"
 skip() { echo "test-real: SKIPPED: $*"; exit 0; }
 [ -x "$KIT/start.sh" ] && [ -f "$KIT/netbox-4.5-kit.tar.zst" ] || skip "no realnetbox kit at $KIT (set REALNETBOX_KIT)"
 [ "$(id -u)" = 0 ] || skip "the realnetbox kit needs root"
+KIT=$(cd "$KIT" && pwd) # absolute: the tests run the reset from their package directories
 [ -x "$PY312" ] || command -v python3.12 >/dev/null 2>&1 || skip "no Python 3.12 for NetBox 4.5 (RNB_PYTHON312)"
 
 stop() { "$KIT/start.sh" stop --dir "$DIR" >/dev/null 2>&1 || true; }
