@@ -64,6 +64,7 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	var pveRequests int64
 	if opt.DryRun {
 		opt.State = nil // a dry run's simulated writes must not be remembered
+		opt.Refusals = nil
 	}
 	sh := &shared{cur: map[string]map[int64]map[string]any{}, loaded: map[string]bool{}}
 	if opt.State != nil {
@@ -93,6 +94,7 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 		dup[l]++
 	}
 	snaps := make([]*inventory.Snapshot, len(targets))
+	synced := map[string]bool{}
 	for i, t := range targets {
 		rep.endpoint = labels[i]
 		rep.send(Event{Type: EventRunStarted})
@@ -136,8 +138,12 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 				}
 			}
 			e.sync(ctx, snaps[i], opt, rep, sh)
+			synced[c.label] = true
 			snaps[i] = nil // done with it
 		}
+	}
+	if ctx.Err() == nil {
+		opt.Refusals.sweep(synced) // what no write of a synced endpoint met is gone
 	}
 	s := rep.summary(start, opt.DryRun)
 	if opt.State != nil && len(s.Errors) > 0 {
@@ -782,7 +788,11 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 			if pass > 0 {
 				continue // not created in pass 0 (failed or skipped): reported there
 			}
-			creates = append(creates, createBody(res))
+			body := createBody(res)
+			if r.knownRefusal(model, o, OpCreate, body) {
+				continue
+			}
+			creates = append(creates, body)
 			cObjs = append(cObjs, o)
 			continue
 		}
@@ -802,6 +812,9 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 			continue
 		}
 		patch["id"] = id
+		if r.knownRefusal(model, o, OpUpdate, patch) {
+			continue
+		}
 		updates = append(updates, patch)
 		uObjs = append(uObjs, o)
 		uChanges = append(uChanges, ch)
@@ -810,6 +823,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		for _, wr := range r.create(ctx, model, creates) {
 			o := cObjs[wr.Index]
 			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label, Fields: createFields(creates[wr.Index])}
+			r.noteRefusal(model, o, creates[wr.Index], wr.Err)
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
 			} else {
@@ -824,6 +838,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		for _, wr := range r.update(ctx, model, updates) {
 			o := uObjs[wr.Index]
 			c := Change{Op: OpUpdate, Model: model, Key: o.Key, Label: o.Label, ID: mustID(updates[wr.Index]["id"]), Fields: uChanges[wr.Index]}
+			r.noteRefusal(model, o, updates[wr.Index], wr.Err)
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
 			} else {
@@ -837,6 +852,31 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 	if pass == 0 {
 		r.stale(ctx, model, stage, cur, seen)
 	}
+}
+
+// knownRefusal reports (and records as a skip with a warning) a write NetBox
+// refused before with this very body: it is not sent again.
+func (r *run) knownRefusal(model string, o *Object, op Op, body map[string]any) bool {
+	if r.opt.Refusals == nil || r.opt.DryRun {
+		return false
+	}
+	f, ok := r.opt.Refusals.known(r.rep.endpoint+"\x00"+model+"\x00"+o.Key, bodyHash(body), r.opt.Now())
+	if !ok {
+		return false
+	}
+	reason := fmt.Sprintf("known conflict, unchanged since %s (%s not sent again): %s", f.Since.UTC().Format(time.RFC3339), op, f.Reason)
+	r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label, Reason: reason})
+	r.rep.warn(o.Label, reason)
+	return true
+}
+
+// noteRefusal remembers a deterministic refusal of a write (or forgets an
+// earlier one when the write went through or failed otherwise).
+func (r *run) noteRefusal(model string, o *Object, body map[string]any, err error) {
+	if r.opt.Refusals == nil || r.opt.DryRun {
+		return
+	}
+	r.opt.Refusals.note(r.rep.endpoint+"\x00"+model+"\x00"+o.Key, bodyHash(body), err, r.opt.Now())
 }
 
 func withFlag(m map[string]bool, f string) map[string]bool {

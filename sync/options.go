@@ -164,6 +164,11 @@ type Options struct {
 	// State keeps NetBox's state between runs (see State); nil: every run
 	// lists what it needs.
 	State *State
+	// Refusals remembers the writes NetBox refused deterministically: a
+	// write whose body it refused before is not sent again until the body
+	// changes (see the package comment, "Refused writes"); nil: every run
+	// sends every write. Dry runs neither consult nor change it.
+	Refusals *Refusals
 }
 
 // Includes reports whether a run with these options runs stage s (no Stages: all).
