@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/proxbox/proxbox/inventory"
@@ -51,9 +52,11 @@ type Engine struct {
 	Fresh func(context.Context) context.Context
 }
 
-// Run reads every target, decides which NetBox cluster each one owns (see
-// "Endpoint identity" in the package doc), then syncs them one after
-// another and returns the summary. The stream of events goes to
+// Run reads every target concurrently (at most opt.ReadConcurrency at a
+// time, while NetBox's tags and clusters load), decides which NetBox
+// cluster each one owns once all snapshots are in (see "Endpoint identity"
+// in the package doc: nothing is written before), then syncs them one after
+// another, in dependency order, and returns the summary. The stream of events goes to
 // opt.Events. A target that cannot be read, or that is refused, is an error
 // of the run and nothing of it is written; the others still sync.
 func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summary {
@@ -95,17 +98,50 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	}
 	snaps := make([]*inventory.Snapshot, len(targets))
 	synced := map[string]bool{}
-	for i, t := range targets {
+	for i := range targets {
 		rep.endpoint = labels[i]
 		rep.send(Event{Type: EventRunStarted})
+	}
+	rep.endpoint = ""
+	// Read every endpoint at once (at most ReadConcurrency at a time) while
+	// NetBox's tags and clusters load: nothing is written before all
+	// snapshots are in, so the claims below see them all.
+	r := e.newRun(opt, rep, sh)
+	clErr := make(chan error, 1)
+	go func() { clErr <- r.loadClusters(pctx) }()
+	readErrs := make([]error, len(targets))
+	sem := make(chan struct{}, opt.ReadConcurrency)
+	var wg gosync.WaitGroup
+	for i, t := range targets {
 		if dup[labels[i]] > 1 {
 			continue // refused below, without reading it
 		}
-		snap, err := t.Read(ctx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				readErrs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			snaps[i], readErrs[i] = t.Read(ctx)
+		}()
+	}
+	wg.Wait()
+	loadErr := <-clErr
+	for i, t := range targets {
+		snap, err := snaps[i], readErrs[i]
+		snaps[i] = nil
 		if snap != nil {
 			pveRequests += int64(snap.Requests)
 		}
+		if dup[labels[i]] > 1 {
+			continue
+		}
 		if err != nil {
+			rep.endpoint = labels[i]
 			rep.fail("endpoint "+labels[i], fmt.Sprintf("read proxmox: %v", err))
 			continue
 		}
@@ -116,8 +152,7 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 		}
 		snaps[i] = snap
 	}
-	r := e.newRun(opt, rep, sh)
-	if err := r.loadClusters(pctx); err != nil {
+	if err := loadErr; err != nil {
 		rep.endpoint = ""
 		rep.fail("netbox", err.Error())
 	} else {

@@ -2,10 +2,12 @@ package syncrun
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/proxbox/proxbox/lab"
+	"github.com/proxbox/proxbox/store"
 
 	pbsync "github.com/proxbox/proxbox/sync"
 )
@@ -68,5 +70,35 @@ func TestRefusedIPIsNotResentRunAfterRun(t *testing.T) {
 				t.Fatalf("the refused IP was sent again: %+v", lr)
 			}
 		}
+	}
+}
+
+// TestSeveralEndpointsConverge: a generated lab's three endpoints (two
+// clusters and a standalone node), read concurrently, sync in one run; the
+// second run writes nothing and reports no error.
+func TestSeveralEndpointsConverge(t *testing.T) {
+	h := newLabHarness(t, lab.Config{PVEListen: "127.0.0.1:0", NetBoxListen: "127.0.0.1:0", Scale: 30, Seed: 2})
+	ctx := context.Background()
+	for i, p := range h.lab.Info.PVE[1:] {
+		user, name, _ := strings.Cut(p.TokenID, "!")
+		if _, err := h.store.CreateProxmoxEndpoint(ctx, store.ProxmoxEndpoint{Name: "pve-" + strconv.Itoa(i+2), IPAddress: p.Host, Port: p.Port, Username: user, TokenName: name, TokenValue: store.Secret(p.TokenSecret), VerifySSL: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(h.lab.Info.PVE); n < 3 {
+		t.Fatalf("the generated lab has %d endpoints, want 3", n)
+	}
+	for i, wantWrites := range []bool{true, false} {
+		run, err := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := run.Result()
+		if s == nil || !s.OK || (s.NetBox.Writes > 0) != wantWrites {
+			t.Fatalf("run %d: %+v", i+1, s)
+		}
+	}
+	if got := h.lab.NetBox.Count("virtualization.cluster"); got != 3 {
+		t.Errorf("%d clusters in NetBox, want 3", got)
 	}
 }
