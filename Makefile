@@ -10,9 +10,9 @@ PORT    ?= 8000
 # Packages that do not link go-netbox (only cmd/proxbox, netbox/nbapi and
 # lab/netbox/decodecheck do): the race detector (which needs cgo) runs on
 # these only, so go-netbox is never compiled a second time.
-RACE_PKGS ?= ./config/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
+RACE_PKGS ?= ./config/ ./egress/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
 
-.PHONY: all build test test-tools test-race lint bench demo run docker release release-check clean generate
+.PHONY: all build test test-tools test-race test-real bench-real lint bench demo run docker release release-check clean generate
 
 all: build
 
@@ -44,6 +44,17 @@ test-race:
 		echo "SKIP test-race: the race detector needs cgo, and gcc is not installed (apt-get install gcc libc6-dev)"; \
 	fi
 
+# The NetBox integration suite against a real NetBox 4.5.10 + netbox-proxbox 0.0.24 from the
+# realnetbox kit (REALNETBOX_KIT, default ../shared/realnetbox): started, reset between tests,
+# stopped. Skips with one line where the kit cannot start; fails when it is there and broken.
+test-real:
+	./.ci/test-real.sh
+
+# proxbox sync --once, first and second run, real NetBox kit vs lab/netbox on one generated
+# Proxmox endpoint (BENCH_GUESTS, default 60): a markdown table for docs/sync.md.
+bench-real:
+	./.ci/bench-real.sh
+
 lint:
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; $(GO) mod tidy -diff; exit 1; }
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
@@ -57,11 +68,13 @@ lint:
 # `proxbox sync --pve-url ...` does (NetBox with 2 ms latency): wall
 # time, NetBox requests and writes for the first run, a steady run and one
 # change, Proxmox requests per guest, peak RSS. One size per process, so the
-# RSS is that size's. Then the backup-heavy lab and the micro benchmarks.
+# RSS is that size's. Then the backup-heavy lab, the watch at 1,000 guests (idle poll
+# and one memory change: Proxmox and NetBox requests, wall time) and the micro benchmarks.
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkSync$$/guests=1000$$' -benchtime 1x -timeout 30m ./sync/nbadapter/
 	$(GO) test -run '^$$' -bench 'BenchmarkSync$$/guests=10000$$' -benchtime 1x -timeout 30m ./sync/nbadapter/
 	$(GO) test -run '^$$' -bench 'BenchmarkSyncBackups10k' -benchtime 1x -timeout 30m ./sync/nbadapter/
+	$(GO) test -run '^$$' -bench 'BenchmarkWatch1000' -benchtime 1x -timeout 30m ./watch/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./netbox/ ./netbox/getcache/ ./proxmox/ ./lab/...
 
 # The appliance with its embedded lab: HTTPS on a local CA, simulated

@@ -73,6 +73,7 @@ type Client struct {
 	log    *slog.Logger
 	sem    chan struct{}
 	stats  counters
+	sizer  batchSizer
 	sleep  func(ctx context.Context, d time.Duration) error // replaced in tests
 	jitter func(n int64) int64                              // rand in [0, n); replaced in tests
 }

@@ -24,11 +24,14 @@
 //
 // # Writes
 //
-// Create, Update and Delete split their input into requests of Config.BatchSize objects and run
-// up to Config.Concurrency of them at once (a client-wide semaphore bounds the requests in
-// flight, so concurrent calls share the bound). A create's Result.Object holds the "id" and
-// the fields its item sent, as NetBox returned them; an update's the "id" and the fields the
-// request's patches set. The rest of NetBox's reply is stepped over without being decoded. NetBox bulk writes are atomic
+// Create, Update and Delete split their input into requests of at most Config.BatchSize objects
+// and run up to Config.Concurrency of them at once (a client-wide semaphore bounds the requests
+// in flight, so concurrent calls share the bound). The size adapts per model: after a bulk write
+// the client keeps the time NetBox took per object and cuts the next requests of that model so
+// one takes about a quarter of Config.Timeout (a request that got no reply counts as twice the
+// timeout); BatchSizes reports the sizes, and the sync summary carries them. A create's
+// Result.Object holds the "id" and the fields its item sent, as NetBox returned them; an
+// update's the "id" and the fields the request's patches set. The rest of NetBox's reply is stepped over without being decoded. NetBox bulk writes are atomic
 // (peers-and-fixtures.md B.6 items 9 and 10): a 400 whose body is a list of per-item error dicts
 // marks the bad items with NetBox's messages and the rest are sent again; a 400, 409 or 413 with
 // a single error for a whole batch is bisected until the offending items are alone. Bulk update
@@ -46,9 +49,10 @@
 // up to 50 names (name=a&name=b&cluster_id=3) where identities allow, else one by one. An object
 // of a landed batch that cannot be found, or a batch where no object can be looked up, fails with
 // ErrReplyLost and is never re-sent: a gap is filled by the next sync run, a duplicate is not
-// removed by anything. A request that NetBox is still processing when the lookup runs is a window
-// this cannot close; NetBox's uniqueness rules (VM name per cluster, slugs) then refuse the
-// second copy.
+// removed by anything. NetBox finishes a request whose client went away and commits it at its
+// end, so when no reply came at all (a timeout or dropped connection, not an answered 5xx) an
+// "absent" is not final: the client waits with growing pauses (RetryBase doubling, at most
+// MaxBackoff) and looks again, for up to one more Timeout, before it sends the batch again.
 //
 // # Counters
 //

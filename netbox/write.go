@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Result is the outcome of one input object of a bulk write.
@@ -139,15 +140,10 @@ func (c *Client) run(ctx context.Context, o *op, idx []int) {
 		o.fail(idx, o.err)
 		return
 	}
-	var batches [][]int
-	for len(idx) > 0 {
-		n := min(c.cfg.BatchSize, len(idx))
-		batches = append(batches, idx[:n:n])
-		idx = idx[n:]
-	}
 	work := make(chan []int)
 	var wg sync.WaitGroup
-	for range min(c.cfg.Concurrency, len(batches)) {
+	first := min(c.sizer.size(o.path, c.cfg.BatchSize, c.cfg.Timeout), len(idx))
+	for range min(c.cfg.Concurrency, (len(idx)+first-1)/first) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -160,8 +156,12 @@ func (c *Client) run(ctx context.Context, o *op, idx []int) {
 			}
 		}()
 	}
-	for _, b := range batches {
-		work <- b
+	// Batches are cut as they are handed out, so a size learnt from the first replies
+	// applies to the rest of this write.
+	for len(idx) > 0 {
+		n := min(c.sizer.size(o.path, c.cfg.BatchSize, c.cfg.Timeout), len(idx))
+		work <- idx[:n:n]
+		idx = idx[n:]
 	}
 	close(work)
 	wg.Wait()
@@ -178,8 +178,15 @@ func (c *Client) batch(ctx context.Context, o *op, idx []int) {
 			o.fail(pending, fmt.Errorf("netbox %s %s: encode: %w", o.verb(), o.model, err))
 			return
 		}
+		sent := time.Now()
 		resp, err := c.do(ctx, request{method: o.method, path: o.path, body: body, noBlindRetry: o.method == http.MethodPost})
 		var amb *ambiguousError
+		switch {
+		case err == nil && resp.status >= 200 && resp.status < 300:
+			c.sizer.observe(o.path, len(pending), time.Since(sent))
+		case errors.As(err, &amb) && mayStillRun(amb):
+			c.sizer.observe(o.path, len(pending), 2*c.cfg.Timeout)
+		}
 		switch {
 		case errors.As(err, &amb):
 			if resends >= c.cfg.MaxRetries {
@@ -191,7 +198,7 @@ func (c *Client) batch(ctx context.Context, o *op, idx []int) {
 				return
 			}
 			resends++
-			pending = c.reconcileLost(ctx, o, pending, err)
+			pending = c.reconcileLost(ctx, o, pending, err, mayStillRun(amb))
 			continue
 		case err != nil:
 			o.fail(pending, fmt.Errorf("netbox %s %s: %w", o.verb(), o.model, err))
@@ -351,16 +358,50 @@ const (
 // landed and every pending object is sent again. Found: the batch landed; every object is looked
 // up for its reply, and one that cannot be found is not re-sent (ErrReplyLost) because a second
 // copy is worse than a gap the next sync run fills. It returns the indexes to send again.
-func (c *Client) reconcileLost(ctx context.Context, o *op, pending []int, cause error) []int {
+//
+// When the request may still be running in NetBox (no reply at all: a timeout or a dropped
+// connection, not a 5xx answer), NetBox commits it at its end, so "absent" is not final: the
+// lookup is repeated with growing pauses for up to one more Timeout (NetBox's own worker
+// timeout bounds a request the same way) before the batch is sent again.
+func (c *Client) reconcileLost(ctx context.Context, o *op, pending []int, cause error, mayRun bool) []int {
 	fresh := FreshRead(ctx)
+	var waited time.Duration
+	for attempt := 0; ; attempt++ {
+		absent, rest := c.reconcileOnce(fresh, o, pending, cause)
+		if !absent {
+			return rest
+		}
+		if !mayRun || waited >= c.cfg.Timeout {
+			c.log.Info("netbox create reply lost; objects absent, re-sending", "model", o.model, "objects", len(pending), "waited", waited, "error", cause)
+			return pending
+		}
+		d := min(c.cfg.RetryBase<<min(attempt, 16), c.cfg.MaxBackoff, c.cfg.Timeout-waited)
+		c.log.Info("netbox create reply lost; objects not there yet, waiting before re-checking", "model", o.model, "objects", len(pending), "wait", d, "error", cause)
+		if err := c.sleep(ctx, d); err != nil {
+			o.fail(pending, fmt.Errorf("netbox create %s: %w (%v): %w", o.model, ErrReplyLost, cause, err))
+			return nil
+		}
+		waited += d
+	}
+}
+
+// mayStillRun tells whether the request behind a lost reply may still be running in NetBox:
+// it got no HTTP answer at all (an answered 5xx has finished).
+func mayStillRun(amb *ambiguousError) bool {
+	var ae *APIError
+	return !errors.As(amb.cause, &ae)
+}
+
+// reconcileOnce looks the pending objects up once. absent reports that the first object
+// that could be looked up is not in NetBox; otherwise the results are filled and rest is nil.
+func (c *Client) reconcileOnce(fresh context.Context, o *op, pending []int, cause error) (absent bool, rest []int) {
 	probe := -1
 	var probeErr error
 	for j, i := range pending {
 		obj, st, err := c.lookup(fresh, o, i)
 		switch st {
 		case lookAbsent:
-			c.log.Info("netbox create reply lost; objects absent, re-sending", "model", o.model, "objects", len(pending), "error", cause)
-			return pending
+			return true, nil
 		case lookFound:
 			o.out[i] = Result{Index: i, Object: obj}
 			probe = j
@@ -377,10 +418,10 @@ func (c *Client) reconcileLost(ctx context.Context, o *op, pending []int, cause 
 			err = fmt.Errorf("netbox create %s: %w (%v); re-read failed: %w", o.model, ErrReplyLost, cause, probeErr)
 		}
 		o.fail(pending, err)
-		return nil
+		return false, nil
 	}
 	c.log.Info("netbox create reply lost but the batch landed; re-reading its objects", "model", o.model, "objects", len(pending))
-	rest := pending[probe+1:]
+	rest = pending[probe+1:]
 	done := c.lookupGrouped(fresh, o, rest)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, c.cfg.Concurrency)
@@ -409,7 +450,7 @@ func (c *Client) reconcileLost(ctx context.Context, o *op, pending []int, cause 
 		// Objects before the probe had no identity or a failed lookup.
 		o.out[i] = Result{Index: i, Err: fmt.Errorf("netbox create %s: batch landed, %w", o.model, ErrReplyLost)}
 	}
-	return nil
+	return false, nil
 }
 
 // lookup finds the object created from o.items[i], if any.

@@ -496,3 +496,46 @@ func TestCreateReplyLostGroupedLookup(t *testing.T) {
 		t.Fatalf("created %d, POSTs %d, GETs %d", st.Created[vmLabel], st.Requests["POST "+vmPath], st.Requests["GET "+vmPath])
 	}
 }
+
+// TestCreateTimedOutWaitsForTheCommit: the bulk create outlives the client's timeout and
+// NetBox commits it at its end (lab/netbox does the same). The first look-up finds nothing
+// yet; the client waits and looks again instead of sending the batch a second time, and
+// finds the objects: no second POST, no duplicate, no failure.
+func TestCreateTimedOutWaitsForTheCommit(t *testing.T) {
+	srv, ts := newLab(t, lab.Options{}, nil)
+	clusters := seedClusters(t, srv, 1)
+	srv.ResetStats()
+	srv.SetFaults(lab.Faults{WriteCost: 100 * time.Millisecond})
+	c, _ := newClient(t, ts.URL, func(cfg *Config) { cfg.Timeout = 300 * time.Millisecond; cfg.RetryBase = 50 * time.Millisecond })
+	c.sleep = sleepCtx // really wait: the commit happens in real time
+	rs := c.Create(context.Background(), vmModel, vmObjs(5, clusters[0]))
+	okResults(t, rs)
+	st := srv.Stats()
+	if srv.Count(vmLabel) != 5 || st.Requests["POST "+vmPath] != 1 {
+		t.Fatalf("count %d, POSTs %d: the batch was sent again while NetBox was still committing it", srv.Count(vmLabel), st.Requests["POST "+vmPath])
+	}
+	if st.Requests["GET "+vmPath] < 2 {
+		t.Fatalf("%d look-ups: want a look-up that found nothing yet, then one that found the batch", st.Requests["GET "+vmPath])
+	}
+}
+
+// TestBatchSizeAdaptsToNetBoxSpeed: after a bulk write, the client sizes the next requests
+// of that model so that one takes about a quarter of the timeout at the speed NetBox showed
+// (never more than Config.BatchSize), and reports the size.
+func TestBatchSizeAdaptsToNetBoxSpeed(t *testing.T) {
+	srv, ts := newLab(t, lab.Options{}, nil)
+	clusters := seedClusters(t, srv, 1)
+	srv.ResetStats()
+	srv.SetFaults(lab.Faults{WriteCost: 10 * time.Millisecond}) // 50 objects: 0.5 s of a 1 s timeout
+	c, _ := newClient(t, ts.URL, func(cfg *Config) { cfg.Timeout = time.Second; cfg.BatchSize = 50; cfg.Concurrency = 1 })
+	okResults(t, c.Create(context.Background(), vmModel, vmObjs(150, clusters[0])))
+	size := c.BatchSizes()[vmPath]
+	posts := srv.Stats().Requests["POST "+vmPath]
+	t.Logf("batch size chosen %d, %d POSTs", size, posts)
+	if size < 10 || size > 25 {
+		t.Fatalf("batch size %d, want at most 25 (a quarter of 1 s at 10 ms per object)", size)
+	}
+	if posts < 1+100/25 || srv.Count(vmLabel) != 150 {
+		t.Fatalf("%d POSTs for 150 objects (first batch 50, then at most 25 each); %d created", posts, srv.Count(vmLabel))
+	}
+}

@@ -66,6 +66,7 @@ var routeDocs = map[string]string{
 	"GET /cache/settings":                               "Cache limits in force, the environment's defaults, and where they come from.",
 	"PUT /cache/settings":                               "Tune the cache (ttl_seconds, max_entries, max_bytes); applied at once and stored.",
 	"DELETE /cache/settings":                            "Return to the environment's cache limits.",
+	"GET /sync/watch":                                   "Whether the near-real-time watch runs (PROXBOX_WATCH) and, per watched endpoint, its polls, last change seen and that change's delay to NetBox.",
 	"GET /sync/runs/:id/changes":                        "Every change of a stored sync run (its stored summary lists some per kind): model, op, failed=true, offset, limit (<= 1000).",
 	"GET /admin/logs":                                   "Stored log entries (level, errors_only, operation_id, since, newer_than_id, older_than_id, limit).",
 	"GET /admin/logs/stream":                            "Live log tail (SSE, event: log).",

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
 	"github.com/proxbox/proxbox/config"
@@ -447,5 +448,37 @@ func TestSetupCodeAnnouncedWhenTheLastKeyGoes(t *testing.T) {
 	}
 	if strings.Contains(f.logs.String(), code.Peek()) {
 		t.Fatal("the setup code reached the log")
+	}
+}
+
+// TestHostileKeylessWebSocketNotCounted: /ws follows the HTTP rule: a
+// connection without a key is refused but not counted (six of them do not
+// lock the address out), a wrong key is counted.
+func TestHostileKeylessWebSocketNotCounted(t *testing.T) {
+	f, ts := streamFixture(t, &scriptedSyncer{sum: okSummary()}, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"
+	try := func(first string) websocket.StatusCode {
+		c, _, err := websocket.Dial(ctx, wsURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		c.Write(ctx, websocket.MessageText, []byte(first))
+		_, _, err = c.Read(ctx)
+		return websocket.CloseStatus(err)
+	}
+	for i := 0; i < 6; i++ {
+		if st := try(`{}`); st != wsAuthClose {
+			t.Fatalf("keyless /ws: close %d", st)
+		}
+	}
+	if l, found, _ := f.st.AuthLockout(ctx, "127.0.0.1"); found {
+		t.Fatalf("keyless /ws connections were counted: %+v", l)
+	}
+	try(`{"api_key":"` + strings.Repeat("w", 40) + `"}`)
+	if l, found, _ := f.st.AuthLockout(ctx, "127.0.0.1"); !found || l.Attempts != 1 {
+		t.Fatalf("a wrong key on /ws was not counted: %+v %v", l, found)
 	}
 }

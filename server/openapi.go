@@ -261,6 +261,7 @@ var routeSpecs = func() map[string]opSpec {
 		"GET /full-update/stream":     {query: stageQuery, responses: stageStreamSpec.responses},
 		"GET /sync/individual/:kind":  individualSpec,
 		"POST /sync/individual/:kind": individualSpec,
+		"GET /sync/watch":             {responses: []resp{ok(200, "Whether the watch runs (PROXBOX_WATCH) and, per watched endpoint, its polls, last change seen and that change's delay to NetBox.", watchJSON{})}},
 		"GET /ws":                     {responses: []resp{noBody(http.StatusSwitchingProtocols, "WebSocket: first text frame {\"api_key\": ...}, then the commands \"Full Update Sync\", \"Sync Nodes\", \"Sync Virtual Machines\"; a refused key closes with 4001.")}},
 
 		"GET /cache":                    {responses: []resp{ok(200, "Metrics and a sample of keys.", cacheOverviewJSON{})}},

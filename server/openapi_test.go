@@ -442,6 +442,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	do("GET", "/sync/individual/vm?vmid=101&type=qemu", true, nil, 200)
 	do("POST", "/sync/individual/node?node_name=pve01&dry_run=true", true, nil, 200)
 	do("GET", "/sync/individual/nothing", true, nil, 404)
+	do("GET", "/sync/watch", true, nil, 200)
 	do("POST", "/sync/individual/nothing", true, nil, 404)
 	sy.err = errors.New("NetBox refused the run")
 	do("GET", "/sync/individual/vm?vmid=101", true, nil, 502)

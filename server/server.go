@@ -29,6 +29,7 @@ import (
 	"github.com/proxbox/proxbox/netbox/getcache"
 	"github.com/proxbox/proxbox/static"
 	"github.com/proxbox/proxbox/store"
+	"github.com/proxbox/proxbox/watch"
 )
 
 // APILevel is the proxbox-api API level this server implements; the newer
@@ -69,6 +70,9 @@ type Options struct {
 	// Keepalive is the silence allowed on a stream before a ": keepalive"
 	// comment (default 15 s).
 	Keepalive time.Duration
+	// Watch returns the watch's per-endpoint status (GET /sync/watch); nil:
+	// the watch is off.
+	Watch func() []watch.Status
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 	// Egress checks endpoint hosts (nil: the policy of

@@ -92,6 +92,7 @@ func (s *Server) stageRoutes() {
 	s.e.GET("/full-update", s.fullUpdate)
 	s.e.GET("/full-update/stream", s.fullUpdateStream)
 	s.individualRoutes()
+	s.watchRoutes()
 	s.e.GET("/ws", s.legacyWS)
 }
 

@@ -159,7 +159,10 @@
 //     replications and backup routines get status stale. Storage and task
 //     history are never removed. A part that was not read at all (the read
 //     options did not ask for it) skips its stage with a warning: callers of a
-//     full sync read with proxmox.FullReadOptions.
+//     full sync read with proxmox.FullReadOptions, minus the plugin-only parts
+//     (syncrun.WithoutPluginReads) when PluginAbsent(ctx) says, inside
+//     Target.Read, that this run found no plugin (1,000 generated guests:
+//     1,636 instead of 2,684 Proxmox requests).
 //   - The plugin's ProxmoxCluster and ProxmoxNode rows (proxmox-clusters/,
 //     proxmox-nodes/) are written by the devices stage with their links:
 //     netbox_cluster (our cluster), and per node proxmox_cluster and

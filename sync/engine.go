@@ -47,6 +47,9 @@ type Engine struct {
 	// Stats returns the NetBox client's request and write counters (optional;
 	// the summary's netbox numbers are deltas of it).
 	Stats func() (requests, writes int64)
+	// BatchSizes returns the NetBox client's bulk write size per model path
+	// (optional; reported in the summary).
+	BatchSizes func() map[string]int
 	// Fresh marks a context so that lists bypass any GET cache
 	// (netbox.FreshRead in production; optional).
 	Fresh func(context.Context) context.Context
@@ -84,6 +87,9 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	} else {
 		sh.plugin = pluginState{}
 		e.checkPlugin(pctx, &opt, &sh.plugin)
+	}
+	if sh.plugin.checked && !sh.plugin.installed && sh.plugin.err == "" {
+		ctx = context.WithValue(ctx, pluginAbsentKey{}, true)
 	}
 	// Every endpoint's label, then every snapshot, then who owns which
 	// NetBox cluster: nothing is written before all three are known.
@@ -200,7 +206,21 @@ func (e *Engine) netboxDelta() func(*Summary) {
 	return func(s *Summary) {
 		req, wr := e.Stats()
 		s.NetBox.Requests, s.NetBox.Writes = req-req0, wr-wr0
+		if e.BatchSizes != nil {
+			s.NetBox.BatchSizes = e.BatchSizes()
+		}
 	}
+}
+
+type pluginAbsentKey struct{}
+
+// PluginAbsent reports, inside a Target's Read, that this run found no
+// netbox-proxbox plugin, so no plugin stage will use the Proxmox data only
+// they need (storage, backups, snapshots, replications, backup jobs, tasks):
+// the reader may skip it.
+func PluginAbsent(ctx context.Context) bool {
+	v, _ := ctx.Value(pluginAbsentKey{}).(bool)
+	return v
 }
 
 // SyncSnapshot syncs one snapshot that the caller already read.

@@ -52,6 +52,9 @@ type Summary struct {
 	NetBox     struct {
 		Requests int64 `json:"requests"`
 		Writes   int64 `json:"writes"`
+		// BatchSizes is the bulk write size the client settled on per model
+		// API path, from NetBox's observed speed (Engine.BatchSizes).
+		BatchSizes map[string]int `json:"batch_sizes,omitempty"`
 	} `json:"netbox"`
 	Proxmox struct {
 		Requests int64 `json:"requests"`

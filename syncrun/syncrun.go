@@ -144,8 +144,9 @@ type Runner struct {
 	snaps  map[int64]snapEntry
 	// gen counts the runs that may have written (and NetBox client
 	// changes): a State last used at another generation may be stale.
-	gen      uint64
-	stateGen map[*pbsync.State]uint64
+	gen         uint64
+	stateGen    map[*pbsync.State]uint64
+	watchStates map[int64]*pbsync.State // WatchApply's, by endpoint id
 	// refusals remembers NetBox's deterministic refusals (loadRefusals).
 	refusals *pbsync.Refusals
 
@@ -686,6 +687,9 @@ func (rn *Runner) target(ep store.ProxmoxEndpoint, req Request, opt pbsync.Optio
 		if reuse {
 			opts = proxmox.FullReadOptions()
 		}
+		if pbsync.PluginAbsent(ctx) {
+			opts = WithoutPluginReads(opts)
+		}
 		snap, err := c.Read(ctx, iep, opts)
 		if fb, ok := FallbackToIP(pcfg, ep); ok && errors.Is(err, proxmox.ErrUnreachable) {
 			// As proxbox-api did: the domain first, then the IP address.
@@ -956,6 +960,13 @@ func ReadOptionsFor(opt pbsync.Options) proxmox.ReadOptions {
 		BackupJobs:   in(pbsync.StageBackupRoutines),
 		Tasks:        in(pbsync.StageTaskHistory),
 	}
+}
+
+// WithoutPluginReads drops the reads only the plugin stages use, for a run
+// against a NetBox without netbox-proxbox (pbsync.PluginAbsent).
+func WithoutPluginReads(o proxmox.ReadOptions) proxmox.ReadOptions {
+	o.Storage, o.Backups, o.Snapshots, o.Replications, o.BackupJobs, o.Tasks = false, false, false, false, false, false
+	return o
 }
 
 // FallbackToIP returns cfg aimed at the endpoint's IP address instead of its

@@ -89,7 +89,7 @@
 //
 // # Not done yet
 //
-// A "drifted since" marker on the overview (a Proxmox change not synced
-// yet) needs a near-real-time sync, which does not exist; numbers use a
-// decimal point in both languages.
+// Numbers use a decimal point in both languages. The overview's "drifted
+// since" marker comes from the watch (Deps.Watch): it shows while a change
+// the watch saw has not reached NetBox.
 package ui

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/proxbox/proxbox/certs"
@@ -44,6 +45,25 @@ type overviewVM struct {
 	Scheduled  bool      // PROXBOX_SYNC_INTERVAL is set
 	NextSync   time.Time // when the next scheduled sync starts
 	NextIn     string
+	WatchOn    bool
+	Watch      []watchRow
+}
+
+// WatchStatus is one watched endpoint as the overview shows it.
+type WatchStatus struct {
+	Endpoint       string
+	Watching       bool
+	LastError      string
+	LastChange     []string
+	LastChangeSeen time.Time     // zero: no change seen yet
+	LastDelay      time.Duration // from the change to NetBox
+	DriftedSince   time.Time     // zero: NetBox holds every change seen
+}
+
+type watchRow struct {
+	WatchStatus
+	Seen, Delay, Change string
+	Drifted             string // when NetBox started to lag behind a seen change ("" when it does not)
 }
 
 func netboxRow(e store.NetBoxEndpoint) endpointRow {
@@ -103,6 +123,19 @@ func (h *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		vm.NextSync = h.d.NextSync()
 		vm.Scheduled = !vm.NextSync.IsZero()
 		vm.NextIn = h.untilText(ctx, vm.NextSync)
+	}
+	if h.d.Watch != nil {
+		vm.WatchOn = true
+		for _, w := range h.d.Watch() {
+			row := watchRow{WatchStatus: w, Change: strings.Join(w.LastChange, ", ")}
+			if !w.LastChangeSeen.IsZero() {
+				row.Seen, row.Delay = when(w.LastChangeSeen), dur(w.LastDelay)
+			}
+			if !w.DriftedSince.IsZero() {
+				row.Drifted = when(w.DriftedSince)
+			}
+			vm.Watch = append(vm.Watch, row)
+		}
 	}
 	if len(runs) > 0 {
 		row := toRunRow(runs[0], h.now())

@@ -120,6 +120,9 @@ type Deps struct {
 	// NextSync returns when the next scheduled sync starts (zero: none
 	// scheduled, PROXBOX_SYNC_INTERVAL unset).
 	NextSync func() time.Time
+	// Watch returns the watch's per-endpoint status (PROXBOX_WATCH); nil:
+	// the watch is off.
+	Watch func() []WatchStatus
 	// AllowedTargets is PROXBOX_ALLOWED_TARGETS, for endpoint validation.
 	AllowedTargets []netip.Prefix
 	// SetupCode, when set, checks (and consumes) the one-time code the

@@ -780,3 +780,42 @@ func TestOverviewInventoryAndNextSync(t *testing.T) {
 		t.Errorf("next sync %q", got)
 	}
 }
+
+// The overview shows, per watched endpoint, whether it is watched and the
+// last change with its delay to NetBox; without the watch, that it is off.
+func TestOverviewWatch(t *testing.T) {
+	seen := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	e := newEnv(t, func(d *Deps) {
+		d.Watch = func() []WatchStatus {
+			return []WatchStatus{
+				{Endpoint: "pve-a", Watching: true, LastChange: []string{"memory qemu/101"}, LastChangeSeen: seen, LastDelay: 1500 * time.Millisecond},
+				{Endpoint: "pve-b", Watching: true, LastError: "sync: NetBox 503", DriftedSince: seen},
+			}
+		}
+	})
+	e.signIn("")
+	_, doc := e.get("/ui/")
+	rows := doc.Find(`[data-testid="watch-endpoint"]`)
+	if rows.Length() != 2 {
+		t.Fatalf("watch rows: %d", rows.Length())
+	}
+	a, b := rows.Eq(0).Text(), rows.Eq(1).Text()
+	if !strings.Contains(a, "pve-a") || !strings.Contains(a, "watching") || !strings.Contains(a, "memory qemu/101") || !strings.Contains(a, "1.5 s") {
+		t.Errorf("pve-a row: %q", a)
+	}
+	if !strings.Contains(b, "503") || !strings.Contains(b, "No change seen") {
+		t.Errorf("pve-b row: %q", b)
+	}
+	// A change seen and not yet in NetBox is flagged with its time; an endpoint in step is not.
+	if d := rows.Eq(1).Find(`[data-testid="watch-drifted"]`).Text(); !strings.Contains(d, "2030-01-02") {
+		t.Errorf("pve-b drift marker %q", d)
+	}
+	if rows.Eq(0).Find(`[data-testid="watch-drifted"]`).Length() != 0 {
+		t.Error("pve-a flagged as drifted")
+	}
+	off := newEnv(t, nil)
+	off.signIn("")
+	if _, doc := off.get("/ui/"); !strings.Contains(doc.Find(`[data-testid="watch-summary"]`).Text(), "PROXBOX_WATCH=off") {
+		t.Errorf("watch off not shown: %q", doc.Find(`[data-testid="watch-summary"]`).Text())
+	}
+}

@@ -51,7 +51,13 @@ type Batch struct {
 }
 
 // Apply syncs a batch into NetBox (one engine run) and returns its summary.
+// It returns ErrStale, without syncing, when something else wrote NetBox
+// since the last batch: the loop then reads the endpoint fully and applies
+// that instead.
 type Apply func(ctx context.Context, b Batch) (*pbsync.Summary, error)
+
+// ErrStale: see Apply.
+var ErrStale = errors.New("watch: NetBox changed by another run since the last change set")
 
 // Config configures a Watcher.
 type Config struct {
@@ -81,7 +87,11 @@ type Status struct {
 	LastChangeSeen *time.Time `json:"last_change_seen,omitempty"`
 	LastApplied    *time.Time `json:"last_applied,omitempty"`
 	LastDelayMS    *int64     `json:"last_delay_ms,omitempty"`
-	ChangeSets     int64      `json:"change_sets"`
+	// DriftedSince is when the oldest change seen but not yet in NetBox
+	// happened (its apply failed and is retried each poll); nil when NetBox
+	// holds every change seen.
+	DriftedSince *time.Time `json:"drifted_since,omitempty"`
+	ChangeSets   int64      `json:"change_sets"`
 }
 
 // Watcher polls endpoints and applies their changes.
@@ -137,7 +147,7 @@ func (w *Watcher) Run(ctx context.Context, eps []Endpoint) {
 	var wg gosync.WaitGroup
 	for _, ep := range eps {
 		l := w.Loop(ep)
-		wg.Go(func() { l.run(ctx) })
+		wg.Go(func() { l.Run(ctx) })
 	}
 	wg.Wait()
 }
@@ -172,7 +182,9 @@ func (w *Watcher) update(label string, f func(*Status)) {
 	f(s)
 }
 
-func (l *Loop) run(ctx context.Context) {
+// Run polls until ctx ends: every interval (jittered), backed off after
+// failures.
+func (l *Loop) Run(ctx context.Context) {
 	defer l.w.update(l.label, func(s *Status) { s.Watching = false })
 	for {
 		wait := l.w.cfg.Interval
@@ -233,12 +245,28 @@ func (l *Loop) Cycle(ctx context.Context) (*pbsync.Summary, error) {
 	if b.Full {
 		b.Snapshot.Requests += p.Requests
 	}
+	// (a stale State turns a change set into a full read below)
 	sum, err := cfg.Apply(ctx, b)
+	if errors.Is(err, ErrStale) && !b.Full {
+		snap, rerr := l.ep.Source.Read(ctx, l.ep.Endpoint, cfg.Read)
+		if rerr != nil {
+			return nil, l.failed(rerr)
+		}
+		snap.Requests += p.Requests
+		b = Batch{Endpoint: l.ep, Snapshot: snap, Full: true, Changes: b.Changes, Seen: b.Seen}
+		sum, err = cfg.Apply(ctx, b)
+	}
 	if err == nil && sum != nil && !sum.OK {
 		err = fmt.Errorf("sync: %v", sum.Errors)
 	}
 	if err != nil {
 		// prev and base stay: the same changes are found and applied again
+		seen := b.Seen
+		l.w.update(l.label, func(s *Status) {
+			if s.DriftedSince == nil || seen.Before(*s.DriftedSince) {
+				s.DriftedSince = &seen
+			}
+		})
 		return sum, l.failed(err)
 	}
 	l.prev, l.base = p, b.Snapshot
@@ -252,6 +280,7 @@ func (l *Loop) Cycle(ctx context.Context) (*pbsync.Summary, error) {
 		s.ChangeSets++
 		s.LastChange = b.Changes.Objects
 		s.LastChangeSeen, s.LastApplied = &b.Seen, &done
+		s.DriftedSince = nil
 		ms := delay.Milliseconds()
 		s.LastDelayMS = &ms
 	})

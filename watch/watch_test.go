@@ -30,7 +30,9 @@ type rig struct {
 	ep   inventory.Endpoint
 	pc   *proxmox.Client
 	loop *watch.Loop
+	w    *watch.Watcher
 	runs int
+	fail error // when set, applying a change set fails with it
 }
 
 func newRig(t testing.TB, guests int) *rig {
@@ -59,11 +61,15 @@ func newRig(t testing.TB, guests int) *rig {
 	state := pbsync.NewState()
 	w, err := watch.New(watch.Config{Apply: func(ctx context.Context, b watch.Batch) (*pbsync.Summary, error) {
 		r.runs++
+		if r.fail != nil {
+			return nil, r.fail
+		}
 		return r.eng.SyncSnapshot(ctx, b.Snapshot, pbsync.Options{State: state, BackupBatchDelay: -1}), nil
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.w = w
 	r.loop = w.Loop(watch.Endpoint{ID: 1, Endpoint: r.ep, Source: r.pc})
 	return r
 }
@@ -206,6 +212,52 @@ func TestWatchBurstIsOneRun(t *testing.T) {
 	t.Logf("burst of 200: %d Proxmox requests, %d NetBox requests", pveReq, nbReq)
 	if nbReq > 20 {
 		t.Errorf("burst of 200 cost %d NetBox requests: not bulk", nbReq)
+	}
+	r.converged()
+}
+
+// A change whose apply fails leaves the endpoint "drifted since" the change
+// was seen, until a later cycle gets it into NetBox.
+func TestWatchDriftedUntilApplied(t *testing.T) {
+	r := newRig(t, 20)
+	if s, _, _ := r.cycle(); s == nil || !s.OK {
+		t.Fatalf("first cycle: %+v", s)
+	}
+	status := func() watch.Status {
+		for _, s := range r.w.Statuses() {
+			return s
+		}
+		t.Fatal("no status")
+		return watch.Status{}
+	}
+	if st := status(); st.DriftedSince != nil {
+		t.Fatalf("drifted after a clean cycle: %v", st.DriftedSince)
+	}
+	vmid, _, _, _ := r.guests()
+	if err := r.pve.SetGuestMemory(vmid, 8192); err != nil {
+		t.Fatal(err)
+	}
+	r.fail = fmt.Errorf("NetBox answered 503")
+	if _, err := r.loop.Cycle(t.Context()); err == nil {
+		t.Fatal("a failed apply was not reported")
+	}
+	st := status()
+	if st.DriftedSince == nil || st.LastError == "" {
+		t.Fatalf("after a failed apply: drifted %v, error %q", st.DriftedSince, st.LastError)
+	}
+	first := *st.DriftedSince
+	if _, err := r.loop.Cycle(t.Context()); err == nil {
+		t.Fatal("second failed apply not reported")
+	}
+	if st := status(); st.DriftedSince == nil || !st.DriftedSince.Equal(first) {
+		t.Fatalf("drift start moved on a retry: %v, want %v", st.DriftedSince, first)
+	}
+	r.fail = nil
+	if s, _, _ := r.cycle(); s == nil || !s.OK {
+		t.Fatalf("recovery cycle: %+v", s)
+	}
+	if st := status(); st.DriftedSince != nil {
+		t.Fatalf("still drifted after the change reached NetBox: %v", st.DriftedSince)
 	}
 	r.converged()
 }

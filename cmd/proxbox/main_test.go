@@ -106,16 +106,18 @@ func TestBadSettingStopsBeforeAnySideEffect(t *testing.T) {
 		{"PROXBOX_ACME_EMAIL", "notanemail"},
 		{"PROXBOX_TLS_NAMES", "ok.example,bad/name"},
 	}
-	for _, cmd := range [][]string{{"serve"}, {"sync", "--once"}} {
+	// serve exits 1 (it failed to start), sync --once 2 (bad usage, as its --help says).
+	for cmd, args := range map[string][]string{"serve": {"serve"}, "sync": {"sync", "--once"}} {
+		want := map[string]int{"serve": 1, "sync": 2}[cmd]
 		for _, tc := range cases {
-			t.Run(cmd[0]+"/"+tc.env, func(t *testing.T) {
+			t.Run(cmd+"/"+tc.env, func(t *testing.T) {
 				dir := filepath.Join(t.TempDir(), "data")
 				t.Setenv("PROXBOX_DATA_DIR", dir)
 				t.Setenv(tc.env, tc.value)
 				var out bytes.Buffer
-				code := run(context.Background(), cmd, &out, &out)
+				code := run(context.Background(), args, &out, &out)
 				msg := strings.TrimSpace(out.String())
-				if code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, "invalid "+tc.env+"="+strconv.Quote(tc.value)+": allowed: ") {
+				if code != want || strings.Contains(msg, "\n") || !strings.Contains(msg, "invalid "+tc.env+"="+strconv.Quote(tc.value)+": allowed: ") {
 					t.Fatalf("exit %d, output %q", code, msg)
 				}
 				if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {

@@ -280,13 +280,13 @@ func TestPluginV24Conformance(t *testing.T) {
 	backendID := map[string]int64{}
 	// A plugin row that has no Proxmox behind it takes pk 1, so the plugin's
 	// pks (2, 3) differ from proxbox's ids (1, 2): v0.0.24 sends proxbox's.
-	if _, err := l.NetBox.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{"name": "Retired", "ip_address": "192.0.2.1", "port": 8006, "username": "root@pam"}); err != nil {
+	if _, err := l.NetBox.SeedProxmoxEndpoint(ctx, "Retired", "192.0.2.1", 8006, "root@pam"); err != nil {
 		t.Fatal(err)
 	}
 	pluginPK := func(i int) int { return i + 2 }
 	for i, info := range l.Info.PVE {
 		user, tok, _ := strings.Cut(info.TokenID, "!")
-		if _, err := l.NetBox.Create(ctx, "plugins/proxbox/endpoints/proxmox", map[string]any{"name": names[i], "ip_address": info.Host, "port": info.Port, "username": user, "verify_ssl": false}); err != nil {
+		if _, err := l.NetBox.SeedProxmoxEndpoint(ctx, names[i], info.Host, info.Port, user); err != nil {
 			t.Fatal(err)
 		}
 		pushed := fmt.Sprintf("%s (nb:%d)", names[i], pluginPK(i))

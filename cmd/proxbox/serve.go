@@ -20,8 +20,10 @@ import (
 	"github.com/proxbox/proxbox/proxmox"
 	"github.com/proxbox/proxbox/server"
 	"github.com/proxbox/proxbox/store"
+	pbsync "github.com/proxbox/proxbox/sync"
 	"github.com/proxbox/proxbox/syncrun"
 	"github.com/proxbox/proxbox/ui"
+	"github.com/proxbox/proxbox/watch"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -118,6 +120,17 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		}
 	}()
 
+	var watcher *watch.Watcher
+	if cfg.Watch {
+		var err error
+		watcher, err = watch.New(watch.Config{Interval: cfg.WatchInterval, Resync: -1, Apply: runner.WatchApply,
+			Applied: func(_ watch.Batch, _ *pbsync.Summary, d time.Duration) { reg.ObserveWatchLatency(d) },
+			Logger:  log.With("module", "watch")})
+		if err != nil {
+			return err
+		}
+	}
+
 	var sched *syncSchedule
 	var nextSync func() time.Time
 	if cfg.SyncInterval > 0 {
@@ -129,7 +142,7 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	setup := server.NewSetupCode(logOut)
 	dash, err := ui.New(ui.Deps{Store: st, SetupCode: setup.Check, Cache: cache, CacheDefaults: cacheLimits, TLS: tm, Logs: pipe, Logger: log,
 		Sync: dashboardSyncer{runner: runner}, Tester: endpointTester{pool: pool, pveConf: pveConf, egress: pol},
-		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit, NetBoxURL: netboxURL(st), NextSync: nextSync})
+		AllowedTargets: cfg.AllowedTargets, Version: version, Commit: commit, NetBoxURL: netboxURL(st), NextSync: nextSync, Watch: dashboardWatch(watcher)})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
@@ -138,6 +151,9 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 		Proxmox: proxmoxReads{pool: pool, reg: reg, pol: pol}, Egress: pol, Sync: stageSyncer{runner: runner, defaults: syncDefaults}, UI: dash}
 	if tm != nil {
 		opts.CARootPEM = tm.RootPEM
+	}
+	if watcher != nil {
+		opts.Watch = watcher.Statuses
 	}
 	srv := server.New(opts)
 	if err := srv.ApplyStoredCacheSettings(ctx); err != nil {
@@ -178,6 +194,10 @@ func serveAppliance(ctx context.Context, cfg config.Config, logOut io.Writer, re
 	go dash.Run(ctx)
 	if cfg.SyncInterval > 0 {
 		go scheduleSyncs(ctx, runner, sched, log)
+	}
+	if watcher != nil {
+		// every stored endpoint; the list is re-read every 30 s
+		go runner.Watch(ctx, watcher, 30*time.Second, log)
 	}
 	log.Info("proxbox serving", "url", a.baseURL, "tls", cfg.TLS, "data_dir", cfg.DataDir, "version", version)
 	err = <-errc
@@ -271,5 +291,29 @@ func netboxURL(st *store.Store) func(context.Context) string {
 			return ""
 		}
 		return syncrun.NetBoxConfig(eps[0]).URL
+	}
+}
+
+// dashboardWatch maps the watch's status for the dashboard (nil: the watch is off).
+func dashboardWatch(w *watch.Watcher) func() []ui.WatchStatus {
+	if w == nil {
+		return nil
+	}
+	return func() []ui.WatchStatus {
+		var out []ui.WatchStatus
+		for _, s := range w.Statuses() {
+			row := ui.WatchStatus{Endpoint: s.Endpoint, Watching: s.Watching, LastError: s.LastError, LastChange: s.LastChange}
+			if s.LastChangeSeen != nil {
+				row.LastChangeSeen = *s.LastChangeSeen
+			}
+			if s.LastDelayMS != nil {
+				row.LastDelay = time.Duration(*s.LastDelayMS) * time.Millisecond
+			}
+			if s.DriftedSince != nil {
+				row.DriftedSince = *s.DriftedSince
+			}
+			out = append(out, row)
+		}
+		return out
 	}
 }

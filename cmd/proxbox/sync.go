@@ -17,6 +17,7 @@ import (
 
 	"github.com/proxbox/proxbox/applog"
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/egress"
 	"github.com/proxbox/proxbox/inventory"
 	"github.com/proxbox/proxbox/netbox"
 	"github.com/proxbox/proxbox/proxmox"
@@ -24,6 +25,7 @@ import (
 	pbsync "github.com/proxbox/proxbox/sync"
 	"github.com/proxbox/proxbox/sync/nbadapter"
 	"github.com/proxbox/proxbox/syncrun"
+	"github.com/proxbox/proxbox/watch"
 )
 
 // repeated is a flag that may be given several times.
@@ -37,14 +39,20 @@ var errSyncFailed = errors.New("sync failed")
 
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sync", `sync --once [--dry-run] [--json] [--stage S] [endpoint flags]
+sync --watch [--json] [endpoint flags]
 
-Runs one sync and exits: 0 when it succeeded, 1 when it failed, 2 on bad usage.
+--once runs one sync and exits: 0 when it succeeded, 1 when it failed, 2 on bad usage.
+--watch syncs every endpoint fully once, then polls each one every PROXBOX_WATCH_INTERVAL
+(/cluster/resources and /cluster/tasks) and syncs only what changed, printing one line
+(with --json one JSON summary with "trigger":"watch" and "changes") per change set
+applied, until interrupted (Ctrl-C); a full sync runs again every PROXBOX_SYNC_INTERVAL.
 Endpoints come from the store in --data-dir, or are given inline with --netbox-url
 --netbox-token and repeatable --pve-url with --pve-token 'USER@REALM!NAME=SECRET'
 (or --pve-user and --pve-password), paired in order. An inline endpoint's identity in
 NetBox is its --pve-name (repeatable, paired in order; give one per --pve-url or none),
 else host:port of its URL: keep it the same from run to run.`, stderr)
-	once := fs.Bool("once", false, "run one sync and exit (required: scheduled syncs run inside 'serve')")
+	once := fs.Bool("once", false, "run one sync and exit (this or --watch is required: scheduled syncs run inside 'serve')")
+	watchMode := fs.Bool("watch", false, "sync fully once, then keep watching the endpoints and sync each change until interrupted")
 	dry := fs.Bool("dry-run", false, "compute and print the plan; write nothing")
 	asJSON := fs.Bool("json", false, "print one JSON summary object")
 	var stages, pveURLs, pveTokens, pveUsers, pvePasswords, pveNames repeated
@@ -63,8 +71,12 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !*once {
-		fmt.Fprintln(stderr, "proxbox sync needs --once (scheduled syncs run inside 'proxbox serve' with PROXBOX_SYNC_INTERVAL)")
+	if *once == *watchMode {
+		fmt.Fprintln(stderr, "proxbox sync needs --once or --watch (scheduled syncs run inside 'proxbox serve' with PROXBOX_SYNC_INTERVAL)")
+		return errUsage
+	}
+	if *watchMode && (*dry || len(stages) > 0) {
+		fmt.Fprintln(stderr, "proxbox sync --watch syncs every stage and writes: --dry-run and --stage go with --once")
 		return errUsage
 	}
 	var stageList []pbsync.Stage
@@ -78,10 +90,11 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			stageList = append(stageList, st)
 		}
 	}
-	// Every setting is checked before anything is opened or created.
+	// Every setting is checked before anything is opened or created; a bad one is bad usage (2).
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		return err
+		fmt.Fprintln(stderr, "proxbox sync:", err)
+		return errUsage
 	}
 	log := applog.New(stderr, "text", applog.ParseLevel(*logLevel)).Logger()
 	for _, w := range cfg.Warnings {
@@ -92,7 +105,7 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 
 	var sum *pbsync.Summary
 	if *nbURL != "" || len(pveURLs) > 0 {
-		targets, err := inlineTargets(pveURLs, pveNames, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt))
+		targets, weps, err := inlineTargets(pveURLs, pveNames, pveTokens, pveUsers, pvePasswords, *pveInsecure, syncrun.ReadOptionsFor(opt), egressPolicy(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -101,15 +114,13 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
 			return errUsage
 		}
-		cfg, err := config.Load(os.Getenv)
+		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg), egressPolicy(cfg))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
 		}
-		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg))
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return errUsage
+		if *watchMode {
+			return watchSync(ctx, cfg, weps, inlineApply(nbadapter.Engine(nb), opt, weps), log, stdout, *asJSON)
 		}
 		sum = nbadapter.Engine(nb).Run(ctx, targets, opt)
 	} else {
@@ -135,6 +146,16 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 				c.Concurrency = cfg.ProxmoxFetch
 				return c
 			}})
+		if *watchMode {
+			weps, err := r.WatchEndpoints(ctx)
+			if err != nil {
+				return err
+			}
+			if len(weps) == 0 {
+				return syncrun.ErrNoProxmox
+			}
+			return watchSync(ctx, cfg, weps, r.WatchApply, log, stdout, *asJSON)
+		}
 		run, err := r.Do(ctx, syncrun.Request{Stages: stageList, DryRun: *dry, Trigger: syncrun.TriggerCLI})
 		if err != nil {
 			return err
@@ -166,27 +187,28 @@ func stageNames() string {
 
 // inlineTargets pairs --pve-url with --pve-name, --pve-token (or
 // --pve-user/--pve-password) in order.
-func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions) ([]pbsync.Target, error) {
+func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool, read proxmox.ReadOptions, pol *egress.Policy) ([]pbsync.Target, []watch.Endpoint, error) {
 	if len(urls) == 0 {
-		return nil, errors.New("inline mode needs at least one --pve-url")
+		return nil, nil, errors.New("inline mode needs at least one --pve-url")
 	}
 	if len(tokens) != len(urls) && (len(users) != len(urls) || len(passwords) != len(urls)) {
-		return nil, fmt.Errorf("give one --pve-token (or one --pve-user and --pve-password) per --pve-url: %d urls, %d tokens, %d users, %d passwords", len(urls), len(tokens), len(users), len(passwords))
+		return nil, nil, fmt.Errorf("give one --pve-token (or one --pve-user and --pve-password) per --pve-url: %d urls, %d tokens, %d users, %d passwords", len(urls), len(tokens), len(users), len(passwords))
 	}
 	if len(names) > 0 && len(names) != len(urls) {
-		return nil, fmt.Errorf("give one --pve-name per --pve-url, or none: %d urls, %d names", len(urls), len(names))
+		return nil, nil, fmt.Errorf("give one --pve-name per --pve-url, or none: %d urls, %d names", len(urls), len(names))
 	}
 	var out []pbsync.Target
+	var weps []watch.Endpoint
 	for i, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("--pve-url %q: want https://host:8006", raw)
+			return nil, nil, fmt.Errorf("--pve-url %q: want https://host:8006", raw)
 		}
-		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure}
+		cfg := proxmox.Config{BaseURL: raw, VerifySSL: !insecure, Egress: pol}
 		if len(tokens) == len(urls) {
 			id, secret, ok := strings.Cut(tokens[i], "=")
 			if !ok || !strings.Contains(id, "!") {
-				return nil, fmt.Errorf("--pve-token #%d: want USER@REALM!NAME=SECRET", i+1)
+				return nil, nil, fmt.Errorf("--pve-token #%d: want USER@REALM!NAME=SECRET", i+1)
 			}
 			cfg.TokenID, cfg.TokenSecret = id, secret
 		} else {
@@ -194,34 +216,38 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 		}
 		c, err := proxmox.New(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("--pve-url %q: %w", raw, err)
+			return nil, nil, fmt.Errorf("--pve-url %q: %w", raw, err)
 		}
 		name := ""
 		if len(names) > 0 {
 			if name = strings.TrimSpace(names[i]); name == "" {
-				return nil, fmt.Errorf("--pve-name #%d is empty", i+1)
+				return nil, nil, fmt.Errorf("--pve-name #%d is empty", i+1)
 			}
 		}
 		ep, err := pbsync.InlineEndpoint(int64(i+1), raw, name)
 		if err != nil {
-			return nil, fmt.Errorf("--pve-url: %w", err)
+			return nil, nil, fmt.Errorf("--pve-url: %w", err)
 		}
 		out = append(out, pbsync.Target{Endpoint: ep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
+			if pbsync.PluginAbsent(ctx) {
+				return c.Read(ctx, ep, syncrun.WithoutPluginReads(read))
+			}
 			return c.Read(ctx, ep, read)
 		}})
+		weps = append(weps, watch.Endpoint{Endpoint: ep, Source: c})
 	}
-	return out, nil
+	return out, weps, nil
 }
 
 // inlineNetBox builds the client of --netbox-url with the configured tuning
-// (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY), as
-// the stored-endpoint path does.
-func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning) (*netbox.Client, error) {
+// (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY) and
+// the outbound target policy, as the stored-endpoint path does.
+func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning, pol *egress.Policy) (*netbox.Client, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--netbox-url %q: want http(s)://host[:port]", raw)
 	}
-	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version,
+	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version, Egress: pol,
 		Timeout: t.Timeout, MaxRetries: t.MaxRetries, RetryBase: t.RetryBase, BatchSize: t.BatchSize, Concurrency: t.Concurrency}
 	if strings.HasPrefix(token, "nbt_") {
 		key, secret, ok := strings.Cut(strings.TrimPrefix(token, "nbt_"), ".")
@@ -250,6 +276,18 @@ func printSummary(w io.Writer, s *pbsync.Summary, dry bool) {
 		state = "partial"
 	}
 	fmt.Fprintf(w, "sync %s in %d ms: NetBox %d requests, %d writes; Proxmox %d requests\n", state, s.DurationMS, s.NetBox.Requests, s.NetBox.Writes, s.Proxmox.Requests)
+	if len(s.NetBox.BatchSizes) > 0 {
+		paths := make([]string, 0, len(s.NetBox.BatchSizes))
+		for p := range s.NetBox.BatchSizes {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		parts := make([]string, len(paths))
+		for i, p := range paths {
+			parts[i] = fmt.Sprintf("%s %d", strings.TrimSuffix(strings.TrimPrefix(p, "/api/"), "/"), s.NetBox.BatchSizes[p])
+		}
+		fmt.Fprintf(w, "  NetBox bulk write sizes: %s\n", strings.Join(parts, ", "))
+	}
 	types := make([]string, 0, len(s.Objects))
 	for typ := range s.Objects {
 		types = append(types, typ)

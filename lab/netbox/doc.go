@@ -17,6 +17,7 @@
 //	})
 //	http.Handle("/", srv)              // or srv.Serve(ctx, listener, useTLS)
 //	srv.SetFaults(f); srv.Faults()     // change latency/faults at run time (also PUT /_lab/faults)
+//
 //	srv.Create(ctx, "virtualization.virtualmachine", map[string]any{...}) // seed via POST rules
 //	srv.Update(ctx, model, id, patch); srv.Delete(ctx, model, id)
 //	srv.Get(model, id); srv.List(model, url.Values{...}); srv.Count(model)
@@ -29,6 +30,10 @@
 // ("virtualization/virtual-machines").
 //
 // # Behaviour
+//
+// A write sleeps its latency and write cost (per object of the request) before it commits, and
+// finishes even when its client has gone (only the reply is lost), as NetBox does; a read stops
+// when its client goes.
 //
 // Authentication follows netbox/netbox/api/authentication.py (4.6): "Token <v1>" or
 // "Bearer nbt_<key>.<secret>", 403 with NetBox's detail texts ("Authentication credentials

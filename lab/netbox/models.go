@@ -452,7 +452,7 @@ func buildModels() []*model {
 			uniques: []unique{togetherUnique("endpoint", "job_id")}},
 		{key: "netbox_proxbox.proxboxpluginsettings", path: "plugins/proxbox/settings", class: "ProxboxPluginSettings", verbose: "settings", plugin: true,
 			fields: []field{boolf("use_guest_agent_interface_name", true), {name: "proxbox_fetch_max_concurrency", kind: kInt, def: int64(8)},
-				boolf("ignore_ipv6_link_local_addresses", true), {name: "primary_ip_preference", kind: kStr, def: "ipv4"},
+				boolf("ignore_ipv6_link_local_addresses", true), {name: "primary_ip_preference", kind: kStr, def: "ipv4", choices: []choice{{"ipv4", "IPv4"}, {"ipv6", "IPv6"}}},
 				{name: "netbox_max_concurrent", kind: kInt, def: int64(4)}, {name: "netbox_max_retries", kind: kInt, def: int64(3)},
 				{name: "netbox_retry_delay", kind: kFloat, def: 1.0}, {name: "netbox_get_cache_ttl", kind: kFloat, def: 60.0},
 				{name: "bulk_batch_size", kind: kInt, def: int64(50)}, {name: "bulk_batch_delay_ms", kind: kInt, def: int64(0)},

@@ -199,7 +199,7 @@ func TestVMValidation(t *testing.T) {
 		{"bad status", map[string]any{"name": "x", "cluster": c1, "status": "running"}, "status", "running is not a valid choice."},
 		{"unknown cluster", map[string]any{"name": "x", "cluster": 999}, "cluster", "Related object not found using the provided numeric ID: 999"},
 		{"cluster by attrs", map[string]any{"name": "x", "cluster": map[string]any{"name": "nope"}}, "cluster", "Related object not found using the provided attributes: {'name': 'nope'}"},
-		{"no site or cluster", map[string]any{"name": "x"}, "__all__", "A virtual machine must be assigned to a site and/or cluster."},
+		{"no site or cluster", map[string]any{"name": "x"}, "cluster", "A virtual machine must be assigned to a site and/or cluster."},
 		{"name too long", map[string]any{"name": strings.Repeat("a", 65), "cluster": c1}, "name", "Ensure this field has no more than 64 characters."},
 		{"vcpus zero (schema minimum)", map[string]any{"name": "x", "cluster": c1, "vcpus": 0}, "vcpus", "Ensure this value is greater than or equal to 0.01."},
 		{"memory not a number", map[string]any{"name": "x", "cluster": c1, "memory": "lots"}, "memory", "A valid integer is required."},
@@ -1002,4 +1002,33 @@ func TestVLANMustBelongToTheInterfaceSite(t *testing.T) {
 	if tv := res[0].(map[string]any)["tagged_vlans"].([]any); len(tv) != 2 || tv[0].(map[string]any)["vid"].(float64) != 10 {
 		t.Fatalf("tagged_vlans rendered as %v", tv)
 	}
+}
+
+// TestWriteLandsAfterTheClientLeft: as NetBox finishes a request whose client disconnected
+// and commits at its end, a slow write whose client gave up lands anyway, when its delayed
+// reply would have been sent, and not before.
+func TestWriteLandsAfterTheClientLeft(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.srv.SetFaults(Faults{WriteCost: 300 * time.Millisecond})
+	ct := idOf(h.mustCreate("/api/virtualization/cluster-types/", map[string]any{"name": "C", "slug": "c"}))
+	body, _ := json.Marshal([]map[string]any{{"name": "a", "type": ct}, {"name": "b", "type": ct}})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.ts.URL+"/api/virtualization/clusters/", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Token "+testV1)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := h.ts.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the client got a reply (%d) before its timeout", resp.StatusCode)
+	}
+	if n := h.srv.Count("virtualization.cluster"); n != 0 {
+		t.Fatalf("%d clusters visible when the client gave up: the write must commit at its end", n)
+	}
+	for range 100 {
+		if h.srv.Count("virtualization.cluster") == 2 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the write never landed: %d clusters", h.srv.Count("virtualization.cluster"))
 }

@@ -84,7 +84,10 @@ func TestPluginModelsMatchThePluginSchema(t *testing.T) {
 			if want != "" && p.Type != want && !(p.Type == "" && f.kind == kFK && len(p.OneOf) > 0) {
 				t.Errorf("%s.%s: type %s, plugin %s", m.key, f.name, want, p.Type)
 			}
-			if f.kind == kChoice {
+			if f.kind == kStr && len(p.Enum) > 0 && len(f.choices) == 0 {
+				t.Errorf("%s.%s: free text, plugin choices %v", m.key, f.name, p.Enum)
+			}
+			if f.kind == kChoice || len(f.choices) > 0 {
 				var have, plug []string
 				for _, c := range f.choices {
 					have = append(have, c.value)

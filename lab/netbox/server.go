@@ -3,6 +3,7 @@ package netbox
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,7 +146,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m, id, pattern, ok := s.route(r.URL.Path)
 	s.stats.request(r.Method, pattern)
 	plan := s.faults.draw()
-	if !plan.sleep(r.Context()) {
+	// NetBox finishes a write whose client has gone and commits at its end: a write sleeps
+	// its latency and write cost whatever the client does, then commits; only its reply is
+	// lost. A read stops when its client goes.
+	write := r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch || r.Method == http.MethodDelete
+	wait := r.Context()
+	if write {
+		wait = context.WithoutCancel(wait)
+	}
+	if !plan.sleep(wait) {
 		return
 	}
 	if plan.reset {
@@ -173,11 +182,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, aerr.status, marshal(aerr.body))
 		return
 	}
-	status, body, written := s.handle(r, m, id, pattern)
-	if written > 0 {
-		plan.writeCost(r.Context(), written)
+	if write && plan.writeEach > 0 {
+		plan.writeCost(wait, bodyItems(r))
 	}
+	status, body, written := s.handle(r, m, id, pattern)
 	s.reqlog.add(LoggedRequest{Start: start, End: time.Now(), Method: r.Method, Pattern: pattern, Status: status, Objects: written})
+	if r.Context().Err() != nil {
+		return // the client has gone: the write is done, its reply is not sent
+	}
 	s.log.Debug("netbox lab request", "method", r.Method, "path", pattern, "status", status)
 	if plan.slow > 0 && len(body) > 0 {
 		s.stats.fault("slow")
@@ -189,6 +201,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, status, body)
+}
+
+// bodyItems is the number of objects a write request carries (a bulk list or one object),
+// read without consuming the body.
+func bodyItems(r *http.Request) int {
+	if r.Body == nil {
+		return 1
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return 1
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(b, &list) == nil && len(list) > 0 {
+		return len(list)
+	}
+	return 1
 }
 
 // notFoundPage is the gist of NetBox 4.5's 404 page (templates/404.html).

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,6 +118,10 @@ func (s *store) convert(f *field, raw any) (any, string) {
 		}
 		if f.nullable && v == "" {
 			return nil, ""
+		}
+		if len(f.choices) > 0 && !slices.ContainsFunc(f.choices, func(c choice) bool { return c.value == v }) {
+			// A plain model field with choices: DRF's ChoiceField, rendered as the bare value.
+			return nil, fmt.Sprintf("%q is not a valid choice.", v)
 		}
 		return v, ""
 	case kInt, kGFKID:
@@ -520,7 +525,7 @@ func (s *store) clean(m *model, vals map[string]any, old *object, errs errMap) {
 		}
 	case "virtualization.virtualmachine":
 		if vals["site"] == nil && vals["cluster"] == nil && vals["device"] == nil {
-			errs.add("__all__", "A virtual machine must be assigned to a site and/or cluster.")
+			errs.add("cluster", "A virtual machine must be assigned to a site and/or cluster.") // NetBox 4.5 puts it under cluster
 			return
 		}
 		if cid, ok := vals["cluster"].(int64); ok {

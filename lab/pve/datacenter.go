@@ -54,6 +54,7 @@ type Firewall struct {
 func (s *Server) SetFirewall(fw Firewall) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropIndex()
 	digest := fingerprintHex
 	opts := map[string]any{}
 	for k, v := range fw.Options {

@@ -16,6 +16,7 @@ import (
 	"github.com/proxbox/proxbox/proxmox"
 	pbsync "github.com/proxbox/proxbox/sync"
 	"github.com/proxbox/proxbox/sync/nbadapter"
+	"github.com/proxbox/proxbox/syncrun"
 )
 
 const fixture = "../../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"
@@ -23,11 +24,14 @@ const nbToken = "0123456789abcdef0123456789abcdef01234567"
 
 type harness struct {
 	t   testing.TB
-	nb  *nblab.Server
+	nb  *nblab.Server // nil against a real NetBox (realNetBox)
 	nbc *netbox.Client
 	eng *pbsync.Engine
 	pve []*pvelab.Server
 	tg  []pbsync.Target
+	// readAll keeps reading the plugin-only Proxmox data on a NetBox without
+	// the plugin (what proxbox did before; for comparison).
+	readAll bool
 }
 
 func newHarness(t testing.TB, pves ...*pvelab.Server) *harness {
@@ -40,11 +44,21 @@ func newHarness(t testing.TB, pves ...*pvelab.Server) *harness {
 func newHarnessWith(t testing.TB, nbOpts nblab.Options, read func() proxmox.ReadOptions, pves ...*pvelab.Server) *harness {
 	t.Helper()
 	h := &harness{t: t, pve: pves}
-	nbOpts.Tokens, nbOpts.Seed = []nblab.Token{{Value: nbToken}}, 1
-	h.nb = nblab.New(nbOpts)
-	nbs := httptest.NewServer(h.nb)
-	t.Cleanup(nbs.Close)
-	c, err := netbox.New(netbox.Config{URL: nbs.URL, Token: nbToken, RetryBase: time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	var c *netbox.Client
+	var err error
+	if rn := realNetBox(t); rn.url != "" {
+		if nbOpts.DisablePlugin {
+			t.Skip("needs a NetBox without netbox-proxbox: the real kit of this run has it")
+		}
+		rn.reset(t)
+		c, err = netbox.New(netbox.Config{URL: rn.url, Token: rn.token, RetryBase: 100 * time.Millisecond, MaxBackoff: 2 * time.Second})
+	} else {
+		nbOpts.Tokens, nbOpts.Seed = []nblab.Token{{Value: nbToken}}, 1
+		h.nb = nblab.New(nbOpts)
+		nbs := httptest.NewServer(h.nb)
+		t.Cleanup(nbs.Close)
+		c, err = netbox.New(netbox.Config{URL: nbs.URL, Token: nbToken, RetryBase: time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +73,9 @@ func newHarnessWith(t testing.TB, nbOpts nblab.Options, read func() proxmox.Read
 		}
 		ep := inventory.Endpoint{ID: int64(i + 1), Name: "pve-" + string(rune('a'+i)), Host: ps.URL}
 		h.tg = append(h.tg, pbsync.Target{Endpoint: ep, Read: func(ctx context.Context) (*inventory.Snapshot, error) {
+			if pbsync.PluginAbsent(ctx) && !h.readAll {
+				return pc.Read(ctx, ep, syncrun.WithoutPluginReads(read())) // as syncrun and sync --once do
+			}
 			return pc.Read(ctx, ep, read())
 		}})
 	}
@@ -142,14 +159,13 @@ func TestFixtureClusterFirstAndSteadyRun(t *testing.T) {
 	}
 	t.Logf("first run: netbox %d requests, %d writes; proxmox %d requests", s.NetBox.Requests, s.NetBox.Writes, s.Proxmox.Requests)
 
-	before := h.nb.Stats()
-	s2 := h.sync(pbsync.Options{})
+	var s2 *pbsync.Summary
+	written := writes(h, func() { s2 = h.sync(pbsync.Options{}) })
 	mustOK(t, s2)
-	after := h.nb.Stats()
-	if s2.NetBox.Writes != 0 || after.ObjectsWritten != before.ObjectsWritten {
+	if s2.NetBox.Writes != 0 || written != 0 {
 		var plan strings.Builder
 		_ = s2.Plan.Print(&plan)
-		t.Errorf("steady run wrote: %d write requests, %d objects\n%s", s2.NetBox.Writes, after.ObjectsWritten-before.ObjectsWritten, plan.String())
+		t.Errorf("steady run wrote: %d write requests, %d objects\n%s", s2.NetBox.Writes, written, plan.String())
 	}
 	t.Logf("steady run: netbox %d requests, %d writes", s2.NetBox.Requests, s2.NetBox.Writes)
 }
@@ -167,7 +183,15 @@ func TestSummaryObjectsOfFixture(t *testing.T) {
 	}
 }
 
+// writes counts the objects f makes NetBox write: the simulator's count, or,
+// against a real NetBox, the client's write requests (each test's writes here
+// are single objects or none).
 func writes(h *harness, f func()) int64 {
+	if h.nb == nil {
+		before := h.nbc.Stats().Writes
+		f()
+		return h.nbc.Stats().Writes - before
+	}
 	before := h.nb.Stats().ObjectsWritten
 	f()
 	return h.nb.Stats().ObjectsWritten - before
@@ -304,6 +328,7 @@ func TestIncompleteReadSkipsOrphans(t *testing.T) {
 
 func TestNetBoxFaultsNoDuplicates(t *testing.T) {
 	h := newHarness(t, fixtureServer(t))
+	h.needSimulator("fault injection")
 	h.nb.SetFaults(nblab.Faults{ErrorRate: 0.3, ErrorCodes: []int{500, 502, 503, 429}, RetryAfter: 1})
 	s := h.sync(pbsync.Options{})
 	h.nb.SetFaults(nblab.Faults{})
@@ -334,9 +359,7 @@ func TestOneRejectedVMOthersLand(t *testing.T) {
 			name = g.Name
 		}
 	}
-	if _, err := h.nb.Create(context.Background(), "virtualization.virtualmachine", map[string]any{"name": name, "cluster": cl["id"]}); err != nil {
-		t.Fatal(err)
-	}
+	h.create(pbsync.ModelVM, map[string]any{"name": name, "cluster": cl["id"]})
 	s := h.sync(pbsync.Options{})
 	if s.OK || !s.Partial {
 		t.Errorf("want partial failure, got ok=%v partial=%v", s.OK, s.Partial)

@@ -69,8 +69,9 @@ func refused(err error) error {
 // FreshRead wired in.
 func Engine(c *netbox.Client) *pbsync.Engine {
 	return &pbsync.Engine{
-		NetBox: Client{C: c},
-		Stats:  func() (int64, int64) { s := c.Stats(); return s.Requests, s.Writes },
-		Fresh:  netbox.FreshRead,
+		NetBox:     Client{C: c},
+		Stats:      func() (int64, int64) { s := c.Stats(); return s.Requests, s.Writes },
+		BatchSizes: c.BatchSizes,
+		Fresh:      netbox.FreshRead,
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/proxbox/proxbox/inventory"
 	nblab "github.com/proxbox/proxbox/lab/netbox"
 	pvelab "github.com/proxbox/proxbox/lab/pve"
+	"github.com/proxbox/proxbox/netbox"
 	"github.com/proxbox/proxbox/proxmox"
 	pbsync "github.com/proxbox/proxbox/sync"
 )
@@ -31,11 +32,17 @@ func newFullHarness(t testing.TB, nbOpts nblab.Options, pves ...*pvelab.Server) 
 func pluginEndpoint(t testing.TB, h *harness, i int) int64 {
 	t.Helper()
 	u, _ := url.Parse(h.tg[i].Endpoint.Host)
-	id, err := h.nb.SeedProxmoxEndpoint(context.Background(), "pve "+h.tg[i].Endpoint.Name, u.Hostname(), int(portOf(u)), "root@pam")
-	if err != nil {
-		t.Fatal(err)
+	// As netbox-proxbox 0.0.24 wants it: mode, and ip_address an IPAddress.
+	addr := u.Hostname() + "/32"
+	ips := h.list(pbsync.ModelIP, url.Values{"address": {addr}})
+	var ip any
+	if len(ips) > 0 {
+		ip = ips[0]["id"]
+	} else {
+		ip = h.create(pbsync.ModelIP, map[string]any{"address": addr, "status": "active"})["id"]
 	}
-	return id
+	return mustInt(h.create(pbsync.ModelPluginEndpoint, map[string]any{"name": "pve " + h.tg[i].Endpoint.Name,
+		"ip_address": ip, "port": portOf(u), "mode": "cluster", "username": "root@pam", "verify_ssl": false})["id"])
 }
 
 func portOf(u *url.URL) int64 {
@@ -288,6 +295,7 @@ func TestPluginAbsentInventoryStillSynced(t *testing.T) {
 
 func TestPluginBackupBatchSizeAndDelay(t *testing.T) {
 	h := newFullHarness(t, nblab.Options{}, fixtureServer(t))
+	h.needSimulator("the request log")
 	mustOK(t, h.sync(pbsync.Options{Stages: []pbsync.Stage{pbsync.StageDevices, pbsync.StageStorage, pbsync.StageVMs}}))
 	h.nb.ResetStats()
 	const delay = 30 * time.Millisecond
@@ -324,13 +332,13 @@ func TestPluginSettingsApplied(t *testing.T) {
 	if len(set) != 1 {
 		t.Fatalf("settings rows %d", len(set))
 	}
-	if _, err := h.nb.Update(context.Background(), "netbox_proxbox.proxboxpluginsettings", mustInt(set[0]["id"]), map[string]any{"primary_ip_preference": "none"}); err != nil {
-		t.Fatal(err)
+	if r := h.nbc.Update(context.Background(), pbsync.ModelPluginSettings, []netbox.Object{{"id": set[0]["id"], "primary_ip_preference": "ipv6"}}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
 	}
 	mustOK(t, h.sync(pbsync.Options{}))
 	for k, v := range h.vms() {
 		if v["primary_ip4"] != nil {
-			t.Errorf("%s: primary_ip4 set although the plugin says none", k)
+			t.Errorf("%s: primary_ip4 set although the plugin says ipv6", k)
 		}
 	}
 }
