@@ -51,6 +51,27 @@
 //     of a synced guest that no longer exist in Proxmox are deleted unless the
 //     mode is keep.
 //
+// # Refused writes
+//
+// A write NetBox refuses deterministically (HTTP 400: a validation error such
+// as "Duplicate IP address found in global table", which the adapter marks as
+// RefusedError) is remembered in Options.Refusals, keyed by endpoint label,
+// model and object key, with a hash of the body sent. The body carries the
+// resolved IDs of what the object depends on, so the same body means nothing
+// about it changed. The run that meets the refusal reports it as an error with
+// NetBox's reason (the run is not ok). Later runs do not send that body again:
+// they record the object as skipped with a warning "known conflict, unchanged
+// since …" and NetBox's reason, and a known conflict is NOT an error (exit
+// code 0, ok:true): it was reported once and re-reporting it as a failure
+// would keep every run of a site with a reused address red for nothing the
+// sync can change, while the warning keeps it visible in every summary. The
+// body is sent again when it changes, when the refusal is older than
+// RefusalRecheck (24 h: what blocked it, such as another holder of the
+// address, may be gone), and a refusal no write of its endpoint met in a
+// finished run is forgotten. Transient failures (5xx, timeouts) are never
+// remembered. Package syncrun keeps Refusals in the store (setting
+// sync.refused_writes) across runs and restarts; dry runs ignore it.
+//
 // # Endpoint identity
 //
 // Every endpoint of a run has a label (EndpointLabel), written on its NetBox

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/proxbox/proxbox/inventory"
@@ -54,9 +55,11 @@ type Engine struct {
 	Fresh func(context.Context) context.Context
 }
 
-// Run reads every target, decides which NetBox cluster each one owns (see
-// "Endpoint identity" in the package doc), then syncs them one after
-// another and returns the summary. The stream of events goes to
+// Run reads every target concurrently (at most opt.ReadConcurrency at a
+// time, while NetBox's tags and clusters load), decides which NetBox
+// cluster each one owns once all snapshots are in (see "Endpoint identity"
+// in the package doc: nothing is written before), then syncs them one after
+// another, in dependency order, and returns the summary. The stream of events goes to
 // opt.Events. A target that cannot be read, or that is refused, is an error
 // of the run and nothing of it is written; the others still sync.
 func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summary {
@@ -67,6 +70,7 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	var pveRequests int64
 	if opt.DryRun {
 		opt.State = nil // a dry run's simulated writes must not be remembered
+		opt.Refusals = nil
 	}
 	sh := &shared{cur: map[string]map[int64]map[string]any{}, loaded: map[string]bool{}}
 	if opt.State != nil {
@@ -99,17 +103,51 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 		dup[l]++
 	}
 	snaps := make([]*inventory.Snapshot, len(targets))
-	for i, t := range targets {
+	synced := map[string]bool{}
+	for i := range targets {
 		rep.endpoint = labels[i]
 		rep.send(Event{Type: EventRunStarted})
+	}
+	rep.endpoint = ""
+	// Read every endpoint at once (at most ReadConcurrency at a time) while
+	// NetBox's tags and clusters load: nothing is written before all
+	// snapshots are in, so the claims below see them all.
+	r := e.newRun(opt, rep, sh)
+	clErr := make(chan error, 1)
+	go func() { clErr <- r.loadClusters(pctx) }()
+	readErrs := make([]error, len(targets))
+	sem := make(chan struct{}, opt.ReadConcurrency)
+	var wg gosync.WaitGroup
+	for i, t := range targets {
 		if dup[labels[i]] > 1 {
 			continue // refused below, without reading it
 		}
-		snap, err := t.Read(ctx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				readErrs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			snaps[i], readErrs[i] = t.Read(ctx)
+		}()
+	}
+	wg.Wait()
+	loadErr := <-clErr
+	for i, t := range targets {
+		snap, err := snaps[i], readErrs[i]
+		snaps[i] = nil
 		if snap != nil {
 			pveRequests += int64(snap.Requests)
 		}
+		if dup[labels[i]] > 1 {
+			continue
+		}
 		if err != nil {
+			rep.endpoint = labels[i]
 			rep.fail("endpoint "+labels[i], fmt.Sprintf("read proxmox: %v", err))
 			continue
 		}
@@ -120,8 +158,7 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 		}
 		snaps[i] = snap
 	}
-	r := e.newRun(opt, rep, sh)
-	if err := r.loadClusters(pctx); err != nil {
+	if err := loadErr; err != nil {
 		rep.endpoint = ""
 		rep.fail("netbox", err.Error())
 	} else {
@@ -142,8 +179,12 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 				}
 			}
 			e.sync(ctx, snaps[i], opt, rep, sh)
+			synced[c.label] = true
 			snaps[i] = nil // done with it
 		}
+	}
+	if ctx.Err() == nil {
+		opt.Refusals.sweep(synced) // what no write of a synced endpoint met is gone
 	}
 	s := rep.summary(start, opt.DryRun)
 	if opt.State != nil && len(s.Errors) > 0 {
@@ -802,7 +843,11 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 			if pass > 0 {
 				continue // not created in pass 0 (failed or skipped): reported there
 			}
-			creates = append(creates, createBody(res))
+			body := createBody(res)
+			if r.knownRefusal(model, o, OpCreate, body) {
+				continue
+			}
+			creates = append(creates, body)
 			cObjs = append(cObjs, o)
 			continue
 		}
@@ -822,6 +867,9 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 			continue
 		}
 		patch["id"] = id
+		if r.knownRefusal(model, o, OpUpdate, patch) {
+			continue
+		}
 		updates = append(updates, patch)
 		uObjs = append(uObjs, o)
 		uChanges = append(uChanges, ch)
@@ -830,6 +878,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		for _, wr := range r.create(ctx, model, creates) {
 			o := cObjs[wr.Index]
 			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label, Fields: createFields(creates[wr.Index])}
+			r.noteRefusal(model, o, creates[wr.Index], wr.Err)
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
 			} else {
@@ -844,6 +893,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		for _, wr := range r.update(ctx, model, updates) {
 			o := uObjs[wr.Index]
 			c := Change{Op: OpUpdate, Model: model, Key: o.Key, Label: o.Label, ID: mustID(updates[wr.Index]["id"]), Fields: uChanges[wr.Index]}
+			r.noteRefusal(model, o, updates[wr.Index], wr.Err)
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
 			} else {
@@ -857,6 +907,31 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 	if pass == 0 {
 		r.stale(ctx, model, stage, cur, seen)
 	}
+}
+
+// knownRefusal reports (and records as a skip with a warning) a write NetBox
+// refused before with this very body: it is not sent again.
+func (r *run) knownRefusal(model string, o *Object, op Op, body map[string]any) bool {
+	if r.opt.Refusals == nil || r.opt.DryRun {
+		return false
+	}
+	f, ok := r.opt.Refusals.known(r.rep.endpoint+"\x00"+model+"\x00"+o.Key, bodyHash(body), r.opt.Now())
+	if !ok {
+		return false
+	}
+	reason := fmt.Sprintf("known conflict, unchanged since %s (%s not sent again): %s", f.Since.UTC().Format(time.RFC3339), op, f.Reason)
+	r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label, Reason: reason})
+	r.rep.warn(o.Label, reason)
+	return true
+}
+
+// noteRefusal remembers a deterministic refusal of a write (or forgets an
+// earlier one when the write went through or failed otherwise).
+func (r *run) noteRefusal(model string, o *Object, body map[string]any, err error) {
+	if r.opt.Refusals == nil || r.opt.DryRun {
+		return
+	}
+	r.opt.Refusals.note(r.rep.endpoint+"\x00"+model+"\x00"+o.Key, bodyHash(body), err, r.opt.Now())
 }
 
 func withFlag(m map[string]bool, f string) map[string]bool {

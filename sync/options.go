@@ -164,7 +164,19 @@ type Options struct {
 	// State keeps NetBox's state between runs (see State); nil: every run
 	// lists what it needs.
 	State *State
+	// Refusals remembers the writes NetBox refused deterministically: a
+	// write whose body it refused before is not sent again until the body
+	// changes (see the package comment, "Refused writes"); nil: every run
+	// sends every write. Dry runs neither consult nor change it.
+	Refusals *Refusals
+	// ReadConcurrency bounds the endpoints whose Proxmox snapshots a run
+	// reads at once (each read bounds its own requests); default
+	// DefaultReadConcurrency.
+	ReadConcurrency int
 }
+
+// DefaultReadConcurrency is Options.ReadConcurrency's default.
+const DefaultReadConcurrency = 4
 
 // Includes reports whether a run with these options runs stage s (no Stages: all).
 func (o Options) Includes(s Stage) bool { return len(o.Stages) == 0 || slices.Contains(o.Stages, s) }
@@ -178,6 +190,9 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ReadConcurrency <= 0 {
+		o.ReadConcurrency = DefaultReadConcurrency
 	}
 	if len(o.Stages) == 0 {
 		o.Stages = AllStages

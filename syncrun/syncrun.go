@@ -147,6 +147,8 @@ type Runner struct {
 	gen         uint64
 	stateGen    map[*pbsync.State]uint64
 	watchStates map[int64]*pbsync.State // WatchApply's, by endpoint id
+	// refusals remembers NetBox's deterministic refusals (loadRefusals).
+	refusals *pbsync.Refusals
 
 	// stop is closed by Close: runs in progress are cancelled and no new
 	// run starts; running counts the runs Close waits for.
@@ -611,7 +613,15 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 		targets = append(targets, tg)
 	}
 	log.Info("sync started", "scope", run.Request.Trigger, "endpoints", len(targets), "dry_run", opt.DryRun)
+	if !opt.DryRun {
+		opt.Refusals = rn.loadRefusals(ctx, log)
+	}
 	sum := eng.Run(ctx, targets, opt)
+	if opt.Refusals != nil {
+		if err := rn.cfg.Store.SetSetting(ctx, refusalsKey, opt.Refusals); err != nil {
+			log.Warn("save refused writes", "err", err)
+		}
+	}
 	rn.mu.Lock()
 	for _, ep := range p.targets {
 		if e, ok := rn.snaps[ep.ID]; ok {
@@ -621,6 +631,28 @@ func (rn *Runner) execute(ctx context.Context, p *prepared) {
 	}
 	rn.mu.Unlock()
 	rn.finish(run, sum, ctx.Err(), log)
+}
+
+// refusalsKey is the store setting holding the writes NetBox refused
+// deterministically (sync.Refusals), kept across runs and restarts.
+const refusalsKey = "sync.refused_writes"
+
+// loadRefusals returns the Runner's memory of refused writes, read from the
+// store on first use (shared by the Runner's runs; sync.Refusals is safe for
+// concurrent use).
+func (rn *Runner) loadRefusals(ctx context.Context, log *slog.Logger) *pbsync.Refusals {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.refusals != nil {
+		return rn.refusals
+	}
+	rf := pbsync.NewRefusals()
+	if _, err := rn.cfg.Store.Setting(ctx, refusalsKey, rf); err != nil {
+		log.Warn("read refused writes (starting afresh)", "err", err)
+		rf = pbsync.NewRefusals()
+	}
+	rn.refusals = rf
+	return rf
 }
 
 // target builds the engine target of one endpoint, reusing a recent

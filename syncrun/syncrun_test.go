@@ -31,8 +31,14 @@ const fixture = "../testdata/fixtures/pve/netbox-proxbox-e2e-cluster.json"
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newLabHarness(t, lab.Config{PVEListen: "127.0.0.1:0", NetBoxListen: "127.0.0.1:0", PVEFixtures: fixture})
+}
+
+// newLabHarness is newHarness on a lab of the given configuration.
+func newLabHarness(t *testing.T, cfg lab.Config) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, lab.Config{PVEListen: "127.0.0.1:0", NetBoxListen: "127.0.0.1:0", PVEFixtures: fixture})
+	l, err := lab.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,9 +50,19 @@ func (a Client) Delete(ctx context.Context, model string, ids []int64) []pbsync.
 func conv(rs []netbox.Result) []pbsync.WriteResult {
 	out := make([]pbsync.WriteResult, len(rs))
 	for i, r := range rs {
-		out[i] = pbsync.WriteResult{Index: r.Index, Object: r.Object, Err: r.Err}
+		out[i] = pbsync.WriteResult{Index: r.Index, Object: r.Object, Err: refused(r.Err)}
 	}
 	return out
+}
+
+// refused marks NetBox's deterministic refusals (HTTP 400: validation) as
+// sync.RefusedError, which the engine remembers and does not re-send.
+func refused(err error) error {
+	var ae *netbox.APIError
+	if err != nil && errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+		return &pbsync.RefusedError{Err: err}
+	}
+	return err
 }
 
 // Engine returns a sync engine writing through c, with c's counters and
