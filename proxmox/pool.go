@@ -15,24 +15,18 @@ import (
 // "data" member as it came, for callers that pass Proxmox data through
 // (the plugin's read routes).
 func (c *Client) Raw(ctx context.Context, path string, query url.Values) (json.RawMessage, error) {
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	if err := c.ensureSession(ctx); err != nil {
-		return nil, err
-	}
-	c.authMu.RLock()
-	defer c.authMu.RUnlock()
-	d, err := c.get(ctx, path, query, c.cfg.Timeout)
-	if err != nil {
-		return nil, err
-	}
-	return json.RawMessage(d), nil
+	return c.passThrough(ctx, http.MethodGet, path, query)
 }
 
 // Post sends one POST (a write: the caller decides whether writes are allowed) with
 // params as its form and returns the reply's "data".
 func (c *Client) Post(ctx context.Context, path string, params url.Values) (json.RawMessage, error) {
+	return c.passThrough(ctx, http.MethodPost, path, params)
+}
+
+// passThrough sends one request after the session is ready and returns the
+// reply's "data" as it came; an APIError names the request's method.
+func (c *Client) passThrough(ctx context.Context, method, path string, params url.Values) (json.RawMessage, error) {
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
@@ -41,11 +35,11 @@ func (c *Client) Post(ctx context.Context, path string, params url.Values) (json
 	}
 	c.authMu.RLock()
 	defer c.authMu.RUnlock()
-	d, err := c.send(ctx, http.MethodPost, path, params, c.cfg.Timeout)
+	d, err := c.send(ctx, method, path, params, c.cfg.Timeout)
 	if err != nil {
 		var ae *APIError
-		if errors.As(err, &ae) {
-			ae.Method = http.MethodPost
+		if errors.As(err, &ae) && method != http.MethodGet {
+			ae.Method = method
 		}
 		return nil, err
 	}
