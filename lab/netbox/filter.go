@@ -58,10 +58,7 @@ type filterResult struct {
 func (s *store) scanRows(m *model, q url.Values) ([]*object, errMap) {
 	var preds []pred
 	errs := errMap{}
-	var known map[string]bool
-	if !m.plugin {
-		known = listFilters(m.path)
-	}
+	known := listFilters(m.path)
 	for param, vals := range q {
 		if shapingParams[param] || len(vals) == 0 {
 			continue

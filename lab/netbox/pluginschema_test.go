@@ -109,3 +109,19 @@ func TestPluginModelsMatchThePluginSchema(t *testing.T) {
 		t.Fatalf("compared %d plugin models, want the 9 proxbox writes", seen)
 	}
 }
+
+// TestPluginListFiltersLoad: every plugin model has its list filter set from the plugin's
+// document, and a parameter outside it is ignored as the real plugin does (the kit answers
+// every ProxmoxCluster row to endpoint_id=, which is not in its filter set; endpoint= filters).
+func TestPluginListFiltersLoad(t *testing.T) {
+	s := newStore(time.Now)
+	for _, m := range s.models {
+		if m.plugin && listFilters(m.path) == nil {
+			t.Errorf("%s: no list filter set in openapi/plugin-0.0.24.json", m.path)
+		}
+	}
+	f := listFilters("plugins/proxbox/proxmox-clusters")
+	if !f["endpoint"] || f["endpoint_id"] {
+		t.Errorf("proxmox-clusters filters: endpoint %v, endpoint_id %v", f["endpoint"], f["endpoint_id"])
+	}
+}

@@ -22,6 +22,22 @@ import (
 //go:embed openapi/openapi.yaml.gz
 var openAPIGz []byte
 
+// pluginDocJSON holds netbox-proxbox 0.0.24's request schemas and list
+// filter sets, taken from the real kit's /api/schema/ (openapi/NOTICE.md).
+//
+//go:embed openapi/plugin-0.0.24.json
+var pluginDocJSON []byte
+
+// pluginListFilters is the plugin document's list_filters: the query
+// parameters each plugin list operation accepts (its django-filter set).
+var pluginListFilters = sync.OnceValue(func() map[string][]string {
+	var doc struct {
+		ListFilters map[string][]string `json:"list_filters"`
+	}
+	_ = json.Unmarshal(pluginDocJSON, &doc) // checked by TestPluginListFiltersLoad
+	return doc.ListFilters
+})
+
 var (
 	specOnce sync.Once
 	specDoc  *openapi3.T
@@ -197,14 +213,22 @@ var (
 	listParamsBy = map[string]map[string]bool{}
 )
 
-// listFilters returns the query parameters NetBox's list operation of a core
-// model accepts (its filter set, as the OpenAPI document lists it), or nil
-// when the document has no such operation (plugin models).
+// listFilters returns the query parameters NetBox's list operation of a
+// model accepts (its filter set, as NetBox's OpenAPI document lists it, or
+// the plugin's document for plugin models), or nil when neither has it.
 func listFilters(path string) map[string]bool {
 	listParamsMu.Lock()
 	defer listParamsMu.Unlock()
 	if p, ok := listParamsBy[path]; ok {
 		return p
+	}
+	if names, ok := pluginListFilters()[path]; ok {
+		set := make(map[string]bool, len(names))
+		for _, n := range names {
+			set[n] = true
+		}
+		listParamsBy[path] = set
+		return set
 	}
 	doc, err := loadSpec()
 	var names map[string]bool
