@@ -12,7 +12,7 @@ PORT    ?= 8000
 # these only, so go-netbox is never compiled a second time.
 RACE_PKGS ?= ./config/ ./egress/ ./store/ ./applog/ ./netbox/getcache/ ./metrics/ ./proxmox/ ./lab/pve/ ./certs/
 
-.PHONY: all build test test-tools test-race test-real bench-real lint bench demo run docker release release-check clean generate
+.PHONY: all build test test-tools test-race test-real bench-real lint bench bench-large bench-pprof demo run docker release release-check clean generate
 
 all: build
 
@@ -64,18 +64,33 @@ lint:
 		$(GO) tool templ generate -path ui >/dev/null && git diff --exit-code -- ui || { echo "templ output is stale: run 'make generate' and commit"; exit 1; }; \
 	fi
 
-# Sync every endpoint of a generated lab of 1,000 and 10,000 guests, inline as
-# `proxbox sync --pve-url ...` does (NetBox with 2 ms latency): wall
-# time, NetBox requests and writes for the first run, a steady run and one
-# change, Proxmox requests per guest, peak RSS. One size per process, so the
-# RSS is that size's. Then the backup-heavy lab, the watch at 1,000 guests (idle poll
-# and one memory change: Proxmox and NetBox requests, wall time) and the micro benchmarks.
-bench:
-	$(GO) test -run '^$$' -bench 'BenchmarkSync$$/guests=1000$$' -benchtime 1x -timeout 30m ./sync/nbadapter/
-	$(GO) test -run '^$$' -bench 'BenchmarkSync$$/guests=10000$$' -benchtime 1x -timeout 30m ./sync/nbadapter/
+# The sync at scale with lab and sync in separate processes (cmd/proxbox-bench):
+# `proxbox lab --scale N` (NetBox with 2 ms latency) in one process, and
+# `proxbox sync --once --data-dir` run three times (first run, steady run, one
+# memory change) against the endpoints registered in a fresh store, as an
+# operator runs it: wall time, CPU of the sync and of the lab separately,
+# NetBox requests and writes, refusals, Proxmox requests, peak RSS of each,
+# one markdown table (docs/sync.md, "Request counts"). BENCH_SCALES sets the
+# sizes (default 1,000 and 10,000). Then the in-process benchmarks: the
+# backup-heavy lab, the watch at 1,000 guests and the micro benchmarks.
+BENCH_SCALES ?= 1000,10000
+bench: build
+	$(GO) run ./cmd/proxbox-bench --proxbox bin/proxbox --scale $(BENCH_SCALES)
 	$(GO) test -run '^$$' -bench 'BenchmarkSyncBackups10k' -benchtime 1x -timeout 30m ./sync/nbadapter/
 	$(GO) test -run '^$$' -bench 'BenchmarkWatch1000' -benchtime 1x -timeout 30m ./watch/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./netbox/ ./netbox/getcache/ ./proxmox/ ./lab/...
+
+# The same at 100,000 guests: long-running (tens of minutes on 2 cores; the
+# lab alone holds about 10 GiB).
+bench-large: build
+	$(GO) run ./cmd/proxbox-bench --proxbox bin/proxbox --scale 100000
+
+# The same as make bench's table with CPU and heap profiles of the lab and of
+# every sync process in bench-pprof/ (a binary built with -tags pprof: never
+# a release; cmd/proxbox/pprof.go). Read them with go tool pprof bin/proxbox-pprof FILE.
+bench-pprof: generate
+	$(GO) build -tags pprof -trimpath -o bin/proxbox-pprof ./cmd/proxbox
+	$(GO) run ./cmd/proxbox-bench --proxbox bin/proxbox-pprof --pprof bench-pprof --scale $(BENCH_SCALES)
 
 # The appliance with its embedded lab: HTTPS on a local CA, simulated
 # Proxmox and NetBox, a first sync started. Data lives in ./data.

@@ -43,8 +43,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	for _, f := range atExit {
+		f()
+	}
 	os.Exit(code)
 }
+
+// atExit runs before the process exits (a -tags pprof build stops its
+// profiles there: pprof.go).
+var atExit []func()
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

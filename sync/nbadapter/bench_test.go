@@ -16,7 +16,8 @@ import (
 // BenchmarkSync syncs every endpoint of a generated lab of 1,000 and of
 // 10,000 guests (inline, unnamed, all on one host) into the NetBox simulator with 2 ms latency and reports, per run kind, wall time,
 // NetBox requests and writes, Proxmox requests per guest and the process's
-// peak RSS. Run one size per process (make bench does) so the RSS is that
+// peak RSS, in one process (make bench measures lab and sync in separate
+// processes: cmd/proxbox-bench). Run one size per process so the RSS is that
 // size's, and with -benchtime 1x.
 func BenchmarkSync(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
