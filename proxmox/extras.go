@@ -53,6 +53,8 @@ func (o *ReadOptions) taskBounds() (days, perGuest, maxPerNode int) {
 type extras struct {
 	mu      sync.Mutex
 	backups []inventory.Backup
+	byVol   map[string]int             // volume id -> index in backups
+	content map[string]*storageContent // storage -> the first reply decoded
 	snaps   []inventory.GuestSnapshot
 	tasks   []inventory.Task
 	failed  map[string]bool // part name -> some read failed or was impossible
@@ -124,13 +126,21 @@ func (r *reader) backups(ctx context.Context, x *extras, node string) {
 		names = append(names, string(e.Storage))
 	}
 	sort.Strings(names)
-	var out []inventory.Backup
 	for _, st := range names {
 		cpath := path + "/" + url.PathEscape(st) + "/content"
 		d, err := r.get(ctx, cpath, url.Values{"content": {"backup"}})
 		if err != nil {
 			r.warn("storage/"+st, cpath, "backups: "+err.Error())
 			x.fail("backups")
+			continue
+		}
+		if c := x.sameContent(st, d); c != nil {
+			// A shared storage answers every node with the same bytes: decoded once.
+			if c.bad > 0 {
+				r.warn("storage/"+st, cpath, fmt.Sprintf("%d malformed entries skipped", c.bad))
+				x.fail("backups")
+			}
+			x.addBackups(c.backups, node)
 			continue
 		}
 		entries, bad, err := decodeList[contentEntry](d, true)
@@ -143,15 +153,69 @@ func (r *reader) backups(ctx context.Context, x *extras, node string) {
 			r.warn("storage/"+st, cpath, fmt.Sprintf("%d malformed entries skipped", len(bad)))
 			x.fail("backups")
 		}
+		var out []inventory.Backup
 		for _, e := range entries {
 			if b, ok := backupFromEntry(e, st, node); ok {
 				out = append(out, b)
 			}
 		}
+		x.rememberContent(st, d, out, len(bad))
+		x.addBackups(out, node)
 	}
+}
+
+// storageContent is one storage's content=backup reply as one node sent it,
+// decoded (backups carry that node's name).
+type storageContent struct {
+	raw     []byte
+	backups []inventory.Backup
+	bad     int
+}
+
+// sameContent returns the decoded reply of storage st when a node already
+// sent these very bytes (a shared storage lists the same volumes on every
+// node), else nil.
+func (x *extras) sameContent(st string, raw []byte) *storageContent {
 	x.mu.Lock()
-	x.backups = append(x.backups, out...)
-	x.mu.Unlock()
+	defer x.mu.Unlock()
+	if c := x.content[st]; c != nil && bytes.Equal(c.raw, raw) {
+		return c
+	}
+	return nil
+}
+
+func (x *extras) rememberContent(st string, raw []byte, l []inventory.Backup, bad int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.content == nil {
+		x.content = map[string]*storageContent{}
+	}
+	if _, ok := x.content[st]; !ok {
+		x.content[st] = &storageContent{raw: raw, backups: l, bad: bad}
+	}
+}
+
+// addBackups keeps one backup per volume id as they arrive (a shared storage
+// lists every volume on every node): the one of the first node by name, the
+// one dedupeBackups keeps, so a cluster's backups are held once, not once
+// per node. l came through node.
+func (x *extras) addBackups(l []inventory.Backup, node string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.byVol == nil {
+		x.byVol = map[string]int{}
+	}
+	for _, b := range l {
+		b.Node = node
+		if i, ok := x.byVol[b.VolID]; ok {
+			if b.Node < x.backups[i].Node {
+				x.backups[i] = b
+			}
+			continue
+		}
+		x.byVol[b.VolID] = len(x.backups)
+		x.backups = append(x.backups, b)
+	}
 }
 
 func containsWord(list, w string) bool {

@@ -74,6 +74,10 @@ func TestReadExtrasGeneratedLab(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		pbs := 0
+		first := snap.Nodes[0].Name
+		for _, n := range snap.Nodes {
+			first = min(first, n.Name)
+		}
 		for _, b := range snap.Backups {
 			if seen[b.VolID] {
 				t.Errorf("%s: backup %s twice", cl.Name, b.VolID)
@@ -81,6 +85,11 @@ func TestReadExtrasGeneratedLab(t *testing.T) {
 			seen[b.VolID] = true
 			if b.Storage == "pbs" {
 				pbs++
+				// Every node lists the shared PBS storage with the same bytes (decoded
+				// once): the backup is the first node's by name, whichever answered first.
+				if b.Node != first {
+					t.Errorf("%s: pbs backup %s through node %s, want %s", cl.Name, b.VolID, b.Node, first)
+				}
 				if BackupFormat(b.Format, b.VolID)[:3] != "pbs" {
 					t.Errorf("pbs backup format %q", b.Format)
 				}
