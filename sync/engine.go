@@ -915,7 +915,7 @@ func (r *run) knownRefusal(model string, o *Object, op Op, body map[string]any) 
 	if r.opt.Refusals == nil || r.opt.DryRun {
 		return false
 	}
-	f, ok := r.opt.Refusals.known(r.rep.endpoint+"\x00"+model+"\x00"+o.Key, bodyHash(body), r.opt.Now())
+	f, ok := r.opt.Refusals.known(r.rep.endpoint+"\x00"+model+"\x00"+o.Key, func() string { return bodyHash(body) }, r.opt.Now())
 	if !ok {
 		return false
 	}
@@ -931,7 +931,7 @@ func (r *run) noteRefusal(model string, o *Object, body map[string]any, err erro
 	if r.opt.Refusals == nil || r.opt.DryRun {
 		return
 	}
-	r.opt.Refusals.note(r.rep.endpoint+"\x00"+model+"\x00"+o.Key, bodyHash(body), err, r.opt.Now())
+	r.opt.Refusals.note(r.rep.endpoint+"\x00"+model+"\x00"+o.Key, func() string { return bodyHash(body) }, err, r.opt.Now())
 }
 
 func withFlag(m map[string]bool, f string) map[string]bool {

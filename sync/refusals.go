@@ -85,15 +85,19 @@ func bodyHash(body map[string]any) string {
 const RefusalRecheck = 24 * time.Hour
 
 // known returns the remembered refusal of key when it refused this very body
-// less than RefusalRecheck before now.
-func (r *Refusals) known(key, hash string, now time.Time) (Refusal, bool) {
-	if r == nil || hash == "" {
+// (hash gives its hash, computed only when key has a refusal) less than
+// RefusalRecheck before now.
+func (r *Refusals) known(key string, hash func() string, now time.Time) (Refusal, bool) {
+	if r == nil {
 		return Refusal{}, false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f, ok := r.m[key]
-	if !ok || f.Hash != hash || now.Sub(f.Since) >= RefusalRecheck {
+	if !ok || now.Sub(f.Since) >= RefusalRecheck {
+		return Refusal{}, false
+	}
+	if h := hash(); h == "" || f.Hash != h {
 		return Refusal{}, false
 	}
 	if r.touched == nil {
@@ -103,20 +107,26 @@ func (r *Refusals) known(key, hash string, now time.Time) (Refusal, bool) {
 	return f, true
 }
 
-// note records the outcome of a write of key's body: a deterministic
-// refusal is remembered, anything else forgets key.
-func (r *Refusals) note(key, hash string, err error, now time.Time) {
+// note records the outcome of a write of key's body (hash gives its hash,
+// computed only for a refusal): a deterministic refusal is remembered,
+// anything else forgets key.
+func (r *Refusals) note(key string, hash func() string, err error, now time.Time) {
 	if r == nil {
 		return
 	}
+	var re *RefusedError
+	refused := err != nil && errors.As(err, &re)
+	h := ""
+	if refused {
+		h = hash() // outside the lock: it marshals the body
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var re *RefusedError
-	if err != nil && errors.As(err, &re) && hash != "" {
+	if refused && h != "" {
 		if r.m == nil {
 			r.m = map[string]Refusal{}
 		}
-		r.m[key] = Refusal{Hash: hash, Reason: err.Error(), Since: now}
+		r.m[key] = Refusal{Hash: h, Reason: err.Error(), Since: now}
 		if r.touched == nil {
 			r.touched = map[string]bool{}
 		}

@@ -12,8 +12,8 @@ func TestRefusals(t *testing.T) {
 	body := map[string]any{"address": "10.0.0.1/24", "vrf": nil}
 	refused := &RefusedError{Err: errors.New("HTTP 400: address: Duplicate IP address found in global table")}
 	rf := NewRefusals()
-	rf.note("ep\x00ip\x00a", bodyHash(body), refused, t0)
-	rf.note("ep\x00ip\x00b", bodyHash(body), errors.New("HTTP 503"), t0) // transient: not remembered
+	rf.note("ep\x00ip\x00a", func() string { return bodyHash(body) }, refused, t0)
+	rf.note("ep\x00ip\x00b", func() string { return bodyHash(body) }, errors.New("HTTP 503"), t0) // transient: not remembered
 	b, err := json.Marshal(rf)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestRefusals(t *testing.T) {
 		{"other object", "ep\x00ip\x00b", body, t0.Add(time.Hour), false},
 		{"recheck due", "ep\x00ip\x00a", body, t0.Add(RefusalRecheck), false},
 	} {
-		f, ok := back.known(tc.key, bodyHash(tc.body), tc.at)
+		f, ok := back.known(tc.key, func() string { return bodyHash(tc.body) }, tc.at)
 		if ok != tc.want || (ok && f.Reason != refused.Error()) {
 			t.Errorf("%s: known %v %q, want %v", tc.name, ok, f.Reason, tc.want)
 		}
@@ -48,8 +48,8 @@ func TestRefusals(t *testing.T) {
 	if back.Len() != 0 {
 		t.Fatal("a refusal no write met survived its endpoint's sweep")
 	}
-	back.note("ep\x00ip\x00a", bodyHash(body), refused, t0)
-	back.note("ep\x00ip\x00a", bodyHash(body), nil, t0) // went through
+	back.note("ep\x00ip\x00a", func() string { return bodyHash(body) }, refused, t0)
+	back.note("ep\x00ip\x00a", func() string { return bodyHash(body) }, nil, t0) // went through
 	if back.Len() != 0 {
 		t.Fatal("a write that went through is still remembered as refused")
 	}
