@@ -25,6 +25,16 @@ const maxPages = 100000
 // FreshRead(ctx) bypasses the GET cache. Errors name the model and the page; on error nothing
 // is returned, so a caller can never mistake a partial read for the whole state.
 func (c *Client) List(ctx context.Context, model string, query url.Values) ([]Object, error) {
+	return c.list(ctx, model, query, false)
+}
+
+// ListTrimmed is List without each object's url, display_url and display, at every level
+// (trim.go): for a caller that holds the whole state and never reads them (the sync engine).
+func (c *Client) ListTrimmed(ctx context.Context, model string, query url.Values) ([]Object, error) {
+	return c.list(ctx, model, query, true)
+}
+
+func (c *Client) list(ctx context.Context, model string, query url.Values, trim bool) ([]Object, error) {
 	path, err := c.apiPath(model)
 	if err != nil {
 		return nil, err
@@ -52,7 +62,16 @@ func (c *Client) List(ctx context.Context, model string, query url.Values) ([]Ob
 			return nil, fmt.Errorf("netbox list %s page %d: %w", model, n, apiErr(resp))
 		}
 		var p page
-		if err := json.Unmarshal(resp.body, &p); err != nil {
+		if trim {
+			var tp trimmedPage
+			if err := json.Unmarshal(resp.body, &tp); err != nil {
+				return nil, fmt.Errorf("netbox list %s page %d: decode: %w", model, n, err)
+			}
+			p = page{Count: tp.Count, Next: tp.Next, Results: tp.Results.objs}
+			if tp.Results.set && p.Results == nil {
+				p.Results = []Object{}
+			}
+		} else if err := json.Unmarshal(resp.body, &p); err != nil {
 			return nil, fmt.Errorf("netbox list %s page %d: decode: %w", model, n, err)
 		}
 		if p.Results == nil {

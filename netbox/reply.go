@@ -124,17 +124,30 @@ func leanObject(b []byte, i int, item Object) (Object, int, error) {
 			}
 			o[key] = x
 		}
-		i = skipWS(b, stop)
-		if i < len(b) && b[i] == ',' {
-			i = skipWS(b, i+1)
-			continue
+		next, done, err := afterMember(b, stop, '}')
+		if err != nil {
+			return nil, 0, err
 		}
-		if i < len(b) && b[i] == '}' {
-			return o, i + 1, nil
+		if done {
+			return o, next, nil
 		}
-		return nil, 0, errShape
+		i = next
 	}
 	return nil, 0, errShape
+}
+
+// afterMember steps over what follows a member or an element at b[i]: a comma (more
+// follow: next is the index of the following one) or the closing byte (done: next is the
+// index after it).
+func afterMember(b []byte, i int, closing byte) (next int, done bool, err error) {
+	i = skipWS(b, i)
+	if i < len(b) && b[i] == ',' {
+		return skipWS(b, i+1), false, nil
+	}
+	if i < len(b) && b[i] == closing {
+		return i + 1, true, nil
+	}
+	return 0, false, errShape
 }
 
 func skipWS(b []byte, i int) int {

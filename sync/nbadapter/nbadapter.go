@@ -21,9 +21,10 @@ type Client struct{ C *netbox.Client }
 var _ pbsync.NetBox = Client{}
 
 // List implements sync.NetBox. A 404 (e.g. the plugin's paths on a NetBox
-// without netbox-proxbox) wraps sync.ErrNotFound.
+// without netbox-proxbox) wraps sync.ErrNotFound. The engine never reads the
+// objects' url, display_url and display: they are left out (ListTrimmed).
 func (a Client) List(ctx context.Context, model string, q url.Values) ([]map[string]any, error) {
-	rows, err := a.C.List(ctx, model, q) // netbox.Object is map[string]any
+	rows, err := a.C.ListTrimmed(ctx, model, q) // netbox.Object is map[string]any
 	var ae *netbox.APIError
 	if err != nil && errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		return nil, fmt.Errorf("%w: %w", pbsync.ErrNotFound, err)
