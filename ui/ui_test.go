@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -611,6 +612,44 @@ func TestRunSummaryMatrixAndFilter(t *testing.T) {
 		if _, hidden := doc.Find(`[data-testid="no-match"]`).Attr("hidden"); hidden == (len(c.shown) == 0) {
 			t.Errorf("%s: the no-match note is wrong", c.query)
 		}
+	}
+}
+
+// A 10,000-guest run stores a bounded summary (some changes per kind) and its full change
+// list apart: the run page shows every change from that list, and a filter finds a change
+// that is neither in the summary nor among the first page of its kind.
+func TestRunPageReadsTheFullChangeListOfABoundedSummary(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signIn("")
+	ctx := context.Background()
+	now := time.Now()
+	id, err := e.st.StartRun(ctx, store.Run{StartedAt: now, Trigger: "schedule", Scope: "all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = maxPerKind + 300
+	var all []string
+	for i := range n {
+		all = append(all, fmt.Sprintf(`{"op":"create","stage":"virtual-machines","endpoint":"pve-a","model":"virtualization/virtual-machines","label":"vm g%04d","id":%d}`, i, i+1))
+	}
+	summary := `{"ok":true,"plan":{"changes":[` + strings.Join(all[:2], ",") + `],"omitted":{"virtualization/virtual-machines":` + strconv.Itoa(n-2) + `}}}`
+	_ = e.st.FinishRun(ctx, id, now.Add(time.Second), "ok", json.RawMessage(summary), "")
+	if err := e.st.SaveRunChanges(ctx, id, n, json.RawMessage("["+strings.Join(all, ",")+"]")); err != nil {
+		t.Fatal(err)
+	}
+	path := "/ui/sync/" + strconv.FormatInt(id, 10)
+
+	_, doc := e.get(path)
+	if got := doc.Find(`[data-change]`).Length(); got != maxPerKind {
+		t.Errorf("%d changes rendered, want the first %d of %d", got, maxPerKind, n)
+	}
+	if !strings.Contains(text(doc, `[data-testid="run-changes"]`), strconv.Itoa(n)) {
+		t.Errorf("the page does not count all %d changes: %q", n, text(doc, `[data-testid="run-changes"] h2`))
+	}
+	_, doc = e.get(path + "?q=g0750")
+	shown := doc.Find(`[data-change]:not([hidden])`)
+	if shown.Length() != 1 || !strings.Contains(shown.Text(), "vm g0750") {
+		t.Errorf("filter for a change beyond the summary shows %d: %q", shown.Length(), shown.Text())
 	}
 }
 
