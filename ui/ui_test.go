@@ -530,12 +530,8 @@ func TestSyncStartStreamsProgressUntilEveryStageIsDone(t *testing.T) {
 func TestRunSummaryMatrixAndFilter(t *testing.T) {
 	e := newEnv(t, func(d *Deps) { d.NetBoxURL = func(context.Context) string { return "https://netbox.example" } })
 	e.signIn("")
-	ctx := context.Background()
-	now := time.Now()
-	id, err := e.st.StartRun(ctx, store.Run{StartedAt: now, Trigger: "schedule", Scope: "all"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, now := context.Background(), time.Now()
+	id := e.startRun(t, now)
 	for _, sr := range []struct{ name, counts string }{
 		{"pve-a: devices", `{"devices":{"created":1,"unchanged":2}}`},
 		{"pve-a: virtual-machines", `{"virtual_machines":{"updated":1,"orphaned":1,"failed":1}}`},
@@ -621,12 +617,8 @@ func TestRunSummaryMatrixAndFilter(t *testing.T) {
 func TestRunPageReadsTheFullChangeListOfABoundedSummary(t *testing.T) {
 	e := newEnv(t, nil)
 	e.signIn("")
-	ctx := context.Background()
-	now := time.Now()
-	id, err := e.st.StartRun(ctx, store.Run{StartedAt: now, Trigger: "schedule", Scope: "all"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, now := context.Background(), time.Now()
+	id := e.startRun(t, now)
 	const n = maxPerKind + 300
 	var all []string
 	for i := range n {
@@ -651,6 +643,16 @@ func TestRunPageReadsTheFullChangeListOfABoundedSummary(t *testing.T) {
 	if shown.Length() != 1 || !strings.Contains(shown.Text(), "vm g0750") {
 		t.Errorf("filter for a change beyond the summary shows %d: %q", shown.Length(), shown.Text())
 	}
+}
+
+// startRun stores a scheduled run of every endpoint, started at now.
+func (e *env) startRun(t *testing.T, now time.Time) int64 {
+	t.Helper()
+	id, err := e.st.StartRun(context.Background(), store.Run{StartedAt: now, Trigger: "schedule", Scope: "all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func mustRuns(t *testing.T, st *store.Store) []store.Run {
