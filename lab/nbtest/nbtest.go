@@ -7,7 +7,8 @@
 // own client), and a counting proxy that shows what proxbox sent.
 //
 // Test support only: the proxbox binary must not import it. It must not
-// import the simulators, the sync engine or proxbox's NetBox client.
+// import the simulators (outside its tests), the sync engine or proxbox's
+// NetBox client.
 package nbtest
 
 import (
