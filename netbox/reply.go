@@ -8,7 +8,8 @@ import (
 // decodeReply decodes a 2xx write reply: a JSON array of objects, or one object (single).
 // When sent is not nil, reply object j keeps only "id" and the top-level fields that sent(j)
 // carries (a create: its request item; an update: every field the request patched), with the
-// values NetBox returned for them (nested objects whole); NetBox's other fields (url, display,
+// values NetBox returned for them (nested objects without their url, display_url and display,
+// as ListTrimmed decodes them); NetBox's other fields (url, display,
 // created, counts, config_context, the brief objects of fields not set) are stepped over
 // without being decoded. Write replies are most of a first sync's NetBox traffic, and
 // decoding whole objects was a quarter of its CPU (BenchmarkDecodeCreateReply). The body is
@@ -34,12 +35,13 @@ var errShape = errors.New("reply is not an object or an array of objects")
 // decodeLean walks valid JSON (json.Valid checked by the caller): an array of objects or
 // one object, decoding only the members decodeReply keeps.
 func decodeLean(b []byte, sent func(j int) Object) ([]Object, bool, error) {
+	d := &trimDecoder{b: b, strs: map[string]string{}}
 	i := skipWS(b, 0)
 	if i >= len(b) {
 		return nil, false, errShape
 	}
 	if b[i] == '{' {
-		o, _, err := leanObject(b, i, sent(0))
+		o, _, err := leanObject(d, i, sent(0))
 		if err != nil {
 			return nil, false, err
 		}
@@ -57,7 +59,7 @@ func decodeLean(b []byte, sent func(j int) Object) ([]Object, bool, error) {
 		if b[i] != '{' {
 			return nil, false, errShape
 		}
-		o, next, err := leanObject(b, i, sent(len(objs)))
+		o, next, err := leanObject(d, i, sent(len(objs)))
 		if err != nil {
 			return nil, false, err
 		}
@@ -75,9 +77,10 @@ func decodeLean(b []byte, sent func(j int) Object) ([]Object, bool, error) {
 	return nil, false, errShape
 }
 
-// leanObject decodes the object at b[i] ('{'), keeping "id" and item's fields; it returns
-// the index after the object.
-func leanObject(b []byte, i int, item Object) (Object, int, error) {
+// leanObject decodes the object at b[i] ('{'), keeping "id" and item's fields (decoded
+// trimmed); it returns the index after the object.
+func leanObject(d *trimDecoder, i int, item Object) (Object, int, error) {
+	b := d.b
 	o := make(Object, len(item)+1)
 	var x any // one escaping variable per object, not per member
 	i = skipWS(b, i+1)
@@ -99,7 +102,7 @@ func leanObject(b []byte, i int, item Object) (Object, int, error) {
 		switch {
 		case !want && !hasByte(raw, '\\'):
 		case !hasByte(raw, '\\'):
-			key = string(raw)
+			key = d.intern(raw)
 		default: // an escaped key: compare it unescaped
 			if err := json.Unmarshal(b[i:end], &x); err != nil {
 				return nil, 0, err
@@ -118,11 +121,11 @@ func leanObject(b []byte, i int, item Object) (Object, int, error) {
 			return nil, 0, errShape
 		}
 		if want {
-			x = nil
-			if err := json.Unmarshal(b[start:stop], &x); err != nil {
+			v, _, err := d.value(start)
+			if err != nil {
 				return nil, 0, err
 			}
-			o[key] = x
+			o[key] = v
 		}
 		next, done, err := afterMember(b, stop, '}')
 		if err != nil {

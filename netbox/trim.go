@@ -168,13 +168,18 @@ func (d *trimDecoder) str(i int) (string, int, error) {
 		}
 		return s, end, nil
 	}
+	return d.intern(raw), end, nil
+}
+
+// intern returns raw as a string, one copy per short text.
+func (d *trimDecoder) intern(raw []byte) string {
 	if len(raw) > 40 {
-		return string(raw), end, nil
+		return string(raw)
 	}
 	if s, ok := d.strs[string(raw)]; ok {
-		return s, end, nil
+		return s
 	}
 	s := string(raw)
 	d.strs[s] = s
-	return s, end, nil
+	return s
 }
