@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	labArgs := fs.String("lab-args", "", "extra flags for proxbox lab, space separated")
 	syncEnv := fs.String("sync-env", "PROXBOX_BACKUP_BATCH_SIZE=200 PROXBOX_BACKUP_BATCH_DELAY_MS=0",
 		"environment for proxbox sync, space separated KEY=VALUE (the default lifts the backup pacing: see docs/sync.md)")
+	extra := fs.String("extra-steady-env", "", "after the three runs, one more steady run with this extra environment for proxbox sync (space separated KEY=VALUE, e.g. GOMEMLIMIT=1800MiB)")
 	pprofDir := fs.String("pprof", "", "directory for CPU and heap profiles of the lab and of each sync (needs a proxbox built with -tags pprof: make bench-pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--scale %q: want guest counts such as 1000,10000", *scales)
 		}
 		b := &bench{bin: *bin, scale: n, latency: *latency, dir: filepath.Join(root, strconv.Itoa(n)),
-			labArgs: strings.Fields(*labArgs), syncEnv: strings.Fields(*syncEnv), out: stdout}
+			labArgs: strings.Fields(*labArgs), syncEnv: strings.Fields(*syncEnv), extraEnv: strings.Fields(*extra), out: stdout}
 		if *pprofDir != "" {
 			abs, err := filepath.Abs(*pprofDir)
 			if err != nil {
@@ -105,6 +106,7 @@ type bench struct {
 	dir          string
 	labArgs      []string
 	syncEnv      []string
+	extraEnv     []string // a fourth, steady run with these added (--extra-steady-env)
 	env          []string // for both processes
 	out          io.Writer
 
@@ -139,9 +141,12 @@ func (b *bench) run(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := b.syncOnce(ctx, kind); err != nil {
+		if err := b.syncOnce(ctx, kind, nil); err != nil {
 			return err
 		}
+	}
+	if len(b.extraEnv) > 0 {
+		return b.syncOnce(ctx, "steady, "+strings.Join(b.extraEnv, " "), b.extraEnv)
 	}
 	return nil
 }
@@ -304,12 +309,12 @@ type summary struct {
 }
 
 // syncOnce runs `proxbox sync --once` as its own process and prints its row.
-func (b *bench) syncOnce(ctx context.Context, kind string) error {
+func (b *bench) syncOnce(ctx context.Context, kind string, extra []string) error {
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, b.bin, "sync", "--once", "--json", "--data-dir", filepath.Join(b.dir, "data"))
-	cmd.Env = append(append(os.Environ(), b.env...), b.syncEnv...)
+	cmd.Env = append(append(append(os.Environ(), b.env...), b.syncEnv...), extra...)
 	cmd.Stdout = &out
-	logf, err := os.Create(filepath.Join(b.dir, "sync-"+strings.ReplaceAll(kind, " ", "-")+".log"))
+	logf, err := os.Create(filepath.Join(b.dir, "sync-"+fileName(kind)+".log"))
 	if err != nil {
 		return err
 	}
@@ -333,7 +338,7 @@ func (b *bench) syncOnce(ctx context.Context, kind string) error {
 	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
 		return fmt.Errorf("proxbox sync (%v) printed no summary (see %s): %w", runErr, logf.Name(), err)
 	}
-	_ = os.WriteFile(filepath.Join(b.dir, "sync-"+strings.ReplaceAll(kind, " ", "-")+".json"), out.Bytes(), 0o600)
+	_ = os.WriteFile(filepath.Join(b.dir, "sync-"+fileName(kind)+".json"), out.Bytes(), 0o600)
 	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	var syncCPU time.Duration
 	var syncRSS int64
@@ -414,4 +419,14 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// fileName turns a run's kind into a file name part.
+func fileName(kind string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == ',' || r == '=' || r == '/' {
+			return '-'
+		}
+		return r
+	}, kind)
 }
