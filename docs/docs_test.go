@@ -117,7 +117,9 @@ var envName = regexp.MustCompile(`"((?:PROXBOX|MKCERT)_[A-Z0-9_]+|CAROOT|PORT)"`
 // variable names and fails on one that neither the configuration reference
 // nor the migration page mentions. PROXBOX_TEST_* are the test harness's
 // (lab/nbtest reads them, make test-real sets them): docs/sync.md, "Against
-// a real NetBox", documents those.
+// a real NetBox", documents those; PROXBOX_PPROF_DIR is read only by a
+// development build (-tags pprof, make bench-pprof): docs/sync.md, "Request
+// counts", documents it.
 func TestEveryVariableIsDocumented(t *testing.T) {
 	var documented strings.Builder
 	for _, f := range []string{"configuration.md", "migrate.md"} {
@@ -159,7 +161,7 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if strings.HasPrefix(n, "PROXBOX_TEST_") {
+		if strings.HasPrefix(n, "PROXBOX_TEST_") || n == "PROXBOX_PPROF_DIR" {
 			if !strings.Contains(string(harness), "`"+n+"`") {
 				t.Errorf("%s is read in %s but not documented in docs/sync.md", n, strings.Join(found[n], ", "))
 			}
