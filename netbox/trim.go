@@ -9,12 +9,18 @@ import (
 // Trimmed list decoding (ListTrimmed): NetBox's list objects carry, at every level (the
 // object and each brief object nested in it), a url, a display_url and a display text that a
 // client holding the whole state (the sync engine) never reads; they are a large part of the
-// decoded size. trimList decodes the results array as encoding/json would (maps, []any,
-// float64, strings, bools, nil) without those members, and shares the text of repeated short
-// strings (keys, status values, slugs) within one page.
+// decoded size. Nor does it read an object's created and last_updated, and a member that is
+// null reads the same as one that is missing (a map lookup gives nil): the list objects leave
+// those out too (not the members of nested objects, such as custom_fields, where a missing
+// key and a null differ). trimResults decodes the results array as encoding/json would (maps,
+// []any, float64, strings, bools, nil) without those members, and shares the text of
+// repeated short strings (keys, status values, slugs) within one page.
 
 // trimmedKeys are the members ListTrimmed leaves out, at every level.
 var trimmedKeys = map[string]bool{"url": true, "display_url": true, "display": true}
+
+// trimmedTopKeys are left out of the list objects themselves, as are null members.
+var trimmedTopKeys = map[string]bool{"created": true, "last_updated": true}
 
 // trimmedPage is a list envelope whose results are decoded trimmed.
 type trimmedPage struct {
@@ -34,24 +40,31 @@ func (r *trimResults) UnmarshalJSON(b []byte) error {
 	if i < len(b) && b[i] == 'n' {
 		return nil // null: no results
 	}
-	d := trimDecoder{b: b, strs: map[string]string{}}
-	v, _, err := d.value(i)
-	if err != nil {
-		return err
-	}
-	l, ok := v.([]any)
-	if !ok {
+	if i >= len(b) || b[i] != '[' {
 		return errShape
 	}
-	r.objs, r.set = make([]Object, 0, len(l)), true
-	for _, e := range l {
-		o, ok := e.(map[string]any)
-		if !ok {
+	d := trimDecoder{b: b, strs: map[string]string{}}
+	r.objs, r.set = []Object{}, true
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return nil
+	}
+	for i < len(b) {
+		if b[i] != '{' {
 			return errShape
 		}
+		o, next, err := d.object(i, true)
+		if err != nil {
+			return err
+		}
 		r.objs = append(r.objs, o)
+		after, done, err := afterMember(b, next, ']')
+		if err != nil || done {
+			return err
+		}
+		i = after
 	}
-	return nil
+	return errShape
 }
 
 // trimDecoder decodes valid JSON.
@@ -68,42 +81,7 @@ func (d *trimDecoder) value(i int) (any, int, error) {
 	}
 	switch b[i] {
 	case '{':
-		o := map[string]any{}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == '}' {
-			return o, i + 1, nil
-		}
-		for i < len(b) && b[i] == '"' {
-			k, end, err := d.str(i)
-			if err != nil {
-				return nil, 0, err
-			}
-			i = skipWS(b, end)
-			if i >= len(b) || b[i] != ':' {
-				return nil, 0, errShape
-			}
-			i = skipWS(b, i+1)
-			if trimmedKeys[k] {
-				if i = skipValue(b, i); i < 0 {
-					return nil, 0, errShape
-				}
-			} else {
-				v, next, err := d.value(i)
-				if err != nil {
-					return nil, 0, err
-				}
-				o[k], i = v, next
-			}
-			next, done, err := afterMember(b, i, '}')
-			if err != nil {
-				return nil, 0, err
-			}
-			if done {
-				return o, next, nil
-			}
-			i = next
-		}
-		return nil, 0, errShape
+		return d.object(i, false)
 	case '[':
 		l := []any{}
 		i = skipWS(b, i+1)
@@ -152,6 +130,48 @@ func (d *trimDecoder) value(i int) (any, int, error) {
 		}
 		return f, end, nil
 	}
+}
+
+// object decodes the object at b[i] ('{'); top: a list result (trimmedTopKeys and null
+// members left out).
+func (d *trimDecoder) object(i int, top bool) (map[string]any, int, error) {
+	b := d.b
+	o := map[string]any{}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return o, i + 1, nil
+	}
+	for i < len(b) && b[i] == '"' {
+		k, end, err := d.str(i)
+		if err != nil {
+			return nil, 0, err
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, 0, errShape
+		}
+		i = skipWS(b, i+1)
+		if trimmedKeys[k] || (top && (trimmedTopKeys[k] || b[i] == 'n')) {
+			if i = skipValue(b, i); i < 0 {
+				return nil, 0, errShape
+			}
+		} else {
+			v, next, err := d.value(i)
+			if err != nil {
+				return nil, 0, err
+			}
+			o[k], i = v, next
+		}
+		next, done, err := afterMember(b, i, '}')
+		if err != nil {
+			return nil, 0, err
+		}
+		if done {
+			return o, next, nil
+		}
+		i = next
+	}
+	return nil, 0, errShape
 }
 
 // str decodes the string at b[i] ('"'), sharing the text of short strings.
