@@ -348,7 +348,7 @@ func buildModels() []*model {
 		// enforce_unique (default true) makes cleanIP refuse duplicates inside it.
 		{key: "ipam.vrf", path: "ipam/vrfs", class: "VRF", verbose: "VRF",
 			fields: []field{name100, {name: "rd", kind: kStr, nullable: true, maxLen: 21}, fk("tenant", "", delProtect),
-				boolf("enforce_unique", true), descr, comments},
+				boolf("enforce_unique", true), descr, comments, m2m("import_targets", "ipam.routetarget"), m2m("export_targets", "ipam.routetarget")},
 			brief:   []string{"name", "rd", "description"},
 			display: vrfDisplay,
 			uniques: []unique{{fields: []string{"rd"}, key: "rd", msg: "VRF with this route distinguisher already exists."}},
