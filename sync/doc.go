@@ -70,7 +70,9 @@
 // address, may be gone), and a refusal no write of its endpoint met in a
 // finished run is forgotten. Transient failures (5xx, timeouts) are never
 // remembered. Package syncrun keeps Refusals in the store (setting
-// sync.refused_writes) across runs and restarts; dry runs ignore it.
+// sync.refused_writes) across runs and restarts; `proxbox sync --once` with
+// inline endpoints keeps them, per NetBox URL, in its --state file (default
+// <data dir>/sync-inline-state.json); dry runs ignore them.
 //
 // A refused duplicate IP address ("Duplicate IP address found in global
 // table" or "... in VRF <name>") is reported as a conflict that names the

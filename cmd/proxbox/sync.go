@@ -50,7 +50,11 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 --netbox-token and repeatable --pve-url with --pve-token 'USER@REALM!NAME=SECRET'
 (or --pve-user and --pve-password), paired in order. An inline endpoint's identity in
 NetBox is its --pve-name (repeatable, paired in order; give one per --pve-url or none),
-else host:port of its URL: keep it the same from run to run.`, stderr)
+else host:port of its URL: keep it the same from run to run. Writes NetBox refused (HTTP 400,
+such as a duplicate IP address) are remembered and not sent again while unchanged: for
+stored endpoints in the store, for inline ones in the --state file (default
+<data dir>/`+inlineStateFile+` when --data-dir or PROXBOX_DATA_DIR names an existing
+directory; otherwise nothing is remembered and every run sends them again).`, stderr)
 	once := fs.Bool("once", false, "run one sync and exit (this or --watch is required: scheduled syncs run inside 'serve')")
 	watchMode := fs.Bool("watch", false, "sync fully once, then keep watching the endpoints and sync each change until interrupted")
 	dry := fs.Bool("dry-run", false, "compute and print the plan; write nothing")
@@ -68,6 +72,7 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 	pveInsecure := fs.Bool("pve-insecure", false, "do not verify Proxmox certificates")
 	dataDir := fs.String("data-dir", "", "data directory whose stored endpoints to use [$PROXBOX_DATA_DIR]")
 	logLevel := fs.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
+	statePath := fs.String("state", "", "inline mode: file that remembers the writes NetBox refused between runs (default <data dir>/"+inlineStateFile+" when a data directory is named and exists; none: keep nothing)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -119,10 +124,22 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			fmt.Fprintln(stderr, err)
 			return errUsage
 		}
+		var state *inlineState
+		if p := inlineStatePath(*statePath, *dataDir, os.Getenv); p != "" && !*dry {
+			if state, err = loadInlineState(p); err != nil {
+				return err
+			}
+			opt.Refusals = state.refusals(*nbURL)
+		}
 		if *watchMode {
 			return watchSync(ctx, cfg, weps, inlineApply(nbadapter.Engine(nb), opt, weps), log, stdout, *asJSON)
 		}
 		sum = nbadapter.Engine(nb).Run(ctx, targets, opt)
+		if state != nil {
+			if err := state.save(); err != nil {
+				log.Warn("the writes NetBox refused are not remembered", "err", err)
+			}
+		}
 	} else {
 		dir := *dataDir
 		if dir == "" {

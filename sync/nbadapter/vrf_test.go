@@ -139,9 +139,6 @@ func TestOverlappingRangesConverge(t *testing.T) {
 			h, snaps := overlapHarness(t)
 			opt := pbsync.Options{Refusals: pbsync.NewRefusals(), Map: pbsync.MapOptions{IPVRF: mode}}
 			first, second := runTwice(t, h, opt)
-			for _, e := range first.Errors[:min(2, len(first.Errors))] {
-				t.Logf("error: %s", e)
-			}
 			t.Logf("%s: first run %d errors, %d write requests; second %d warnings, %d requests", mode, len(first.Errors), first.NetBox.Writes, len(second.Warnings), second.NetBox.Requests)
 			if mode != pbsync.IPVRFNone {
 				if len(first.Errors) != 0 {
@@ -153,10 +150,15 @@ func TestOverlappingRangesConverge(t *testing.T) {
 			if len(first.Errors) == 0 {
 				t.Fatal("no address was refused: the lab's endpoints do not overlap")
 			}
+			vmHolder := false
 			for _, e := range first.Errors {
 				if !strings.Contains(e, "Duplicate IP address found in global table") || !strings.Contains(e, " is held by ") {
 					t.Errorf("error is not a conflict naming the holder: %s", e)
 				}
+				vmHolder = vmHolder || strings.Contains(e, "(cluster lab-alpha) interface ")
+			}
+			if !vmHolder {
+				t.Errorf("no conflict names a VM with its cluster: %v", first.Errors)
 			}
 			known := 0
 			for _, w := range second.Warnings {
@@ -218,5 +220,44 @@ func TestIPVRFModeChange(t *testing.T) {
 	}
 	if unused != len(snaps) || len(h.list(pbsync.ModelVRF, nil)) != len(snaps) {
 		t.Errorf("%d unused-VRF warnings, want %d (VRFs kept: %d)", unused, len(snaps), len(h.list(pbsync.ModelVRF, nil)))
+	}
+}
+
+// BenchmarkOverlappingRanges syncs a generated lab of 5,000 guests twice per
+// PROXBOX_IP_VRF mode, its endpoints reusing one range (range=shared) or each
+// with its own (range=own), inline as `proxbox sync --once` does, with one
+// memory of refusals, and reports each run's errors, write requests and
+// objects written (docs/sync.md). Run with -benchtime 1x.
+func BenchmarkOverlappingRanges(b *testing.B) {
+	for _, shared := range []bool{true, false} {
+		for _, mode := range pbsync.IPVRFModes {
+			name := map[bool]string{true: "range=shared", false: "range=own"}[shared] + "/vrf=" + mode
+			b.Run(name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					pves, err := pvelab.NewLab(pvelab.Options{Scale: 5000, Seed: 1, SharedRange: shared})
+					if err != nil {
+						b.Fatal(err)
+					}
+					h := inlineHarness(b, proxmox.DefaultReadOptions, pves...)
+					opt := pbsync.Options{Refusals: pbsync.NewRefusals(), Map: pbsync.MapOptions{IPVRF: mode}}
+					var first, second *pbsync.Summary
+					w1 := writes(h, func() { first = h.eng.Run(b.Context(), h.tg, opt) })
+					w2 := writes(h, func() { second = h.eng.Run(b.Context(), h.tg, opt) })
+					known := 0
+					for _, w := range second.Warnings {
+						if strings.Contains(w, "known conflict") {
+							known++
+						}
+					}
+					b.ReportMetric(float64(len(first.Errors)), "first-errors")
+					b.ReportMetric(float64(first.NetBox.Writes), "first-write-req")
+					b.ReportMetric(float64(w1), "first-objects")
+					b.ReportMetric(float64(len(second.Errors)), "second-errors")
+					b.ReportMetric(float64(second.NetBox.Writes), "second-write-req")
+					b.ReportMetric(float64(w2), "second-objects")
+					b.ReportMetric(float64(known), "second-known-conflicts")
+				}
+			})
+		}
 	}
 }
