@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # make test-real: the NetBox integration suite (sync/nbadapter, lab/netbox's plugin schema
-# conformance) against a REAL NetBox 4.5.10 with netbox-proxbox 0.0.24, started from the
-# realnetbox kit (../shared/realnetbox/README.md), reset between tests, stopped at the end.
+# conformance, cmd/proxbox's plugin conformance tests) against a REAL NetBox 4.5.10 with
+# netbox-proxbox 0.0.24, started from the realnetbox kit (../shared/realnetbox/README.md), reset
+# between tests, stopped at the end.
+#
+# TEST_REAL_RUN (default .) selects tests of sync/nbadapter and lab/netbox; TEST_REAL_RUN_PLUGIN
+# (default TestPlugin.*Conformance) those of cmd/proxbox, whose other tests need no NetBox kit.
+# '^$' skips a package set.
 #
 # Skips (exit 0, one line) only where the kit cannot start: no kit, not root, or no Python 3.12.
 # A kit that is there and fails to start, or a failing test, fails (exit 1).
@@ -33,4 +38,5 @@ echo "test-real: NetBox at $url ($(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' <
 export PROXBOX_TEST_NETBOX_URL="$url" PROXBOX_TEST_NETBOX_TOKEN="$token"
 export PROXBOX_TEST_NETBOX_RESET="'$KIT/start.sh' reset --dir '$DIR' >/dev/null 2>&1"
 go test -count=1 -timeout 40m ./sync/nbadapter/ ./lab/netbox/ -run "${TEST_REAL_RUN:-.}"
+go test -count=1 -timeout 20m ./cmd/proxbox/ -run "${TEST_REAL_RUN_PLUGIN:-TestPlugin.*Conformance}"
 echo "test-real: passed in $(( $(date +%s) - start )) s"

@@ -46,7 +46,8 @@
 // filter, else DefaultIdentity) with FreshRead. Bulk create is atomic, so the first object that
 // can be looked up decides for the batch: absent, the batch is sent again (one GET); found, the
 // batch landed and the other objects are re-read for their replies, with one list per scope and
-// up to 50 names (name=a&name=b&cluster_id=3) where identities allow, else one by one. An object
+// up to 50 names (name=a&name=b&cluster_id=3; netbox-proxbox's models filter as cluster=3, since
+// their filter sets ignore cluster_id) where identities allow, else one by one. An object
 // of a landed batch that cannot be found, or a batch where no object can be looked up, fails with
 // ErrReplyLost and is never re-sent: a gap is filled by the next sync run, a duplicate is not
 // removed by anything. NetBox finishes a request whose client went away and commits it at its

@@ -141,6 +141,7 @@ type landThenDrop struct {
 	path   string
 	reset  bool
 	status int
+	skip   bool // drop the request before NetBox sees it (nothing lands)
 	next   http.Handler
 }
 
@@ -155,8 +156,9 @@ func (l *landThenDrop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.next.ServeHTTP(w, r)
 		return
 	}
-	rec := httptest.NewRecorder()
-	l.next.ServeHTTP(rec, r)
+	if !l.skip {
+		l.next.ServeHTTP(httptest.NewRecorder(), r)
+	}
 	if !l.reset {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(l.status)

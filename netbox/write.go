@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -504,7 +505,7 @@ func (o *op) identityQuery(i int) url.Values {
 }
 
 // groupKeys are identity fields whose value is the object's own field of the same name.
-var groupKeys = []string{"slug", "name", "address", "mac_address", "prefix"}
+var groupKeys = append([]string{"slug", "name", "address", "mac_address", "prefix"}, pluginKeys...)
 
 // lookupValuesPerQuery bounds the OR-ed values of one grouped lookup (URL length).
 const lookupValuesPerQuery = 50
@@ -624,6 +625,18 @@ func (c *Client) listFirst(ctx context.Context, model string, q url.Values) ([]O
 var scopeFields = []string{"cluster", "site", "device", "virtual_machine", "manufacturer", "tenant",
 	"group", "vrf", "device_type", "module", "parent", "type"}
 
+// netbox-proxbox's models (model paths under plugins/) are found differently. Their filter sets
+// name a foreign-key filter after the field itself (cluster=3, not cluster_id=3) and silently
+// ignore any other parameter, so a NetBox-style scope would match the same name in every
+// cluster (the list filters of netbox-proxbox 0.0.24 on NetBox 4.5.10, kept in
+// lab/netbox/openapi/plugin-0.0.24.json). pluginScopeFields scope a plugin object; pluginKeys
+// identify the ones without a name: VMBackup.volume_id, VMTaskHistory.upid, BackupRoutine.job_id,
+// Replication.replication_id.
+var (
+	pluginScopeFields = []string{"endpoint", "cluster", "virtual_machine"}
+	pluginKeys        = []string{"volume_id", "upid", "job_id", "replication_id"}
+)
+
 // setAssignedInterface narrows an identity query to the interface an IP or
 // MAC address is assigned to.
 func setAssignedInterface(q url.Values, obj Object) {
@@ -642,13 +655,33 @@ func setAssignedInterface(q url.Values, obj Object) {
 // DefaultIdentity is the filter that finds obj after a lost create reply when the caller gave no
 // Lookup or Identity: its slug, address, prefix, MAC address or name (first present, in that
 // order), narrowed by the scope foreign keys it carries as ids (cluster_id, site_id,
-// virtual_machine_id, device_id, …) and, for an IP address, by its assigned interface. It is nil
-// when obj has none of these, and then a lost reply cannot be checked.
+// virtual_machine_id, device_id, …) and, for an IP address, by its assigned interface. A
+// netbox-proxbox object (model under plugins/) is found by its name or its own key (pluginKeys)
+// within its endpoint, cluster and virtual machine, filtered as the plugin's filter sets name
+// them (endpoint=, cluster=, virtual_machine=). It is nil when obj has none of these, and then a
+// lost reply cannot be checked.
 func DefaultIdentity(model string, obj Object) url.Values {
 	q := url.Values{}
 	str := func(k string) (string, bool) {
 		s, ok := obj[k].(string)
 		return s, ok && s != ""
+	}
+	if strings.HasPrefix(strings.Trim(model, "/"), "plugins/") {
+		for _, k := range append([]string{"name"}, pluginKeys...) {
+			if s, ok := str(k); ok {
+				q.Set(k, s)
+				break
+			}
+		}
+		if len(q) == 0 {
+			return nil
+		}
+		for _, f := range pluginScopeFields {
+			if id, ok := fkID(obj[f]); ok {
+				q.Set(f, strconv.FormatInt(id, 10))
+			}
+		}
+		return q
 	}
 	switch {
 	case has(str, "slug"):

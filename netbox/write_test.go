@@ -363,6 +363,29 @@ func TestDefaultIdentity(t *testing.T) {
 			}
 		})
 	}
+	// netbox-proxbox's filter sets: the field's own name, no _id (the kit's list filters).
+	plugin := []struct {
+		model string
+		obj   Object
+		want  string
+	}{
+		{"plugins/proxbox/storage", Object{"name": "local", "cluster": 2, "storage_type": "dir"}, "cluster=2&name=local"},
+		{"plugins/proxbox/snapshots", Object{"name": "pre", "virtual_machine": 7, "vmid": 101, "node": "pve01"}, "name=pre&virtual_machine=7"},
+		{"plugins/proxbox/backups", Object{"volume_id": "local:backup/vzdump-qemu-101.vma.zst", "virtual_machine": 7, "storage": "local"}, "virtual_machine=7&volume_id=local%3Abackup%2Fvzdump-qemu-101.vma.zst"},
+		{"plugins/proxbox/task-history", Object{"upid": "UPID:pve01:1", "virtual_machine": 7, "description": "x"}, "upid=UPID%3Apve01%3A1&virtual_machine=7"},
+		{"plugins/proxbox/replications", Object{"replication_id": "102-0", "endpoint": 1, "virtual_machine": 8}, "endpoint=1&replication_id=102-0&virtual_machine=8"},
+		{"plugins/proxbox/backup-routines", Object{"job_id": "backup-1", "endpoint": 1, "node": 3, "storage": 4}, "endpoint=1&job_id=backup-1"},
+		{"plugins/proxbox/proxmox-nodes", Object{"name": "pve01", "endpoint": 1, "proxmox_cluster": 2}, "endpoint=1&name=pve01"},
+		{"/plugins/proxbox/proxmox-clusters/", Object{"name": "lab", "endpoint": 1, "netbox_cluster": 3}, "endpoint=1&name=lab"},
+		{"plugins/proxbox/backups", Object{"virtual_machine": 7}, ""},
+	}
+	for _, tt := range plugin {
+		t.Run(tt.model, func(t *testing.T) {
+			if got := DefaultIdentity(tt.model, tt.obj).Encode(); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestPerItemErrors(t *testing.T) {
@@ -467,6 +490,35 @@ func TestConcurrencyBound(t *testing.T) {
 	t.Logf("peak in flight: %d", peak)
 	if peak > 2 || srv.Count(vmLabel) != 120 {
 		t.Fatalf("peak %d requests in flight (want ≤ 2), %d VMs", peak, srv.Count(vmLabel))
+	}
+}
+
+// A plugin object whose create reply is lost is found in its own cluster, not under the same
+// name in another: netbox-proxbox's filter set knows cluster=, and ignores cluster_id= (lab/netbox
+// too), which matched the other cluster's storage.
+func TestCreateReplyLostPluginStorageInItsCluster(t *testing.T) {
+	const storageModel, storagePath = "plugins/proxbox/storage", "/api/plugins/proxbox/storage/"
+	for _, landed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("landed=%v", landed), func(t *testing.T) {
+			drop := &landThenDrop{n: 1, method: "POST", path: storagePath, reset: true, skip: !landed}
+			srv, ts := newLab(t, lab.Options{}, func(h http.Handler) http.Handler { drop.next = h; return drop })
+			clusters := seedClusters(t, srv, 2)
+			for _, n := range []string{"local", "local-lvm"} {
+				mustCreate(t, srv, storageModel, map[string]any{"cluster": clusters[0], "name": n})
+			}
+			c, _ := newClient(t, ts.URL, nil)
+			objs := []Object{{"cluster": clusters[1], "name": "local"}, {"cluster": clusters[1], "name": "local-lvm"}}
+			rs := c.Create(context.Background(), storageModel, objs)
+			okResults(t, rs)
+			for i, r := range rs {
+				if id, _ := fkID(r.Object["cluster"]); r.Object["name"] != objs[i]["name"] || id != clusters[1] {
+					t.Fatalf("result %d is %v in cluster %v, want cluster %d", i, r.Object["name"], r.Object["cluster"], clusters[1])
+				}
+			}
+			if n := srv.Count(storageModel); n != 4 {
+				t.Fatalf("%d storage rows, want 4", n)
+			}
+		})
 	}
 }
 

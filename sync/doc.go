@@ -167,6 +167,12 @@
 //     duplicated. Several candidates: refused rather than guessed; one
 //     cluster wanted by two endpoints: both refused. No candidate: a new
 //     cluster.
+//  4. An endpoint that answers as the same Proxmox as an earlier one of the
+//     run (same identity, same node names at the same addresses, at least
+//     one address known) syncs with a warning naming the other: if both
+//     reach one cluster, its guests land twice (once per endpoint's cluster)
+//     and their IP addresses clash. Not refused: two sites may reuse a
+//     cluster name, node names and private addresses.
 //
 // VMs only ever move with their own endpoint's cluster: an endpoint lists and
 // writes the VMs of its cluster alone, so two endpoints that disagree never

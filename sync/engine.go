@@ -169,6 +169,9 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 				rep.fail("endpoint "+c.label, c.refuse)
 				continue
 			}
+			if c.warn != "" {
+				rep.warn("endpoint "+c.label, c.warn)
+			}
 			if snaps[i] == nil {
 				continue
 			}

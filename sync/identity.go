@@ -86,6 +86,7 @@ func recordedIdentity(c map[string]any) (id string, recorded bool) {
 type claim struct {
 	label  string
 	refuse string // why the endpoint is refused; "" when it syncs
+	warn   string // what the operator should know (the endpoint still syncs)
 	adopt  int64  // NetBox cluster to re-label to this endpoint's label; 0 none
 	from   string // that cluster's label before
 }
@@ -182,6 +183,7 @@ func claimClusters(r *run, eps []inventory.Endpoint, labels []string, snaps []*i
 				label, len(pick), want, strings.Join(names, ", "), CFEndpoint, label)
 		}
 	}
+	warnSameProxmox(out, labels, snaps)
 	for id, who := range adopters {
 		c := r.cur[ModelCluster][id]
 		if len(who) == 1 {
@@ -198,6 +200,56 @@ func claimClusters(r *run, eps []inventory.Endpoint, labels []string, snaps []*i
 		}
 	}
 	return out
+}
+
+// warnSameProxmox warns on every endpoint that answers as the same Proxmox as an
+// earlier one of the run: the same identity and the same nodes at the same
+// addresses (at least one known). Each gets its own NetBox cluster, so that
+// cluster's guests land in NetBox twice and their IP addresses clash. Only a
+// warning: two sites may reuse a cluster name, node names and private
+// addresses, and which endpoint to keep is the operator's call.
+func warnSameProxmox(out []claim, labels []string, snaps []*inventory.Snapshot) {
+	first := map[string]int{}
+	for i, snap := range snaps {
+		if snap == nil || out[i].refuse != "" {
+			continue
+		}
+		fp := proxmoxFingerprint(snap)
+		if fp == "" {
+			continue
+		}
+		j, seen := first[fp]
+		if !seen {
+			first[fp] = i
+			continue
+		}
+		out[i].warn = fmt.Sprintf("answers as the same Proxmox as endpoint %q (%s, nodes %s): if both reach one cluster, its guests are written twice, once in each endpoint's NetBox cluster, and their IP addresses clash; remove one of the two endpoints",
+			labels[j], ProxmoxIdentity(snap), fpNodes(snap))
+	}
+}
+
+// proxmoxFingerprint is a snapshot's identity with its nodes' names and
+// addresses, "" when no node address is known.
+func proxmoxFingerprint(s *inventory.Snapshot) string {
+	id := ProxmoxIdentity(s)
+	nodes := fpNodes(s)
+	if id == "" || !strings.Contains(nodes, "@") {
+		return ""
+	}
+	return id + " " + nodes
+}
+
+func fpNodes(s *inventory.Snapshot) string {
+	parts := make([]string, 0, len(s.Nodes))
+	for _, n := range s.Nodes {
+		if n.IP != "" {
+			parts = append(parts, n.Name+"@"+n.IP)
+		} else {
+			parts = append(parts, n.Name)
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
 }
 
 // legacyLabels are the labels older proxbox versions gave ep: its name, else

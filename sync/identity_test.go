@@ -98,6 +98,15 @@ func snapOf(name string, standalone bool) *inventory.Snapshot {
 	return &inventory.Snapshot{Cluster: inventory.Cluster{Name: name, Standalone: standalone}}
 }
 
+// nodesAt gives s nodes "name@ip" ("name" alone: no address known).
+func nodesAt(s *inventory.Snapshot, nodes ...string) *inventory.Snapshot {
+	for _, n := range nodes {
+		name, ip, _ := strings.Cut(n, "@")
+		s.Nodes = append(s.Nodes, inventory.Node{Name: name, IP: ip})
+	}
+	return s
+}
+
 func TestClaimClusters(t *testing.T) {
 	ep := func(id int64, name, host string) inventory.Endpoint {
 		return inventory.Endpoint{ID: id, Name: name, Key: name, Host: host}
@@ -105,6 +114,7 @@ func TestClaimClusters(t *testing.T) {
 	type want struct {
 		refuse string // substring; "" accepted
 		adopt  int64
+		warn   string // substring; "" none
 	}
 	for _, tc := range []struct {
 		name     string
@@ -177,6 +187,20 @@ func TestClaimClusters(t *testing.T) {
 			snaps:    []*inventory.Snapshot{snapOf("pve", true)},
 			want:     []want{{}},
 		},
+		{
+			name: "two endpoints answering as one cluster (same nodes, same addresses): the second is warned, both sync",
+			eps:  []inventory.Endpoint{ep(1, "a", "h:1"), ep(2, "b", "h:2"), ep(3, "c", "h:3")},
+			snaps: []*inventory.Snapshot{nodesAt(snapOf("prod", false), "n1@10.0.0.1", "n2@10.0.0.2"),
+				nodesAt(snapOf("prod", false), "n2@10.0.0.2", "n1@10.0.0.1"), nodesAt(snapOf("lab", false), "n1@10.0.0.1")},
+			want: []want{{}, {warn: `answers as the same Proxmox as endpoint "a" (cluster:prod, nodes n1@10.0.0.1,n2@10.0.0.2)`}, {}},
+		},
+		{
+			name: "same cluster and node names at other addresses, or no address known: no warning",
+			eps:  []inventory.Endpoint{ep(1, "a", "h:1"), ep(2, "b", "h:2"), ep(3, "c", "h:3"), ep(4, "d", "h:4")},
+			snaps: []*inventory.Snapshot{nodesAt(snapOf("prod", false), "n1@10.0.0.1"), nodesAt(snapOf("prod", false), "n1@10.9.0.1"),
+				nodesAt(snapOf("pve", true), "pve"), nodesAt(snapOf("pve", true), "pve")},
+			want: []want{{}, {}, {}, {}},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			labels := make([]string, len(tc.eps))
@@ -188,6 +212,9 @@ func TestClaimClusters(t *testing.T) {
 				g := got[i]
 				if (w.refuse == "") != (g.refuse == "") || !strings.Contains(g.refuse, w.refuse) || g.adopt != w.adopt {
 					t.Errorf("endpoint %d: refuse %q adopt %d; want refuse containing %q, adopt %d", i, g.refuse, g.adopt, w.refuse, w.adopt)
+				}
+				if (w.warn == "") != (g.warn == "") || !strings.Contains(g.warn, w.warn) {
+					t.Errorf("endpoint %d: warn %q, want one containing %q", i, g.warn, w.warn)
 				}
 				if g.refuse != "" && g.adopt != 0 {
 					t.Errorf("endpoint %d refused and adopting", i)

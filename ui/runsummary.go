@@ -222,7 +222,8 @@ type changeKind struct {
 	Counts  map[string]int // by opKey
 	Changes []changeView
 	Shown   int // not hidden
-	More    int // beyond maxPerKind, not rendered
+	More    int // shown by the filter beyond maxPerKind, not rendered
+	hidden  int // hidden by the filter, rendered
 }
 
 // maxPerKind bounds the changes rendered per kind; the filter narrows the rest.
@@ -284,10 +285,17 @@ func groupChanges(plan []PlanChange, f changeFilter, netboxURL string) (kinds []
 		if !c.Hidden {
 			k.Shown++
 		}
-		if len(k.Changes) >= maxPerKind {
-			if !c.Hidden {
-				k.More++
+		// At most maxPerKind changes the filter shows and as many it hides (kept for the
+		// page's instant filter), so hidden ones never crowd out a match.
+		if c.Hidden {
+			if k.hidden < maxPerKind {
+				k.hidden++
+				k.Changes = append(k.Changes, c)
 			}
+			continue
+		}
+		if k.Shown > maxPerKind {
+			k.More++
 			continue
 		}
 		k.Changes = append(k.Changes, c)

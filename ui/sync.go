@@ -200,9 +200,19 @@ func (h *Dashboard) runView(ctx context.Context, id int64, f changeFilter) (runV
 		v.Errors = append(v.Errors, st.Errors...)
 	}
 	v.Errors = dedupe(v.Errors)
-	var warnings []string
-	v.Plan, warnings = planFromSummary(run.Summary)
-	v.Warnings = dedupe(warnings)
+	plan, warnings, omitted := planFromSummary(run.Summary)
+	v.Plan, v.Warnings = plan, dedupe(warnings)
+	if omitted && !v.Live { // the summary lists some changes per kind: the page shows them all
+		raw, err := h.d.Store.RunChanges(ctx, id)
+		switch {
+		case err == nil:
+			if all, ok := fullPlan(raw); ok {
+				v.Plan = all
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return runVM{}, err
+		}
+	}
 	if !v.Live {
 		var order []string
 		if h.d.Sync != nil {
@@ -219,41 +229,61 @@ func (h *Dashboard) runView(ctx context.Context, id int64, f changeFilter) (runV
 	return v, nil
 }
 
+// storedChange is one change as a run summary's plan and the stored full change list
+// (store.SaveRunChanges) hold it.
+type storedChange struct {
+	Op       string `json:"op"`
+	Model    string `json:"model"`
+	Label    string `json:"label"`
+	Endpoint string `json:"endpoint"`
+	Stage    string `json:"stage"`
+	ID       int64  `json:"id"`
+	Reason   string `json:"reason"`
+	Error    string `json:"error"`
+	Fields   []struct {
+		Field string `json:"field"`
+		Old   any    `json:"old"`
+		New   any    `json:"new"`
+	} `json:"fields"`
+}
+
 // planFromSummary reads summary.plan.changes (every change the run made
-// or, dry, would make) and summary.warnings.
-func planFromSummary(raw json.RawMessage) ([]PlanChange, []string) {
+// or, dry, would make, or the first ones of each kind when the summary was
+// bounded: omitted tells) and summary.warnings.
+func planFromSummary(raw json.RawMessage) (plan []PlanChange, warnings []string, omitted bool) {
 	var s struct {
 		Warnings []string `json:"warnings"`
 		Plan     struct {
-			Changes []struct {
-				Op       string `json:"op"`
-				Model    string `json:"model"`
-				Label    string `json:"label"`
-				Endpoint string `json:"endpoint"`
-				Stage    string `json:"stage"`
-				ID       int64  `json:"id"`
-				Reason   string `json:"reason"`
-				Error    string `json:"error"`
-				Fields   []struct {
-					Field string `json:"field"`
-					Old   any    `json:"old"`
-					New   any    `json:"new"`
-				} `json:"fields"`
-			} `json:"changes"`
+			Changes []storedChange `json:"changes"`
+			Omitted map[string]int `json:"omitted"`
 		} `json:"plan"`
 	}
 	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
-		return nil, nil
+		return nil, nil, false
 	}
-	var out []PlanChange
-	for _, c := range s.Plan.Changes {
+	return planChanges(s.Plan.Changes), s.Warnings, len(s.Plan.Omitted) > 0
+}
+
+// fullPlan reads the whole change list stored apart for a run whose summary is
+// bounded; ok is false when there is none (or it does not decode).
+func fullPlan(raw json.RawMessage) (plan []PlanChange, ok bool) {
+	var all []storedChange
+	if json.Unmarshal(raw, &all) != nil {
+		return nil, false
+	}
+	return planChanges(all), true
+}
+
+func planChanges(in []storedChange) []PlanChange {
+	out := make([]PlanChange, 0, len(in))
+	for _, c := range in {
 		pc := PlanChange{Op: c.Op, Model: c.Model, Label: c.Label, Endpoint: c.Endpoint, Stage: c.Stage, ID: c.ID, Reason: c.Reason, Error: c.Error}
 		for _, f := range c.Fields {
 			pc.Fields = append(pc.Fields, FieldChange{Field: f.Field, Old: showValue(f.Old), New: showValue(f.New)})
 		}
 		out = append(out, pc)
 	}
-	return out, s.Warnings
+	return out
 }
 
 func showValue(v any) string {

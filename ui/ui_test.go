@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -529,12 +530,8 @@ func TestSyncStartStreamsProgressUntilEveryStageIsDone(t *testing.T) {
 func TestRunSummaryMatrixAndFilter(t *testing.T) {
 	e := newEnv(t, func(d *Deps) { d.NetBoxURL = func(context.Context) string { return "https://netbox.example" } })
 	e.signIn("")
-	ctx := context.Background()
-	now := time.Now()
-	id, err := e.st.StartRun(ctx, store.Run{StartedAt: now, Trigger: "schedule", Scope: "all"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, now := context.Background(), time.Now()
+	id := e.startRun(t, now)
 	for _, sr := range []struct{ name, counts string }{
 		{"pve-a: devices", `{"devices":{"created":1,"unchanged":2}}`},
 		{"pve-a: virtual-machines", `{"virtual_machines":{"updated":1,"orphaned":1,"failed":1}}`},
@@ -612,6 +609,50 @@ func TestRunSummaryMatrixAndFilter(t *testing.T) {
 			t.Errorf("%s: the no-match note is wrong", c.query)
 		}
 	}
+}
+
+// A 10,000-guest run stores a bounded summary (some changes per kind) and its full change
+// list apart: the run page shows every change from that list, and a filter finds a change
+// that is neither in the summary nor among the first page of its kind.
+func TestRunPageReadsTheFullChangeListOfABoundedSummary(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signIn("")
+	ctx, now := context.Background(), time.Now()
+	id := e.startRun(t, now)
+	const n = maxPerKind + 300
+	var all []string
+	for i := range n {
+		all = append(all, fmt.Sprintf(`{"op":"create","stage":"virtual-machines","endpoint":"pve-a","model":"virtualization/virtual-machines","label":"vm g%04d","id":%d}`, i, i+1))
+	}
+	summary := `{"ok":true,"plan":{"changes":[` + strings.Join(all[:2], ",") + `],"omitted":{"virtualization/virtual-machines":` + strconv.Itoa(n-2) + `}}}`
+	_ = e.st.FinishRun(ctx, id, now.Add(time.Second), "ok", json.RawMessage(summary), "")
+	if err := e.st.SaveRunChanges(ctx, id, n, json.RawMessage("["+strings.Join(all, ",")+"]")); err != nil {
+		t.Fatal(err)
+	}
+	path := "/ui/sync/" + strconv.FormatInt(id, 10)
+
+	_, doc := e.get(path)
+	if got := doc.Find(`[data-change]`).Length(); got != maxPerKind {
+		t.Errorf("%d changes rendered, want the first %d of %d", got, maxPerKind, n)
+	}
+	if !strings.Contains(text(doc, `[data-testid="run-changes"]`), strconv.Itoa(n)) {
+		t.Errorf("the page does not count all %d changes: %q", n, text(doc, `[data-testid="run-changes"] h2`))
+	}
+	_, doc = e.get(path + "?q=g0750")
+	shown := doc.Find(`[data-change]:not([hidden])`)
+	if shown.Length() != 1 || !strings.Contains(shown.Text(), "vm g0750") {
+		t.Errorf("filter for a change beyond the summary shows %d: %q", shown.Length(), shown.Text())
+	}
+}
+
+// startRun stores a scheduled run of every endpoint, started at now.
+func (e *env) startRun(t *testing.T, now time.Time) int64 {
+	t.Helper()
+	id, err := e.st.StartRun(context.Background(), store.Run{StartedAt: now, Trigger: "schedule", Scope: "all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func mustRuns(t *testing.T, st *store.Store) []store.Run {

@@ -1,16 +1,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/proxbox/proxbox/lab"
+	"github.com/proxbox/proxbox/lab/nbtest"
 	"github.com/proxbox/proxbox/lab/pve"
 )
 
@@ -201,14 +202,10 @@ func v24Query(backendID int64) string {
 // resolution, its preflight (cluster/status with both parsers, the
 // firewall summary, CPU models), the sync-state repair calls, the 13-stage
 // job per endpoint (SDN answered as skipped), the ProxmoxCluster/Node links
-// "Sync selected" relies on, and a steady second job.
+// "Sync selected" relies on, and a steady second job. NetBox is lab/netbox
+// or, under make test-real, the real kit (startPluginLab).
 func TestPluginV24Conformance(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, lab.Config{PVEListen: "127.0.0.1:0", NetBoxListen: "127.0.0.1:0", Scale: 5, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); l.Wait() })
+	l, nb := startPluginLab(t, lab.Config{Scale: 5, Seed: 7})
 	if len(l.Info.PVE) != 2 {
 		t.Fatalf("lab: %d Proxmox endpoints, want the cluster and the standalone node", len(l.Info.PVE))
 	}
@@ -270,24 +267,23 @@ func TestPluginV24Conformance(t *testing.T) {
 		t.Fatalf("version gate: %s", b)
 	}
 
-	// 4. Endpoint push; the plugin's own rows in NetBox (pks 1 and 2).
-	nb := l.Info.NetBox
-	if code, b := p.do("POST", "netbox/endpoint", map[string]any{"name": "NetBox Endpoint", "ip_address": nb.Host, "domain": "", "port": nb.Port,
-		"verify_ssl": false, "token_version": "v1", "token": nb.Token}); code != 200 && code != 201 {
+	// 4. Endpoint push; the plugin's own rows in NetBox.
+	if code, b := p.do("POST", "netbox/endpoint", map[string]any{"name": "NetBox Endpoint", "ip_address": nb.host, "domain": "", "port": nb.port,
+		"verify_ssl": false, "token_version": "v1", "token": nb.token}); code != 200 && code != 201 {
 		t.Fatalf("netbox push: %d %s", code, b)
 	}
 	names := []string{"Alpha", "Solo"}
 	backendID := map[string]int64{}
-	// A plugin row that has no Proxmox behind it takes pk 1, so the plugin's
-	// pks (2, 3) differ from proxbox's ids (1, 2): v0.0.24 sends proxbox's.
-	if _, err := l.NetBox.SeedProxmoxEndpoint(ctx, "Retired", "192.0.2.1", 8006, "root@pam"); err != nil {
-		t.Fatal(err)
-	}
-	pluginPK := func(i int) int { return i + 2 }
+	// A plugin row that has no Proxmox behind it comes first, so the
+	// plugin's pks differ from proxbox's ids (1, 2): v0.0.24 sends proxbox's.
+	retired := nb.seedProxmoxEndpoint(t, "Retired", "192.0.2.1", 8006, "root@pam")
+	pks := map[string]int64{}
+	pluginPK := func(i int) int64 { return pks[names[i]] }
 	for i, info := range l.Info.PVE {
 		user, tok, _ := strings.Cut(info.TokenID, "!")
-		if _, err := l.NetBox.SeedProxmoxEndpoint(ctx, names[i], info.Host, info.Port, user); err != nil {
-			t.Fatal(err)
+		pks[names[i]] = nb.seedProxmoxEndpoint(t, names[i], info.Host, info.Port, user)
+		if pks[names[i]] <= retired || pks[names[i]] == int64(i+1) {
+			t.Fatalf("plugin pk %d of %s: want it after the retired row's %d and unlike proxbox's id %d", pks[names[i]], names[i], retired, i+1)
 		}
 		pushed := fmt.Sprintf("%s (nb:%d)", names[i], pluginPK(i))
 		if code, b := p.do("POST", "proxmox/endpoints", map[string]any{"name": pushed, "ip_address": info.Host, "domain": nil, "port": info.Port,
@@ -336,21 +332,16 @@ func TestPluginV24Conformance(t *testing.T) {
 			cname, _ := v24.cluster["name"].(string)
 			clusterName[n] = cname
 			// update_or_create(endpoint, name) of the cluster, then of each node.
-			rows, _ := l.NetBox.List("plugins/proxbox/proxmox-clusters", url.Values{"endpoint": {strconv.Itoa(pluginPK(i))}, "name": {cname}})
+			ep := strconv.FormatInt(pluginPK(i), 10)
+			rows := nb.api.List(t, "plugins/proxbox/proxmox-clusters", url.Values{"endpoint": {ep}, "name": {cname}})
 			fields := map[string]any{"endpoint": pluginPK(i), "name": cname, "cluster_id": v24.cluster["id"], "mode": v24.mode,
 				"nodes_count": int(v24.cluster["nodes"].(float64)), "quorate": v24.cluster["quorate"].(float64) != 0}
 			var clusterID int64
 			if len(rows) == 0 {
-				o, err := l.NetBox.Create(ctx, "plugins/proxbox/proxmox-clusters", fields)
-				if err != nil {
-					t.Fatal(err)
-				}
-				clusterID = int64(o.(map[string]any)["id"].(float64))
+				clusterID = nbtest.ID(nb.api.Create(t, "plugins/proxbox/proxmox-clusters", fields))
 			} else {
-				clusterID = int64(rows[0]["id"].(float64))
-				if _, err := l.NetBox.Update(ctx, "plugins/proxbox/proxmox-clusters", clusterID, fields); err != nil {
-					t.Fatal(err)
-				}
+				clusterID = nbtest.ID(rows[0])
+				nb.api.Patch(t, "plugins/proxbox/proxmox-clusters", clusterID, fields)
 			}
 			var recs []map[string]any
 			json.Unmarshal(b, &recs)
@@ -359,14 +350,11 @@ func TestPluginV24Conformance(t *testing.T) {
 					continue
 				}
 				nf := map[string]any{"endpoint": pluginPK(i), "name": r["name"], "proxmox_cluster": clusterID, "ip_address": r["ip"], "online": r["online"].(float64) != 0}
-				rows, _ := l.NetBox.List("plugins/proxbox/proxmox-nodes", url.Values{"endpoint": {strconv.Itoa(pluginPK(i))}, "name": {r["name"].(string)}})
+				rows := nb.api.List(t, "plugins/proxbox/proxmox-nodes", url.Values{"endpoint": {ep}, "name": {r["name"].(string)}})
 				if len(rows) == 0 {
-					_, err = l.NetBox.Create(ctx, "plugins/proxbox/proxmox-nodes", nf)
+					nb.api.Create(t, "plugins/proxbox/proxmox-nodes", nf)
 				} else {
-					_, err = l.NetBox.Update(ctx, "plugins/proxbox/proxmox-nodes", int64(rows[0]["id"].(float64)), nf)
-				}
-				if err != nil {
-					t.Fatal(err)
+					nb.api.Patch(t, "plugins/proxbox/proxmox-nodes", nbtest.ID(rows[0]), nf)
 				}
 			}
 		}
@@ -434,31 +422,50 @@ func TestPluginV24Conformance(t *testing.T) {
 		}
 	}
 
-	// 7. Sync-state repair: status (read only), reconcile, status again.
-	var bst map[string]any
+	// 7. Sync-state repair: status (read only), reconcile, status again. A
+	// NetBox before its first sync lacks proxbox's tags; the custom fields
+	// netbox-proxbox's migrations create (a real NetBox with the plugin has
+	// them) are reported as they are.
+	var bst struct {
+		OK                           bool
+		Missing, Outdated, Unchanged []string
+	}
 	code, b = p.do("GET", "extras/bootstrap-status", nil)
-	if json.Unmarshal(b, &bst); code != 200 || bst["ok"] != false || !strings.Contains(fmt.Sprint(bst["missing"]), "custom_field:proxmox_vm_id") {
+	if json.Unmarshal(b, &bst); code != 200 || bst.OK || len(bst.Missing) == 0 {
 		t.Fatalf("bootstrap-status before: %d %s", code, b)
+	}
+	nb.rec.Reset()
+	if cfs := nb.api.Count(t, "extras/custom-fields", url.Values{"name": {"proxmox_vm_id"}}); cfs == 0 && !slices.Contains(bst.Missing, "custom_field:proxmox_vm_id") {
+		t.Fatalf("NetBox lacks proxmox_vm_id, bootstrap-status does not say so: %s", b)
+	}
+	want := map[string]string{}
+	for action, names := range map[string][]string{"created": bst.Missing, "updated": bst.Outdated, "unchanged": bst.Unchanged} {
+		for _, n := range names {
+			want[n] = action
+		}
 	}
 	code, b = p.do("POST", "extras/custom-fields/reconcile", nil)
 	var items []map[string]any
-	if err := json.Unmarshal(b, &items); code != 200 || err != nil || len(items) == 0 {
-		t.Fatalf("reconcile: %d %s", code, b)
+	if err := json.Unmarshal(b, &items); code != 200 || err != nil || len(items) != len(want) {
+		t.Fatalf("reconcile: %d %s, want %d items", code, b, len(want))
 	}
 	for _, it := range items {
-		if it["action"] != "created" {
-			t.Fatalf("reconcile on an empty NetBox: %v", it)
+		if name := fmt.Sprint(it["kind"], ":", it["name"]); it["action"] != want[name] {
+			t.Fatalf("reconcile %s: %v, bootstrap-status said %q", name, it["action"], want[name])
 		}
 	}
+	if len(nb.rec.Writes()) == 0 {
+		t.Fatal("reconcile wrote nothing to NetBox")
+	}
 	code, b = p.do("GET", "extras/bootstrap-status", nil)
-	if json.Unmarshal(b, &bst); code != 200 || bst["ok"] != true {
+	if json.Unmarshal(b, &bst); code != 200 || !bst.OK {
 		t.Fatalf("bootstrap-status after: %d %s", code, b)
 	}
 
 	// 8. The job: every stage per endpoint, v0.0.24's parameters.
-	runJob := func() int64 {
+	runJob := func() []string {
 		t.Helper()
-		l.NetBox.ResetStats()
+		nb.rec.Reset()
 		for _, n := range names {
 			q := v24Query(backendID[n])
 			for _, st := range v24Stages {
@@ -470,6 +477,9 @@ func TestPluginV24Conformance(t *testing.T) {
 				last := frames[len(frames)-1]
 				if last.event != "complete" || last.data["ok"] != true {
 					t.Fatalf("%s %s: %s %s", n, st.slug, last.event, last.raw)
+				}
+				if fail := stageFailures(frames); len(fail) > 0 {
+					t.Errorf("%s %s: NetBox refused objects: %v", n, st.slug, fail)
 				}
 				if res, _ := last.data["result"].(map[string]any); st.slug == "sdn" && res["skipped"] != true {
 					t.Fatalf("sdn: not the skipped shape: %s", last.raw)
@@ -485,22 +495,35 @@ func TestPluginV24Conformance(t *testing.T) {
 				}
 			}
 		}
-		var writes int64
-		for k, c := range l.NetBox.Stats().Requests {
-			if !strings.HasPrefix(k, "GET ") {
-				writes += c
-			}
-		}
-		return writes
+		return nb.rec.Writes()
 	}
-	if w := runJob(); w == 0 {
+	if w := runJob(); len(w) == 0 {
 		t.Fatal("the first job wrote nothing")
+	}
+	// What the generated lab holds, in NetBox (a real NetBox accepted each
+	// write): the two endpoints' addresses are among the IP addresses.
+	for model, want := range map[string]int{"virtualization/clusters": 2, "dcim/sites": 2, "dcim/devices": 3, "dcim/interfaces": 16,
+		"virtualization/virtual-machines": 5, "virtualization/interfaces": 10, "dcim/mac-addresses": 10, "ipam/vlans": 4,
+		"ipam/ip-addresses": 11, "virtualization/virtual-disks": 6, "plugins/proxbox/proxmox-clusters": 2, "plugins/proxbox/proxmox-nodes": 3,
+		"plugins/proxbox/storage": 7, "plugins/proxbox/backups": 8, "plugins/proxbox/backup-routines": 3} {
+		if n := nb.api.Count(t, model, nil); n != want {
+			t.Errorf("NetBox has %d %s after the job, want %d", n, model, want)
+		}
+	}
+	primary := 0
+	for _, vm := range nb.api.List(t, "virtualization/virtual-machines", nil) {
+		if vm["primary_ip4"] != nil {
+			primary++
+		}
+	}
+	if primary != 3 {
+		t.Errorf("%d VMs with a primary IPv4, want 3", primary)
 	}
 
 	// 9. "Sync selected" and the VM "Sync now" find a VM's endpoint through
 	// ProxmoxCluster.netbox_cluster (views/sync_now/endpoint_scope.py): one
 	// row per endpoint (the plugin's own), linked to the cluster of its VMs.
-	pcs, _ := l.NetBox.List("plugins/proxbox/proxmox-clusters", nil)
+	pcs := nb.api.List(t, "plugins/proxbox/proxmox-clusters", nil)
 	if len(pcs) != 2 {
 		t.Fatalf("%d ProxmoxCluster rows, want 2 (the plugin's, linked): %v", len(pcs), pcs)
 	}
@@ -510,9 +533,9 @@ func TestPluginV24Conformance(t *testing.T) {
 		if nc == nil {
 			t.Fatalf("ProxmoxCluster %v has no netbox_cluster", pc["name"])
 		}
-		owner[int64(nc["id"].(float64))] = int64(pc["endpoint"].(map[string]any)["id"].(float64))
+		owner[nbtest.ID(nc)] = nbtest.ID(pc["endpoint"])
 	}
-	vms, _ := l.NetBox.List("virtualization/virtual-machines", nil)
+	vms := nb.api.List(t, "virtualization/virtual-machines", nil)
 	if len(vms) == 0 {
 		t.Fatal("no VMs synced")
 	}
@@ -522,7 +545,7 @@ func TestPluginV24Conformance(t *testing.T) {
 			t.Fatalf("VM %v: no ProxmoxCluster links its cluster %d", vm["name"], cid)
 		}
 	}
-	nodes, _ := l.NetBox.List("plugins/proxbox/proxmox-nodes", nil)
+	nodes := nb.api.List(t, "plugins/proxbox/proxmox-nodes", nil)
 	if len(nodes) != 3 {
 		t.Fatalf("%d ProxmoxNode rows, want 3", len(nodes))
 	}
@@ -539,7 +562,7 @@ func TestPluginV24Conformance(t *testing.T) {
 	var solo map[string]any
 	for _, vm := range vms {
 		cf, _ := vm["custom_fields"].(map[string]any)
-		if owner[int64(vm["cluster"].(map[string]any)["id"].(float64))] == int64(pluginPK(1)) && cf["proxmox_vm_type"] == "qemu" {
+		if owner[nbtest.ID(vm["cluster"])] == pluginPK(1) && cf["proxmox_vm_type"] == "qemu" {
 			solo = vm
 			break
 		}
@@ -567,10 +590,10 @@ func TestPluginV24Conformance(t *testing.T) {
 	// 10. Steady state: the plugin's preflight again, a second job: proxbox
 	// writes nothing; reconcile writes nothing.
 	preflight()
-	if w := runJob(); w != 0 {
-		t.Fatalf("second job wrote %d times: %v", w, l.NetBox.Stats().Requests)
+	if w := runJob(); len(w) != 0 {
+		t.Fatalf("second job wrote: %v", w)
 	}
-	l.NetBox.ResetStats()
+	nb.rec.Reset()
 	_, b = p.do("POST", "extras/custom-fields/reconcile", nil)
 	json.Unmarshal(b, &items)
 	for _, it := range items {
@@ -578,9 +601,7 @@ func TestPluginV24Conformance(t *testing.T) {
 			t.Fatalf("second reconcile: %s", b)
 		}
 	}
-	for k := range l.NetBox.Stats().Requests {
-		if !strings.HasPrefix(k, "GET ") {
-			t.Fatalf("second reconcile wrote: %v", l.NetBox.Stats().Requests)
-		}
+	if w := nb.rec.Writes(); len(w) != 0 {
+		t.Fatalf("second reconcile wrote: %v", w)
 	}
 }

@@ -6,12 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/proxbox/proxbox/config"
+	"github.com/proxbox/proxbox/lab"
+	"github.com/proxbox/proxbox/lab/nbtest"
 )
 
 // The plugin's SSE parser (contract 3.1): lines split the way Python's
@@ -79,6 +84,29 @@ func parsePluginFrames(body string) []frame {
 	}
 	flush()
 	return frames
+}
+
+// stageFailures lists what a stage stream reports as failed: error and
+// error_detail frames, phase summaries with failed objects, the complete
+// frame's errors. A stage that completes "ok" may still carry refused
+// objects (a partial run); against a real NetBox each is a write it refused.
+func stageFailures(frames []frame) []string {
+	var out []string
+	for _, f := range frames {
+		switch f.event {
+		case "error", "error_detail":
+			out = append(out, f.raw)
+		case "phase_summary":
+			if r, _ := f.data["result"].(map[string]any); r["failed"] != 0.0 {
+				out = append(out, f.raw)
+			}
+		case "complete":
+			if errs, _ := f.data["errors"].([]any); len(errs) > 0 {
+				out = append(out, fmt.Sprint(errs))
+			}
+		}
+	}
+	return out
 }
 
 func TestPySplitLines(t *testing.T) {
@@ -174,12 +202,76 @@ func startPluginAppliance(t *testing.T, tune func(*config.Config)) *pluginClient
 	return &pluginClient{t: t, base: base, http: &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// pluginNetBox is the NetBox a plugin conformance test syncs into:
+// lab/netbox, or the real NetBox of PROXBOX_TEST_NETBOX_URL (make
+// test-real: NetBox 4.5 with netbox-proxbox 0.0.24), reset first. proxbox
+// reaches it through rec, which counts what proxbox sent; the test reads
+// and seeds it only through api, NetBox's REST API, the same calls against
+// both.
+type pluginNetBox struct {
+	api   *nbtest.API
+	rec   *nbtest.Recorder
+	host  string
+	port  int
+	token string
+}
+
+// startPluginLab starts the Proxmox simulators of cfg and the simulated
+// NetBox, or uses the real one, until the test ends.
+func startPluginLab(t *testing.T, cfg lab.Config) (*lab.Lab, *pluginNetBox) {
+	t.Helper()
+	rn := nbtest.FromEnv(t)
+	cfg.PVEListen, cfg.NetBoxListen = "127.0.0.1:0", "127.0.0.1:0"
+	if rn.URL != "" {
+		cfg.NetBoxListen = ""
+		rn.Reset(t)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := lab.Start(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); l.Wait() })
+	nb := &pluginNetBox{token: rn.Token}
+	base := rn.URL
+	if rn.URL == "" {
+		base, nb.token = l.Info.NetBox.URL, l.Info.NetBox.Token
+	} else {
+		t.Logf("NetBox: the real one at %s (PROXBOX_TEST_NETBOX_URL)", rn.URL)
+	}
+	nb.api, nb.rec = nbtest.NewAPI(base, nb.token), nbtest.NewRecorder(t, base)
+	u, _ := url.Parse(nb.rec.URL)
+	host, port, _ := net.SplitHostPort(u.Host)
+	nb.host = host
+	nb.port, _ = strconv.Atoi(port)
+	return l, nb
+}
+
+// seedProxmoxEndpoint creates the plugin's ProxmoxEndpoint row for a
+// Proxmox endpoint as a user of netbox-proxbox 0.0.24 does: mode is
+// required and ip_address is an IPAddress (host/32, reused when it exists).
+func (nb *pluginNetBox) seedProxmoxEndpoint(t *testing.T, name, host string, port int, user string) int64 {
+	t.Helper()
+	addr := host + "/32"
+	var ip int64
+	if rows := nb.api.List(t, "ipam/ip-addresses", url.Values{"address": {addr}}); len(rows) > 0 {
+		ip = nbtest.ID(rows[0])
+	} else {
+		ip = nbtest.ID(nb.api.Create(t, "ipam/ip-addresses", map[string]any{"address": addr, "status": "active"}))
+	}
+	return nbtest.ID(nb.api.Create(t, "plugins/proxbox/endpoints/proxmox", map[string]any{
+		"name": name, "ip_address": ip, "port": port, "mode": "cluster", "username": user, "verify_ssl": false}))
+}
+
 // TestPluginConformance plays the unmodified plugin's job against serve +
 // the lab: bootstrap, endpoint push, preflight, the 12 stage streams in
-// order with the plugin's exact query strings, frames parsed its way.
+// order with the plugin's exact query strings, frames parsed its way; no
+// stage reports a refused object, NetBox holds the fixture's objects, a
+// second job writes nothing. NetBox is lab/netbox or, under make test-real,
+// the real kit (startPluginLab).
 func TestPluginConformance(t *testing.T) {
-	l := startLab(t)
-	ctx := context.Background()
+	l, nb := startPluginLab(t, lab.Config{PVEFixtures: sharedFixture})
 	p := startPluginAppliance(t, nil)
 
 	// 1. Keepalive and key bootstrap.
@@ -206,18 +298,15 @@ func TestPluginConformance(t *testing.T) {
 	if code, b := p.do("GET", "netbox/endpoint", nil); code != 200 || strings.TrimSpace(string(b)) != "[]" {
 		t.Fatalf("netbox list: %d %s", code, b)
 	}
-	nb := l.Info.NetBox
-	if code, b := p.do("POST", "netbox/endpoint", map[string]any{"name": "NetBox Endpoint", "ip_address": nb.Host, "domain": "", "port": nb.Port,
-		"verify_ssl": false, "token_version": "v1", "token": nb.Token}); code != 200 && code != 201 {
+	if code, b := p.do("POST", "netbox/endpoint", map[string]any{"name": "NetBox Endpoint", "ip_address": nb.host, "domain": "", "port": nb.port,
+		"verify_ssl": false, "token_version": "v1", "token": nb.token}); code != 200 && code != 201 {
 		t.Fatalf("netbox push: %d %s", code, b)
 	}
 	pve := l.Info.PVE[0]
 	user, tokName, _ := strings.Cut(pve.TokenID, "!")
 	// The plugin's own ProxmoxEndpoint row in NetBox, which the pushed endpoint mirrors
 	// (backup routines and replications point at it).
-	if _, err := l.NetBox.SeedProxmoxEndpoint(ctx, "PVE", pve.Host, pve.Port, user); err != nil {
-		t.Fatal(err)
-	}
+	nb.seedProxmoxEndpoint(t, "PVE", pve.Host, pve.Port, user)
 	if code, b := p.do("GET", "proxmox/endpoints", nil); code != 200 || strings.TrimSpace(string(b)) != "[]" {
 		t.Fatalf("proxmox list: %d %s", code, b)
 	}
@@ -234,7 +323,7 @@ func TestPluginConformance(t *testing.T) {
 	if code, b := p.do("GET", "proxmox/nodes/", nil); code != 200 {
 		t.Fatalf("preflight nodes/: %d %s", code, b)
 	}
-	l.NetBox.ResetStats()
+	nb.rec.Reset()
 	// 4. The 12 stages in order.
 	common := "use_guest_agent_interface_name=true&fetch_max_concurrency=8&ignore_ipv6_link_local_addresses=true&primary_ip_preference=ipv4&proxmox_endpoint_ids=3"
 	for _, st := range pluginStages {
@@ -266,13 +355,11 @@ func TestPluginConformance(t *testing.T) {
 				t.Fatalf("%s: a frame did not parse as JSON: %q", st.slug, f.raw)
 			}
 		}
+		if fail := stageFailures(frames); len(fail) > 0 {
+			t.Errorf("%s: NetBox refused objects: %v", st.slug, fail)
+		}
 	}
-	stats := l.NetBox.Stats()
-	var jobRequests int64
-	for _, n := range stats.Requests {
-		jobRequests += n
-	}
-	t.Logf("12-stage plugin job: %d NetBox requests", jobRequests)
+	t.Logf("12-stage plugin job: %d NetBox requests, %d kinds of write", nb.rec.Requests(), len(nb.rec.Writes()))
 	// The stages share NetBox reads through the GET cache.
 	var cacheMetrics map[string]any
 	_, b = p.do("GET", "cache/metrics", nil)
@@ -283,26 +370,26 @@ func TestPluginConformance(t *testing.T) {
 		t.Fatalf("the 12-stage job got no cache hits: %s", b)
 	}
 	t.Logf("cache over the job: %v hits, %v misses, hit rate %v%%", cacheMetrics["hits"], cacheMetrics["misses"], cacheMetrics["hit_rate"])
-	// 5. NetBox holds the fixture's VMs.
-	for model, want := range map[string]int{"virtualization/virtual-machines": 10, "dcim/devices": 3, "plugins/proxbox/backups": 17,
-		"plugins/proxbox/storage": 4, "plugins/proxbox/snapshots": 11, "plugins/proxbox/backup-routines": 2, "plugins/proxbox/replications": 2} {
-		if n := l.NetBox.Count(model); n != want {
+	// 5. NetBox holds the fixture's objects (a real NetBox accepted each write).
+	for model, want := range map[string]int{"virtualization/clusters": 1, "dcim/sites": 1, "dcim/devices": 3, "virtualization/virtual-machines": 10,
+		"virtualization/interfaces": 8, "dcim/mac-addresses": 8, "virtualization/virtual-disks": 11, "plugins/proxbox/proxmox-clusters": 1,
+		"plugins/proxbox/proxmox-nodes": 3, "plugins/proxbox/storage": 4, "plugins/proxbox/backups": 17, "plugins/proxbox/snapshots": 11,
+		"plugins/proxbox/backup-routines": 2, "plugins/proxbox/replications": 2} {
+		if n := nb.api.Count(t, model, nil); n != want {
 			t.Errorf("NetBox has %d %s after the job, want %d", n, model, want)
 		}
 	}
 	// A second job is steady: no writes.
-	l.NetBox.ResetStats()
+	nb.rec.Reset()
 	for _, st := range pluginStages {
-		p.do("GET", st.path+"?"+common+st.extra, nil)
-	}
-	var writes int64
-	for k, n := range l.NetBox.Stats().Requests {
-		if !strings.HasPrefix(k, "GET ") {
-			writes += n
+		code, body := p.do("GET", st.path+"?"+common+st.extra, nil)
+		frames := parsePluginFrames(string(body))
+		if fail := stageFailures(frames); code != 200 || len(frames) == 0 || frames[len(frames)-1].data["ok"] != true || len(fail) > 0 {
+			t.Fatalf("second job, %s: HTTP %d, failures %v", st.slug, code, fail)
 		}
 	}
-	if writes != 0 {
-		t.Fatalf("second job wrote %d times: %v", writes, l.NetBox.Stats().Requests)
+	if w := nb.rec.Writes(); len(w) != 0 {
+		t.Fatalf("second job wrote: %v", w)
 	}
 
 	// 6. Individual sync of one VM after a rename in Proxmox: updated, then unchanged.
@@ -350,6 +437,12 @@ func TestPluginConformance(t *testing.T) {
 		if err := json.Unmarshal(b, &r); code != 200 || err != nil || r["action"] == nil || r["action"] == "failed" || r["dependencies_synced"] == nil {
 			t.Errorf("individual %s: %d %s", q, code, b)
 		}
+	}
+	// The fixture's tasks are older than the 30 days proxbox keeps; the rename is the
+	// one recent task, written by the task-history kind above.
+	if th := nb.api.List(t, "plugins/proxbox/task-history", nil); len(th) != 1 || th[0]["task_type"] != "qmset" ||
+		th[0]["virtual_machine"].(map[string]any)["name"] != "renamed-101" {
+		t.Errorf("task history after the individual sync: %v", th)
 	}
 
 	// Two callers of the same stage at once both get a clean stream.

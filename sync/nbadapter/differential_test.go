@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/proxbox/proxbox/inventory"
+	"github.com/proxbox/proxbox/lab/nbtest"
 	nblab "github.com/proxbox/proxbox/lab/netbox"
 	pvelab "github.com/proxbox/proxbox/lab/pve"
 	"github.com/proxbox/proxbox/netbox"
@@ -145,11 +146,11 @@ func send(t *testing.T, hc *http.Client, base, token string, r recorded) answer 
 
 // kitSeed reads the rows a clean kit database holds (the plugin's custom fields and device
 // roles) as the POSTs that create them in the simulator.
-func kitSeed(t *testing.T, hc *http.Client, rn realNB) []recorded {
+func kitSeed(t *testing.T, hc *http.Client, rn nbtest.Real) []recorded {
 	t.Helper()
 	get := func(path string) []map[string]any {
-		req, _ := http.NewRequest("GET", rn.url+path, nil)
-		req.Header.Set("Authorization", "Token "+rn.token)
+		req, _ := http.NewRequest("GET", rn.URL+path, nil)
+		req.Header.Set("Authorization", "Token "+rn.Token)
 		req.Header.Set("Accept", "application/json")
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -184,14 +185,14 @@ func kitSeed(t *testing.T, hc *http.Client, rn realNB) []recorded {
 // must get the same status and the same error field keys from both, unless listed in
 // knownDifferences. Runs under make test-real only (it needs the real kit).
 func TestDifferentialSimulatorVsRealNetBox(t *testing.T) {
-	rn := realNetBox(t)
-	if rn.url == "" {
+	rn := nbtest.FromEnv(t)
+	if rn.URL == "" {
 		t.Skip("needs a real NetBox: PROXBOX_TEST_NETBOX_URL (make test-real)")
 	}
 	// 0. The kit's clean database holds what netbox-proxbox's migrations create (custom
 	// fields, two device roles); both simulators get the same rows first, in the same order,
 	// so that ids agree.
-	rn.reset(t)
+	rn.Reset(t)
 	hc := &http.Client{Timeout: 5 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	seed := kitSeed(t, hc, rn)
 	// 1. Record a full sync against the simulator.
@@ -239,10 +240,10 @@ func TestDifferentialSimulatorVsRealNetBox(t *testing.T) {
 	for _, r := range seed {
 		send(t, hc, fresh.URL, nbToken, r)
 	}
-	rn.reset(t)
+	rn.Reset(t)
 	diffs := 0
 	for i, r := range seq {
-		sim, real := send(t, hc, fresh.URL, nbToken, r), send(t, hc, rn.url, rn.token, r)
+		sim, real := send(t, hc, fresh.URL, nbToken, r), send(t, hc, rn.URL, rn.Token, r)
 		if sim == real {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/proxbox/proxbox/inventory"
+	"github.com/proxbox/proxbox/lab/nbtest"
 	nblab "github.com/proxbox/proxbox/lab/netbox"
 	pvelab "github.com/proxbox/proxbox/lab/pve"
 	"github.com/proxbox/proxbox/netbox"
@@ -46,12 +47,12 @@ func newHarnessWith(t testing.TB, nbOpts nblab.Options, read func() proxmox.Read
 	h := &harness{t: t, pve: pves}
 	var c *netbox.Client
 	var err error
-	if rn := realNetBox(t); rn.url != "" {
+	if rn := nbtest.FromEnv(t); rn.URL != "" {
 		if nbOpts.DisablePlugin {
 			t.Skip("needs a NetBox without netbox-proxbox: the real kit of this run has it")
 		}
-		rn.reset(t)
-		c, err = netbox.New(netbox.Config{URL: rn.url, Token: rn.token, RetryBase: 100 * time.Millisecond, MaxBackoff: 2 * time.Second})
+		rn.Reset(t)
+		c, err = netbox.New(netbox.Config{URL: rn.URL, Token: rn.Token, RetryBase: 100 * time.Millisecond, MaxBackoff: 2 * time.Second})
 	} else {
 		nbOpts.Tokens, nbOpts.Seed = []nblab.Token{{Value: nbToken}}, 1
 		h.nb = nblab.New(nbOpts)
