@@ -120,9 +120,12 @@
 // collide are refused and remembered. The run after writes nothing. The
 // engine never deletes a VRF: one that no endpoint of the run uses (every
 // proxbox VRF when the mode is none, else those of endpoints neither in the
-// run nor reserved, e.g. after an endpoint was deleted or re-labelled) gets
-// a warning in every run naming it, since it may hold addresses that are not
-// ours; deleting it is the operator's call. VRFs, like clusters, are only
+// run nor reserved, e.g. after an endpoint was deleted) gets a warning in
+// every run naming it, since it may hold addresses that are not ours;
+// deleting it is the operator's call. An endpoint that adopts its cluster
+// under a new label (see "Endpoint identity") takes the old label's VRF along
+// (one write of proxmox_endpoint, then its rename in endpoint mode), so no
+// address moves. VRFs, like clusters, are only
 // ever written under the endpoint's own label: another endpoint's VRF, or a
 // VRF without the proxbox tag, is never written (an endpoint refused by the
 // identity rules below writes nothing at all, VRF and addresses included).

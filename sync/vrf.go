@@ -201,3 +201,49 @@ func (r *run) unusedVRFs(labels []string) {
 		r.rep.warn("VRF "+name, fmt.Sprintf("proxbox's VRF %q (#%d, endpoint %s) is used by no endpoint of this run (PROXBOX_IP_VRF=%s): left in place, it may hold other addresses; delete it in NetBox when it is no longer needed", name, id, label, mode))
 	}
 }
+
+// adoptVRF moves the VRF of an adopted cluster's old label to the new one
+// (proxmox_endpoint), so its addresses stay where they are instead of moving
+// to a new VRF; the next step renames it when its name came from the label.
+// Nothing happens when there is none, or when the new label has one already.
+func (r *run) adoptVRF(ctx context.Context, c claim) {
+	if !r.hasTag(TagProxbox) {
+		return
+	}
+	if err := r.once(ModelVRF, func() error { return r.load(ctx, ModelVRF, url.Values{"tag": {TagProxbox}}) }); err != nil {
+		r.rep.warn("VRF", "adopt: "+err.Error())
+		return
+	}
+	var from int64
+	for id, v := range r.cur[ModelVRF] {
+		switch cfString(v, CFEndpoint) {
+		case c.label:
+			return
+		case c.from:
+			from = id
+		}
+	}
+	if from == 0 {
+		return
+	}
+	cur := r.cur[ModelVRF][from]
+	ch := Change{Op: OpUpdate, Model: ModelVRF, Key: c.label, ID: from, Label: fmt.Sprintf("VRF %v", cur["name"]),
+		Reason: fmt.Sprintf("adopted with its cluster: endpoint label %q -> %q", c.from, c.label),
+		Fields: []FieldChange{{"custom_fields." + CFEndpoint, c.from, c.label}}}
+	cf := map[string]any{}
+	if old, ok := cur["custom_fields"].(map[string]any); ok {
+		for k, v := range old {
+			cf[k] = v
+		}
+	}
+	cf[CFEndpoint] = c.label
+	for _, wr := range r.update(ctx, ModelVRF, []map[string]any{{"id": from, "custom_fields": map[string]any{CFEndpoint: c.label}}}) {
+		if wr.Err != nil {
+			ch.Error = "adopt: " + wr.Err.Error()
+			continue
+		}
+		o := overlay(cur, map[string]any{"custom_fields": cf})
+		r.put(ModelVRF, o)
+	}
+	r.rep.record(ch)
+}

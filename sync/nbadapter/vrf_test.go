@@ -18,8 +18,8 @@ import (
 // overlapHarness serves a generated lab whose endpoints (two PVE clusters and a
 // standalone node) reuse one private range (pvelab SharedRange: the same node
 // and guest addresses in every endpoint), as named inline endpoints, and
-// returns the endpoints' snapshots.
-func overlapHarness(t *testing.T) (*harness, []*inventory.Snapshot) {
+// returns the endpoints' snapshots and the simulators' URLs.
+func overlapHarness(t *testing.T) (*harness, []*inventory.Snapshot, []string) {
 	t.Helper()
 	pves, err := pvelab.NewLab(pvelab.Options{Scale: 30, Seed: 1, SharedRange: true})
 	if err != nil {
@@ -27,7 +27,8 @@ func overlapHarness(t *testing.T) (*harness, []*inventory.Snapshot) {
 	}
 	h := newHarnessWith(t, nblab.Options{}, proxmox.DefaultReadOptions)
 	var snaps []*inventory.Snapshot
-	for i, u := range serve(t, pves...) {
+	urls := serve(t, pves...)
+	for i, u := range urls {
 		tg := inlineTarget(t, int64(i+1), u, fmt.Sprintf("site-%c", 'a'+i), proxmox.DefaultReadOptions())
 		snap, err := tg.Read(context.Background())
 		if err != nil {
@@ -35,7 +36,7 @@ func overlapHarness(t *testing.T) (*harness, []*inventory.Snapshot) {
 		}
 		h.tg, snaps = append(h.tg, tg), append(snaps, snap)
 	}
-	return h, snaps
+	return h, snaps, urls
 }
 
 // wantIPs is what the mapping asks for: the addresses of each endpoint, and
@@ -136,7 +137,7 @@ func runTwice(t *testing.T, h *harness, opt pbsync.Options) (first, second *pbsy
 func TestOverlappingRangesConverge(t *testing.T) {
 	for _, mode := range pbsync.IPVRFModes {
 		t.Run(mode, func(t *testing.T) {
-			h, snaps := overlapHarness(t)
+			h, snaps, _ := overlapHarness(t)
 			opt := pbsync.Options{Refusals: pbsync.NewRefusals(), Map: pbsync.MapOptions{IPVRF: mode}}
 			first, second := runTwice(t, h, opt)
 			t.Logf("%s: first run %d errors, %d write requests; second %d warnings, %d requests", mode, len(first.Errors), first.NetBox.Writes, len(second.Warnings), second.NetBox.Requests)
@@ -184,7 +185,7 @@ func TestOverlappingRangesConverge(t *testing.T) {
 // global table (the copies NetBox refuses there are remembered) and leaves
 // the VRFs in place with a warning; every change converges in one run.
 func TestIPVRFModeChange(t *testing.T) {
-	h, snaps := overlapHarness(t)
+	h, snaps, _ := overlapHarness(t)
 	refusals := pbsync.NewRefusals()
 	opt := func(mode string) pbsync.Options {
 		return pbsync.Options{Refusals: refusals, Map: pbsync.MapOptions{IPVRF: mode}}
@@ -259,5 +260,38 @@ func BenchmarkOverlappingRanges(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// An endpoint whose label changes adopts its cluster, and its VRF with it:
+// no address moves, no VRF is left behind, and the run after writes nothing.
+func TestLabelChangeAdoptsVRF(t *testing.T) {
+	h, snaps, urls := overlapHarness(t)
+	opt := pbsync.Options{Refusals: pbsync.NewRefusals(), Map: pbsync.MapOptions{IPVRF: pbsync.IPVRFEndpoint}}
+	mustOK(t, h.sync(opt))
+	h.tg[0] = inlineTarget(t, 1, urls[0], "site-a-renamed", proxmox.DefaultReadOptions())
+	s := h.sync(opt)
+	mustOK(t, s)
+	var vrfChanges []string
+	for _, c := range s.Plan.Changes {
+		if c.Model == pbsync.ModelIP && c.Op != pbsync.OpUnchanged {
+			t.Errorf("an address changed: %+v", c)
+		}
+		if c.Model == pbsync.ModelVRF && c.Op != pbsync.OpUnchanged {
+			vrfChanges = append(vrfChanges, string(c.Op)+" "+c.Reason)
+		}
+	}
+	if len(vrfChanges) != 2 || !strings.HasPrefix(vrfChanges[0], "update adopted") {
+		t.Errorf("VRF changes %q, want the adoption then the rename", vrfChanges)
+	}
+	for _, w := range s.Warnings {
+		if strings.Contains(w, "used by no endpoint") {
+			t.Errorf("a VRF was left behind: %s", w)
+		}
+	}
+	snaps[0].Endpoint = h.tg[0].Endpoint
+	checkVRFPlacement(t, h, snaps, pbsync.IPVRFEndpoint)
+	if n := writes(h, func() { s = h.sync(opt) }); n != 0 || !s.OK {
+		t.Fatalf("steady run after the adoption: %d writes, %v", n, s.Errors)
 	}
 }
