@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -119,7 +120,7 @@ directory; otherwise nothing is remembered and every run sends them again).`, st
 			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
 			return errUsage
 		}
-		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg), egressPolicy(cfg))
+		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg), egressPolicy(cfg), log)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
@@ -258,14 +259,16 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 
 // inlineNetBox builds the client of --netbox-url with the configured tuning
 // (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY) and
-// the outbound target policy, as the stored-endpoint path does.
-func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning, pol *egress.Policy) (*netbox.Client, error) {
+// the outbound target policy, logging to log (--log-level), as the stored-endpoint
+// path does.
+func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning, pol *egress.Policy, log *slog.Logger) (*netbox.Client, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--netbox-url %q: want http(s)://host[:port]", raw)
 	}
 	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version, Egress: pol,
-		Timeout: t.Timeout, MaxRetries: t.MaxRetries, RetryBase: t.RetryBase, BatchSize: t.BatchSize, Concurrency: t.Concurrency}
+		Timeout: t.Timeout, MaxRetries: t.MaxRetries, RetryBase: t.RetryBase, BatchSize: t.BatchSize, Concurrency: t.Concurrency,
+		Logger: log.With("module", "netbox")}
 	if strings.HasPrefix(token, "nbt_") {
 		key, secret, ok := strings.Cut(strings.TrimPrefix(token, "nbt_"), ".")
 		if !ok {

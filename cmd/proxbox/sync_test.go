@@ -251,6 +251,7 @@ func TestSyncOnceInlineHonoursNetBoxTuning(t *testing.T) {
 func TestSyncOnceInlineRemembersRefusals(t *testing.T) {
 	t.Setenv("PROXBOX_DATA_DIR", "")
 	_, args := generatedLabArgs(t, lab.Config{Scale: 20, Seed: 1, SharedRange: true})
+	var lastErr string // the last run's stderr
 	sync := func(extra ...string) (int, syncJSON) {
 		t.Helper()
 		var out, errOut bytes.Buffer
@@ -259,13 +260,18 @@ func TestSyncOnceInlineRemembersRefusals(t *testing.T) {
 		if err := json.Unmarshal(out.Bytes(), &s); err != nil {
 			t.Fatalf("exit %d: %v: %s %s", code, err, out.String(), errOut.String())
 		}
+		lastErr = errOut.String()
 		return code, s
 	}
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state.json")
-	code, first := sync("--state", state)
+	code, first := sync("--state", state, "--log-level", "info")
 	if code != 1 || len(first.Errors) == 0 {
 		t.Fatalf("first run: exit %d, errors %v; want the overlapping addresses refused", code, first.Errors)
+	}
+	// The NetBox client logs to --log-level's logger on stderr, nowhere else.
+	if !strings.Contains(lastErr, "netbox refused items of a bulk write") {
+		t.Errorf("--log-level info: the NetBox client's refusal log is not on stderr: %q", lastErr)
 	}
 	for _, e := range first.Errors {
 		if !strings.Contains(e, " is held by ") {
@@ -288,6 +294,9 @@ func TestSyncOnceInlineRemembersRefusals(t *testing.T) {
 	// Without a state nothing is remembered: the refused writes go out again.
 	if code, again := sync(); code != 1 || len(again.Errors) != len(first.Errors) || again.NetBox.Writes == 0 {
 		t.Fatalf("run without --state: exit %d, %d writes, errors %v", code, again.NetBox.Writes, again.Errors)
+	}
+	if strings.Contains(lastErr, "level=INFO") {
+		t.Errorf("default --log-level warn printed info lines: %q", lastErr)
 	}
 	// --data-dir of an existing directory keeps the state there.
 	if code, _ := sync("--data-dir", dir); code != 1 {
