@@ -86,6 +86,7 @@ type Config struct {
 	DefaultSite         string        // NetBox site for nodes; empty: one per cluster
 	SkipTemplates       bool          // PROXBOX_TEMPLATES=skip
 	PrimaryIP           string        // ipv4|ipv6|both|none
+	IPVRF               string        // none|endpoint|cluster: where IP addresses live
 	AgentInterfaceNames bool          // interface names from the guest agent
 	IgnoreIPv6LinkLocal bool          // skip fe80::/10 addresses
 	BackupBatchSize     int           // backups per write request
@@ -391,6 +392,14 @@ var options = []option{
 			return errors.New("allowed: ipv4, ipv6, both, none")
 		}
 		c.PrimaryIP = v
+		return nil
+	}},
+	{"", "PROXBOX_IP_VRF", "none", "where synced IP addresses live: none (NetBox's global table), endpoint or cluster (a VRF per endpoint, named after its label or its cluster, created and owned by proxbox, so ranges reused across endpoints coexist)", func(c *Config, v string) error {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if v != "none" && v != "endpoint" && v != "cluster" {
+			return errors.New("allowed: none, endpoint, cluster")
+		}
+		c.IPVRF = v
 		return nil
 	}},
 	{"", "PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME", "true", "name VM interfaces as the guest agent reports them (false: netN)", func(c *Config, v string) (err error) {

@@ -63,6 +63,7 @@ var helpPTBR = map[string]string{
 	"PROXBOX_DEFAULT_SITE":                   "site do NetBox para os nós do Proxmox (vazio: um site por cluster)",
 	"PROXBOX_TEMPLATES":                      "templates de guests: sync (como VMs offline) ou skip",
 	"PROXBOX_PRIMARY_IP_PREFERENCE":          "IP primário de uma VM: ipv4, ipv6, both ou none",
+	"PROXBOX_IP_VRF":                         "onde ficam os endereços IP sincronizados: none (a tabela global do NetBox), endpoint ou cluster (uma VRF por endpoint, com o nome do seu rótulo ou do seu cluster, criada e mantida pelo proxbox, para que faixas reutilizadas entre endpoints convivam)",
 	"PROXBOX_USE_GUEST_AGENT_INTERFACE_NAME": "nomear as interfaces das VMs como o guest agent as informa (false: netN)",
 	"PROXBOX_IGNORE_IPV6_LINK_LOCAL":         "deixar de fora os endereços fe80::/10",
 }

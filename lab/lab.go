@@ -36,6 +36,7 @@ type Config struct {
 	PVEFixtures  string // fixture mode; else generated
 	Scale        int
 	Seed         int64
+	SharedRange  bool   // generated clusters reuse one private range (pve.GenOptions)
 	PVEToken     string // USER@REALM!NAME=SECRET; empty: pve.DefaultToken
 	NetBoxToken  string // empty: DefaultNetBoxToken
 	PVEFaults    pve.Faults
@@ -99,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Lab, error) {
 		return nil, err
 	}
 	if cfg.PVEListen != "" {
-		servers, err := pve.NewLab(pve.Options{FixturesFile: cfg.PVEFixtures, Scale: cfg.Scale, Seed: cfg.Seed, Token: cfg.PVEToken, Faults: cfg.PVEFaults, Logger: cfg.Logger.With("module", "lab-pve")})
+		servers, err := pve.NewLab(pve.Options{FixturesFile: cfg.PVEFixtures, Scale: cfg.Scale, Seed: cfg.Seed, SharedRange: cfg.SharedRange, Token: cfg.PVEToken, Faults: cfg.PVEFaults, Logger: cfg.Logger.With("module", "lab-pve")})
 		if err != nil {
 			return fail(fmt.Errorf("proxmox simulator: %w", err))
 		}

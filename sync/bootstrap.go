@@ -29,7 +29,7 @@ func (e *Engine) Bootstrap(ctx context.Context, opt Options) ([]BootstrapItem, *
 		ctx = e.Fresh(ctx)
 	}
 	d := newDesired()
-	mapShared(d)
+	mapShared(d, opt.Map)
 	r := &run{e: e, opt: opt, rep: rep, d: d, cur: map[string]map[int64]map[string]any{},
 		keys: map[string]map[int64]string{}, created: map[string]bool{}, frozen: map[string]bool{}, ps: &pluginState{}}
 	r.once = func(_ string, f func() error) error { return f() }

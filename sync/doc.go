@@ -70,7 +70,67 @@
 // address, may be gone), and a refusal no write of its endpoint met in a
 // finished run is forgotten. Transient failures (5xx, timeouts) are never
 // remembered. Package syncrun keeps Refusals in the store (setting
-// sync.refused_writes) across runs and restarts; dry runs ignore it.
+// sync.refused_writes) across runs and restarts; `proxbox sync --once` with
+// inline endpoints keeps them, per NetBox URL, in its --state file (default
+// <data dir>/sync-inline-state.json); dry runs ignore them.
+//
+// A refused duplicate IP address ("Duplicate IP address found in global
+// table" or "... in VRF <name>") is reported as a conflict that names the
+// object holding the address: "conflict: 10.0.0.5/24 is held by VM web01
+// (cluster pve-a) interface eth0 (<NetBox's text>)". The holder is looked up
+// right after the refusal, with one list of the refused addresses per table
+// (ipam/ip-addresses/?address=…&vrf_id=null or the VRF's id) and one list of
+// their VMs for the cluster name, so a run that meets no refusal makes no
+// such request. The remembered refusal keeps that text as its reason, so
+// the warnings of later runs name the holder too.
+//
+// # IP addresses and VRFs
+//
+// MapOptions.IPVRF (PROXBOX_IP_VRF) says where an endpoint's IP addresses,
+// its guests' and its nodes', live:
+//
+//   - none (default): NetBox's global table, as before. NetBox refuses a
+//     second copy of an address there (ENFORCE_GLOBAL_UNIQUE, true by default
+//     since NetBox 4.0; IPAddress.clean in ipam/models/ip.py, 4.5.10); see
+//     "Refused writes".
+//   - endpoint or cluster: one VRF per endpoint, created and owned by the
+//     engine, so ranges that endpoints reuse (10.0.0.0/8 on every site)
+//     coexist. The VRF is marked as ours like a cluster: tag proxbox and
+//     custom field proxmox_endpoint = the endpoint's label (the custom
+//     field's object types gain ipam.vrf), and that label is its identity.
+//     Its name is the label (endpoint) or the endpoint's NetBox cluster name
+//     (cluster); an endpoint syncs exactly one cluster, so both modes give
+//     one VRF per endpoint and differ in the name only. No route
+//     distinguisher (rd is unique in NetBox and means routing, which
+//     proxbox does not know). enforce_unique is true on creation (one
+//     cluster does not repeat an address; a second copy is refused as
+//     "Duplicate IP address found in VRF <name>", remembered and reported
+//     with its holder like any refusal); it and the description are
+//     written on creation only, so an operator who turns enforce_unique off
+//     keeps that choice.
+//
+// The IP's vrf field is soft: proxbox sets it when the address is in the
+// global table or in one of proxbox's VRFs (tagged proxbox, any endpoint),
+// and leaves an address a user moved into a VRF of theirs where it is, with a
+// warning. Changing the mode between runs therefore converges in one run:
+// none -> endpoint/cluster creates the VRFs and moves every address into its
+// endpoint's VRF (a PATCH of vrf per address); endpoint <-> cluster renames
+// each VRF (one write per endpoint, no address moves); endpoint/cluster ->
+// none moves the addresses back to the global table, where copies that
+// collide are refused and remembered. The run after writes nothing. The
+// engine never deletes a VRF: one that no endpoint of the run uses (every
+// proxbox VRF when the mode is none, else those of endpoints neither in the
+// run nor reserved, e.g. after an endpoint was deleted) gets a warning in
+// every run naming it, since it may hold addresses that are not ours;
+// deleting it is the operator's call. An endpoint that adopts its cluster
+// under a new label (see "Endpoint identity") takes the old label's VRF along
+// (one write of proxmox_endpoint, then its rename in endpoint mode), so no
+// address moves. VRFs, like clusters, are only
+// ever written under the endpoint's own label: another endpoint's VRF, or a
+// VRF without the proxbox tag, is never written (an endpoint refused by the
+// identity rules below writes nothing at all, VRF and addresses included).
+// A primary IP is unaffected: it points at the address object, wherever it
+// lives.
 //
 // # Endpoint identity
 //

@@ -189,6 +189,10 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 	if ctx.Err() == nil {
 		opt.Refusals.sweep(synced) // what no write of a synced endpoint met is gone
 	}
+	if loadErr == nil {
+		rep.endpoint = ""
+		r.unusedVRFs(labels)
+	}
 	s := rep.summary(start, opt.DryRun)
 	if opt.State != nil && len(s.Errors) > 0 {
 		opt.State.Reset() // what failed may have half landed: list again next time
@@ -264,7 +268,7 @@ type shared struct {
 }
 
 var sharedModels = []string{ModelTag, ModelCustomField, ModelClusterType, ModelSite, ModelMfr, ModelDeviceType,
-	ModelRole, ModelPlatform, ModelCluster, ModelVMInterface, ModelDisk, ModelMAC, ModelIP,
+	ModelRole, ModelPlatform, ModelCluster, ModelVMInterface, ModelDisk, ModelMAC, ModelIP, ModelVRF,
 	ModelStorage, ModelBackup, ModelSnapshot, ModelTaskHistory, ModelReplication, ModelBackupRoutine}
 
 // newRun is a run over the shared state, without a snapshot yet.
@@ -406,9 +410,9 @@ var stageSteps = map[Stage][]stepDef{
 	StageDevices:        {{ModelClusterType, 0}, {ModelSite, 0}, {ModelMfr, 0}, {ModelDeviceType, 0}, {ModelRole, 0}, {ModelCluster, 0}, {ModelDevice, 0}},
 	StageVMs:            {{ModelRole, 0}, {ModelPlatform, 0}, {ModelVM, 0}},
 	StageDisks:          {{ModelDisk, 0}},
-	StageNodeInterfaces: {{ModelVLAN, 0}, {ModelInterface, 0}, {ModelInterface, 1}, {ModelIP, 0}, {ModelDevice, 1}},
+	StageNodeInterfaces: {{ModelVLAN, 0}, {ModelInterface, 0}, {ModelInterface, 1}, {ModelVRF, 0}, {ModelIP, 0}, {ModelDevice, 1}},
 	StageVMInterfaces:   {{ModelVLAN, 0}, {ModelVMInterface, 0}, {ModelMAC, 0}, {ModelVMInterface, 1}},
-	StageIPs:            {{ModelIP, 0}, {ModelVM, 1}},
+	StageIPs:            {{ModelVRF, 0}, {ModelIP, 0}, {ModelVM, 1}},
 }
 
 func cfString(o map[string]any, name string) string {
@@ -431,7 +435,7 @@ var listFields = map[string]string{
 	ModelVMInterface: "id,name,enabled,mtu,mode,virtual_machine,untagged_vlan,primary_mac_address,tags",
 	ModelDisk:        "id,name,size,virtual_machine,tags",
 	ModelMAC:         "id,mac_address,assigned_object_type,assigned_object_id,tags",
-	ModelIP:          "id,address,status,assigned_object_type,assigned_object_id,tags",
+	ModelIP:          "id,address,vrf,status,assigned_object_type,assigned_object_id,tags",
 	ModelInterface:   "id,name,type,enabled,mtu,mode,device,untagged_vlan,bridge,lag,tags",
 	ModelDevice:      "id,name,status,description,device_type,role,site,cluster,tags,custom_fields,primary_ip4",
 }
@@ -529,7 +533,7 @@ func (r *run) loadAll(ctx context.Context) error {
 		// Every proxbox-tagged child, once per run for all endpoints: a few
 		// pages instead of per-endpoint filters NetBox cannot express for all
 		// models (virtual disks have no cluster filter).
-		for _, m := range []string{ModelVMInterface, ModelDisk, ModelMAC, ModelIP} {
+		for _, m := range []string{ModelVMInterface, ModelDisk, ModelMAC, ModelIP, ModelVRF} {
 			if err := r.once(m, func() error { return r.load(ctx, m, url.Values{"tag": {TagProxbox}}) }); err != nil {
 				return err
 			}
@@ -554,7 +558,7 @@ func (r *run) keyOf(model string, o map[string]any) string {
 		return str("slug")
 	case ModelCustomField:
 		return str("name")
-	case ModelCluster:
+	case ModelCluster, ModelVRF:
 		return cfString(o, CFEndpoint)
 	case ModelDevice:
 		if c := ref("cluster", ModelCluster); c != "" && str("name") != "" {
@@ -777,7 +781,11 @@ func (r *run) resolve(o *Object, idx map[string]map[string]map[string]any) (Reso
 		slices.Sort(res.Tags)
 	}
 	res.Owned = func(field string, id int64) bool {
-		_, ok := r.cur[ModelIP][id]
+		m := ModelIP // primary_ip4, primary_ip6
+		if field == "vrf" {
+			m = ModelVRF // proxbox's VRFs (tagged proxbox, proxmox_endpoint set)
+		}
+		_, ok := r.cur[m][id]
 		return ok
 	}
 	return res, ""
@@ -862,6 +870,9 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 			}
 			continue
 		}
+		if model == ModelIP {
+			r.foreignVRF(o, c, res)
+		}
 		patch, ch := Diff(res, c)
 		if patch == nil {
 			if pass == 0 {
@@ -878,7 +889,11 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		uChanges = append(uChanges, ch)
 	}
 	if len(creates) > 0 {
-		for _, wr := range r.create(ctx, model, creates) {
+		results := r.create(ctx, model, creates)
+		if model == ModelIP {
+			r.explainConflicts(ctx, results, creates, nil)
+		}
+		for _, wr := range results {
 			o := cObjs[wr.Index]
 			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label, Fields: createFields(creates[wr.Index])}
 			r.noteRefusal(model, o, creates[wr.Index], wr.Err)
@@ -893,7 +908,11 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		}
 	}
 	if len(updates) > 0 {
-		for _, wr := range r.update(ctx, model, updates) {
+		results := r.update(ctx, model, updates)
+		if model == ModelIP {
+			r.explainConflicts(ctx, results, updates, r.cur[model])
+		}
+		for _, wr := range results {
 			o := uObjs[wr.Index]
 			c := Change{Op: OpUpdate, Model: model, Key: o.Key, Label: o.Label, ID: mustID(updates[wr.Index]["id"]), Fields: uChanges[wr.Index]}
 			r.noteRefusal(model, o, updates[wr.Index], wr.Err)

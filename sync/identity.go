@@ -312,5 +312,8 @@ func (r *run) adopt(ctx context.Context, c claim) bool {
 		r.put(ModelCluster, o)
 	}
 	r.rep.record(ch)
+	if ok {
+		r.adoptVRF(ctx, c)
+	}
 	return ok
 }

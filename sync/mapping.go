@@ -91,7 +91,7 @@ const (
 
 // mapShared adds what every run ensures before its stages: the proxbox tags
 // and the custom fields the plugin and the engine read.
-func mapShared(d *Desired) {
+func mapShared(d *Desired, opt MapOptions) {
 	tag := func(slug, name, color, descr string) {
 		o := newObject(ModelTag, slug, "tag "+slug, "")
 		o.Fields["name"], o.Fields["slug"], o.Fields["color"], o.Fields["description"] = name, slug, color, descr
@@ -109,7 +109,11 @@ func mapShared(d *Desired) {
 		o.flag(&o.CreateOnly, "name", "type", "label", "group_name", "ui_editable")
 		d.Add(o)
 	}
-	cf(CFEndpoint, "text", "Proxmox endpoint", "virtualization.cluster")
+	if opt.vrfOn() {
+		cf(CFEndpoint, "text", "Proxmox endpoint", "virtualization.cluster", "ipam.vrf")
+	} else {
+		cf(CFEndpoint, "text", "Proxmox endpoint", "virtualization.cluster")
+	}
 	cf(CFPVECluster, "text", "Proxmox identity", "virtualization.cluster")
 	cf(CFVMID, "integer", "VM ID", "virtualization.virtualmachine")
 	cf(CFVMType, "text", "VM type", "virtualization.virtualmachine")
@@ -129,7 +133,7 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 		mode = "standalone"
 	}
 
-	mapShared(d)
+	mapShared(d, opt)
 
 	// Devices stage: cluster and its dependencies, nodes.
 	ct := newObject(ModelClusterType, clusterTypeSlug(s.Cluster.Standalone), "cluster type "+mode, StageDevices)
@@ -157,6 +161,10 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 	createOnlyUnless(cl, ow, "overwrite_cluster_description", "description")
 	createOnlyUnless(cl, ow, "overwrite_cluster_custom_fields", "custom_fields")
 	d.Add(cl)
+
+	if opt.vrfOn() {
+		mapVRF(d, cname, opt)
+	}
 
 	siteName := opt.Site
 	if siteName == "" {
@@ -492,6 +500,7 @@ func mapGuestNetwork(d *Desired, vm *Object, g *inventory.Guest, site string, op
 			po.Fields["status"] = "active"
 			po.Fields["assigned_object_type"] = "virtualization.vminterface"
 			po.ref("assigned_object_id", ModelVMInterface, ik)
+			setVRF(d, po, opt)
 			po.Tags = []string{TagProxbox}
 			createOnlyUnless(po, ow, "overwrite_ip_status", "status")
 			createOnlyUnless(po, ow, "overwrite_ip_tags", "tags")
@@ -514,6 +523,38 @@ func mapGuestNetwork(d *Desired, vm *Object, g *inventory.Guest, site string, op
 	if first6 != "" && (pref == "ipv6" || pref == "both") {
 		vm.ref("primary_ip6", ModelIP, first6)
 	}
+}
+
+// mapVRF adds the endpoint's VRF (PROXBOX_IP_VRF endpoint or cluster): keyed,
+// like the cluster, by the endpoint's label in proxmox_endpoint; named after
+// the label or the NetBox cluster; no route distinguisher; enforce_unique and
+// the description are written on creation only (an operator may turn
+// enforce_unique off and proxbox keeps it).
+func mapVRF(d *Desired, cname string, opt MapOptions) {
+	name := d.Endpoint
+	if opt.IPVRF == IPVRFCluster {
+		name = cname
+	}
+	o := newObject(ModelVRF, d.Endpoint, "VRF "+name, "")
+	o.Fields["name"] = truncate(name, 100)
+	o.Fields["enforce_unique"] = true
+	o.Fields["description"] = truncate("IP addresses of Proxmox endpoint "+d.Endpoint+" (proxbox)", 200)
+	o.flag(&o.CreateOnly, "enforce_unique", "description")
+	o.Tags = []string{TagProxbox}
+	o.CustomFields = map[string]any{CFEndpoint: d.Endpoint}
+	d.Add(o)
+}
+
+// setVRF puts an IP address in the endpoint's VRF, or in the global table when
+// PROXBOX_IP_VRF is none. The field is soft: an address a user moved into a
+// VRF that is not proxbox's stays there.
+func setVRF(d *Desired, po *Object, opt MapOptions) {
+	if opt.vrfOn() {
+		po.ref("vrf", ModelVRF, d.Endpoint)
+	} else {
+		po.Refs["vrf"] = Ref{}
+	}
+	po.flag(&po.Soft, "vrf")
 }
 
 func keepAddr(a netip.Addr, opt MapOptions) bool {
@@ -605,6 +646,7 @@ func mapNodeInterfaces(d *Desired, dev *Object, n inventory.Node, site string, o
 			po.Fields["status"] = "active"
 			po.Fields["assigned_object_type"] = "dcim.interface"
 			po.ref("assigned_object_id", ModelInterface, ik)
+			setVRF(d, po, opt)
 			po.Tags = []string{TagProxbox}
 			createOnlyUnless(po, ow, "overwrite_ip_status", "status")
 			createOnlyUnless(po, ow, "overwrite_ip_tags", "tags")

@@ -24,6 +24,7 @@ const (
 	ModelDisk        = "virtualization/virtual-disks"
 	ModelMAC         = "dcim/mac-addresses"
 	ModelIP          = "ipam/ip-addresses"
+	ModelVRF         = "ipam/vrfs"
 )
 
 // Tag slugs the engine owns. PVE tags are mirrored as "pve-<slug>".

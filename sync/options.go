@@ -121,7 +121,25 @@ type MapOptions struct {
 	PrimaryIP string
 	// Overwrite flags; nil: all true.
 	Overwrite OverwriteFlags
+	// IPVRF is where the endpoint's IP addresses live (PROXBOX_IP_VRF): IPVRFNone
+	// (default, ""), the global table; IPVRFEndpoint or IPVRFCluster, a VRF of the
+	// endpoint's own that the engine creates and owns (see the package doc, "IP
+	// addresses and VRFs").
+	IPVRF string
 }
+
+// IP VRF modes (PROXBOX_IP_VRF).
+const (
+	IPVRFNone     = "none"
+	IPVRFEndpoint = "endpoint"
+	IPVRFCluster  = "cluster"
+)
+
+// IPVRFModes lists the accepted values of MapOptions.IPVRF.
+var IPVRFModes = []string{IPVRFNone, IPVRFEndpoint, IPVRFCluster}
+
+// vrfOn reports whether the mapping puts IP addresses in a VRF of the endpoint.
+func (o MapOptions) vrfOn() bool { return o.IPVRF == IPVRFEndpoint || o.IPVRF == IPVRFCluster }
 
 // Options of one run.
 type Options struct {

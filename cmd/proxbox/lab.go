@@ -22,6 +22,7 @@ type labFlags struct {
 	fixtures                  string
 	scale                     int
 	seed                      int64
+	sharedRange               bool
 	pveToken, netboxToken     string
 	netboxTLS                 bool
 	netboxLatency, pveLatency string
@@ -50,6 +51,7 @@ func (f *labFlags) register(fs interface {
 	fs.StringVar(&f.fixtures, "pve-fixtures", "", "serve this Proxmox fixture file (path -> reply JSON) instead of a generated lab")
 	fs.IntVar(&f.scale, "scale", scale, "number of guests in the generated lab")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the generated lab and of fault injection")
+	fs.BoolVar(&f.sharedRange, "shared-range", false, "give every generated cluster the same private addresses (10.10.0.0/16), so the same address exists in several clusters")
 	fs.StringVar(&f.pveToken, "pve-token", pve.DefaultToken, "Proxmox API token accepted, as USER@REALM!NAME=SECRET")
 	fs.StringVar(&f.netboxToken, "netbox-token", lab.DefaultNetBoxToken, "NetBox token accepted (40 hex v1, or nbt_KEY.SECRET v2)")
 	fs.BoolVar(&f.netboxTLS, "netbox-tls", false, "serve the NetBox simulator over HTTPS (self-signed)")
@@ -101,7 +103,7 @@ func (f *labFlags) config(log *slog.Logger) (lab.Config, error) {
 	}
 	return lab.Config{
 		PVEListen: f.pveListen, NetBoxListen: f.netboxListen, NetBoxTLS: f.netboxTLS,
-		PVEFixtures: f.fixtures, Scale: f.scale, Seed: f.seed, PVEToken: f.pveToken, NetBoxToken: f.netboxToken,
+		PVEFixtures: f.fixtures, Scale: f.scale, Seed: f.seed, SharedRange: f.sharedRange, PVEToken: f.pveToken, NetBoxToken: f.netboxToken,
 		PVEFaults: pve.Faults{Latency: pl, Jitter: pj, ErrorRate: f.pveErrorRate, ResetRate: f.pveResetRate,
 			SlowBodyRate: f.pveSlowRate, SlowBody: ps, Seed: f.seed, SlowAgent: sa, SlowAgentEvery: f.pveSlowAgentEvery},
 		NetBoxFaults: nbsim.Faults{Latency: nl, Jitter: nj, WriteCost: nw, ErrorRate: f.netboxErrorRate, ResetRate: f.netboxResetRate,

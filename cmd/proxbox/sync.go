@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -50,7 +51,11 @@ Endpoints come from the store in --data-dir, or are given inline with --netbox-u
 --netbox-token and repeatable --pve-url with --pve-token 'USER@REALM!NAME=SECRET'
 (or --pve-user and --pve-password), paired in order. An inline endpoint's identity in
 NetBox is its --pve-name (repeatable, paired in order; give one per --pve-url or none),
-else host:port of its URL: keep it the same from run to run.`, stderr)
+else host:port of its URL: keep it the same from run to run. Writes NetBox refused (HTTP 400,
+such as a duplicate IP address) are remembered and not sent again while unchanged: for
+stored endpoints in the store, for inline ones in the --state file (default
+<data dir>/`+inlineStateFile+` when --data-dir or PROXBOX_DATA_DIR names an existing
+directory; otherwise nothing is remembered and every run sends them again).`, stderr)
 	once := fs.Bool("once", false, "run one sync and exit (this or --watch is required: scheduled syncs run inside 'serve')")
 	watchMode := fs.Bool("watch", false, "sync fully once, then keep watching the endpoints and sync each change until interrupted")
 	dry := fs.Bool("dry-run", false, "compute and print the plan; write nothing")
@@ -68,6 +73,7 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 	pveInsecure := fs.Bool("pve-insecure", false, "do not verify Proxmox certificates")
 	dataDir := fs.String("data-dir", "", "data directory whose stored endpoints to use [$PROXBOX_DATA_DIR]")
 	logLevel := fs.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
+	statePath := fs.String("state", "", "inline mode: file that remembers the writes NetBox refused between runs (default <data dir>/"+inlineStateFile+" when a data directory is named and exists; none: keep nothing)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -114,15 +120,27 @@ else host:port of its URL: keep it the same from run to run.`, stderr)
 			fmt.Fprintln(stderr, "inline mode needs --netbox-url and --netbox-token")
 			return errUsage
 		}
-		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg), egressPolicy(cfg))
+		nb, err := inlineNetBox(*nbURL, *nbToken, *nbInsecure, netboxTuning(cfg), egressPolicy(cfg), log)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return errUsage
+		}
+		var state *inlineState
+		if p := inlineStatePath(*statePath, *dataDir, os.Getenv); p != "" && !*dry {
+			if state, err = loadInlineState(p); err != nil {
+				return err
+			}
+			opt.Refusals = state.refusals(*nbURL)
 		}
 		if *watchMode {
 			return watchSync(ctx, cfg, weps, inlineApply(nbadapter.Engine(nb), opt, weps), log, stdout, *asJSON)
 		}
 		sum = nbadapter.Engine(nb).Run(ctx, targets, opt)
+		if state != nil {
+			if err := state.save(); err != nil {
+				log.Warn("the writes NetBox refused are not remembered", "err", err)
+			}
+		}
 	} else {
 		dir := *dataDir
 		if dir == "" {
@@ -241,14 +259,16 @@ func inlineTargets(urls, names, tokens, users, passwords []string, insecure bool
 
 // inlineNetBox builds the client of --netbox-url with the configured tuning
 // (PROXBOX_NETBOX_TIMEOUT, _MAX_RETRIES, _BATCH_SIZE, _WRITE_CONCURRENCY) and
-// the outbound target policy, as the stored-endpoint path does.
-func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning, pol *egress.Policy) (*netbox.Client, error) {
+// the outbound target policy, logging to log (--log-level), as the stored-endpoint
+// path does.
+func inlineNetBox(raw, token string, insecure bool, t syncrun.NetBoxTuning, pol *egress.Policy, log *slog.Logger) (*netbox.Client, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--netbox-url %q: want http(s)://host[:port]", raw)
 	}
 	cfg := netbox.Config{URL: raw, Token: token, TokenVersion: "v1", VerifySSL: !insecure, Version: version, Egress: pol,
-		Timeout: t.Timeout, MaxRetries: t.MaxRetries, RetryBase: t.RetryBase, BatchSize: t.BatchSize, Concurrency: t.Concurrency}
+		Timeout: t.Timeout, MaxRetries: t.MaxRetries, RetryBase: t.RetryBase, BatchSize: t.BatchSize, Concurrency: t.Concurrency,
+		Logger: log.With("module", "netbox")}
 	if strings.HasPrefix(token, "nbt_") {
 		key, secret, ok := strings.Cut(strings.TrimPrefix(token, "nbt_"), ".")
 		if !ok {

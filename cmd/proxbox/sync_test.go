@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,6 +26,25 @@ func startLab(t *testing.T) *lab.Lab {
 	return l
 }
 
+// generatedLabArgs starts a generated lab (cfg's scale, seed, range) on
+// loopback and returns it with the `sync --once --json` arguments that sync
+// all of its endpoints inline.
+func generatedLabArgs(t *testing.T, cfg lab.Config) (*lab.Lab, []string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.PVEListen, cfg.NetBoxListen = "127.0.0.1:0", "127.0.0.1:0"
+	l, err := lab.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); l.Wait() })
+	args := []string{"sync", "--once", "--json", "--netbox-url", l.Info.NetBox.URL, "--netbox-token", l.Info.NetBox.Token, "--pve-insecure"}
+	for _, p := range l.Info.PVE {
+		args = append(args, "--pve-url", p.URL, "--pve-token", p.TokenID+"="+p.TokenSecret)
+	}
+	return l, args
+}
+
 func inlineArgs(l *lab.Lab, extra ...string) []string {
 	p := l.Info.PVE[0]
 	args := []string{"sync", "--once", "--netbox-url", l.Info.NetBox.URL, "--netbox-token", l.Info.NetBox.Token,
@@ -37,8 +58,9 @@ type syncJSON struct {
 	NetBox struct {
 		Requests, Writes int
 	} `json:"netbox"`
-	Objects map[string]map[string]int `json:"objects"`
-	Errors  []string                  `json:"errors"`
+	Objects  map[string]map[string]int `json:"objects"`
+	Errors   []string                  `json:"errors"`
+	Warnings []string                  `json:"warnings"`
 }
 
 func TestSyncOnceInlineDryRunThenRealThenSteady(t *testing.T) {
@@ -154,16 +176,7 @@ func TestEndpointTesterReadsNetBoxStatus(t *testing.T) {
 // run: one cluster per endpoint, every guest, and a second run that writes
 // nothing (issue 12).
 func TestSyncOnceEveryLabEndpoint(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lab.Start(ctx, lab.Config{PVEListen: "127.0.0.1:0", NetBoxListen: "127.0.0.1:0", Scale: 40, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); l.Wait() })
-	args := []string{"sync", "--once", "--json", "--netbox-url", l.Info.NetBox.URL, "--netbox-token", l.Info.NetBox.Token, "--pve-insecure"}
-	for _, p := range l.Info.PVE {
-		args = append(args, "--pve-url", p.URL, "--pve-token", p.TokenID+"="+p.TokenSecret)
-	}
+	l, args := generatedLabArgs(t, lab.Config{Scale: 40, Seed: 7})
 	var sums [2]syncJSON
 	for i := range sums {
 		var out, errOut bytes.Buffer
@@ -227,5 +240,72 @@ func TestSyncOnceInlineHonoursNetBoxTuning(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(context.Background(), inlineArgs(l), &out, &out); code != 2 {
 		t.Fatalf("bad PROXBOX_NETBOX_BATCH_SIZE: exit %d, want 2\n%s", code, out.String())
+	}
+}
+
+// Inline endpoints that reuse one range (proxbox lab --shared-range): with a
+// --state file the duplicates NetBox refuses are reported once (exit 1, each a
+// conflict naming the holder) and the next run neither sends them again nor
+// fails; without one every run sends them again. The same data directory
+// default applies when --data-dir names an existing directory.
+func TestSyncOnceInlineRemembersRefusals(t *testing.T) {
+	t.Setenv("PROXBOX_DATA_DIR", "")
+	_, args := generatedLabArgs(t, lab.Config{Scale: 20, Seed: 1, SharedRange: true})
+	var lastErr string // the last run's stderr
+	sync := func(extra ...string) (int, syncJSON) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), append(append([]string{}, args...), extra...), &out, &errOut)
+		var s syncJSON
+		if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+			t.Fatalf("exit %d: %v: %s %s", code, err, out.String(), errOut.String())
+		}
+		lastErr = errOut.String()
+		return code, s
+	}
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.json")
+	code, first := sync("--state", state, "--log-level", "info")
+	if code != 1 || len(first.Errors) == 0 {
+		t.Fatalf("first run: exit %d, errors %v; want the overlapping addresses refused", code, first.Errors)
+	}
+	// The NetBox client logs to --log-level's logger on stderr, nowhere else.
+	if !strings.Contains(lastErr, "netbox refused items of a bulk write") {
+		t.Errorf("--log-level info: the NetBox client's refusal log is not on stderr: %q", lastErr)
+	}
+	for _, e := range first.Errors {
+		if !strings.Contains(e, " is held by ") {
+			t.Errorf("not a conflict naming the holder: %s", e)
+		}
+	}
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v %v", fi, err)
+	}
+	code, second := sync("--state", state)
+	known := 0
+	for _, w := range second.Warnings {
+		if strings.Contains(w, "known conflict") && strings.Contains(w, " is held by ") {
+			known++
+		}
+	}
+	if code != 0 || second.NetBox.Writes != 0 || known != len(first.Errors) {
+		t.Fatalf("second run with --state: exit %d, %d writes, %d known conflicts (want %d), errors %v", code, second.NetBox.Writes, known, len(first.Errors), second.Errors)
+	}
+	// Without a state nothing is remembered: the refused writes go out again.
+	if code, again := sync(); code != 1 || len(again.Errors) != len(first.Errors) || again.NetBox.Writes == 0 {
+		t.Fatalf("run without --state: exit %d, %d writes, errors %v", code, again.NetBox.Writes, again.Errors)
+	}
+	if strings.Contains(lastErr, "level=INFO") {
+		t.Errorf("default --log-level warn printed info lines: %q", lastErr)
+	}
+	// --data-dir of an existing directory keeps the state there.
+	if code, _ := sync("--data-dir", dir); code != 1 {
+		t.Fatalf("first run with --data-dir: exit %d", code)
+	}
+	if code, s := sync("--data-dir", dir); code != 0 || s.NetBox.Writes != 0 {
+		t.Fatalf("second run with --data-dir: exit %d, %d writes", code, s.NetBox.Writes)
+	}
+	if _, err := os.Stat(filepath.Join(dir, inlineStateFile)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -99,6 +99,7 @@ func syncDefaults(cfg config.Config) pbsync.Options {
 			ConfigInterfaceNames: !cfg.AgentInterfaceNames,
 			IncludeIPv6LinkLocal: !cfg.IgnoreIPv6LinkLocal,
 			PrimaryIP:            cfg.PrimaryIP,
+			IPVRF:                cfg.IPVRF,
 		},
 	}
 	// In the engine's options zero means "the default"; a configured 0 means "none".

@@ -57,6 +57,10 @@
 //
 // Deviations kept on purpose: rows are ordered by id (NetBox orders by the model's ordering,
 // then id); IP addresses are globally unique outside VRFs as NetBox 4.x defaults
-// (ENFORCE_GLOBAL_UNIQUE), unless Options.AllowDuplicateIPs; only the interface types a Proxmox sync
-// produces are accepted.
+// (ENFORCE_GLOBAL_UNIQUE), unless Options.AllowDuplicateIPs, and unique inside a VRF whose
+// enforce_unique is set (ipam/vrfs is served: name, rd unique, enforce_unique), with NetBox
+// 4.5.10's texts naming the address already there; two copies of one address inside one bulk
+// request are refused (the simulator's 500 IntegrityError for colliding items) where NetBox,
+// which validates every item before it saves any, takes both; only the interface types a
+// Proxmox sync produces are accepted.
 package netbox

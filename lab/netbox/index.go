@@ -69,9 +69,15 @@ type gfkKey struct {
 
 // Index names. Uniqueness rules are indexed as "unique:<n>" (n: position in model.uniques).
 const (
-	ixHost   = "host"   // ipam.ipaddress: host address of rows outside a VRF (global uniqueness)
+	ixHost   = "host"   // ipam.ipaddress: (VRF, host address) of every row (uniqueness per table)
 	ixUpsert = "upsert" // plugin models: the upsert key
 )
+
+// hostKey is an IP address's table (its VRF's id, 0 for the global table) and host address.
+type hostKey struct {
+	vrf  int64
+	host string
+}
 
 // fkIndex names the index of FK field f; gfkIndex that of the generic FK whose id field is f.
 func fkIndex(f string) string  { return "fk:" + f }
@@ -118,10 +124,11 @@ func buildIndexes(m *model) map[string]*index {
 	if m.key == "ipam.ipaddress" {
 		add(ixHost, func(v map[string]any) (any, bool) {
 			addr, ok := v["address"].(string)
-			if !ok || v["vrf"] != nil {
+			if !ok {
 				return nil, false
 			}
-			return hostOf(addr), true
+			vrf, _ := v["vrf"].(int64) // 0: the global table
+			return hostKey{vrf, hostOf(addr)}, true
 		})
 	}
 	return ixs

@@ -208,6 +208,15 @@ var (
 
 func nameDisplay(_ *store, v map[string]any) string { s, _ := v["name"].(string); return s }
 
+// vrfDisplay is str(VRF): "name (rd)" when the VRF has a route distinguisher, else its name.
+func vrfDisplay(_ *store, v map[string]any) string {
+	name, _ := v["name"].(string)
+	if rd, _ := v["rd"].(string); rd != "" {
+		return name + " (" + rd + ")"
+	}
+	return name
+}
+
 // fieldUnique is the DRF UniqueValidator rule on a single model field.
 func fieldUnique(f string) unique { return unique{fields: []string{f}} }
 
@@ -318,7 +327,7 @@ func buildModels() []*model {
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade), reqStr("name", 64), boolf("enabled", true),
 				fk("parent", "virtualization.vminterface", delSetNull), fk("bridge", "virtualization.vminterface", delSetNull), intf("mtu"),
 				fk("primary_mac_address", "dcim.macaddress", delSetNull), descr, nch("mode", ifMode), fk("untagged_vlan", "ipam.vlan", delSetNull),
-				m2m("tagged_vlans", "ipam.vlan"), fk("vrf", "", delSetNull)},
+				m2m("tagged_vlans", "ipam.vlan"), fk("vrf", "ipam.vrf", delSetNull)},
 			brief: []string{"virtual_machine", "name", "description"}, uniques: []unique{togetherUnique("virtual_machine", "name")},
 			zeros:  []string{"count_fhrp_groups"},
 			counts: []count{{"count_ipaddresses", "ipam.ipaddress", "@virtualization.vminterface"}}},
@@ -327,7 +336,7 @@ func buildModels() []*model {
 				{name: "size", kind: kInt, required: true}, descr},
 			brief: []string{"virtual_machine", "name", "size", "description"}, uniques: []unique{togetherUnique("virtual_machine", "name")}},
 		{key: "ipam.ipaddress", path: "ipam/ip-addresses", class: "IPAddress", verbose: "IP address",
-			fields: []field{{name: "address", kind: kStr, required: true}, fk("vrf", "", delProtect), fk("tenant", "", delProtect),
+			fields: []field{{name: "address", kind: kStr, required: true}, fk("vrf", "ipam.vrf", delProtect), fk("tenant", "", delProtect),
 				ch("status", ipStatus, "active"), nch("role", ipRole),
 				{name: "assigned_object_type", kind: kGFKType, nullable: true},
 				{name: "assigned_object_id", kind: kGFKID, nullable: true, gfkTypes: "assigned_object_type"},
@@ -335,6 +344,15 @@ func buildModels() []*model {
 			brief:   []string{"family", "address", "description"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["address"].(string); return s },
 			search:  []string{"address", "dns_name", "description"}},
+		// VRF (ipam/models/vrfs.py, NetBox 4.5.10): name not unique, rd unique when set,
+		// enforce_unique (default true) makes cleanIP refuse duplicates inside it.
+		{key: "ipam.vrf", path: "ipam/vrfs", class: "VRF", verbose: "VRF",
+			fields: []field{name100, {name: "rd", kind: kStr, nullable: true, maxLen: 21}, fk("tenant", "", delProtect),
+				boolf("enforce_unique", true), descr, comments, m2m("import_targets", "ipam.routetarget"), m2m("export_targets", "ipam.routetarget")},
+			brief:   []string{"name", "rd", "description"},
+			display: vrfDisplay,
+			uniques: []unique{{fields: []string{"rd"}, key: "rd", msg: "VRF with this route distinguisher already exists."}},
+			counts:  []count{{"ipaddress_count", "ipam.ipaddress", "vrf"}, {"prefix_count", "ipam.prefix", "vrf"}}},
 		{key: "ipam.vlan", path: "ipam/vlans", class: "VLAN", verbose: "VLAN",
 			fields: []field{fk("site", "dcim.site", delProtect), fk("group", "", delProtect), {name: "vid", kind: kInt, required: true},
 				reqStr("name", 64), fk("tenant", "", delProtect), ch("status", vlanStatus, "active"), descr, comments},
@@ -343,7 +361,7 @@ func buildModels() []*model {
 				return fmt.Sprintf("%v (%v)", v["name"], v["vid"])
 			}},
 		{key: "ipam.prefix", path: "ipam/prefixes", class: "Prefix", verbose: "prefix",
-			fields: []field{{name: "prefix", kind: kStr, required: true}, fk("vrf", "", delProtect), fk("tenant", "", delProtect),
+			fields: []field{{name: "prefix", kind: kStr, required: true}, fk("vrf", "ipam.vrf", delProtect), fk("tenant", "", delProtect),
 				fk("vlan", "ipam.vlan", delProtect), ch("status", prefixStatus, "active"), boolf("is_pool", false),
 				boolf("mark_utilized", false), descr, comments,
 				{name: "scope_type", kind: kGFKType, nullable: true}, {name: "scope_id", kind: kGFKID, nullable: true, gfkTypes: "scope_type"}},

@@ -424,7 +424,8 @@ func TestGlobalUniqueIPOption(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"})
 	code, v := h.do("POST", "/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/16"})
-	if code != 400 || errField(v, "address") != "Duplicate IP address found in global table: 10.0.0.5/16" {
+	// The message names the address already there (NetBox 4.5.10 answers the same).
+	if code != 400 || errField(v, "address") != "Duplicate IP address found in global table: 10.0.0.5/24" {
 		t.Fatalf("%d %v", code, v)
 	}
 	// Anycast and VIP copies may repeat.
@@ -432,6 +433,37 @@ func TestGlobalUniqueIPOption(t *testing.T) {
 	h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.9/24", "role": "vip"})
 	if code, _ := h.do("POST", "/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.9/24"}); code != 400 {
 		t.Fatalf("a plain copy of a VIP: %d", code)
+	}
+	// VRFs: a copy in a VRF is another table; a VRF with enforce_unique (the default)
+	// refuses a second copy inside it, one without takes it. Texts as NetBox 4.5.10's.
+	v1 := idOf(h.mustCreate("/api/ipam/vrfs/", map[string]any{"name": "v1"}))
+	v2 := idOf(h.mustCreate("/api/ipam/vrfs/", map[string]any{"name": "v2", "rd": "65000:1"}))
+	loose1 := idOf(h.mustCreate("/api/ipam/vrfs/", map[string]any{"name": "loose", "enforce_unique": false}))
+	for _, vrf := range []int64{v1, v2, loose1} {
+		h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24", "vrf": vrf})
+	}
+	h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24", "vrf": loose1})
+	for vrf, want := range map[int64]string{v1: "VRF v1: 10.0.0.5/24", v2: "VRF v2 (65000:1): 10.0.0.5/24"} {
+		code, v := h.do("POST", "/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/23", "vrf": vrf})
+		if code != 400 || errField(v, "address") != "Duplicate IP address found in "+want {
+			t.Fatalf("vrf %d: %d %v", vrf, code, v)
+		}
+	}
+	if code, v := h.do("POST", "/api/ipam/vrfs/", map[string]any{"name": "v3", "rd": "65000:1"}); code != 400 || errField(v, "rd") != "VRF with this route distinguisher already exists." {
+		t.Fatalf("duplicate rd: %d %v", code, v)
+	}
+	// Moving the global copy into v1 meets v1's copy.
+	code, v = h.do("GET", "/api/ipam/ip-addresses/?address=10.0.0.5&vrf_id=null", nil)
+	rows, _ := v.(map[string]any)["results"].([]any)
+	if code != 200 || len(rows) != 1 {
+		t.Fatalf("the global copy: %d %v", code, v)
+	}
+	global := idOf(rows[0].(map[string]any))
+	if code, v := h.do("PATCH", fmt.Sprintf("/api/ipam/ip-addresses/%d/", global), map[string]any{"vrf": v1}); code != 400 || errField(v, "address") != "Duplicate IP address found in VRF v1: 10.0.0.5/24" {
+		t.Fatalf("move into v1: %d %v", code, v)
+	}
+	if code, _ := h.do("DELETE", fmt.Sprintf("/api/ipam/vrfs/%d/", v1), nil); code != 409 {
+		t.Fatalf("a VRF holding addresses is protected: %d", code)
 	}
 	// A NetBox configured with ENFORCE_GLOBAL_UNIQUE = False takes the duplicate.
 	loose := newHarness(t, Options{AllowDuplicateIPs: true})

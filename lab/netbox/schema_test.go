@@ -38,6 +38,8 @@ func TestResponsesMatchSchema(t *testing.T) {
 	h.do("PATCH", fmt.Sprintf("/api/virtualization/virtual-machines/%d/", vm), map[string]any{"primary_ip4": ip})
 	h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "192.168.1.2/24", "assigned_object_type": "dcim.interface", "assigned_object_id": dif})
 	h.mustCreate("/api/ipam/prefixes/", map[string]any{"prefix": "10.0.0.0/24"})
+	vrf := idOf(h.mustCreate("/api/ipam/vrfs/", map[string]any{"name": "V", "tags": []any{tag}}))
+	h.mustCreate("/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.2/24", "vrf": vrf, "assigned_object_type": "dcim.interface", "assigned_object_id": dif})
 	h.mustCreate("/api/virtualization/cluster-groups/", map[string]any{"name": "G", "slug": "g"})
 	h.mustCreate("/api/extras/journal-entries/", map[string]any{"assigned_object_type": "virtualization.virtualmachine", "assigned_object_id": vm, "comments": "synced"})
 

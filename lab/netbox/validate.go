@@ -715,7 +715,19 @@ func (s *store) cleanIP(vals map[string]any, old *object, errs errMap) {
 			}
 		}
 	}
-	if s.enforceGlobalUnique && vals["vrf"] == nil {
+	// Unique IP space (IPAddress.clean, NetBox 4.5.10): the global table when
+	// ENFORCE_GLOBAL_UNIQUE, a VRF's table when its enforce_unique. The error names the
+	// address already there (duplicate_ips.first()) and the table ("VRF <str(vrf)>").
+	vrf, _ := vals["vrf"].(int64)
+	table, enforce := "global table", s.enforceGlobalUnique
+	if vrf != 0 {
+		v := s.get("ipam.vrf", vrf)
+		if v == nil {
+			return
+		}
+		table, enforce = "VRF "+vrfDisplay(s, v.v), v.v["enforce_unique"] == true
+	}
+	if enforce {
 		// Addresses that may repeat by design (anycast, VIP, FHRP roles) are
 		// exempt when every copy has such a role (IPADDRESS_ROLES_NONUNIQUE).
 		shared := func(role any) bool {
@@ -726,10 +738,10 @@ func (s *store) cleanIP(vals map[string]any, old *object, errs errMap) {
 			return false
 		}
 		tb := s.tables["ipam.ipaddress"]
-		for _, id := range tb.ix[ixHost].lookup(p.Addr().String()) {
+		for _, id := range tb.ix[ixHost].lookup(hostKey{vrf, p.Addr().String()}) {
 			o := tb.rows[id]
 			if (old == nil || id != old.id) && !(shared(vals["role"]) && shared(o.v["role"])) {
-				errs.add("address", fmt.Sprintf("Duplicate IP address found in global table: %s", p.String()))
+				errs.add("address", fmt.Sprintf("Duplicate IP address found in %s: %v", table, o.v["address"]))
 				return
 			}
 		}

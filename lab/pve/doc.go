@@ -23,7 +23,10 @@
 //     mtime or size changes.
 //   - Generated mode: Generate(scale, seed) returns a Lab of several Clusters (PVE 8 and 9
 //     clusters plus a standalone node named "pve"); serve each with its own Server
-//     (NewLab does this). Same arguments, same bytes (Cluster.Fixture).
+//     (NewLab does this). Same arguments, same bytes (Cluster.Fixture). Addresses never
+//     repeat inside a cluster; each cluster has its own range (10.<10+i>.0.0/16) unless
+//     GenerateWith's GenOptions.SharedRange (Options.SharedRange, `proxbox lab
+//     --shared-range`) gives every cluster the same one.
 //   - Runtime changes for tests: RenameGuest, MigrateGuest, StartGuest, StopGuest,
 //     RemoveGuest, SetGuestMemory, AddBackup, AddSnapshot, CreateGuest; safe while serving.
 //     Each logs the task PVE would (qmset/vzset, qmigrate, qmdestroy, vzdump, qmsnapshot,

@@ -57,10 +57,23 @@ func (c *Cluster) Paths() []string {
 // epoch is the generated lab's "now" (2026-01-01T00:00:00Z); nothing reads the wall clock.
 const epoch = 1767225600
 
+// GenOptions vary a generated lab beyond its scale and seed.
+type GenOptions struct {
+	// SharedRange gives every cluster the same private addresses (10.10.0.0/16 for nodes
+	// and guests, 10.50.10.0/24 for node VLAN interfaces), as sites that reuse one range
+	// per cluster do: the same address then exists in several clusters. By default each
+	// cluster has its own (10.<10+i>.0.0/16).
+	SharedRange bool
+}
+
 // Generate builds a deterministic lab of about scale guests (0 means 20): two clusters
 // (one on PVE 8, one on PVE 9) when scale >= 10, else one, plus one standalone node named
-// "pve". The same (scale, seed) always gives byte-identical data.
-func Generate(scale int, seed int64) *Lab {
+// "pve". The same (scale, seed) always gives byte-identical data. Addresses never repeat
+// inside one cluster.
+func Generate(scale int, seed int64) *Lab { return GenerateWith(scale, seed, GenOptions{}) }
+
+// GenerateWith is Generate with options.
+func GenerateWith(scale int, seed int64, opts GenOptions) *Lab {
 	if scale <= 0 {
 		scale = 20
 	}
@@ -98,6 +111,7 @@ func Generate(scale int, seed int64) *Lab {
 			ci:   i,
 			c:    &Cluster{Name: p.name, Standalone: len(p.nodes) == 1, Nodes: p.nodes, Guests: p.guests, routes: map[string]any{}},
 			ceph: p.ceph,
+			net:  10 + i*boolInt(!opts.SharedRange),
 		}
 		g.build(p.guests, p.version)
 		lab.Clusters = append(lab.Clusters, g.c)
@@ -110,6 +124,7 @@ type gen struct {
 	ci        int
 	c         *Cluster
 	ceph      bool
+	net       int // second octet of the cluster's addresses (subnet)
 	resources []any
 	storages  []map[string]any
 	content   map[string][]any // "node/storage" (or "*/storage" for shared) -> entries
@@ -131,7 +146,7 @@ func (g *gen) uuid() string {
 	return g.hex(8) + "-" + g.hex(4) + "-4" + g.hex(3) + "-a" + g.hex(3) + "-" + g.hex(12)
 }
 
-func (g *gen) subnet() int { return 10 + g.ci }
+func (g *gen) subnet() int { return g.net }
 
 func (g *gen) build(guests int, version map[string]any) {
 	c := g.c
@@ -327,8 +342,15 @@ func (g *gen) mac(vmid, nic int) string {
 	return fmt.Sprintf("BC:24:11:%02X:%02X:%02X", g.ci*32+nic, (vmid>>8)&0xff, vmid&0xff)
 }
 
+// guestIP is the address of a guest's NIC, unique in its cluster for vmids below 64,250
+// (a 100,000-guest lab stays below): vmids below 2,000 in 10.<subnet>.1-16.x, higher
+// ones in 10.<subnet+100+50*nic>.<vmid/250>.x, clear of the nodes' 10.<subnet>.0.x and
+// 10.50.<subnet>.x.
 func (g *gen) guestIP(vmid, nic int) string {
-	return fmt.Sprintf("10.%d.%d.%d", g.subnet(), 1+nic*8+(vmid/250)%8, 2+vmid%250)
+	if vmid < 2000 {
+		return fmt.Sprintf("10.%d.%d.%d", g.subnet(), 1+nic*8+vmid/250, 2+vmid%250)
+	}
+	return fmt.Sprintf("10.%d.%d.%d", g.subnet()+100+50*nic, vmid/250, 2+vmid%250)
 }
 
 func sizeStr(gib int) string { return strconv.Itoa(gib) + "G" }

@@ -50,6 +50,9 @@ type Options struct {
 	// its first cluster and NewLab one Server per cluster. Scale 0 means 20 guests.
 	Scale int
 	Seed  int64
+	// SharedRange generates every cluster with the same private addresses
+	// (GenOptions.SharedRange).
+	SharedRange bool
 	// Token is the one API token accepted, as USER@REALM!NAME=SECRET. Empty: DefaultToken.
 	Token string
 	// Username and Password are accepted by POST /access/ticket. Empty: DefaultUser and
@@ -112,7 +115,7 @@ func New(opts Options) (*Server, error) {
 	case opts.Cluster != nil:
 		s.useCluster(opts.Cluster)
 	default:
-		lab := Generate(opts.Scale, opts.Seed)
+		lab := GenerateWith(opts.Scale, opts.Seed, GenOptions{SharedRange: opts.SharedRange})
 		s.useCluster(lab.Clusters[0])
 	}
 	return s, nil
@@ -129,7 +132,7 @@ func NewLab(opts Options) ([]*Server, error) {
 		}
 		return []*Server{s}, nil
 	}
-	lab := Generate(opts.Scale, opts.Seed)
+	lab := GenerateWith(opts.Scale, opts.Seed, GenOptions{SharedRange: opts.SharedRange})
 	out := make([]*Server, 0, len(lab.Clusters))
 	for i, c := range lab.Clusters {
 		o := opts
