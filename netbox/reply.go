@@ -35,7 +35,7 @@ var errShape = errors.New("reply is not an object or an array of objects")
 // decodeLean walks valid JSON (json.Valid checked by the caller): an array of objects or
 // one object, decoding only the members decodeReply keeps.
 func decodeLean(b []byte, sent func(j int) Object) ([]Object, bool, error) {
-	d := &trimDecoder{b: b, strs: map[string]string{}}
+	d := &trimDecoder{b: b, strs: map[string]string{}, vals: map[string]any{}}
 	i := skipWS(b, 0)
 	if i >= len(b) {
 		return nil, false, errShape

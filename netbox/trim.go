@@ -14,7 +14,11 @@ import (
 // those out too (not the members of nested objects, such as custom_fields, where a missing
 // key and a null differ). trimResults decodes the results array as encoding/json would (maps,
 // []any, float64, strings, bools, nil) without those members, and shares the text of
-// repeated short strings (keys, status values, slugs) within one page.
+// repeated short strings (keys, status values, slugs) within one page, and of repeated
+// short nested values (tags, status choices, a parent's brief object, custom_fields): one
+// decoded copy of each text per page or write reply (sharedMax). The objects are read, never
+// changed, by their holder (the sync engine copies a map before changing it), so sharing the
+// nested maps and lists is safe; it was a third of the decoded size.
 
 // trimmedKeys are the members ListTrimmed leaves out, at every level.
 var trimmedKeys = map[string]bool{"url": true, "display_url": true, "display": true}
@@ -43,7 +47,7 @@ func (r *trimResults) UnmarshalJSON(b []byte) error {
 	if i >= len(b) || b[i] != '[' {
 		return errShape
 	}
-	d := trimDecoder{b: b, strs: map[string]string{}}
+	d := trimDecoder{b: b, strs: map[string]string{}, vals: map[string]any{}}
 	r.objs, r.set = []Object{}, true
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == ']' {
@@ -71,7 +75,11 @@ func (r *trimResults) UnmarshalJSON(b []byte) error {
 type trimDecoder struct {
 	b    []byte
 	strs map[string]string // short strings seen: one copy each
+	vals map[string]any    // short nested objects and arrays seen, by their text: one copy each
 }
+
+// sharedMax is the longest text of a nested object or array decoded once per page.
+const sharedMax = 512
 
 // value decodes the value at b[i] and returns the index after it.
 func (d *trimDecoder) value(i int) (any, int, error) {
@@ -79,6 +87,33 @@ func (d *trimDecoder) value(i int) (any, int, error) {
 	if i >= len(b) {
 		return nil, 0, errShape
 	}
+	switch b[i] {
+	case '{', '[':
+		end := skipValue(b, i)
+		if end < 0 {
+			return nil, 0, errShape
+		}
+		if end-i > sharedMax || d.vals == nil {
+			return d.container(i)
+		}
+		if v, ok := d.vals[string(b[i:end])]; ok {
+			return v, end, nil
+		}
+		v, next, err := d.container(i)
+		if err == nil {
+			d.vals[string(b[i:next])] = v
+		}
+		return v, next, err
+	case '"':
+		s, end, err := d.str(i)
+		return s, end, err
+	}
+	return d.literal(i)
+}
+
+// container decodes the object or array at b[i].
+func (d *trimDecoder) container(i int) (any, int, error) {
+	b := d.b
 	switch b[i] {
 	case '{':
 		return d.object(i, false)
@@ -104,10 +139,13 @@ func (d *trimDecoder) value(i int) (any, int, error) {
 			i = after
 		}
 		return nil, 0, errShape
-	case '"':
-		s, end, err := d.str(i)
-		return s, end, err
 	}
+	return nil, 0, errShape
+}
+
+// literal decodes the number, true, false or null at b[i].
+func (d *trimDecoder) literal(i int) (any, int, error) {
+	b := d.b
 	end := skipValue(b, i)
 	if end < 0 {
 		return nil, 0, errShape

@@ -3,6 +3,7 @@ package netbox
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -88,5 +89,41 @@ func TestTrimmedPageDecodesLikeEncodingJSON(t *testing.T) {
 	var p trimmedPage
 	if err := json.Unmarshal([]byte(`{"results":[1]}`), &p); err == nil {
 		t.Error(`results [1]: no error`)
+	}
+}
+
+// Repeated short nested values of a page (a tag list, a status, a parent's
+// brief object) are decoded once and shared; they still read as encoding/json
+// decodes them, and a long one is decoded per object.
+func TestTrimmedPageSharesRepeatedNestedValues(t *testing.T) {
+	long := `"` + string(make([]byte, sharedMax)) + `"`
+	long = strings.ReplaceAll(long, "\x00", "x")
+	raw := `{"count":3,"next":null,"results":[
+	  {"id":1,"status":{"value":"active","label":"Active"},"tags":[{"id":1,"url":"u1","slug":"proxbox"}],"vm":{"id":7,"name":"a"},"big":{"text":` + long + `}},
+	  {"id":2,"status":{"value":"active","label":"Active"},"tags":[{"id":1,"url":"u1","slug":"proxbox"}],"vm":{"id":8,"name":"b"},"big":{"text":` + long + `}},
+	  {"id":3,"status":{"label":"Active","value":"active"},"tags":[{"id":1,"url":"u1","slug":"proxbox"}],"vm":{"id":7,"name":"a"},"big":{"text":` + long + `}}
+	]}`
+	var got trimmedPage
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatal(err)
+	}
+	o := got.Results.objs
+	same := func(a, b any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
+	for _, c := range []struct {
+		field string
+		i, j  int
+		want  bool
+	}{
+		{"status", 0, 1, true}, {"tags", 0, 1, true}, {"tags", 0, 2, true}, {"vm", 0, 2, true},
+		{"vm", 0, 1, false},     // another VM
+		{"status", 0, 2, false}, // another text (members in another order)
+		{"big", 0, 1, false},    // longer than sharedMax
+	} {
+		if s := same(o[c.i][c.field], o[c.j][c.field]); s != c.want {
+			t.Errorf("%s of objects %d and %d shared: %v, want %v", c.field, c.i, c.j, s, c.want)
+		}
+	}
+	if !reflect.DeepEqual(o[0]["status"], o[2]["status"]) || !reflect.DeepEqual(o[0]["tags"], []any{map[string]any{"id": 1.0, "slug": "proxbox"}}) {
+		t.Errorf("shared values decode differently: %#v %#v", o[0]["status"], o[0]["tags"])
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -175,7 +176,7 @@ func Diff(want Resolved, cur map[string]any) (map[string]any, []FieldChange) {
 			cv, ok := curCF[k]
 			if !ok || !Equal(k, v, cv) {
 				changed = true
-				ch = append(ch, FieldChange{"custom_fields." + k, cv, v})
+				ch = append(ch, FieldChange{cfFieldName(k), cv, v})
 			}
 		}
 		if changed {
@@ -376,13 +377,28 @@ func canonicalJSON(v any) string {
 // empty values and unset custom fields left out), so a created object shows
 // what it was created with.
 func createFields(body map[string]any) []FieldChange {
-	var out []FieldChange
+	n := 0 // a change list holds every create's fields: no spare capacity
+	for k, v := range body {
+		if cf, ok := v.(map[string]any); ok && k == "custom_fields" {
+			for _, cv := range cf {
+				if !emptyValue(cv) {
+					n++
+				}
+			}
+		} else if !emptyValue(v) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]FieldChange, 0, n)
 	for k, v := range body {
 		if k == "custom_fields" {
 			if cf, ok := v.(map[string]any); ok {
 				for ck, cv := range cf {
 					if !emptyValue(cv) {
-						out = append(out, FieldChange{Field: "custom_fields." + ck, New: cv})
+						out = append(out, FieldChange{Field: cfFieldName(ck), New: cv})
 					}
 				}
 				continue
@@ -394,6 +410,18 @@ func createFields(body map[string]any) []FieldChange {
 	}
 	slices.SortFunc(out, func(a, b FieldChange) int { return strings.Compare(a.Field, b.Field) })
 	return out
+}
+
+// cfFieldNames holds one "custom_fields.<name>" text per custom field name (the
+// few names the sync sets), shared by every change that names it.
+var cfFieldNames sync.Map
+
+func cfFieldName(name string) string {
+	if s, ok := cfFieldNames.Load(name); ok {
+		return s.(string)
+	}
+	s, _ := cfFieldNames.LoadOrStore(name, "custom_fields."+name)
+	return s.(string)
 }
 
 func emptyValue(v any) bool {
