@@ -185,9 +185,18 @@ func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 // SaveRunChanges stores the full change list of run id (a JSON array, count elements),
 // compressed, for a run whose summary lists only some changes. A second call replaces it.
 func (s *Store) SaveRunChanges(ctx context.Context, id int64, count int, changes json.RawMessage) error {
+	return s.SaveRunChangesFrom(ctx, id, count, func(w io.Writer) error {
+		_, err := w.Write(changes)
+		return err
+	})
+}
+
+// SaveRunChangesFrom is SaveRunChanges with the JSON array written by write, compressed as
+// it is written: the whole text is never held at once.
+func (s *Store) SaveRunChangesFrom(ctx context.Context, id int64, count int, write func(io.Writer) error) error {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(changes); err != nil {
+	if err := write(zw); err != nil {
 		return fmt.Errorf("save changes of run %d: %w", id, err)
 	}
 	if err := zw.Close(); err != nil {

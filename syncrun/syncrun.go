@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -818,7 +819,8 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 			errText = errText[:4000] + "…"
 		}
 	}
-	var raw, changes json.RawMessage
+	var raw json.RawMessage
+	var changes []pbsync.Change
 	nChanges := 0
 	if sum != nil {
 		// The stored summary is bounded; the full change list goes apart when
@@ -836,7 +838,7 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 		run.invMu.Unlock()
 		if stored.Plan != nil && len(stored.Plan.Omitted) > 0 {
 			nChanges = len(sum.Plan.Changes)
-			changes, _ = json.Marshal(sum.Plan.Changes)
+			changes = sum.Plan.Changes // encoded as compressed, one change at a time
 		}
 		if rn.cfg.Metrics != nil {
 			for typ, c := range sum.Objects {
@@ -854,7 +856,7 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 		log.Warn("record run", "err", err)
 	}
 	if changes != nil {
-		if err := rn.cfg.Store.SaveRunChanges(ctx, run.ID, nChanges, changes); err != nil {
+		if err := rn.cfg.Store.SaveRunChangesFrom(ctx, run.ID, nChanges, func(w io.Writer) error { return pbsync.WriteChangesJSON(w, changes) }); err != nil {
 			log.Warn("record run changes", "err", err)
 		}
 	}

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -184,8 +184,17 @@ directory; otherwise nothing is remembered and every run sends them again).`, st
 		}
 	}
 	if *asJSON {
-		b, _ := json.Marshal(sum)
-		fmt.Fprintln(stdout, string(b))
+		// Written as encoded, one change at a time: a first run's plan is large.
+		bw := bufio.NewWriter(stdout)
+		if err := sum.WriteJSON(bw); err != nil {
+			return err
+		}
+		if _, err := bw.WriteString("\n"); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
 	} else {
 		printSummary(stdout, sum, *dry)
 	}
