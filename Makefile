@@ -50,8 +50,9 @@ test-race:
 test-real:
 	./.ci/test-real.sh
 
-# proxbox sync --once, first and second run, real NetBox kit vs lab/netbox on one generated
-# Proxmox endpoint (BENCH_GUESTS, default 60): a markdown table for docs/sync.md.
+# proxbox sync --once, first, second and one-change run, real NetBox kit vs lab/netbox on every
+# endpoint of one generated Proxmox lab (BENCH_GUESTS, default 60; BENCH_ENDPOINTS=first for the
+# first endpoint only): a markdown table for docs/sync.md.
 bench-real:
 	./.ci/bench-real.sh
 

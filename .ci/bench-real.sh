@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench-real: proxbox sync --once, first and second run, against the real NetBox 4.5.10 +
+# make bench-real: proxbox sync --once, first, second and one-change run, against the real NetBox 4.5.10 +
 # netbox-proxbox 0.0.24 kit and against lab/netbox, on the same generated Proxmox lab (every
 # endpoint it prints, synced inline in one run as a user would; BENCH_ENDPOINTS=first for the
 # first one only; BENCH_GUESTS guests, default 60). Prints one markdown table row per run (the
@@ -54,3 +54,12 @@ echo "| guests | NetBox | run | wall | NetBox requests | writes | Proxmox reques
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for r in first second; do run "real 4.5.10 + plugin" "$real_url" "$real_tok" $r; done
 for r in first second; do run "lab/netbox" "$sim_url" "$sim_tok" $r; done
+# One change, as an operator's `qm set --memory`: the first guest of the first endpoint gets
+# 512 MiB more; the next run on each NetBox should write that VM and the task Proxmox logged.
+p0=$(jq -c '.pve[0]' "$lab_json")
+auth="Authorization: PVEAPIToken=$(jq -r '.token_id + "=" + .token_secret' <<<"$p0")"
+g=$(curl -sk -H "$auth" "$(jq -r .url <<<"$p0")/api2/json/cluster/resources?type=vm" | jq -c '.data[0]')
+curl -sk -o /dev/null -H "$auth" -H 'Content-Type: application/json' -X POST "$(jq -r .url <<<"$p0")/_lab/mutate" \
+  -d "{\"vmid\":$(jq .vmid <<<"$g"),\"memory\":$(( $(jq .maxmem <<<"$g") / 1048576 + 512 ))}"
+run "real 4.5.10 + plugin" "$real_url" "$real_tok" "one change"
+run "lab/netbox" "$sim_url" "$sim_tok" "one change"
