@@ -2,7 +2,9 @@ package sync
 
 import (
 	"regexp"
+	"slices"
 	"strings"
+	gosync "sync"
 )
 
 // NetBox API paths (below /api/) of the models the engine writes.
@@ -89,14 +91,35 @@ func newObject(model, key, label string, st Stage) *Object {
 
 func (o *Object) ref(field, model, key string) { o.Refs[field] = Ref{Model: model, Key: key} }
 
+// flag adds fields to the set *m. The sets are shared, read only, between the objects
+// that have the same one (every VM has the same few): *m is replaced, never changed.
 func (o *Object) flag(m *map[string]bool, fields ...string) {
-	if *m == nil {
-		*m = map[string]bool{}
+	names := make([]string, 0, len(*m)+len(fields))
+	for f := range *m {
+		names = append(names, f)
 	}
 	for _, f := range fields {
-		(*m)[f] = true
+		if !(*m)[f] {
+			names = append(names, f)
+		}
 	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	key := strings.Join(names, "\x00")
+	if set, ok := flagSets.Load(key); ok {
+		*m = set.(map[string]bool)
+		return
+	}
+	set := make(map[string]bool, len(names))
+	for _, f := range names {
+		set[f] = true
+	}
+	shared, _ := flagSets.LoadOrStore(key, set)
+	*m = shared.(map[string]bool)
 }
+
+// flagSets holds one map per set of field names flag made (a few dozen sets).
+var flagSets gosync.Map
 
 // Desired is everything one snapshot maps to, grouped by model in a stable order.
 type Desired struct {
