@@ -900,7 +900,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
 			} else {
-				r.put(model, wr.Object)
+				r.put(model, leanCreated(wr.Object, creates[wr.Index], o))
 				c.ID = mustID(wr.Object["id"])
 				r.created[model+"\x00"+o.Key] = true
 			}
@@ -929,6 +929,32 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 	if pass == 0 {
 		r.stale(ctx, model, stage, cur, seen)
 	}
+}
+
+// nestedRead names the reference fields whose nested object's members (a slug, a name, a
+// MAC or an address) the engine reads: leanCreated keeps them as NetBox returned them.
+var nestedRead = map[string]bool{"site": true, "type": true, "vrf": true, "cluster": true, "primary_mac_address": true, "ip_address": true}
+
+// leanCreated returns a create's reply with each reference field that NetBox returned as a
+// brief object of the id sent (a disk's or an interface's VM, ...) holding the id sent
+// instead: read by id only (idOf), and the brief objects were a large part of a first run's
+// memory. reply is the caller's, changed in place.
+func leanCreated(reply, body map[string]any, o *Object) map[string]any {
+	for f := range o.Refs {
+		if nestedRead[f] {
+			continue
+		}
+		m, ok := reply[f].(map[string]any)
+		if !ok {
+			continue
+		}
+		if got, ok := idOf(m); ok {
+			if sent, ok := idOf(body[f]); ok && sent == got {
+				reply[f] = body[f]
+			}
+		}
+	}
+	return reply
 }
 
 // knownRefusal reports (and records as a skip with a warning) a write NetBox

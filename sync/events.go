@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"slices"
 	gosync "sync"
 	"time"
 )
@@ -224,8 +225,11 @@ func (r *report) summary(start time.Time, dry bool) *Summary {
 	s.OK = len(s.Errors) == 0
 	s.Partial = !s.OK && failed > 0 && landed > 0
 	s.DurationMS = r.now().Sub(start).Milliseconds()
+	// The summary shares the recorded changes, not a copy (a first run's list is most of
+	// the memory at the end of a run); clipped, so a change recorded later is appended to a
+	// new array and the summary's list stays as it is.
+	r.plan.Changes = slices.Clip(r.plan.Changes)
 	p := r.plan
-	p.Changes = append([]Change(nil), p.Changes...)
 	s.Plan = &p
 	return s
 }
