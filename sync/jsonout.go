@@ -19,8 +19,8 @@ func WriteChangesJSON(w io.Writer, changes []Change) error {
 		return err
 	}
 	sep := []byte{'['}
-	for _, c := range changes {
-		b, err := json.Marshal(c)
+	for i := range changes {
+		b, err := json.Marshal(&changes[i]) // addressable, as a slice's element is
 		if err != nil {
 			return err
 		}
