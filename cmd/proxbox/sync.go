@@ -73,7 +73,7 @@ directory; otherwise nothing is remembered and every run sends them again).`, st
 	pveInsecure := fs.Bool("pve-insecure", false, "do not verify Proxmox certificates")
 	dataDir := fs.String("data-dir", "", "data directory whose stored endpoints to use [$PROXBOX_DATA_DIR]")
 	logLevel := fs.String("log-level", "warn", "log level on stderr: debug, info, warn, error")
-	statePath := fs.String("state", "", "inline mode: file that remembers the writes NetBox refused between runs (default <data dir>/"+inlineStateFile+" when a data directory is named and exists; none: keep nothing)")
+	statePath := fs.String("state", "", "inline mode: file that remembers the writes NetBox refused between runs, saved after every run and every watch change set (default <data dir>/"+inlineStateFile+" when a data directory is named and exists; none: keep nothing)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -132,14 +132,20 @@ directory; otherwise nothing is remembered and every run sends them again).`, st
 			}
 			opt.Refusals = state.refusals(*nbURL)
 		}
+		var saveState func()
+		if state != nil {
+			saveState = func() {
+				if err := state.save(); err != nil {
+					log.Warn("the writes NetBox refused are not remembered", "err", err)
+				}
+			}
+		}
 		if *watchMode {
-			return watchSync(ctx, cfg, weps, inlineApply(nbadapter.Engine(nb), opt, weps), log, stdout, *asJSON)
+			return watchSync(ctx, cfg, weps, inlineApply(nbadapter.Engine(nb), opt, weps, saveState), log, stdout, *asJSON)
 		}
 		sum = nbadapter.Engine(nb).Run(ctx, targets, opt)
-		if state != nil {
-			if err := state.save(); err != nil {
-				log.Warn("the writes NetBox refused are not remembered", "err", err)
-			}
+		if saveState != nil {
+			saveState()
 		}
 	} else {
 		dir := *dataDir

@@ -81,12 +81,15 @@ func (s *inlineState) refusals(nbURL string) *pbsync.Refusals {
 
 // save writes the state atomically (a temporary file renamed over it), mode 0600.
 func (s *inlineState) save() error {
+	// Empty memories are left out of the file but kept in s: a watch goes on
+	// recording into the one it was given.
+	out := inlineState{RefusedWrites: map[string]*pbsync.Refusals{}}
 	for k, r := range s.RefusedWrites {
-		if r.Len() == 0 {
-			delete(s.RefusedWrites, k)
+		if r.Len() > 0 {
+			out.RefusedWrites[k] = r
 		}
 	}
-	b, err := json.MarshalIndent(s, "", " ")
+	b, err := json.MarshalIndent(&out, "", " ")
 	if err != nil {
 		return fmt.Errorf("encode sync state: %w", err)
 	}

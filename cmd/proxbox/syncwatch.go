@@ -57,8 +57,9 @@ func watchSync(ctx context.Context, cfg config.Config, eps []watch.Endpoint, app
 }
 
 // inlineApply applies the batches of inline endpoints one at a time with
-// one engine State (inline mode has no other writer).
-func inlineApply(eng *pbsync.Engine, opt pbsync.Options, eps []watch.Endpoint) watch.Apply {
+// one engine State (inline mode has no other writer). after, when not nil,
+// runs after every batch (the --state file is saved there).
+func inlineApply(eng *pbsync.Engine, opt pbsync.Options, eps []watch.Endpoint, after func()) watch.Apply {
 	var mu gosync.Mutex
 	opt.State = pbsync.NewState()
 	return func(ctx context.Context, b watch.Batch) (*pbsync.Summary, error) {
@@ -71,6 +72,10 @@ func inlineApply(eng *pbsync.Engine, opt pbsync.Options, eps []watch.Endpoint) w
 				o.ReservedLabels = append(o.ReservedLabels, l)
 			}
 		}
-		return eng.SyncSnapshot(ctx, b.Snapshot, o), nil
+		sum := eng.SyncSnapshot(ctx, b.Snapshot, o)
+		if after != nil {
+			after()
+		}
+		return sum, nil
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/proxbox/proxbox/lab"
 	pvelab "github.com/proxbox/proxbox/lab/pve"
 )
 
@@ -63,3 +66,41 @@ func TestSyncWatchInlineJSON(t *testing.T) {
 }
 
 func jsonText(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// sync --watch with inline endpoints and --state saves the writes NetBox refused after
+// every applied batch, so a later run (watch or once) does not send them again.
+func TestSyncWatchInlineSavesRefusals(t *testing.T) {
+	t.Setenv("PROXBOX_DATA_DIR", "")
+	t.Setenv("PROXBOX_WATCH_INTERVAL", "1s")
+	_, args := generatedLabArgs(t, lab.Config{Scale: 20, Seed: 1, SharedRange: true})
+	state := filepath.Join(t.TempDir(), "state.json")
+	watchArgs := append(append([]string{}, args...), "--state", state)
+	watchArgs[1] = "--watch"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out lockedBuffer
+	var errOut bytes.Buffer
+	done := make(chan int)
+	go func() { done <- run(ctx, watchArgs, &out, &errOut) }()
+	// One line per endpoint's first full sync; the bound only keeps a broken build from hanging.
+	for i := 0; i < 600 && len(outLines(&out)) < 3; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("watch exit %d: %s", code, errOut.String())
+	}
+	b, err := os.ReadFile(state)
+	if err != nil || !strings.Contains(string(b), "is held by") {
+		t.Fatalf("the watch saved no refused write in %s (%v): %s\nwatch output: %s", state, err, b, out.String())
+	}
+	var o, e bytes.Buffer
+	code := run(context.Background(), append(append([]string{}, args...), "--state", state), &o, &e)
+	var s syncJSON
+	if err := json.Unmarshal(o.Bytes(), &s); err != nil {
+		t.Fatalf("exit %d: %v: %s", code, err, e.String())
+	}
+	if code != 0 || s.NetBox.Writes != 0 || len(s.Errors) != 0 {
+		t.Fatalf("sync --once after the watch: exit %d, %d writes, errors %v", code, s.NetBox.Writes, s.Errors)
+	}
+}
