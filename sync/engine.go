@@ -464,21 +464,32 @@ func (r *run) load(ctx context.Context, model string, q url.Values) error {
 	return nil
 }
 
-// loadChunked lists with one filter parameter spread over requests of at most 50 values.
-func (r *run) loadChunked(ctx context.Context, model, param string, vals []string, extra url.Values) error {
+// filterValuesPerQuery bounds the values of one filter parameter in a list request.
+const filterValuesPerQuery = 50
+
+// eachChunk calls fn with vals in runs of at most filterValuesPerQuery, in order; it stops
+// at fn's first error and returns it.
+func eachChunk(vals []string, fn func(chunk []string) error) error {
 	for len(vals) > 0 {
-		n := min(50, len(vals))
-		q := url.Values{}
-		for k, v := range extra {
-			q[k] = v
-		}
-		q[param] = vals[:n]
-		if err := r.load(ctx, model, q); err != nil {
+		n := min(filterValuesPerQuery, len(vals))
+		if err := fn(vals[:n]); err != nil {
 			return err
 		}
 		vals = vals[n:]
 	}
 	return nil
+}
+
+// loadChunked lists with one filter parameter spread over requests of at most 50 values.
+func (r *run) loadChunked(ctx context.Context, model, param string, vals []string, extra url.Values) error {
+	return eachChunk(vals, func(chunk []string) error {
+		q := url.Values{}
+		for k, v := range extra {
+			q[k] = v
+		}
+		q[param] = chunk
+		return r.load(ctx, model, q)
+	})
 }
 
 func (r *run) loadAll(ctx context.Context) error {

@@ -93,12 +93,10 @@ func (r *run) explainConflicts(ctx context.Context, results []WriteResult, bodie
 		}
 		slices.Sort(hosts)
 		hosts = slices.Compact(hosts)
-		for len(hosts) > 0 {
-			n := min(50, len(hosts))
-			rows, err := r.e.NetBox.List(ctx, ModelIP, url.Values{"address": hosts[:n], "vrf_id": {t}})
-			hosts = hosts[n:]
+		_ = eachChunk(hosts, func(chunk []string) error {
+			rows, err := r.e.NetBox.List(ctx, ModelIP, url.Values{"address": chunk, "vrf_id": {t}})
 			if err != nil {
-				continue
+				return nil // best effort: NetBox's text stays for these
 			}
 			for _, row := range rows {
 				addr, _ := row["address"].(string)
@@ -113,7 +111,8 @@ func (r *run) explainConflicts(ctx context.Context, results []WriteResult, bodie
 					}
 				}
 			}
-		}
+			return nil
+		})
 	}
 	clusters := r.vmClusters(ctx, vmIDs)
 	for _, t := range tables {
@@ -128,7 +127,7 @@ func (r *run) explainConflicts(ctx context.Context, results []WriteResult, bodie
 	}
 }
 
-// vmClusters returns the cluster name of each VM id (one list per 50 VMs).
+// vmClusters returns the cluster name of each VM id (one list per filterValuesPerQuery VMs).
 func (r *run) vmClusters(ctx context.Context, ids map[int64]bool) map[int64]string {
 	out := map[int64]string{}
 	list := make([]string, 0, len(ids))
@@ -136,19 +135,18 @@ func (r *run) vmClusters(ctx context.Context, ids map[int64]bool) map[int64]stri
 		list = append(list, strconv.FormatInt(id, 10))
 	}
 	slices.Sort(list)
-	for len(list) > 0 {
-		n := min(50, len(list))
-		rows, err := r.e.NetBox.List(ctx, ModelVM, url.Values{"id": list[:n], "fields": {"id,name,cluster"}})
-		list = list[n:]
+	_ = eachChunk(list, func(chunk []string) error {
+		rows, err := r.e.NetBox.List(ctx, ModelVM, url.Values{"id": chunk, "fields": {"id,name,cluster"}})
 		if err != nil {
-			continue
+			return nil // best effort: the holder is named without its cluster
 		}
 		for _, row := range rows {
 			if c := nestedName(row["cluster"]); c != "" {
 				out[mustID(row["id"])] = c
 			}
 		}
-	}
+		return nil
+	})
 	return out
 }
 
