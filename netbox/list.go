@@ -25,16 +25,22 @@ const maxPages = 100000
 // FreshRead(ctx) bypasses the GET cache. Errors name the model and the page; on error nothing
 // is returned, so a caller can never mistake a partial read for the whole state.
 func (c *Client) List(ctx context.Context, model string, query url.Values) ([]Object, error) {
-	return c.list(ctx, model, query, false)
+	return c.list(ctx, model, query, false, nil)
 }
 
 // ListTrimmed is List without each object's url, display_url and display, at every level
 // (trim.go): for a caller that holds the whole state and never reads them (the sync engine).
 func (c *Client) ListTrimmed(ctx context.Context, model string, query url.Values) ([]Object, error) {
-	return c.list(ctx, model, query, true)
+	return c.list(ctx, model, query, true, nil)
 }
 
-func (c *Client) list(ctx context.Context, model string, query url.Values, trim bool) ([]Object, error) {
+// ListLean is ListTrimmed with each list object's members reduced as lean says (trim.go): a
+// nested object read only by its id held as that id, "" and {} members left out.
+func (c *Client) ListLean(ctx context.Context, model string, query url.Values, lean Lean) ([]Object, error) {
+	return c.list(ctx, model, query, true, &lean)
+}
+
+func (c *Client) list(ctx context.Context, model string, query url.Values, trim bool, lean *Lean) ([]Object, error) {
 	path, err := c.apiPath(model)
 	if err != nil {
 		return nil, err
@@ -63,7 +69,7 @@ func (c *Client) list(ctx context.Context, model string, query url.Values, trim 
 		}
 		var p page
 		if trim {
-			var tp trimmedPage
+			tp := trimmedPage{Results: trimResults{lean: lean}}
 			if err := json.Unmarshal(resp.body, &tp); err != nil {
 				return nil, fmt.Errorf("netbox list %s page %d: decode: %w", model, n, err)
 			}

@@ -20,6 +20,24 @@ import (
 // changed, by their holder (the sync engine copies a map before changing it), so sharing the
 // nested maps and lists is safe; it was a third of the decoded size.
 
+// Lean list objects (ListLean): a caller that reads a nested object only by its id (a
+// parent's brief object: {"id":3,"name":"pve1","description":""}) gets that id, a float64 as
+// encoding/json decodes it, and the nested object is never built; the brief objects were most
+// of the decoded size after the shells of the objects themselves. A member whose value is ""
+// or {} reads the same as a missing one to such a caller and is left out, which also keeps more
+// objects within Go's smaller map sizes (8 and 14 members). Only the list objects' own members
+// (the top level) are so reduced, and only those Lean does not name.
+
+// Lean says which members of the list objects ListLean keeps as ListTrimmed decodes them.
+type Lean struct {
+	// Whole names the members whose nested object is decoded whole: a member not named here
+	// whose value is an object with a numeric "id" holds that id (its last "id", as
+	// encoding/json reads a repeated key).
+	Whole map[string]bool
+	// KeepEmpty names the members kept when their value is "" or {} (others are left out).
+	KeepEmpty map[string]bool
+}
+
 // trimmedKeys are the members ListTrimmed leaves out, at every level.
 var trimmedKeys = map[string]bool{"url": true, "display_url": true, "display": true}
 
@@ -35,7 +53,8 @@ type trimmedPage struct {
 
 type trimResults struct {
 	objs []Object
-	set  bool // the member was there (and not null)
+	set  bool  // the member was there (and not null)
+	lean *Lean // set by the caller before decoding: ListLean
 }
 
 // UnmarshalJSON implements json.Unmarshaler; encoding/json has checked that b is valid JSON.
@@ -47,7 +66,7 @@ func (r *trimResults) UnmarshalJSON(b []byte) error {
 	if i >= len(b) || b[i] != '[' {
 		return errShape
 	}
-	d := trimDecoder{b: b, strs: map[string]string{}, vals: map[string]any{}}
+	d := trimDecoder{b: b, strs: map[string]string{}, vals: map[string]any{}, lean: r.lean}
 	r.objs, r.set = []Object{}, true
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == ']' {
@@ -76,6 +95,7 @@ type trimDecoder struct {
 	b    []byte
 	strs map[string]string // short strings seen: one copy each
 	vals map[string]any    // short nested objects and arrays seen, by their text: one copy each
+	lean *Lean             // list objects' members reduced (ListLean), nil: trimmed only
 }
 
 // sharedMax is the longest text of a nested object or array decoded once per page.
@@ -189,14 +209,21 @@ func (d *trimDecoder) object(i int, top bool) (map[string]any, int, error) {
 			return nil, 0, errShape
 		}
 		i = skipWS(b, i+1)
-		if trimmedKeys[k] || (top && (trimmedTopKeys[k] || b[i] == 'n')) {
+		if trimmedKeys[k] || (top && (trimmedTopKeys[k] || b[i] == 'n' || d.leftOut(k, i))) {
 			if i = skipValue(b, i); i < 0 {
 				return nil, 0, errShape
 			}
+		} else if id, end, ok := d.briefID(k, i, top); ok {
+			o[k], i = id, end
 		} else {
 			v, next, err := d.value(i)
 			if err != nil {
 				return nil, 0, err
+			}
+			if m, ok := v.(map[string]any); ok && top && d.lean != nil && !d.lean.Whole[k] {
+				if id, ok := m["id"].(float64); ok { // what briefID did not read (escaped keys)
+					v = id
+				}
 			}
 			o[k], i = v, next
 		}
@@ -210,6 +237,75 @@ func (d *trimDecoder) object(i int, top bool) (map[string]any, int, error) {
 		i = next
 	}
 	return nil, 0, errShape
+}
+
+// leftOut says whether the list object's member k, whose value starts at b[i], is "" or {}
+// and left out (ListLean).
+func (d *trimDecoder) leftOut(k string, i int) bool {
+	if d.lean == nil || d.lean.KeepEmpty[k] {
+		return false
+	}
+	b := d.b
+	switch {
+	case b[i] == '"':
+		return i+1 < len(b) && b[i+1] == '"'
+	case b[i] == '{':
+		j := skipWS(b, i+1)
+		return j < len(b) && b[j] == '}'
+	}
+	return false
+}
+
+// briefID returns the id of the nested object at b[i] when the list object's member k is held
+// as its id (ListLean: an object with a numeric "id", k not in Lean.Whole), and the index after
+// the object; ok is false otherwise (the caller decodes the value).
+func (d *trimDecoder) briefID(k string, i int, top bool) (id any, end int, ok bool) {
+	b := d.b
+	if !top || d.lean == nil || b[i] != '{' || d.lean.Whole[k] {
+		return nil, 0, false
+	}
+	var lit []byte // the last "id" member's value
+	j := skipWS(b, i+1)
+	if j < len(b) && b[j] == '}' {
+		return nil, 0, false
+	}
+	for j < len(b) && b[j] == '"' {
+		kend := skipString(b, j)
+		if kend < 0 {
+			return nil, 0, false
+		}
+		key := b[j+1 : kend-1]
+		j = skipWS(b, kend)
+		if j >= len(b) || b[j] != ':' {
+			return nil, 0, false
+		}
+		j = skipWS(b, j+1)
+		vend := skipValue(b, j)
+		if vend < 0 {
+			return nil, 0, false
+		}
+		if string(key) == "id" {
+			lit = b[j:vend]
+		} else if hasByte(key, '\\') { // an escaped key might read "id": decode the object
+			return nil, 0, false
+		}
+		next, done, err := afterMember(b, vend, '}')
+		if err != nil {
+			return nil, 0, false
+		}
+		if done {
+			if len(lit) == 0 || (lit[0] != '-' && (lit[0] < '0' || lit[0] > '9')) {
+				return nil, 0, false // no id, or not a number
+			}
+			f, err := strconv.ParseFloat(string(lit), 64)
+			if err != nil {
+				return nil, 0, false
+			}
+			return f, next, true
+		}
+		j = next
+	}
+	return nil, 0, false
 }
 
 // str decodes the string at b[i] ('"'), sharing the text of short strings.

@@ -127,3 +127,89 @@ func TestTrimmedPageSharesRepeatedNestedValues(t *testing.T) {
 		t.Errorf("shared values decode differently: %#v %#v", o[0]["status"], o[0]["tags"])
 	}
 }
+
+// leanRef is what ListLean must give for a list object decoded by encoding/json (then
+// trimmed): a member not in l.Whole whose value is an object with a numeric "id" holds that
+// id; "" and {} members not in l.KeepEmpty are left out; nested levels are untouched.
+func leanRef(o map[string]any, l Lean) map[string]any {
+	out := map[string]any{}
+	for k, v := range o {
+		switch x := v.(type) {
+		case string:
+			if x == "" && !l.KeepEmpty[k] {
+				continue
+			}
+		case map[string]any:
+			if len(x) == 0 && !l.KeepEmpty[k] {
+				continue
+			}
+			if id, ok := x["id"].(float64); ok && !l.Whole[k] {
+				v = id
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// ListLean's page decode: brief objects held as their id (escaped keys, repeated ids,
+// non-numeric ids, ids in nested levels and in Whole members as encoding/json reads them),
+// empty strings and objects left out unless kept.
+func TestLeanPageDecodesAsReduced(t *testing.T) {
+	raw := `{"count":3,"next":null,"results":[
+	  {"id":1,"url":"u","display":"d","name":"vm1","description":"","comments":"",
+	   "virtual_machine":{"id":7,"url":"http://nb/7/","display":"vm7","name":"vm7","description":""},
+	   "cluster":{"id":3,"name":"c","type":{"id":2,"slug":"standalone"}},
+	   "site":{"id":4,"slug":"s"},"status":{"value":"active","label":"Active"},
+	   "custom_fields":{},"raw_config":{},"tags":[{"id":1,"slug":"proxbox"}],
+	   "primary_ip4":{"id":9,"address":"10.0.0.1/24","family":{"value":4,"label":"IPv4"},"description":""},
+	   "odd":{"i\u0064":12,"name":"escaped key"},"twice":{"id":1,"id":2},"strid":{"id":"5"},"neg":{"id":-3.5},
+	   "exp":{"name":"x","id":1e2},"empty_list":[],"notes":"x","spaced":{ "id" : 44 , "x" : [ {"id":1} ] }},
+	  {"id":2,"custom_fields":{"proxmox_vm_id":101,"note":""},"virtual_machine":{"name":"no id"},"schedule":""},
+	  {"id":3,"raw_config":{"id":"100-0","rate":{"id":5}},"encrypted":"","device":null}
+	]}`
+	l := Lean{Whole: map[string]bool{"site": true, "cluster": true, "raw_config": true, "custom_fields": true},
+		KeepEmpty: map[string]bool{"raw_config": true, "comments": true}}
+	var want struct {
+		Results []map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(raw), &want); err != nil {
+		t.Fatal(err)
+	}
+	got := trimmedPage{Results: trimResults{lean: &l}}
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Results.objs) != len(want.Results) {
+		t.Fatalf("%d objects, want %d", len(got.Results.objs), len(want.Results))
+	}
+	for i, w := range want.Results {
+		w = strip(w).(map[string]any)
+		for k, v := range w {
+			if trimmedTopKeys[k] || v == nil {
+				delete(w, k)
+			}
+		}
+		w = leanRef(w, l)
+		if g := map[string]any(got.Results.objs[i]); !reflect.DeepEqual(g, w) {
+			t.Errorf("object %d:\n got %#v\nwant %#v", i, g, w)
+		}
+	}
+	o := got.Results.objs[0]
+	for k, v := range map[string]any{"virtual_machine": 7.0, "primary_ip4": 9.0, "odd": 12.0, "twice": 2.0, "neg": -3.5, "exp": 100.0, "spaced": 44.0} {
+		if o[k] != v {
+			t.Errorf("%s = %#v, want %v", k, o[k], v)
+		}
+	}
+	for _, k := range []string{"description", "custom_fields"} {
+		if _, ok := o[k]; ok {
+			t.Errorf("%s kept: %#v", k, o[k])
+		}
+	}
+	if _, ok := o["site"].(map[string]any); !ok {
+		t.Errorf("site (Whole) = %#v, want its object", o["site"])
+	}
+	if o["comments"] != "" || o["raw_config"] == nil {
+		t.Errorf("KeepEmpty members: comments %#v, raw_config %#v", o["comments"], o["raw_config"])
+	}
+}

@@ -440,13 +440,49 @@ var listFields = map[string]string{
 	ModelDevice:      "id,name,status,description,device_type,role,site,cluster,tags,custom_fields,primary_ip4",
 }
 
+// LeanRows says how a NetBox client may reduce the objects of a List call marked by the
+// engine (LeanRowsOf): the engine reads a member not in Whole whose value is a nested object
+// by that object's id only (idOf, Normalize), and a member not in KeepEmpty whose value is ""
+// or {} as a missing one. A client may return each such member as the id (a float64), or
+// leave it out, or return the objects whole: the engine reads them the same.
+type LeanRows struct {
+	Whole     map[string]bool
+	KeepEmpty map[string]bool
+}
+
+type leanRowsKey struct{}
+
+// LeanRowsOf returns the reduction the engine allows for the objects of the List call made
+// with ctx (ok false: none, the objects are returned whole). The engine's loads of the
+// current state (run.load) allow it: those objects are held for the whole run and read only
+// by the engine, and their nested brief objects were most of their size (sync/nbadapter
+// lists them with netbox.Client.ListLean).
+func LeanRowsOf(ctx context.Context) (LeanRows, bool) {
+	l, ok := ctx.Value(leanRowsKey{}).(LeanRows)
+	return l, ok
+}
+
+// leanRows: the nested objects whose members the engine reads (nestedRead), the free JSON
+// documents (jsonFields: {} is a value there, and their keys may be "id") and custom_fields
+// stay whole.
+var leanRows = func() LeanRows {
+	l := LeanRows{Whole: map[string]bool{"custom_fields": true}, KeepEmpty: map[string]bool{}}
+	for f := range nestedRead {
+		l.Whole[f] = true
+	}
+	for f := range jsonFields {
+		l.Whole[f], l.KeepEmpty[f] = true, true
+	}
+	return l
+}()
+
 // load lists model with q and adds the rows to the current state. An empty
 // multi-valued filter lists nothing.
 func (r *run) load(ctx context.Context, model string, q url.Values) error {
 	if f, ok := listFields[model]; ok {
 		q.Set("fields", f)
 	}
-	rows, err := r.e.NetBox.List(ctx, model, q)
+	rows, err := r.e.NetBox.List(context.WithValue(ctx, leanRowsKey{}, leanRows), model, q)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", model, err)
 	}
@@ -943,7 +979,8 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 }
 
 // nestedRead names the reference fields whose nested object's members (a slug, a name, a
-// MAC or an address) the engine reads: leanCreated keeps them as NetBox returned them.
+// MAC or an address) the engine reads: leanCreated and the state loads (leanRows) keep them
+// as NetBox returned them.
 var nestedRead = map[string]bool{"site": true, "type": true, "vrf": true, "cluster": true, "primary_mac_address": true, "ip_address": true}
 
 // leanCreated returns a create's reply with each reference field that NetBox returned as a

@@ -22,9 +22,17 @@ var _ pbsync.NetBox = Client{}
 
 // List implements sync.NetBox. A 404 (e.g. the plugin's paths on a NetBox
 // without netbox-proxbox) wraps sync.ErrNotFound. The engine never reads the
-// objects' url, display_url and display: they are left out (ListTrimmed).
+// objects' url, display_url and display: they are left out (ListTrimmed); the
+// objects of its state loads are reduced as it allows (sync.LeanRowsOf,
+// netbox.Client.ListLean).
 func (a Client) List(ctx context.Context, model string, q url.Values) ([]map[string]any, error) {
-	rows, err := a.C.ListTrimmed(ctx, model, q) // netbox.Object is map[string]any
+	var rows []netbox.Object // netbox.Object is map[string]any
+	var err error
+	if l, ok := pbsync.LeanRowsOf(ctx); ok {
+		rows, err = a.C.ListLean(ctx, model, q, netbox.Lean{Whole: l.Whole, KeepEmpty: l.KeepEmpty})
+	} else {
+		rows, err = a.C.ListTrimmed(ctx, model, q)
+	}
 	var ae *netbox.APIError
 	if err != nil && errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 		return nil, fmt.Errorf("%w: %w", pbsync.ErrNotFound, err)
