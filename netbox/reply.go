@@ -15,8 +15,14 @@ import (
 // decoding whole objects was a quarter of its CPU (BenchmarkDecodeCreateReply). The body is
 // checked to be valid JSON either way; a shape the lean path does not expect is decoded whole.
 func decodeReply(body []byte, sent func(j int) Object) (objs []Object, single bool, err error) {
+	return decodeReplyLean(body, sent, nil)
+}
+
+// decodeReplyLean is decodeReply with the kept members of each reply object reduced as lean
+// says (CreateOptions.Lean; trim.go), null members left out too, when lean is not nil.
+func decodeReplyLean(body []byte, sent func(j int) Object, lean *Lean) (objs []Object, single bool, err error) {
 	if sent != nil && json.Valid(body) {
-		if objs, single, err := decodeLean(body, sent); err == nil {
+		if objs, single, err := decodeLean(body, sent, lean); err == nil {
 			return objs, single, nil
 		}
 	}
@@ -34,8 +40,8 @@ var errShape = errors.New("reply is not an object or an array of objects")
 
 // decodeLean walks valid JSON (json.Valid checked by the caller): an array of objects or
 // one object, decoding only the members decodeReply keeps.
-func decodeLean(b []byte, sent func(j int) Object) ([]Object, bool, error) {
-	d := &trimDecoder{b: b, strs: map[string]string{}, vals: map[string]any{}}
+func decodeLean(b []byte, sent func(j int) Object, lean *Lean) ([]Object, bool, error) {
+	d := &trimDecoder{b: b, strs: map[string]string{}, vals: map[string]any{}, lean: lean}
 	i := skipWS(b, 0)
 	if i >= len(b) {
 		return nil, false, errShape
@@ -78,14 +84,29 @@ func decodeLean(b []byte, sent func(j int) Object) ([]Object, bool, error) {
 }
 
 // leanObject decodes the object at b[i] ('{'), keeping "id" and item's fields (decoded
-// trimmed); it returns the index after the object.
+// trimmed; with d.lean, reduced as list objects are, and null members left out); it returns
+// the index after the object.
 func leanObject(d *trimDecoder, i int, item Object) (Object, int, error) {
 	b := d.b
-	o := make(Object, len(item)+1)
+	var o Object
+	if d.lean == nil {
+		o = make(Object, len(item)+1)
+	}
+	d.kv = d.kv[:0]
+	done := func() Object {
+		if d.lean == nil {
+			return o
+		}
+		o := make(Object, len(d.kv)) // sized for what is kept: a map's size class is set when made
+		for _, m := range d.kv {
+			o[m.k] = m.v
+		}
+		return o
+	}
 	var x any // one escaping variable per object, not per member
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return o, i + 1, nil
+		return done(), i + 1, nil
 	}
 	for i < len(b) {
 		if b[i] != '"' {
@@ -120,19 +141,32 @@ func leanObject(d *trimDecoder, i int, item Object) (Object, int, error) {
 		if stop < 0 {
 			return nil, 0, errShape
 		}
-		if want {
+		switch {
+		case !want:
+		case d.lean != nil && (b[start] == 'n' || d.leftOut(key, start)):
+		case d.lean != nil:
+			v, _, ok := d.briefID(key, start, true)
+			if !ok {
+				var err error
+				if v, _, err = d.value(start); err != nil {
+					return nil, 0, err
+				}
+				v = d.asID(key, v)
+			}
+			d.kv = append(d.kv, member{key, v})
+		default:
 			v, _, err := d.value(start)
 			if err != nil {
 				return nil, 0, err
 			}
 			o[key] = v
 		}
-		next, done, err := afterMember(b, stop, '}')
+		next, last, err := afterMember(b, stop, '}')
 		if err != nil {
 			return nil, 0, err
 		}
-		if done {
-			return o, next, nil
+		if last {
+			return done(), next, nil
 		}
 		i = next
 	}

@@ -117,3 +117,28 @@ func (w *captureWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*captureWriter)(nil)
+
+// CreateWith with Lean: the client's create results are the lean reply objects (the
+// cluster's brief object as its id, "" comments left out); an update's stay whole.
+func TestCreateWithLean(t *testing.T) {
+	srv, ts := newLab(t, lab.Options{}, nil)
+	clusters := seedClusters(t, srv, 1)
+	c, _ := newClient(t, ts.URL, nil)
+	ctx := context.Background()
+	rs := c.CreateWith(ctx, vmModel, vmItems("leanc", 2, clusters), CreateOptions{Lean: &Lean{}})
+	okResults(t, rs)
+	for _, r := range rs {
+		if r.Object["cluster"] != float64(clusters[0]) {
+			t.Errorf("cluster %#v, want its id", r.Object["cluster"])
+		}
+		if _, ok := r.Object["comments"]; ok || r.Object["description"] == nil {
+			t.Errorf("\"\" comments kept or description lost: %v", r.Object)
+		}
+	}
+	id, _ := ID(rs[0].Object)
+	up := c.Update(ctx, vmModel, []Object{{"id": id, "cluster": clusters[0], "comments": ""}})
+	okResults(t, up)
+	if _, ok := up[0].Object["cluster"].(map[string]any); !ok || up[0].Object["comments"] != "" {
+		t.Errorf("update result %v, want NetBox's objects as they are", up[0].Object)
+	}
+}

@@ -96,6 +96,12 @@ type trimDecoder struct {
 	strs map[string]string // short strings seen: one copy each
 	vals map[string]any    // short nested objects and arrays seen, by their text: one copy each
 	lean *Lean             // list objects' members reduced (ListLean), nil: trimmed only
+	kv   []member          // a lean write reply object's members, before its map is made
+}
+
+type member struct {
+	k string
+	v any
 }
 
 // sharedMax is the longest text of a nested object or array decoded once per page.
@@ -220,10 +226,8 @@ func (d *trimDecoder) object(i int, top bool) (map[string]any, int, error) {
 			if err != nil {
 				return nil, 0, err
 			}
-			if m, ok := v.(map[string]any); ok && top && d.lean != nil && !d.lean.Whole[k] {
-				if id, ok := m["id"].(float64); ok { // what briefID did not read (escaped keys)
-					v = id
-				}
+			if top {
+				v = d.asID(k, v)
 			}
 			o[k], i = v, next
 		}
@@ -254,6 +258,17 @@ func (d *trimDecoder) leftOut(k string, i int) bool {
 		return j < len(b) && b[j] == '}'
 	}
 	return false
+}
+
+// asID returns v, a list object's member k, as its id when Lean holds it so (what briefID
+// did not read: an object with escaped keys).
+func (d *trimDecoder) asID(k string, v any) any {
+	if m, ok := v.(map[string]any); ok && d.lean != nil && !d.lean.Whole[k] {
+		if id, ok := m["id"].(float64); ok {
+			return id
+		}
+	}
+	return v
 }
 
 // briefID returns the id of the nested object at b[i] when the list object's member k is held

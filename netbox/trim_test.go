@@ -213,3 +213,44 @@ func TestLeanPageDecodesAsReduced(t *testing.T) {
 		t.Errorf("KeepEmpty members: comments %#v, raw_config %#v", o["comments"], o["raw_config"])
 	}
 }
+
+// A create's reply objects with CreateOptions.Lean: the sent fields and "id", reduced as
+// ListLean reduces list objects, null members left out too; the map is made for what is
+// kept. Without Lean (and for updates) nulls stay: an update's reply is laid over the object
+// its caller had.
+func TestLeanCreateReply(t *testing.T) {
+	body := []byte(`[
+	  {"id":5,"url":"u","display":"vm5","name":"vm5","description":"","vcpus":2,"primary_ip4":null,"comments":"",
+	   "cluster":{"id":3,"url":"u","name":"c"},"site":{"id":4,"slug":"s"},"custom_fields":{},"tags":[{"id":1,"slug":"proxbox"}],
+	   "config_context":{"big":true},"created":"2026-01-01"},
+	  {"id":6,"name":"vm6","cluster":{"id":3,"name":"c"},"raw_config":{},"notes":null}
+	]`)
+	items := []Object{
+		{"name": "vm5", "description": "", "vcpus": 2, "primary_ip4": nil, "cluster": 3, "site": 4, "custom_fields": map[string]any{}, "tags": []int{1}, "comments": ""},
+		{"name": "vm6", "cluster": 3, "raw_config": map[string]any{}, "notes": nil},
+	}
+	sent := func(j int) Object { return items[j] }
+	l := &Lean{Whole: map[string]bool{"site": true, "raw_config": true}, KeepEmpty: map[string]bool{"raw_config": true, "comments": true}}
+	got, single, err := decodeReplyLean(body, sent, l)
+	if err != nil || single {
+		t.Fatal(single, err)
+	}
+	want := []Object{
+		{"id": 5.0, "name": "vm5", "vcpus": 2.0, "cluster": 3.0, "site": map[string]any{"id": 4.0, "slug": "s"},
+			"tags": []any{map[string]any{"id": 1.0, "slug": "proxbox"}}, "comments": ""},
+		{"id": 6.0, "name": "vm6", "cluster": 3.0, "raw_config": map[string]any{}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("lean reply:\n got %#v\nwant %#v", got, want)
+	}
+	whole, _, err := decodeReply(body, sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := whole[0]["primary_ip4"]; !ok || v != nil {
+		t.Errorf("without Lean a null member stays: %#v", whole[0])
+	}
+	if _, ok := whole[0]["cluster"].(map[string]any); !ok || whole[0]["description"] != "" {
+		t.Errorf("without Lean nested objects and \"\" stay: %#v", whole[0])
+	}
+}

@@ -35,6 +35,11 @@ type CreateOptions struct {
 	// {"cf_proxmox_vm_id": {"101"}, "cluster_id": {"3"}}. An empty result means "use
 	// DefaultIdentity".
 	Identity func(obj Object) url.Values
+	// Lean, when set, reduces each reply object's kept members as ListLean reduces list
+	// objects (a nested object held as its id unless Lean.Whole names it, "" and {} left out
+	// unless Lean.KeepEmpty names them) and leaves its null members out: for a caller that
+	// reads a missing member as a null one (the sync engine).
+	Lean *Lean
 }
 
 // Create POSTs objs to model in bulk; see the package doc for batching, errors and retries.
@@ -278,7 +283,11 @@ func (o *op) success(idx []int, resp *response) {
 		}
 		sent = func(int) Object { return keys }
 	}
-	objs, single, err := decodeReply(resp.body, sent)
+	var lean *Lean
+	if o.method == http.MethodPost {
+		lean = o.opts.Lean
+	}
+	objs, single, err := decodeReplyLean(resp.body, sent, lean)
 	if err == nil && single && len(idx) != 1 {
 		err = fmt.Errorf("one object for %d sent", len(idx))
 	}

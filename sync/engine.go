@@ -440,11 +440,12 @@ var listFields = map[string]string{
 	ModelDevice:      "id,name,status,description,device_type,role,site,cluster,tags,custom_fields,primary_ip4",
 }
 
-// LeanRows says how a NetBox client may reduce the objects of a List call marked by the
-// engine (LeanRowsOf): the engine reads a member not in Whole whose value is a nested object
-// by that object's id only (idOf, Normalize), and a member not in KeepEmpty whose value is ""
-// or {} as a missing one. A client may return each such member as the id (a float64), or
-// leave it out, or return the objects whole: the engine reads them the same.
+// LeanRows says how a NetBox client may reduce the objects of a List or Create call marked
+// by the engine (LeanRowsOf): the engine reads a member not in Whole whose value is a nested
+// object by that object's id only (idOf, Normalize), and a member not in KeepEmpty whose
+// value is "" or {}, and a null member of a create's reply, as a missing one. A client may
+// return each such member as the id (a float64), or leave it out, or return the objects
+// whole: the engine reads them the same.
 type LeanRows struct {
 	Whole     map[string]bool
 	KeepEmpty map[string]bool
@@ -452,11 +453,12 @@ type LeanRows struct {
 
 type leanRowsKey struct{}
 
-// LeanRowsOf returns the reduction the engine allows for the objects of the List call made
-// with ctx (ok false: none, the objects are returned whole). The engine's loads of the
-// current state (run.load) allow it: those objects are held for the whole run and read only
-// by the engine, and their nested brief objects were most of their size (sync/nbadapter
-// lists them with netbox.Client.ListLean).
+// LeanRowsOf returns the reduction the engine allows for the objects of the List or Create
+// call made with ctx (ok false: none, the objects are returned whole). The engine's loads of
+// the current state (run.load) and its creates allow it: those objects are held for the
+// whole run and read only by the engine, and their nested brief objects were most of their
+// size (sync/nbadapter lists them with netbox.Client.ListLean, creates with
+// netbox.CreateOptions.Lean).
 func LeanRowsOf(ctx context.Context) (LeanRows, bool) {
 	l, ok := ctx.Value(leanRowsKey{}).(LeanRows)
 	return l, ok
@@ -1199,6 +1201,7 @@ func (r *run) writeGone(ctx context.Context, model string, patches []map[string]
 // Writes, real or simulated (dry run: objects get negative ids so children resolve).
 
 func (r *run) create(ctx context.Context, model string, objs []map[string]any) []WriteResult {
+	ctx = context.WithValue(ctx, leanRowsKey{}, leanRows) // the replies are current objects
 	if r.opt.DryRun {
 		out := make([]WriteResult, len(objs))
 		for i, o := range objs {

@@ -29,7 +29,7 @@ func (a Client) List(ctx context.Context, model string, q url.Values) ([]map[str
 	var rows []netbox.Object // netbox.Object is map[string]any
 	var err error
 	if l, ok := pbsync.LeanRowsOf(ctx); ok {
-		rows, err = a.C.ListLean(ctx, model, q, netbox.Lean{Whole: l.Whole, KeepEmpty: l.KeepEmpty})
+		rows, err = a.C.ListLean(ctx, model, q, lean(l))
 	} else {
 		rows, err = a.C.ListTrimmed(ctx, model, q)
 	}
@@ -41,9 +41,16 @@ func (a Client) List(ctx context.Context, model string, q url.Values) ([]map[str
 }
 
 // Create implements sync.NetBox; a create whose reply was lost is looked up
-// by netbox.DefaultIdentity before any retry, so it never lands twice.
+// by netbox.DefaultIdentity before any retry, so it never lands twice. The
+// reply objects are reduced as the engine allows (sync.LeanRowsOf,
+// netbox.CreateOptions.Lean).
 func (a Client) Create(ctx context.Context, model string, objs []map[string]any) []pbsync.WriteResult {
-	return conv(a.C.Create(ctx, model, objs))
+	var opts netbox.CreateOptions
+	if l, ok := pbsync.LeanRowsOf(ctx); ok {
+		nl := lean(l)
+		opts.Lean = &nl
+	}
+	return conv(a.C.CreateWith(ctx, model, objs, opts))
 }
 
 // Update implements sync.NetBox.
@@ -55,6 +62,8 @@ func (a Client) Update(ctx context.Context, model string, patches []map[string]a
 func (a Client) Delete(ctx context.Context, model string, ids []int64) []pbsync.WriteResult {
 	return conv(a.C.Delete(ctx, model, ids))
 }
+
+func lean(l pbsync.LeanRows) netbox.Lean { return netbox.Lean{Whole: l.Whole, KeepEmpty: l.KeepEmpty} }
 
 func conv(rs []netbox.Result) []pbsync.WriteResult {
 	out := make([]pbsync.WriteResult, len(rs))
