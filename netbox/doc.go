@@ -18,6 +18,12 @@
 // B.6 items 3 to 5; cursor links with start= work the same way). Reading stops on a null next, on
 // count reached or on an empty page.
 //
+// ListTrimmed leaves each object's url, display_url and display out at every level, and the
+// list objects' created, last_updated and null members; ListLean also holds a list object's
+// nested object as its id and leaves its "" and {} members out, except those its Lean names
+// (trim.go), for a caller that reads them so (the sync engine's state). CreateOptions.Lean does
+// the same to a create's reply objects.
+//
 // FreshRead(ctx) sends "Cache-Control: no-cache", which getcache.Transport answers from NetBox
 // and not from the cache (getcache doc, "Invalidation and stale reads"). The sync engine's state
 // load and the client's own duplicate checks use it.
