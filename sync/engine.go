@@ -493,13 +493,36 @@ func (r *run) load(ctx context.Context, model string, q url.Values) error {
 		m = map[int64]map[string]any{}
 		r.cur[model] = m
 	}
+	macs := r.cur[ModelMAC]
 	for _, o := range rows {
 		if id, ok := idOf(o["id"]); ok {
 			m[id] = o
 		}
+		if model == ModelVMInterface && len(macs) > 0 {
+			sharePrimaryMAC(o, macs)
+		}
 	}
 	delete(r.keys, model)
 	return nil
+}
+
+// sharePrimaryMAC points a VM interface's primary_mac_address at the current MAC object it
+// names when that has the same id and address: the engine reads only those two members of it
+// (Normalize, index), current objects are never changed in place, and the brief object of
+// each interface's own MAC was a large part of the interfaces' size. A MAC not in macs (not
+// proxbox's, or not listed yet) keeps its brief object.
+func sharePrimaryMAC(o map[string]any, macs map[int64]map[string]any) {
+	brief, ok := o["primary_mac_address"].(map[string]any)
+	if !ok {
+		return
+	}
+	id, ok := idOf(brief)
+	if !ok {
+		return
+	}
+	if mac := macs[id]; mac != nil && mac["mac_address"] != nil && mac["mac_address"] == brief["mac_address"] {
+		o["primary_mac_address"] = mac
+	}
 }
 
 // filterValuesPerQuery bounds the values of one filter parameter in a list request.
@@ -582,7 +605,9 @@ func (r *run) loadAll(ctx context.Context) error {
 		// Every proxbox-tagged child, once per run for all endpoints: a few
 		// pages instead of per-endpoint filters NetBox cannot express for all
 		// models (virtual disks have no cluster filter).
-		for _, m := range []string{ModelVMInterface, ModelDisk, ModelMAC, ModelIP, ModelVRF} {
+		// MACs before the VM interfaces: an interface's primary MAC then shares the MAC's
+		// object (sharePrimaryMAC).
+		for _, m := range []string{ModelMAC, ModelVMInterface, ModelDisk, ModelIP, ModelVRF} {
 			if err := r.once(m, func() error { return r.load(ctx, m, url.Values{"tag": {TagProxbox}}) }); err != nil {
 				return err
 			}
