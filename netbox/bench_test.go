@@ -3,6 +3,8 @@ package netbox
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"runtime"
 	"testing"
 
 	lab "github.com/proxbox/proxbox/lab/netbox"
@@ -60,4 +62,60 @@ func BenchmarkCreate(b *testing.B) {
 	}
 	b.ReportMetric(float64(writes)/float64(b.N), "requests/op")
 	b.ReportMetric(1000*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+}
+
+// BenchmarkListRetained lists 1000 virtual disks of 1000 VMs (one page, each disk's VM a
+// brief object of its own) as the sync engine lists them (fields=), decoded whole (List),
+// trimmed (ListTrimmed) and lean (ListLean, the VM held as its id), and reports the bytes
+// the decoded objects keep alive per object.
+func BenchmarkListRetained(b *testing.B) {
+	srv, ts := newLab(b, lab.Options{}, nil)
+	clusters := seedClusters(b, srv, 1)
+	seedVMs(b, srv, clusters, 1000)
+	vms, err := srv.List("virtualization.virtualmachine", url.Values{"limit": {"1000"}})
+	if err != nil || len(vms) != 1000 {
+		b.Fatalf("%d VMs, %v", len(vms), err)
+	}
+	disks := make([]any, len(vms))
+	for i, vm := range vms {
+		disks[i] = Object{"virtual_machine": vm["id"], "name": "scsi0", "size": 10}
+	}
+	if _, err := srv.Create(context.Background(), "virtualization.virtualdisk", disks); err != nil {
+		b.Fatal(err)
+	}
+	c, _ := newClient(b, ts.URL, nil)
+	q := url.Values{"fields": {"id,name,size,virtual_machine,tags"}}
+	for _, mode := range []struct {
+		name string
+		list func(ctx context.Context) ([]Object, error)
+	}{
+		{"whole", func(ctx context.Context) ([]Object, error) { return c.List(ctx, "virtualization/virtual-disks", q) }},
+		{"trimmed", func(ctx context.Context) ([]Object, error) {
+			return c.ListTrimmed(ctx, "virtualization/virtual-disks", q)
+		}},
+		{"lean", func(ctx context.Context) ([]Object, error) {
+			return c.ListLean(ctx, "virtualization/virtual-disks", q, Lean{})
+		}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			var kept int64
+			for b.Loop() {
+				before := liveHeap()
+				objs, err := mode.list(FreshRead(context.Background()))
+				if err != nil || len(objs) != 1000 {
+					b.Fatalf("%d, %v", len(objs), err)
+				}
+				kept += liveHeap() - before
+				runtime.KeepAlive(objs)
+			}
+			b.ReportMetric(float64(kept)/float64(1000*b.N), "retained-B/object")
+		})
+	}
+}
+
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
