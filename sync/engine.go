@@ -1266,15 +1266,40 @@ func (r *run) update(ctx context.Context, model string, patches []map[string]any
 	// the object now is the one we had with the reply's fields over it.
 	for i := range out {
 		if wr := &out[i]; wr.Err == nil && wr.Object != nil && wr.Index >= 0 && wr.Index < len(patches) {
+			r.leanReply(model, wr.Object)
 			wr.Object = overlay(r.cur[model][mustID(patches[wr.Index]["id"])], wr.Object)
 		}
 	}
 	return out
 }
 
-// overlay returns a copy of base with top's fields over it.
+// leanReply holds an update reply's nested objects as the state loads hold them (leanRows:
+// the id of one the engine reads only by its id; an interface's primary MAC as its MAC's
+// current object, sharePrimaryMAC); its "" and null members stay, they replace the old
+// values. reply is the caller's, changed in place.
+func (r *run) leanReply(model string, reply map[string]any) {
+	for k, v := range reply {
+		if m, ok := v.(map[string]any); ok && !leanRows.Whole[k] {
+			if id, ok := m["id"].(float64); ok {
+				reply[k] = id
+			}
+		}
+	}
+	if model == ModelVMInterface {
+		sharePrimaryMAC(reply, r.cur[ModelMAC])
+	}
+}
+
+// overlay returns a copy of base with top's fields over it, made for the members it has (a
+// map's size class is set when it is made).
 func overlay(base, top map[string]any) map[string]any {
-	c := make(map[string]any, len(base)+len(top))
+	n := len(base)
+	for k := range top {
+		if _, ok := base[k]; !ok {
+			n++
+		}
+	}
+	c := make(map[string]any, n)
 	for k, v := range base {
 		c[k] = v
 	}

@@ -75,3 +75,24 @@ func TestLoadMarksLeanAndSharesMACs(t *testing.T) {
 		t.Errorf("primary MAC %v not the MAC's object", got)
 	}
 }
+
+// An update reply's nested objects are held as the state loads hold them; its "" and null
+// members stay (they replace the old values when laid over the object).
+func TestLeanReply(t *testing.T) {
+	mac := map[string]any{"id": 5.0, "mac_address": "BC:24:11:00:00:05"}
+	r := (&Engine{NetBox: emptyNetBox{}}).newRun(Options{}, nil, &shared{cur: map[string]map[int64]map[string]any{}, loaded: map[string]bool{}})
+	r.cur[ModelMAC] = map[int64]map[string]any{5: mac}
+	reply := map[string]any{"id": 1.0, "platform": map[string]any{"id": 3.0, "name": "p"}, "site": map[string]any{"id": 4.0, "slug": "s"},
+		"description": "", "primary_ip4": nil, "status": map[string]any{"value": "active", "label": "Active"},
+		"primary_mac_address": map[string]any{"id": 5.0, "mac_address": "BC:24:11:00:00:05", "description": ""}}
+	r.leanReply(ModelVMInterface, reply)
+	want := map[string]any{"id": 1.0, "platform": 3.0, "site": map[string]any{"id": 4.0, "slug": "s"},
+		"description": "", "primary_ip4": nil, "status": map[string]any{"value": "active", "label": "Active"}, "primary_mac_address": mac}
+	if !reflect.DeepEqual(reply, want) {
+		t.Errorf("lean reply\n got %v\nwant %v", reply, want)
+	}
+	if o := overlay(map[string]any{"id": 1.0, "name": "a", "mtu": 1500.0}, map[string]any{"id": 1.0, "mtu": nil, "mode": "access"}); !reflect.DeepEqual(o,
+		map[string]any{"id": 1.0, "name": "a", "mtu": nil, "mode": "access"}) {
+		t.Errorf("overlay %v", o)
+	}
+}
