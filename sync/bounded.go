@@ -9,7 +9,9 @@ const (
 )
 
 // Bounded returns a copy of s to store with a run, at most perModel changes of each model
-// and maxMessages errors and warnings. s is not changed.
+// and maxMessages errors and warnings. s is not changed. A plan whose changes are in a
+// compressed log (Plan.Len) is bounded from the changes it keeps in Changes, the first
+// of each model, unless perModel is more than those (StoredChangesPerModel).
 //
 // The stored shape is Summary's JSON with these meanings:
 //
@@ -34,27 +36,50 @@ func (s *Summary) Bounded(perModel, maxMessages int) *Summary {
 	if s.Plan == nil {
 		return &b
 	}
-	p := Plan{Unchanged: s.Plan.Unchanged, Total: max(s.Plan.Total, len(s.Plan.Changes))}
-	keep := make([]bool, len(s.Plan.Changes))
+	p := Plan{Unchanged: s.Plan.Unchanged, Total: max(s.Plan.Total, s.Plan.Len())}
+	all := s.Plan.Changes
+	if s.Plan.log != nil && perModel > headPerModel {
+		// The plan's Changes holds too few of each model: decode them all from its log.
+		all = make([]Change, 0, s.Plan.Len())
+		for c, err := range s.Plan.All() {
+			if err != nil {
+				break // keeps what decoded; the rest counts as omitted below
+			}
+			all = append(all, c)
+		}
+	}
+	keep := make([]bool, len(all))
 	kept := map[string]int{}
 	for _, failedPass := range []bool{true, false} {
-		for i, c := range s.Plan.Changes {
+		for i, c := range all {
 			if (c.Error != "") == failedPass && kept[c.Model] < perModel {
 				keep[i] = true
 				kept[c.Model]++
 			}
 		}
 	}
-	p.Changes = make([]Change, 0, len(s.Plan.Changes))
-	for i, c := range s.Plan.Changes {
+	p.Changes = make([]Change, 0, len(all))
+	for i, c := range all {
 		if keep[i] {
 			p.Changes = append(p.Changes, c)
 			continue
 		}
-		if p.Omitted == nil {
-			p.Omitted = map[string]int{}
+		if s.Plan.log == nil {
+			if p.Omitted == nil {
+				p.Omitted = map[string]int{}
+			}
+			p.Omitted[c.Model]++
 		}
-		p.Omitted[c.Model]++
+	}
+	if s.Plan.log != nil { // the log counts every change of each model
+		for m, n := range s.Plan.log.models {
+			if n > kept[m] {
+				if p.Omitted == nil {
+					p.Omitted = map[string]int{}
+				}
+				p.Omitted[m] += n - kept[m]
+			}
+		}
 	}
 	for m, n := range s.Plan.Omitted { // bounding a bounded summary keeps what it left out
 		if p.Omitted == nil {
