@@ -22,8 +22,9 @@ import (
 // is what a bounded summary (Summary.Bounded) lists.
 
 // spillAt is the number of changes a report keeps as structs before it keeps them in a
-// changeLog; a plan of fewer changes is complete in Plan.Changes. A variable for tests.
-var spillAt = 4096
+// changeLog; a plan of at most spillAt changes is complete in Plan.Changes. A variable
+// for tests.
+var spillAt = 1024
 
 // headPerModel is how many failed, and how many other, changes of each model a spilled
 // plan keeps in Plan.Changes: Bounded(perModel) needs nothing else when perModel is at
@@ -46,7 +47,8 @@ type changeLog struct {
 
 // logWriter is the open end of the report's log.
 type logWriter struct {
-	buf bytes.Buffer // JSON of the changes not yet deflated
+	buf bytes.Buffer  // JSON of the changes not yet deflated
+	enc *json.Encoder // into buf
 	out bytes.Buffer
 	zw  *flate.Writer
 }
@@ -57,14 +59,19 @@ func newChangeLog() *changeLog {
 
 // add appends c to the log.
 func (l *changeLog) add(c *Change) error {
-	b, err := json.Marshal(c)
-	if err != nil {
+	w := l.w
+	mark := w.buf.Len()
+	if mark > 0 {
+		w.buf.WriteByte(',')
+	}
+	if w.enc == nil {
+		w.enc = json.NewEncoder(&w.buf) // json.Marshal's bytes, and a newline
+	}
+	if err := w.enc.Encode(c); err != nil {
+		w.buf.Truncate(mark)
 		return err
 	}
-	if l.w.buf.Len() > 0 {
-		l.w.buf.WriteByte(',')
-	}
-	l.w.buf.Write(b)
+	w.buf.Truncate(w.buf.Len() - 1) // the newline
 	l.n++
 	l.models[c.Model]++
 	if l.w.buf.Len() >= logChunk {
@@ -166,7 +173,7 @@ func (l *changeLog) all() iter.Seq2[Change, error] {
 }
 
 // Len is the number of changes of the plan: len(Changes), or when the report kept them
-// in a compressed log (a plan of more than a few thousand changes), all of the log's.
+// in a compressed log (a plan of more than 1,024 changes), all of the log's.
 func (p *Plan) Len() int {
 	if p.log != nil {
 		return p.log.n

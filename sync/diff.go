@@ -52,7 +52,7 @@ type Change struct {
 // A stored plan may be bounded (Summary.Bounded): Changes then lists only some changes of
 // each model, Total counts them all and Omitted, per model, those left out.
 //
-// A run's plan of more than a few thousand changes keeps them in a compressed log (see
+// A run's plan of more than 1,024 changes keeps them in a compressed log (see
 // changelog.go): Changes then holds the first changes of each model only, Len counts
 // them all and All yields them all; its JSON (MarshalJSON, WriteChangesJSON) has them all.
 type Plan struct {

@@ -177,15 +177,17 @@ func (r *report) record(c Change) {
 	}
 	if r.plan.log == nil && len(r.plan.Changes) < spillAt {
 		r.plan.Changes = append(r.plan.Changes, c)
-	} else if err := r.spill(&c); err != nil {
+	} else if err := r.spill(c); err != nil {
 		r.errors = append(r.errors, "change list: "+err.Error())
 	}
 	if c.Error != "" {
 		r.errors = append(r.errors, c.Label+": "+c.Error)
 	}
 	r.mu.Unlock()
-	cc := c
-	r.send(Event{Type: EventItem, Stage: c.Stage, Change: &cc, Object: c.Label})
+	if r.emit != nil {
+		cc := c
+		r.send(Event{Type: EventItem, Stage: c.Stage, Change: &cc, Object: c.Label})
+	}
 	if c.Error != "" {
 		r.send(Event{Type: EventError, Stage: c.Stage, Object: c.Label, Message: c.Error})
 	}
@@ -195,7 +197,7 @@ func (r *report) record(c Change) {
 // (its first call moves the changes recorded so far there), and keeps c in Changes too
 // while its model has fewer than headPerModel changes of its kind (failed or not) there.
 // r.mu is held.
-func (r *report) spill(c *Change) error {
+func (r *report) spill(c Change) error {
 	if r.plan.log == nil {
 		r.plan.log, r.head = newChangeLog(), map[headKey]int{}
 		// A new array: a summary may share the old one.
@@ -211,11 +213,11 @@ func (r *report) spill(c *Change) error {
 		}
 		r.plan.Changes = head
 	}
-	if err := r.plan.log.add(c); err != nil {
+	if err := r.plan.log.add(&c); err != nil {
 		return err
 	}
-	if r.keepHead(c) {
-		r.plan.Changes = append(r.plan.Changes, *c)
+	if r.keepHead(&c) {
+		r.plan.Changes = append(r.plan.Changes, c)
 	}
 	return nil
 }
