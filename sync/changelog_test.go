@@ -109,6 +109,9 @@ func TestSpilledPlanKeepsEveryChange(t *testing.T) {
 	if err := got.Plan.WriteChangesJSON(&w); err != nil || w.String() != marshal(t, want.Plan.Changes) {
 		t.Errorf("WriteChangesJSON differs (%v)", err)
 	}
+	if l := got.Plan.log; l.size+len(l.chunks)+1 != w.Len() || len(l.chunks) < 2 {
+		t.Errorf("log of %d chunks sized %d bytes, its JSON has %d", len(l.chunks), l.size, w.Len())
+	}
 	i := 0
 	for c, err := range got.Plan.All() {
 		if err != nil {
