@@ -219,3 +219,19 @@ func BenchmarkChangeListMemory(b *testing.B) {
 		})
 	}
 }
+
+// A change that cannot be encoded to JSON is an error of the run; the plan keeps the others.
+func TestSpilledPlanUnencodableChange(t *testing.T) {
+	rep, _ := recordTest(t, 20, 5, false)
+	rep.record(Change{Op: OpUpdate, Model: ModelVM, Key: "nan", Label: "VM nan", Fields: []FieldChange{{Field: "vcpus", New: math.NaN()}}})
+	rep.record(testChange(20))
+	s := rep.summary(time.Now(), false)
+	if s.OK || len(s.Errors) == 0 || !strings.Contains(strings.Join(s.Errors, "\n"), "VM nan: change list: json: unsupported value: NaN") {
+		t.Errorf("errors %q", s.Errors)
+	}
+	var w bytes.Buffer
+	var all []Change
+	if err := s.Plan.WriteChangesJSON(&w); err != nil || json.Unmarshal(w.Bytes(), &all) != nil || len(all) != 21 || s.Plan.Len() != 21 {
+		t.Errorf("plan of %d changes (%d written, %v), want 21", s.Plan.Len(), len(all), err)
+	}
+}

@@ -177,8 +177,8 @@ func (r *report) record(c Change) {
 	}
 	if r.plan.log == nil && len(r.plan.Changes) < spillAt {
 		r.plan.Changes = append(r.plan.Changes, c)
-	} else if err := r.spill(c); err != nil {
-		r.errors = append(r.errors, "change list: "+err.Error())
+	} else {
+		r.spill(c)
 	}
 	if c.Error != "" {
 		r.errors = append(r.errors, c.Label+": "+c.Error)
@@ -196,30 +196,32 @@ func (r *report) record(c Change) {
 // spill records c in the plan's log, which holds every change once the plan has spillAt
 // (its first call moves the changes recorded so far there), and keeps c in Changes too
 // while its model has fewer than headPerModel changes of its kind (failed or not) there.
-// r.mu is held.
-func (r *report) spill(c Change) error {
+// A change that does not encode to JSON (which --json and the stored list could not write
+// either) is an error of the run. r.mu is held.
+func (r *report) spill(c Change) {
 	if r.plan.log == nil {
 		r.plan.log, r.head = newChangeLog(), map[headKey]int{}
 		// A new array: a summary may share the old one.
 		head := make([]Change, 0, min(len(r.plan.Changes), 2*headPerModel*len(typeNames)))
 		for i := range r.plan.Changes {
-			old := &r.plan.Changes[i]
-			if err := r.plan.log.add(old); err != nil {
-				return err
-			}
-			if r.keepHead(old) {
+			if old := &r.plan.Changes[i]; r.logged(old) && r.keepHead(old) {
 				head = append(head, *old)
 			}
 		}
 		r.plan.Changes = head
 	}
-	if err := r.plan.log.add(&c); err != nil {
-		return err
-	}
-	if r.keepHead(&c) {
+	if r.logged(&c) && r.keepHead(&c) {
 		r.plan.Changes = append(r.plan.Changes, c)
 	}
-	return nil
+}
+
+// logged adds c to the plan's log and says whether it could.
+func (r *report) logged(c *Change) bool {
+	if err := r.plan.log.add(c); err != nil {
+		r.errors = append(r.errors, joinObj(c.Label, "change list: "+err.Error()))
+		return false
+	}
+	return true
 }
 
 // headKey is a model and whether its changes failed: a spilled plan keeps the first
