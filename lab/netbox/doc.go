@@ -50,6 +50,16 @@
 // with NetBox's wording; bulk errors are a list aligned with the input. Every request is one
 // transaction: a bulk request with one bad item writes nothing.
 //
+// A bulk create validates every item against the database as it was before the request, then
+// saves them in order, as NetBox does. Items that collide only with each other therefore pass
+// validation; then a database constraint (names per parent, slugs, rd, ...) breaks at save
+// time: 500 IntegrityError with PostgreSQL's text, nothing written; a rule only the model's
+// clean() checks (unique IP space in the global table or a VRF with enforce_unique) lets both
+// be created (201); a plugin serializer that upserts (storage, task history) updates the
+// sibling and NetBox's post-save check answers 403. A validation error anywhere answers 400
+// with {} for the colliding items. TestBulkCreateSiblings holds the real kit's answers and
+// runs against it under make test-real.
+//
 // Lookups a write makes per object (uniqueness rules, global IP uniqueness, a VM's disks,
 // dependents on delete, reverse counts) go through hash indexes kept by every row change,
 // rollbacks included (index.go), so a write costs the same in a table of 100 or 100,000 rows;
@@ -59,8 +69,6 @@
 // then id); IP addresses are globally unique outside VRFs as NetBox 4.x defaults
 // (ENFORCE_GLOBAL_UNIQUE), unless Options.AllowDuplicateIPs, and unique inside a VRF whose
 // enforce_unique is set (ipam/vrfs is served: name, rd unique, enforce_unique), with NetBox
-// 4.5.10's texts naming the address already there; two copies of one address inside one bulk
-// request are refused (the simulator's 500 IntegrityError for colliding items) where NetBox,
-// which validates every item before it saves any, takes both; only the interface types a
-// Proxmox sync produces are accepted.
+// 4.5.10's texts naming the address already there; only the interface types a Proxmox sync
+// produces are accepted.
 package netbox

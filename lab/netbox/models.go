@@ -60,6 +60,16 @@ type unique struct {
 	msg string
 	// when, if set, restricts the rule to rows for which it returns true.
 	when func(v map[string]any) bool
+	// constraint is the PostgreSQL constraint's name when it differs from Django's default
+	// ("<table>_<field>_key" for unique=True, NetBox's "<table>_unique_<fields>" otherwise);
+	// it names the constraint in a bulk create's IntegrityError (integrityError).
+	constraint string
+	// upsert: the plugin serializer's create() looks this key up when it saves and updates
+	// the row it finds instead of inserting (api/serializers/storage.py, vm_task_history.py
+	// in netbox-proxbox 0.0.24). Validation runs first and refuses a key already stored
+	// (400), so only a sibling of the same bulk create is ever found: both items then name
+	// one row and NetBox's post-save check refuses the request with 403 (saveConflict).
+	upsert bool
 }
 
 // model describes one NetBox (or plugin) model served under /api/.
@@ -73,8 +83,6 @@ type model struct {
 	brief   []string // brief representation (besides id, url, display)
 	display func(s *store, v map[string]any) string
 	uniques []unique
-	// upsert: POST of a row colliding on these fields updates that row (plugin serializers).
-	upsert []string
 	// zeros are read-only integer or boolean fields the 4.3 schema requires; rendered 0/false.
 	zeros  []string
 	falses []string
@@ -226,6 +234,12 @@ func togetherUnique(fs ...string) unique {
 		msg: fmt.Sprintf("The fields %s must make a unique set.", strings.Join(fs, ", "))}
 }
 
+// named sets the PostgreSQL name of u's constraint where it is not the default.
+func named(u unique, constraint string) unique { u.constraint = constraint; return u }
+
+// upserting marks u as a key the serializer's create() upserts on (unique.upsert).
+func upserting(u unique) unique { u.upsert = true; return u }
+
 func isNil(v any) bool { return v == nil }
 
 // models is the catalogue of everything the simulator serves. Field lists, choices and rules
@@ -309,7 +323,7 @@ func buildModels() []*model {
 				{name: "scope_type", kind: kGFKType, nullable: true}, {name: "scope_id", kind: kGFKID, nullable: true, gfkTypes: "scope_type"},
 				descr, comments},
 			brief:   []string{"name", "description"},
-			uniques: []unique{togetherUnique("group", "name"), {fields: []string{"scope_id", "name"}, key: "__all__", msg: "Cluster with this Site and Name already exists.", when: func(v map[string]any) bool { return v["scope_type"] == "dcim.site" }}},
+			uniques: []unique{togetherUnique("group", "name"), {fields: []string{"scope_id", "name"}, key: "__all__", msg: "Cluster with this Site and Name already exists.", constraint: "virtualization_cluster_unique__site_name", when: func(v map[string]any) bool { return v["scope_type"] == "dcim.site" }}},
 			counts:  []count{{"device_count", "dcim.device", "cluster"}, {"virtualmachine_count", "virtualization.virtualmachine", "cluster"}}},
 		{key: "virtualization.virtualmachine", path: "virtualization/virtual-machines", class: "VirtualMachine", verbose: "virtual machine",
 			fields: []field{reqStr("name", 64), ch("status", vmStatus, "active"), fk("site", "dcim.site", delProtect),
@@ -394,7 +408,9 @@ func buildModels() []*model {
 				fk("ip_address", "ipam.ipaddress", delProtect), nstr("domain"), {name: "port", kind: kInt, def: int64(8006)},
 				{name: "mode", kind: kChoice, choices: endpointMode, required: true}, nstrL("version", 20), nstrL("repoid", 16), str("username", 255),
 				{name: "password", kind: kStr, nullable: true, def: "", secret: true}, str("token_name", 255), boolf("verify_ssl", true)},
-			brief: []string{"name"}, uniques: []unique{fieldUnique("name")}},
+			// The plugin's only constraint is (name, ip_address, domain) (models/proxmox_endpoint.py
+			// in 0.0.24): a NULL never collides, so names repeat freely without an IP address.
+			brief: []string{"name"}, uniques: []unique{named(togetherUnique("name", "ip_address", "domain"), "netbox_proxbox_proxmoxendpoint_identity")}},
 		// ProxmoxCluster and ProxmoxNode as the plugin's models and serializers define them
 		// (models/proxmox_cluster.py, proxmox_node.py, api/serializers/cluster.py@fed47142):
 		// endpoint required, ip_address a required IP, node_count and the *_percent figures
@@ -423,7 +439,7 @@ func buildModels() []*model {
 				nstrL("monhost", 512), nstrL("namespace", 255), nstrL("datastore", 255), nstrL("subdir", 255), nstrL("mountpoint", 255),
 				nstrL("is_mountpoint", 255), nstrL("preallocation", 50), nstrL("format", 100),
 				nstrL("prune_backups", 512), intf("max_protected_backups"), jsonf("raw_config")},
-			brief: []string{"name"}, uniques: []unique{togetherUnique("cluster", "name")}, upsert: []string{"cluster", "name"}},
+			brief: []string{"name"}, uniques: []unique{upserting(named(togetherUnique("cluster", "name"), "unique_proxmox_storage_cluster_name"))}},
 		{key: "netbox_proxbox.vmbackup", path: "plugins/proxbox/backups", class: "VMBackup", verbose: "VM backup", plugin: true,
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade),
 				fk("proxmox_storage", "netbox_proxbox.proxmoxstorage", delSetNull), nstrL("storage", 255),
@@ -432,13 +448,13 @@ func buildModels() []*model {
 				nstrL("verification_state", 255), nstrL("verification_upid", 255)},
 			brief:   []string{"volume_id"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["volume_id"].(string); return s },
-			uniques: []unique{togetherUnique("storage", "virtual_machine", "subtype", "format", "volume_id", "vmid")}},
+			uniques: []unique{named(togetherUnique("storage", "virtual_machine", "subtype", "format", "volume_id", "vmid"), "unique_vm_backup_fields")}},
 		{key: "netbox_proxbox.vmsnapshot", path: "plugins/proxbox/snapshots", class: "VMSnapshot", verbose: "VM snapshot", plugin: true,
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade),
 				fk("proxmox_storage", "netbox_proxbox.proxmoxstorage", delSetNull), reqStr("name", 255), nstr("description"),
 				{name: "vmid", kind: kInt, required: true}, reqStr("node", 255), timef("snaptime"), nstrL("parent", 255),
 				ch("subtype", snapSubtype, "qemu"), ch("status", activeStale, "active")},
-			brief: []string{"name"}, uniques: []unique{togetherUnique("vmid", "name", "node")}},
+			brief: []string{"name"}, uniques: []unique{named(togetherUnique("vmid", "name", "node"), "unique_vm_snapshot_vmid_name_node")}},
 		{key: "netbox_proxbox.vmtaskhistory", path: "plugins/proxbox/task-history", class: "VMTaskHistory", verbose: "VM task history", plugin: true,
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade),
 				{name: "vm_type", kind: kStr, maxLen: 16, def: "qemu"}, reqStr("upid", 255), reqStr("node", 255), intf("pid"),
@@ -447,7 +463,7 @@ func buildModels() []*model {
 				reqStr("status", 0), nstrL("task_state", 255), nstr("exitstatus")},
 			brief:   []string{"upid"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["upid"].(string); return s },
-			uniques: []unique{fieldUnique("upid")}, upsert: []string{"upid"}},
+			uniques: []unique{upserting(fieldUnique("upid"))}},
 		{key: "netbox_proxbox.replication", path: "plugins/proxbox/replications", class: "Replication", verbose: "replication", plugin: true,
 			fields: []field{fk("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), reqStr("replication_id", 255),
 				reqFK("virtual_machine", "virtualization.virtualmachine", delCascade), fk("proxmox_node", "netbox_proxbox.proxmoxnode", delSetNull),

@@ -648,12 +648,13 @@ func TestPluginModels(t *testing.T) {
 	_, c1, _ := h.base()
 	vm := idOf(h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "vm", "cluster": c1}))
 	st := h.mustCreate("/api/plugins/proxbox/storage/", map[string]any{"cluster": c1, "name": "local", "storage_type": "dir"})
-	// POST upserts on (cluster, name).
-	st2 := h.mustCreate("/api/plugins/proxbox/storage/", map[string]any{"cluster": c1, "name": "local", "storage_type": "zfspool"})
-	if idOf(st) != idOf(st2) || st2["storage_type"] != "zfspool" || h.srv.Count("netbox_proxbox.proxmoxstorage") != 1 {
-		t.Fatalf("storage upsert %v %v", st, st2)
+	// The serializer's create() upserts on (cluster, name), but validation runs first and
+	// refuses a pair already stored (NetBox 4.5.10 + plugin 0.0.24 answer 400, the row is kept).
+	code, v := h.do("POST", "/api/plugins/proxbox/storage/", map[string]any{"cluster": c1, "name": "local", "storage_type": "zfspool"})
+	if got, _ := h.srv.Get("netbox_proxbox.proxmoxstorage", idOf(st)); code != 400 || got["storage_type"] != "dir" || h.srv.Count("netbox_proxbox.proxmoxstorage") != 1 {
+		t.Fatalf("storage stored twice: %d %v", code, v)
 	}
-	code, v := h.do("POST", "/api/plugins/proxbox/backups/", map[string]any{"virtual_machine": vm, "format": "vma"})
+	code, v = h.do("POST", "/api/plugins/proxbox/backups/", map[string]any{"virtual_machine": vm, "format": "vma"})
 	if code != 400 || errField(v, "format") != "vma is not a valid choice." {
 		t.Fatalf("backup format: %d %v", code, v)
 	}
@@ -673,9 +674,11 @@ func TestPluginModels(t *testing.T) {
 	task := map[string]any{"virtual_machine": vm, "upid": "UPID:pve01:1", "node": "pve01", "task_type": "qmstart", "username": "root@pam", "start_time": "2025-01-01T00:00:00Z", "description": "QEMU 100 - Start", "status": "OK"}
 	t1 := h.mustCreate("/api/plugins/proxbox/task-history/", task)
 	task["status"] = "failed"
-	t2 := h.mustCreate("/api/plugins/proxbox/task-history/", task)
-	if idOf(t1) != idOf(t2) || t2["status"] != "failed" {
-		t.Fatalf("task upsert %v %v", t1, t2)
+	if code, v := h.do("POST", "/api/plugins/proxbox/task-history/", task); code != 400 || errField(v, "upid") == "" {
+		t.Fatalf("task stored twice: %d %v", code, v)
+	}
+	if got, _ := h.srv.Get("netbox_proxbox.vmtaskhistory", idOf(t1)); got["status"] != "OK" {
+		t.Fatalf("task changed by a refused POST: %v", got)
 	}
 	// mode is required; ip_address is an IPAddress, never a bare string (0.0.24).
 	code, v = h.do("POST", "/api/plugins/proxbox/endpoints/proxmox/", map[string]any{"name": "pve", "ip_address": "10.0.0.1", "port": 8006})

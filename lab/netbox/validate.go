@@ -514,6 +514,49 @@ func (s *store) checkUnique(m *model, vals map[string]any, selfID int64, errs er
 	}
 }
 
+// collision returns the first uniqueness rule of m (a database constraint) that values vals
+// would break against the rows stored now.
+func (s *store) collision(m *model, vals map[string]any) (unique, bool) {
+	tb := s.tables[m.key]
+	for i, u := range m.uniques {
+		if u.when != nil && !u.when(vals) {
+			continue
+		}
+		if k, ok := uniqueKey(u, vals); ok && tb.ix[uniqueIndex(i)].count(k) > 0 {
+			return u, true
+		}
+	}
+	return unique{}, false
+}
+
+// integrityError is PostgreSQL's text for an insert that breaks rule u, as NetBox's 500 body
+// carries it: the constraint's name, then the key's columns (FKs as <field>_id, the
+// case-insensitive field as lower(<field>::text)) and values.
+func integrityError(m *model, u unique, vals map[string]any) string {
+	table := strings.ReplaceAll(m.key, ".", "_")
+	name := u.constraint
+	switch {
+	case name != "":
+	case len(u.fields) == 1 && u.ci == "":
+		name = table + "_" + u.fields[0] + "_key" // unique=True
+	default:
+		name = table + "_unique_" + strings.Join(u.fields, "_") // NetBox's '%(app_label)s_%(class)s_unique_…'
+	}
+	cols := make([]string, len(u.fields))
+	values := make([]string, len(u.fields))
+	for i, f := range u.fields {
+		cols[i], values[i] = f, fmt.Sprint(vals[f])
+		if fd := m.byName[f]; fd != nil && (fd.kind == kFK) {
+			cols[i] = f + "_id"
+		}
+		if f == u.ci {
+			cols[i], values[i] = "lower("+f+"::text)", strings.ToLower(values[i])
+		}
+	}
+	return fmt.Sprintf("duplicate key value violates unique constraint \"%s\"\nDETAIL:  Key (%s)=(%s) already exists.",
+		name, strings.Join(cols, ", "), strings.Join(values, ", "))
+}
+
 // clean applies the model clean() rules a Proxmox sync meets (peers-and-fixtures.md B.5 item 5).
 func (s *store) clean(m *model, vals map[string]any, old *object, errs errMap) {
 	switch m.key {
