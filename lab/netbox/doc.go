@@ -44,7 +44,8 @@
 // NetBox 4.3's OpenAPI document (embedded from go-netbox v4.3.0, see openapi/NOTICE.md; loaded
 // once, lazily), then by hand-coded rules the schema does not carry: required fields,
 // choices, related-object lookup by id or attribute dict, uniqueness (VM name per cluster
-// case-insensitive, device name per site, interface/disk name per parent, names and slugs),
+// case-insensitive, device name per site, interface/disk name per parent, names and slugs,
+// the plugin's keys; NetBox 4.5.10's texts, TestUniqueRefusals),
 // custom fields (must exist for the object type; PATCH merges), VM disk equal to the sum of its
 // virtual disks, primary IPs on the object's own interfaces. Errors are DRF-shaped 400 bodies
 // with NetBox's wording; bulk errors are a list aligned with the input. Every request is one
@@ -69,6 +70,6 @@
 // then id); IP addresses are globally unique outside VRFs as NetBox 4.x defaults
 // (ENFORCE_GLOBAL_UNIQUE), unless Options.AllowDuplicateIPs, and unique inside a VRF whose
 // enforce_unique is set (ipam/vrfs is served: name, rd unique, enforce_unique), with NetBox
-// 4.5.10's texts naming the address already there; only the interface types a Proxmox sync
+// 4.5.10's texts naming the address already there; prefixes likewise; only the interface types a Proxmox sync
 // produces are accepted.
 package netbox

@@ -68,10 +68,15 @@ type gfkKey struct {
 }
 
 // Uniqueness rules are indexed as "unique:<n>" (n: position in model.uniques).
-// ixHost indexes ipam.ipaddress by (VRF, host address) of every row (uniqueness per table).
-const ixHost = "host"
+// ixHost indexes ipam.ipaddress by (VRF, host address), ixPrefix ipam.prefix by (VRF,
+// prefix) of every row: the lookups of the unique IP space (cleanIP, cleanPrefix).
+const (
+	ixHost   = "host"
+	ixPrefix = "prefix"
+)
 
-// hostKey is an IP address's table (its VRF's id, 0 for the global table) and host address.
+// hostKey is an IP address's table (its VRF's id, 0 for the global table) and host address,
+// or a prefix's table and prefix.
 type hostKey struct {
 	vrf  int64
 	host string
@@ -114,6 +119,13 @@ func buildIndexes(m *model) map[string]*index {
 				return nil, false
 			}
 			return uniqueKey(u, v)
+		})
+	}
+	if m.key == "ipam.prefix" {
+		add(ixPrefix, func(v map[string]any) (any, bool) {
+			p, ok := v["prefix"].(string)
+			vrf, _ := v["vrf"].(int64)
+			return hostKey{vrf, p}, ok
 		})
 	}
 	if m.key == "ipam.ipaddress" {

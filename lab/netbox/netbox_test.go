@@ -379,15 +379,15 @@ func TestUniqueness(t *testing.T) {
 		{"/api/dcim/manufacturers/", map[string]any{"name": "Proxmox", "slug": "p2"}, "name", "manufacturer with this name already exists."},
 		{"/api/extras/tags/", map[string]any{"name": "t", "slug": "t"}, "", ""},
 		{"/api/extras/tags/", map[string]any{"name": "t", "slug": "t2"}, "name", "tag with this name already exists."},
-		{"/api/dcim/device-roles/", map[string]any{"name": "Node2", "slug": "node"}, "slug", "device role with this slug already exists."},
+		{"/api/dcim/device-roles/", map[string]any{"name": "Node2", "slug": "node"}, "__all__", "A top-level device role with this slug already exists."},
 		{"/api/virtualization/cluster-types/", map[string]any{"name": "Cluster", "slug": "c2"}, "name", "cluster type with this name already exists."},
 		{"/api/dcim/devices/", map[string]any{"name": "PVE01", "device_type": dt, "role": role, "site": site}, "__all__", "Device name must be unique per site."},
-		{"/api/virtualization/clusters/", map[string]any{"name": "same", "type": ct, "group": grp}, "non_field_errors", "The fields group, name must make a unique set."},
+		{"/api/virtualization/clusters/", map[string]any{"name": "same", "type": ct, "group": grp}, "__all__", "Cluster with this Group and Name already exists."},
 		{"/api/virtualization/clusters/", map[string]any{"name": "same", "type": ct}, "", ""}, // no group: allowed
-		{"/api/virtualization/interfaces/", map[string]any{"virtual_machine": vm, "name": "net0"}, "non_field_errors", "The fields virtual_machine, name must make a unique set."},
-		{"/api/virtualization/virtual-disks/", map[string]any{"virtual_machine": vm, "name": "scsi0", "size": 1}, "non_field_errors", "The fields virtual_machine, name must make a unique set."},
-		{"/api/dcim/interfaces/", map[string]any{"device": dev, "name": "vmbr0", "type": "bridge"}, "non_field_errors", "The fields device, name must make a unique set."},
-		{"/api/dcim/device-types/", map[string]any{"manufacturer": man, "model": "Generic", "slug": "g2"}, "non_field_errors", "The fields manufacturer, model must make a unique set."},
+		{"/api/virtualization/interfaces/", map[string]any{"virtual_machine": vm, "name": "net0"}, "__all__", "Interface with this Virtual machine and Name already exists."},
+		{"/api/virtualization/virtual-disks/", map[string]any{"virtual_machine": vm, "name": "scsi0", "size": 1}, "__all__", "Virtual disk with this Virtual machine and Name already exists."},
+		{"/api/dcim/interfaces/", map[string]any{"device": dev, "name": "vmbr0", "type": "bridge"}, "__all__", "Interface with this Device and Name already exists."},
+		{"/api/dcim/device-types/", map[string]any{"manufacturer": man, "model": "Generic", "slug": "g2"}, "__all__", "Device type with this Manufacturer and Model already exists."},
 		{"/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"}, "", ""},
 		{"/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"}, "address", "Duplicate IP address found in global table: 10.0.0.5/24"}, // ENFORCE_GLOBAL_UNIQUE, NetBox's default
 	}
@@ -663,7 +663,7 @@ func TestPluginModels(t *testing.T) {
 		t.Fatalf("backup %v", b)
 	}
 	code, v = h.do("POST", "/api/plugins/proxbox/backups/", map[string]any{"virtual_machine": vm, "format": "tzst", "subtype": "qemu", "volume_id": "local:backup/x.vma.zst", "vmid": 100, "storage": "local"})
-	if code != 400 || errField(v, "non_field_errors") == "" {
+	if code != 400 || errField(v, "__all__") != "VM Backup with this Storage, Virtual machine, Subtype, Format, Volume id and Vmid already exists." {
 		t.Fatalf("backup unique: %d %v", code, v)
 	}
 	snap := map[string]any{"virtual_machine": vm, "name": "pre", "vmid": 100, "node": "pve01"}

@@ -660,6 +660,14 @@ func (s *Server) write(base string, m *model, id int64, method string, body []by
 			failed = true
 			continue
 		}
+		if o != nil {
+			// A single create or any update saves at once: a rule only PostgreSQL
+			// checks breaks here.
+			if u, hit := s.st.collision(m, o.v, o.id, false); hit {
+				t.rollback()
+				return nil, 0, s.integrity(m, u, o.v)
+			}
+		}
 		itemErrs[i] = map[string]any{}
 		if o != nil {
 			results = append(results, o)
@@ -711,30 +719,35 @@ func (s *Server) write(base string, m *model, id int64, method string, body []by
 // every item has passed validation (NetBoxModelViewSet.perform_create, one transaction;
 // netbox/netbox/api/viewsets/__init__.py:196-207 in v4.5.10). Validation saw the database
 // as it was before the request, so a collision found here is with a sibling saved before:
-//   - a database constraint (checkUnique's rules): PostgreSQL refuses the insert, NetBox
-//     answers 500 IntegrityError and writes nothing;
+//   - a database constraint (m.uniques): PostgreSQL refuses the insert, NetBox answers 500
+//     IntegrityError and writes nothing;
 //   - a plugin serializer's upsert key (unique.upsert): create() finds the sibling and
 //     updates it, so two items name one row and ObjectValidationMixin._validate_objects
 //     (mixins.py:180-191) raises, which perform_create answers 403, nothing written.
 //
-// Rules that only the model's clean() enforces (cleanIP's unique IP space) are not checked
-// again: NetBox creates both copies (201). Observed on NetBox 4.5.10 + netbox-proxbox 0.0.24
-// (TestBulkCreateSiblings).
+// Rules that only the model's clean() enforces (the unique IP space of addresses and
+// prefixes) are not checked again: NetBox creates both copies (201). Observed on NetBox
+// 4.5.10 + netbox-proxbox 0.0.24 (TestBulkCreateSiblings).
 func (s *Server) bulkSave(t *tx, m *model, valid []map[string]any) ([]*object, *apiError) {
 	results := make([]*object, 0, len(valid))
 	for _, vals := range valid {
-		if u, hit := s.st.collision(m, vals); hit {
+		if u, hit := s.st.collision(m, vals, 0, true); hit {
 			t.rollback()
 			if u.upsert {
 				return nil, detail(http.StatusForbidden, "You do not have permission to perform this action.")
 			}
-			return nil, &apiError{status: http.StatusInternalServerError, body: map[string]any{
-				"error": integrityError(m, u, vals), "exception": "IntegrityError",
-				"netbox_version": s.opts.Version, "python_version": "3.12.3"}}
+			return nil, s.integrity(m, u, vals)
 		}
 		results = append(results, t.insert(m, vals))
 	}
 	return results, nil
+}
+
+// integrity is NetBox's 500 for an insert or update PostgreSQL refused under rule u.
+func (s *Server) integrity(m *model, u unique, vals map[string]any) *apiError {
+	return &apiError{status: http.StatusInternalServerError, body: map[string]any{
+		"error": integrityError(m, u, vals), "exception": "IntegrityError",
+		"netbox_version": s.opts.Version, "python_version": "3.12.3"}}
 }
 
 // stats counts requests and writes for /_lab/stats.

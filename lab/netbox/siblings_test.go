@@ -230,3 +230,105 @@ func TestBulkCreateSiblings(t *testing.T) {
 func fieldIs(k string, v any) func(o map[string]any) bool {
 	return func(o map[string]any) bool { return fmt.Sprint(o[k]) == fmt.Sprint(v) }
 }
+
+// TestUniqueRefusals: one object colliding with a stored one, for every uniqueness rule the
+// simulator models, answered as NetBox 4.5.10 + netbox-proxbox 0.0.24 answered on 2026-12-03
+// (with PROXBOX_TEST_NETBOX_URL set the test asks the real NetBox). Constraints NetBox checks in
+// full_clean() are 400 under "__all__" with Django's text, unique=True fields 400 under the
+// field, clean() rules 400 with their own text; a constraint on a column save() fills in
+// (Cluster._site) is met only by PostgreSQL: 500 even for one object.
+func TestUniqueRefusals(t *testing.T) {
+	a, real := siblingTarget(t)
+	if real {
+		t.Logf("against the real NetBox at %s", a.URL)
+	}
+	f := siblingFixture{n: time.Now().UnixNano()/1000%30000 + 1}
+	id := func(path string, obj map[string]any) int64 { return nbtest.ID(a.Create(t, path, obj)) }
+	ct := id("virtualization/cluster-types", map[string]any{"name": f.s("ct"), "slug": f.s("ct")})
+	cluster := id("virtualization/clusters", map[string]any{"name": f.s("c"), "type": ct})
+	vm := id("virtualization/virtual-machines", map[string]any{"name": f.s("vm"), "cluster": cluster})
+	site := id("dcim/sites", map[string]any{"name": f.s("site"), "slug": f.s("site")})
+	man := id("dcim/manufacturers", map[string]any{"name": f.s("man"), "slug": f.s("man")})
+	dt := id("dcim/device-types", map[string]any{"manufacturer": man, "model": f.s("dt"), "slug": f.s("dt")})
+	role := id("dcim/device-roles", map[string]any{"name": f.s("role"), "slug": f.s("role")})
+	dev := id("dcim/devices", map[string]any{"name": f.s("dev"), "device_type": dt, "role": role, "site": site})
+	grp := id("virtualization/cluster-groups", map[string]any{"name": f.s("grp"), "slug": f.s("grp")})
+	ip := id("ipam/ip-addresses", map[string]any{"address": f.addr(1)})
+	ep := id("plugins/proxbox/endpoints/proxmox", map[string]any{"name": f.s("ep"), "mode": "cluster", "domain": "ep.example", "ip_address": ip})
+	all := func(msgs ...string) map[string]any {
+		l := make([]any, len(msgs))
+		for i, m := range msgs {
+			l[i] = m
+		}
+		return map[string]any{"__all__": l}
+	}
+	cases := []struct {
+		name, path string
+		obj, dup   map[string]any // dup nil: obj again
+		code       int
+		want       any
+	}{
+		{name: "site name and slug", path: "dcim/sites", obj: map[string]any{"name": f.s("s2"), "slug": f.s("s2")}, code: 400,
+			want: map[string]any{"name": []any{"site with this name already exists."}, "slug": []any{"site with this slug already exists."}}},
+		{name: "custom field name", path: "extras/custom-fields", obj: map[string]any{"name": fmt.Sprintf("cf%d", f.n), "object_types": []any{"dcim.site"}, "type": "text"},
+			code: 400, want: map[string]any{"name": []any{"custom field with this name already exists."}}},
+		{name: "device type model and slug", path: "dcim/device-types", obj: map[string]any{"manufacturer": man, "model": f.s("g"), "slug": f.s("g")}, code: 400,
+			want: all("Device type with this Manufacturer and Model already exists.", "Device type with this Manufacturer and Slug already exists.")},
+		{name: "top-level device role", path: "dcim/device-roles", obj: map[string]any{"name": f.s("r"), "slug": f.s("r")},
+			dup: map[string]any{"name": f.s("r"), "slug": f.s("r2")}, code: 400, want: all("A top-level device role with this name already exists.")},
+		{name: "platform without manufacturer", path: "dcim/platforms", obj: map[string]any{"name": f.s("p"), "slug": f.s("p")}, code: 400,
+			want: all("Platform name must be unique.", "Platform slug must be unique.")},
+		{name: "device name per site, any case", path: "dcim/devices", obj: map[string]any{"name": f.s("d"), "device_type": dt, "role": role, "site": site},
+			dup: map[string]any{"name": strings.ToUpper(f.s("d")), "device_type": dt, "role": role, "site": site}, code: 400, want: all("Device name must be unique per site.")},
+		{name: "device interface name", path: "dcim/interfaces", obj: map[string]any{"device": dev, "name": "e0", "type": "virtual"}, code: 400,
+			want: all("Interface with this Device and Name already exists.")},
+		{name: "cluster name per group", path: "virtualization/clusters", obj: map[string]any{"name": f.s("cg"), "type": ct, "group": grp}, code: 400,
+			want: all("Cluster with this Group and Name already exists.")},
+		{name: "cluster name per site (PostgreSQL only)", path: "virtualization/clusters", obj: map[string]any{"name": f.s("cs"), "type": ct, "scope_type": "dcim.site", "scope_id": site},
+			code: 500, want: map[string]any{"exception": "IntegrityError", "error": fmt.Sprintf(
+				"duplicate key value violates unique constraint \"virtualization_cluster_unique__site_name\"\nDETAIL:  Key (_site_id, name)=(%d, %s) already exists.", site, f.s("cs"))}},
+		{name: "VM interface name", path: "virtualization/interfaces", obj: map[string]any{"virtual_machine": vm, "name": "net0"}, code: 400,
+			want: all("Interface with this Virtual machine and Name already exists.")},
+		{name: "virtual disk name", path: "virtualization/virtual-disks", obj: map[string]any{"virtual_machine": vm, "name": "scsi0", "size": 1}, code: 400,
+			want: all("Virtual disk with this Virtual machine and Name already exists.")},
+		{name: "prefix in the global table", path: "ipam/prefixes", obj: map[string]any{"prefix": f.addr(0)}, code: 400,
+			want: map[string]any{"prefix": []any{"Duplicate prefix found in global table: " + f.addr(0)}}},
+		{name: "Proxmox endpoint name, IP address and domain", path: "plugins/proxbox/endpoints/proxmox",
+			obj: map[string]any{"name": f.s("ep2"), "mode": "cluster", "domain": "ep.example", "ip_address": ip}, code: 400,
+			want: all("Proxmox endpoint with this Name, IP address and Domain already exists.")},
+		{name: "Proxmox cluster name per endpoint", path: "plugins/proxbox/proxmox-clusters", obj: map[string]any{"endpoint": ep, "name": "pc", "mode": "cluster"}, code: 400,
+			want: all("Proxmox cluster with this Proxmox endpoint and Cluster name already exists.")},
+		{name: "Proxmox node name per endpoint", path: "plugins/proxbox/proxmox-nodes", obj: map[string]any{"endpoint": ep, "name": "pn", "ip_address": "10.0.0.1"}, code: 400,
+			want: all("Proxmox node with this Proxmox endpoint and Node name already exists.")},
+		{name: "storage name per cluster", path: "plugins/proxbox/storage", obj: map[string]any{"cluster": cluster, "name": "local"}, code: 400,
+			want: all("Proxmox Storage with this Cluster and Name already exists.")},
+		{name: "backup", path: "plugins/proxbox/backups", obj: map[string]any{"virtual_machine": vm, "format": "tzst", "subtype": "qemu", "volume_id": "local:backup/x", "vmid": 100, "storage": "local"},
+			code: 400, want: all("VM Backup with this Storage, Virtual machine, Subtype, Format, Volume id and Vmid already exists.")},
+		{name: "snapshot", path: "plugins/proxbox/snapshots", obj: map[string]any{"virtual_machine": vm, "name": f.s("pre"), "vmid": 100, "node": "pve", "subtype": "qemu", "status": "active"},
+			code: 400, want: all("VM Snapshot with this Vmid, Name and Node already exists.")},
+		{name: "replication", path: "plugins/proxbox/replications", obj: map[string]any{"endpoint": ep, "replication_id": "100-0", "guest": 100, "target": "pve2", "virtual_machine": vm, "jobnum": 0},
+			code: 400, want: all("Replication with this Proxmox endpoint and Replication id already exists.")},
+		{name: "backup routine", path: "plugins/proxbox/backup-routines", obj: map[string]any{"endpoint": ep, "job_id": "j1", "selection": map[string]any{"all": 1}},
+			code: 400, want: all("Backup Routine with this Proxmox endpoint and Job ID already exists.")},
+		{name: "task history UPID", path: "plugins/proxbox/task-history", obj: map[string]any{"virtual_machine": vm, "upid": f.s("UPID"), "node": "n", "task_type": "qmstart",
+			"username": "root@pam", "start_time": "2026-01-01T00:00:00Z", "description": "x", "status": "OK"},
+			code: 400, want: map[string]any{"upid": []any{"VM Task History with this upid already exists."}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a.Create(t, c.path, c.obj)
+			dup := c.dup
+			if dup == nil {
+				dup = c.obj
+			}
+			code, v := rawPost(t, a, c.path, dup)
+			got := v
+			if m, ok := v.(map[string]any); ok && code == 500 {
+				got = map[string]any{"exception": m["exception"], "error": m["error"]}
+			}
+			if code != c.code || !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("HTTP %d %#v\nwant %d %#v", code, got, c.code, c.want)
+			}
+		})
+	}
+}
