@@ -754,8 +754,8 @@ func (r *run) managedTag(pve bool) func(string) bool {
 // that does not exist (the object is skipped).
 func (r *run) resolve(o *Object, idx map[string]map[string]map[string]any) (Resolved, string) {
 	res := Resolved{Fields: map[string]any{}, CreateOnly: o.CreateOnly, Soft: o.Soft, SetFields: o.SetFields,
-		CustomFields: o.CustomFields, ManagedTag: r.managedTag(o.Fields[pveTagsMarker] == true)}
-	for k, v := range o.Fields {
+		CustomFields: o.CustomFields.Map(), ManagedTag: r.managedTag(o.Fields.Get(pveTagsMarker) == true)}
+	for k, v := range o.Fields.All() {
 		if !strings.HasPrefix(k, "\x00") {
 			res.Fields[k] = v
 		}
@@ -766,7 +766,7 @@ func (r *run) resolve(o *Object, idx map[string]map[string]map[string]any) (Reso
 		}
 		return idx[model]
 	}
-	for f, ref := range o.Refs {
+	for f, ref := range o.Refs.All() {
 		if ref.IsZero() {
 			res.Fields[f] = nil
 			continue
@@ -821,11 +821,11 @@ func (r *run) altKey(o *Object) string {
 		return ""
 	}
 	mo := r.d.Get(ModelMAC, macKey(o.Key))
-	vm := o.Refs["virtual_machine"]
+	vm := o.Refs.Get("virtual_machine")
 	if mo == nil {
 		return ""
 	}
-	mac, _ := mo.Fields["mac_address"].(string)
+	mac, _ := mo.Fields.Get("mac_address").(string)
 	return vm.Key + "/mac/" + mac
 }
 
@@ -856,7 +856,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		if c == nil {
 			if ak := r.altKey(o); ak != "" {
 				c = cur[ak]
-				if c != nil && r.frozen[o.Refs["virtual_machine"].Key] {
+				if c != nil && r.frozen[o.Refs.Get("virtual_machine").Key] {
 					res.CreateOnly = withFlag(res.CreateOnly, "name") // agent silent: keep the known name
 				}
 			}
@@ -951,7 +951,7 @@ var nestedRead = map[string]bool{"site": true, "type": true, "vrf": true, "clust
 // instead: read by id only (idOf), and the brief objects were a large part of a first run's
 // memory. reply is the caller's, changed in place.
 func leanCreated(reply, body map[string]any, o *Object) map[string]any {
-	for f := range o.Refs {
+	for f := range o.Refs.All() {
 		if nestedRead[f] {
 			continue
 		}
@@ -1058,7 +1058,7 @@ func vmOf(pm, pk string, r *run) string {
 		return pk
 	case ModelVMInterface:
 		if o := r.d.Get(ModelVMInterface, pk); o != nil {
-			return o.Refs["virtual_machine"].Key
+			return o.Refs.Get("virtual_machine").Key
 		}
 	}
 	return ""

@@ -29,7 +29,7 @@ func testSnapshot() *inventory.Snapshot {
 
 func TestMapGuests(t *testing.T) {
 	d := Map(testSnapshot(), MapOptions{})
-	if n := d.Get(ModelCluster, "lab").Fields["name"]; n != "pve (lab)" {
+	if n := d.Get(ModelCluster, "lab").Fields.Get("name"); n != "pve (lab)" {
 		t.Errorf("standalone cluster name %v", n)
 	}
 	vm := d.Get(ModelVM, "lab/qemu/101")
@@ -37,8 +37,8 @@ func TestMapGuests(t *testing.T) {
 		t.Fatal("vm 101 missing")
 	}
 	for k, want := range map[string]any{"vcpus": 4.0, "memory": int64(2048), "status": "active", "disk": int64(10240)} {
-		if vm.Fields[k] != want {
-			t.Errorf("%s = %v, want %v", k, vm.Fields[k], want)
+		if vm.Fields.Get(k) != want {
+			t.Errorf("%s = %v, want %v", k, vm.Fields.Get(k), want)
 		}
 	}
 	if d.Count(ModelDisk) != 1 {
@@ -50,8 +50,8 @@ func TestMapGuests(t *testing.T) {
 	if d.Count(ModelIP) != 1 || d.Get(ModelIP, "lab/qemu/101/if/ens18|10.0.0.5/24") == nil {
 		t.Errorf("ips: want only 10.0.0.5/24, got %d", d.Count(ModelIP))
 	}
-	if vm.Refs["primary_ip4"].Key != "lab/qemu/101/if/ens18|10.0.0.5/24" {
-		t.Errorf("primary ip4 %v", vm.Refs["primary_ip4"])
+	if vm.Refs.Get("primary_ip4").Key != "lab/qemu/101/if/ens18|10.0.0.5/24" {
+		t.Errorf("primary ip4 %v", vm.Refs.Get("primary_ip4"))
 	}
 	if d.Get(ModelVLAN, "proxmox-default-site-pve-lab/20") == nil {
 		t.Errorf("vlan 20 missing")
@@ -59,7 +59,7 @@ func TestMapGuests(t *testing.T) {
 	if d.Get(ModelPlatform, "linux") == nil {
 		t.Errorf("platform from ostype missing")
 	}
-	if tm := d.Get(ModelVM, "lab/qemu/900"); tm == nil || tm.Fields["status"] != "offline" {
+	if tm := d.Get(ModelVM, "lab/qemu/900"); tm == nil || tm.Fields.Get("status") != "offline" {
 		t.Errorf("template: %v", tm)
 	}
 	if Map(testSnapshot(), MapOptions{SkipTemplates: true}).Get(ModelVM, "lab/qemu/900") != nil {

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"iter"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,10 +66,10 @@ type Object struct {
 	Label string // for reports
 	Stage Stage
 
-	Fields       map[string]any
-	Refs         map[string]Ref // FK fields
-	Tags         []string       // slugs; nil: tags are not managed
-	CustomFields map[string]any
+	Fields       attrs[any]
+	Refs         attrs[Ref] // FK fields
+	Tags         []string   // slugs; nil: tags are not managed; shared, read only (tagsProxbox)
+	CustomFields attrs[any]
 
 	// CreateOnly fields (incl. "tags", "custom_fields") are written on create
 	// and never diffed afterwards: user-owned after creation.
@@ -86,10 +87,124 @@ type Object struct {
 }
 
 func newObject(model, key, label string, st Stage) *Object {
-	return &Object{Model: model, Key: key, Label: label, Stage: st, Fields: map[string]any{}, Refs: map[string]Ref{}}
+	return &Object{Model: model, Key: key, Label: label, Stage: st}
 }
 
-func (o *Object) ref(field, model, key string) { o.Refs[field] = Ref{Model: model, Key: key} }
+func (o *Object) ref(field, model, key string) { o.Refs.Set(field, Ref{Model: model, Key: key}) }
+
+// tagsProxbox is the tag list of most objects, shared: its capacity is its length, so
+// an append to an object's Tags copies it.
+var tagsProxbox = []string{TagProxbox}[:1:1]
+
+// attrs maps names to values, compactly: a desired object holds a few of them (fields,
+// references, custom fields) and an endpoint's sync keeps hundreds of thousands of objects
+// for its whole run, where a Go map costs a group of 8 slots or more each. The names, sorted,
+// live in a shape shared by every attrs with the same names; vals holds the values in that
+// order, without spare capacity. The zero attrs is empty and ready to use. All yields the
+// names in sorted order.
+type attrs[V any] struct {
+	s    *shape
+	vals []V
+}
+
+// Get returns the value of name; the zero value when it is not set.
+func (a *attrs[V]) Get(name string) V {
+	v, _ := a.Lookup(name)
+	return v
+}
+
+// Lookup returns the value of name and whether it is set.
+func (a *attrs[V]) Lookup(name string) (V, bool) {
+	if a.s != nil {
+		if i, ok := slices.BinarySearch(a.s.names, name); ok {
+			return a.vals[i], true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
+// Set sets name to v.
+func (a *attrs[V]) Set(name string, v V) {
+	var names []string
+	if a.s != nil {
+		names = a.s.names
+	}
+	i, ok := slices.BinarySearch(names, name)
+	if ok {
+		a.vals[i] = v
+		return
+	}
+	a.s = a.s.with(name)
+	vals := make([]V, len(a.vals)+1)
+	copy(vals, a.vals[:i])
+	vals[i] = v
+	copy(vals[i+1:], a.vals[i:])
+	a.vals = vals
+}
+
+// Len returns the number of names set.
+func (a *attrs[V]) Len() int { return len(a.vals) }
+
+// All yields the names set and their values, names sorted.
+func (a *attrs[V]) All() iter.Seq2[string, V] {
+	return func(yield func(string, V) bool) {
+		if a.s == nil {
+			return
+		}
+		for i, n := range a.s.names {
+			if !yield(n, a.vals[i]) {
+				return
+			}
+		}
+	}
+}
+
+// Map returns a new map of the names set; nil when none is.
+func (a *attrs[V]) Map() map[string]V {
+	if len(a.vals) == 0 {
+		return nil
+	}
+	m := make(map[string]V, len(a.vals))
+	for k, v := range a.All() {
+		m[k] = v
+	}
+	return m
+}
+
+// shape is one sorted list of names, shared (read only) by every attrs that has them.
+type shape struct {
+	names []string
+	next  gosync.Map // name -> *shape of names with name added
+}
+
+var (
+	rootShape shape
+	shapesMu  gosync.Mutex
+	shapes    = map[string]*shape{} // names joined by "\n" -> their one shape (a few hundred)
+)
+
+// with returns the shape of s's names and name (not in s); s nil is the empty shape.
+func (s *shape) with(name string) *shape {
+	if s == nil {
+		s = &rootShape
+	}
+	if n, ok := s.next.Load(name); ok {
+		return n.(*shape)
+	}
+	i, _ := slices.BinarySearch(s.names, name)
+	names := slices.Insert(slices.Clone(s.names), i, name)
+	key := strings.Join(names, "\n")
+	shapesMu.Lock()
+	n := shapes[key]
+	if n == nil {
+		n = &shape{names: slices.Clip(names)}
+		shapes[key] = n
+	}
+	shapesMu.Unlock()
+	got, _ := s.next.LoadOrStore(name, n)
+	return got.(*shape)
+}
 
 // flag adds fields to the set *m. The sets are shared, read only, between the objects
 // that have the same one (every VM has the same few): *m is replaced, never changed.
