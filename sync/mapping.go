@@ -98,7 +98,7 @@ func mapShared(d *Desired, opt MapOptions) {
 		o.Fields.Set("slug", slug)
 		o.Fields.Set("color", color)
 		o.Fields.Set("description", descr)
-		o.EnsureOnly = true
+		o.ensureOnly()
 		d.Add(o)
 	}
 	tag(TagProxbox, "Proxbox", "ff5722", "Proxbox Identifier (used to identify the items the plugin created)")
@@ -111,8 +111,8 @@ func mapShared(d *Desired, opt MapOptions) {
 		o.Fields.Set("group_name", "Proxmox")
 		o.Fields.Set("ui_editable", "hidden")
 		o.Fields.Set("object_types", types)
-		o.flag(&o.SetFields, "object_types")
-		o.flag(&o.CreateOnly, "name", "type", "label", "group_name", "ui_editable")
+		o.flag(flagSetFields, "object_types")
+		o.flag(flagCreateOnly, "name", "type", "label", "group_name", "ui_editable")
 		d.Add(o)
 	}
 	if opt.vrfOn() {
@@ -146,7 +146,7 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 	ct.Fields.Set("name", strings.ToUpper(mode[:1])+mode[1:])
 	ct.Fields.Set("slug", ct.Key)
 	ct.Fields.Set("description", "Proxmox "+mode+" mode")
-	ct.EnsureOnly = true
+	ct.ensureOnly()
 	d.Add(ct)
 
 	cname := opt.ClusterName
@@ -158,10 +158,10 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 	cl.Fields.Set("status", "active")
 	cl.Fields.Set("description", "Proxmox "+mode+" cluster.")
 	cl.ref("type", ModelClusterType, ct.Key)
-	cl.Tags = tagsProxbox
-	cl.CustomFields.Set(CFEndpoint, label)
+	cl.setTags(TagProxbox)
+	cl.setCF(CFEndpoint, label)
 	if id := ProxmoxIdentity(s); id != "" {
-		cl.CustomFields.Set(CFPVECluster, id)
+		cl.setCF(CFPVECluster, id)
 	}
 	createOnlyUnless(cl, ow, "overwrite_cluster_tags", "tags")
 	createOnlyUnless(cl, ow, "overwrite_cluster_description", "description")
@@ -180,18 +180,18 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 	site.Fields.Set("name", siteName)
 	site.Fields.Set("slug", site.Key)
 	site.Fields.Set("status", "active")
-	site.EnsureOnly = true
+	site.ensureOnly()
 	d.Add(site)
 
 	mfr := newObject(ModelMfr, mfrSlug, "manufacturer Proxmox", StageDevices)
 	mfr.Fields.Set("name", "Proxmox")
 	mfr.Fields.Set("slug", mfrSlug)
-	mfr.EnsureOnly = true
+	mfr.ensureOnly()
 	d.Add(mfr)
 	dt := newObject(ModelDeviceType, dtSlug, "device type Proxmox Generic Device", StageDevices)
 	dt.Fields.Set("model", "Proxmox Generic Device")
 	dt.Fields.Set("slug", dtSlug)
-	dt.EnsureOnly = true
+	dt.ensureOnly()
 	dt.ref("manufacturer", ModelMfr, mfrSlug)
 	d.Add(dt)
 	d.Add(role(roleNode, "Proxmox Node", "00bcd4", "Proxmox VE node", false, StageDevices))
@@ -207,8 +207,8 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 		o.ref("role", ModelRole, roleNode)
 		o.ref("site", ModelSite, site.Key)
 		o.ref("cluster", ModelCluster, label)
-		o.Tags = tagsProxbox
-		o.CustomFields.Set(CFOrphanedAt, nil)
+		o.setTags(TagProxbox)
+		o.setCF(CFOrphanedAt, nil)
 		createOnlyUnless(o, ow, "overwrite_device_role", "role")
 		createOnlyUnless(o, ow, "overwrite_device_type", "device_type")
 		createOnlyUnless(o, ow, "overwrite_device_tags", "tags")
@@ -246,13 +246,13 @@ func role(slug, name, color, descr string, vmRole bool, st Stage) *Object {
 	o.Fields.Set("color", color)
 	o.Fields.Set("description", descr)
 	o.Fields.Set("vm_role", vmRole)
-	o.EnsureOnly = true
+	o.ensureOnly()
 	return o
 }
 
 func createOnlyUnless(o *Object, ow OverwriteFlags, flag string, fields ...string) {
 	if !ow.On(flag) {
-		o.flag(&o.CreateOnly, fields...)
+		o.flag(flagCreateOnly, fields...)
 	}
 }
 
@@ -341,8 +341,8 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 	o.ref("site", ModelSite, site) // its node's site: VLANs are per site (sync/doc.go)
 	o.ref("cluster", ModelCluster, cluster)
 	o.ref("device", ModelDevice, deviceKey(cluster, g.Node))
-	o.flag(&o.Optional, "device", "platform", "primary_ip4", "primary_ip6")
-	o.flag(&o.Soft, "primary_ip4", "primary_ip6")
+	o.flag(flagOptional, "device", "platform", "primary_ip4", "primary_ip6")
+	o.flag(flagSoft, "primary_ip4", "primary_ip6")
 	if g.Type == inventory.QEMU {
 		d.Add(role(roleQEMU, "Virtual Machine (QEMU)", "00ffff", "Proxmox Virtual Machine", true, StageVMs))
 		o.ref("role", ModelRole, roleQEMU)
@@ -354,13 +354,13 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 		po := newObject(ModelPlatform, Slugify(p), "platform "+p, StageVMs)
 		po.Fields.Set("name", p)
 		po.Fields.Set("slug", po.Key)
-		po.EnsureOnly = true
+		po.ensureOnly()
 		d.Add(po)
 		o.ref("platform", ModelPlatform, po.Key)
 	} else {
 		o.Refs.Set("platform", Ref{})
 	}
-	o.Tags = tagsProxbox
+	tags := []string{TagProxbox}
 	if ow.On("overwrite_vm_proxmox_tags") {
 		for _, t := range g.Tags {
 			if t = strings.TrimSpace(t); t == "" {
@@ -372,16 +372,17 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 			to.Fields.Set("slug", slug)
 			to.Fields.Set("color", "607d8b")
 			to.Fields.Set("description", "Proxmox VE tag "+t)
-			to.EnsureOnly = true
+			to.ensureOnly()
 			d.Add(to)
-			o.Tags = append(o.Tags, slug)
+			tags = append(tags, slug)
 		}
 		o.Fields.Set(pveTagsMarker, true)
 	}
-	o.CustomFields.Set(CFVMID, g.VMID)
-	o.CustomFields.Set(CFVMType, string(g.Type))
-	o.CustomFields.Set(CFNode, g.Node)
-	o.CustomFields.Set(CFOrphanedAt, nil)
+	o.setTags(tags...)
+	o.setCF(CFVMID, g.VMID)
+	o.setCF(CFVMType, string(g.Type))
+	o.setCF(CFNode, g.Node)
+	o.setCF(CFOrphanedAt, nil)
 	applyVMOverwrite(o, ow)
 
 	// Virtual disks; the VM's disk is their sum.
@@ -395,14 +396,14 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 		do.Fields.Set("name", dk.Key)
 		do.Fields.Set("size", dk.SizeMB)
 		do.ref("virtual_machine", ModelVM, key)
-		do.Tags = tagsProxbox
+		do.setTags(TagProxbox)
 		d.Add(do)
 		sum += dk.SizeMB
 		n++
 	}
 	if n > 0 {
 		o.Fields.Set("disk", sum)
-		o.flag(&o.CreateOnly, "disk") // NetBox keeps it equal to the sum of the disks
+		o.flag(flagCreateOnly, "disk") // NetBox keeps it equal to the sum of the disks
 	} else if g.MaxDiskBytes > 0 {
 		o.Fields.Set("disk", g.MaxDiskBytes/(1<<20))
 	} else {
@@ -483,17 +484,17 @@ func mapGuestNetwork(d *Desired, vm *Object, g *inventory.Guest, site string, op
 			io.Fields.Set("mode", nil)
 			io.Refs.Set("untagged_vlan", Ref{})
 		}
-		io.Tags = tagsProxbox
+		io.setTags(TagProxbox)
 		createOnlyUnless(io, ow, "overwrite_vm_interface_tags", "tags")
 		if mac := normMAC(nic.MAC); mac != "" {
 			mo := newObject(ModelMAC, macKey(ik), "MAC "+mac, StageVMInterfaces)
 			mo.Fields.Set("mac_address", mac)
 			mo.Fields.Set("assigned_object_type", "virtualization.vminterface")
 			mo.ref("assigned_object_id", ModelVMInterface, ik)
-			mo.Tags = tagsProxbox
+			mo.setTags(TagProxbox)
 			d.Add(mo)
 			io.ref("primary_mac_address", ModelMAC, mo.Key)
-			io.flag(&io.Optional, "primary_mac_address")
+			io.flag(flagOptional, "primary_mac_address")
 		}
 		d.Add(io)
 
@@ -523,7 +524,7 @@ func mapGuestNetwork(d *Desired, vm *Object, g *inventory.Guest, site string, op
 			po.Fields.Set("assigned_object_type", "virtualization.vminterface")
 			po.ref("assigned_object_id", ModelVMInterface, ik)
 			setVRF(d, po, opt)
-			po.Tags = tagsProxbox
+			po.setTags(TagProxbox)
 			createOnlyUnless(po, ow, "overwrite_ip_status", "status")
 			createOnlyUnless(po, ow, "overwrite_ip_tags", "tags")
 			d.Add(po)
@@ -561,9 +562,9 @@ func mapVRF(d *Desired, cname string, opt MapOptions) {
 	o.Fields.Set("name", truncate(name, 100))
 	o.Fields.Set("enforce_unique", true)
 	o.Fields.Set("description", truncate("IP addresses of Proxmox endpoint "+d.Endpoint+" (proxbox)", 200))
-	o.flag(&o.CreateOnly, "enforce_unique", "description")
-	o.Tags = tagsProxbox
-	o.CustomFields.Set(CFEndpoint, d.Endpoint)
+	o.flag(flagCreateOnly, "enforce_unique", "description")
+	o.setTags(TagProxbox)
+	o.setCF(CFEndpoint, d.Endpoint)
 	d.Add(o)
 }
 
@@ -576,7 +577,7 @@ func setVRF(d *Desired, po *Object, opt MapOptions) {
 	} else {
 		po.Refs.Set("vrf", Ref{})
 	}
-	po.flag(&po.Soft, "vrf")
+	po.flag(flagSoft, "vrf")
 }
 
 func keepAddr(a netip.Addr, opt MapOptions) bool {
@@ -596,8 +597,8 @@ func addVLAN(d *Desired, site string, vid int) string {
 	o.Fields.Set("name", fmt.Sprintf("VLAN %d", vid))
 	o.Fields.Set("status", "active")
 	o.ref("site", ModelSite, site)
-	o.Tags = tagsProxbox
-	o.EnsureOnly = true
+	o.setTags(TagProxbox)
+	o.ensureOnly()
 	d.Add(o)
 	return k
 }
@@ -653,9 +654,9 @@ func mapNodeInterfaces(d *Desired, dev *Object, n inventory.Node, site string, o
 		}
 		if p, ok := parentOf[ni.Name]; ok && names[p[1]] {
 			o.ref(p[0], ModelInterface, ifaceKey(dev.Key, p[1]))
-			o.flag(&o.Optional, p[0])
+			o.flag(flagOptional, p[0])
 		}
-		o.Tags = tagsProxbox
+		o.setTags(TagProxbox)
 		createOnlyUnless(o, ow, "overwrite_node_interface_tags", "tags")
 		d.Add(o)
 		for _, c := range []string{ni.CIDR, ni.CIDR6} {
@@ -669,14 +670,14 @@ func mapNodeInterfaces(d *Desired, dev *Object, n inventory.Node, site string, o
 			po.Fields.Set("assigned_object_type", "dcim.interface")
 			po.ref("assigned_object_id", ModelInterface, ik)
 			setVRF(d, po, opt)
-			po.Tags = tagsProxbox
+			po.setTags(TagProxbox)
 			createOnlyUnless(po, ow, "overwrite_ip_status", "status")
 			createOnlyUnless(po, ow, "overwrite_ip_tags", "tags")
 			d.Add(po)
 			if p.Addr().Is4() && p.Addr().String() == n.IP {
 				dev.ref("primary_ip4", ModelIP, po.Key)
-				dev.flag(&dev.Optional, "primary_ip4")
-				dev.flag(&dev.Soft, "primary_ip4")
+				dev.flag(flagOptional, "primary_ip4")
+				dev.flag(flagSoft, "primary_ip4")
 			}
 		}
 	}

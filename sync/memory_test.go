@@ -30,18 +30,61 @@ func TestLeanCreated(t *testing.T) {
 	}
 }
 
-// Objects with the same flag set share it; adding a flag to one leaves the other's as it was.
+// Objects with the same flag set share it, and objects alike share their kind; changing
+// one object's flags, tags or EnsureOnly leaves the other's as it was.
 func TestFlagSetsShared(t *testing.T) {
-	a, b := newObject(ModelVM, "a", "a", ""), newObject(ModelVM, "b", "b", "")
-	a.flag(&a.CreateOnly, "tags", "custom_fields")
-	b.flag(&b.CreateOnly, "custom_fields", "tags", "tags")
-	if reflect.ValueOf(a.CreateOnly).Pointer() != reflect.ValueOf(b.CreateOnly).Pointer() {
-		t.Error("the same set is not shared")
+	a, b := newObject(ModelVM, "a", "a", StageVMs), newObject(ModelVM, "b", "b", StageVMs)
+	a.flag(flagCreateOnly, "tags", "custom_fields")
+	b.flag(flagCreateOnly, "custom_fields", "tags", "tags")
+	a.setTags(TagProxbox)
+	b.setTags(TagProxbox)
+	if reflect.ValueOf(a.CreateOnly).Pointer() != reflect.ValueOf(b.CreateOnly).Pointer() || a.objKind != b.objKind {
+		t.Error("the same set or kind is not shared")
 	}
-	b.flag(&b.CreateOnly, "name")
+	b.flag(flagCreateOnly, "name")
+	b.flag(flagOptional, "device")
+	b.setTags(TagProxbox, "pve-x")
+	b.ensureOnly()
 	if !reflect.DeepEqual(a.CreateOnly, map[string]bool{"tags": true, "custom_fields": true}) ||
 		!reflect.DeepEqual(b.CreateOnly, map[string]bool{"tags": true, "custom_fields": true, "name": true}) {
 		t.Errorf("a %v, b %v", a.CreateOnly, b.CreateOnly)
+	}
+	if a.Optional != nil || !b.Optional["device"] || a.EnsureOnly || !b.EnsureOnly ||
+		!reflect.DeepEqual(a.Tags, []string{TagProxbox}) || !reflect.DeepEqual(b.Tags, []string{TagProxbox, "pve-x"}) {
+		t.Errorf("a %+v, b %+v", *a.objKind, *b.objKind)
+	}
+	if a.Model != ModelVM || b.Stage != StageVMs || !reflect.DeepEqual(b.CreateOnly, b.set(flagCreateOnly)) {
+		t.Errorf("b %+v", *b.objKind)
+	}
+}
+
+// attrs keeps its names sorted and its values in their order, whatever the order of Set.
+func TestAttrs(t *testing.T) {
+	var a, b attrs[any]
+	a.Set("name", "x")
+	a.Set("mtu", nil)
+	a.Set("enabled", true)
+	a.Set("name", "y")
+	b.Set("enabled", false)
+	b.Set("name", "z")
+	b.Set("mtu", 1500)
+	var names []string
+	var vals []any
+	for k, v := range a.All() {
+		names, vals = append(names, k), append(vals, v)
+	}
+	if !reflect.DeepEqual(names, []string{"enabled", "mtu", "name"}) || !reflect.DeepEqual(vals, []any{true, nil, "y"}) || a.s != b.s {
+		t.Errorf("names %v, values %v, shape shared %v", names, vals, a.s == b.s)
+	}
+	if v, ok := a.Lookup("mtu"); !ok || v != nil || a.Get("vid") != nil || a.Len() != 3 {
+		t.Errorf("Lookup mtu %v %v, Len %d", v, ok, a.Len())
+	}
+	if m := b.Map(); !reflect.DeepEqual(m, map[string]any{"enabled": false, "name": "z", "mtu": 1500}) {
+		t.Errorf("Map %v", m)
+	}
+	var none *attrs[any]
+	if none.Map() != nil || none.Len() != 0 || none.Get("x") != nil {
+		t.Error("a nil attrs does not read as empty")
 	}
 }
 

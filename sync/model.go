@@ -59,17 +59,26 @@ func (r Ref) IsZero() bool { return r.Model == "" }
 
 // Object is one desired NetBox object: plain field values, references to other
 // objects (resolved to ids at apply time), tag slugs and the custom fields we
-// own. Nothing else of the NetBox object is ours.
+// own. Nothing else of the NetBox object is ours. An endpoint's sync keeps
+// hundreds of thousands of them alive from mapping to its end, so an Object
+// is small: what many objects have alike (model, stage, tags, flag sets) is one
+// shared objKind, read through the embedded pointer (o.Model, o.Tags,
+// o.CreateOnly...) and changed only through setters (flag, setTags, ensureOnly).
 type Object struct {
-	Model string
+	*objKind
 	Key   string // identity, unique within Model
 	Label string // for reports
-	Stage Stage
 
 	Fields       attrs[any]
-	Refs         attrs[Ref] // FK fields
-	Tags         []string   // slugs; nil: tags are not managed; shared, read only (tagsProxbox)
-	CustomFields attrs[any]
+	Refs         attrs[Ref]  // FK fields
+	CustomFields *attrs[any] // nil: none; set with setCF
+}
+
+// objKind is what objects share: interned (kindOf), read only.
+type objKind struct {
+	Model string
+	Stage Stage
+	Tags  []string // slugs; nil: tags are not managed
 
 	// CreateOnly fields (incl. "tags", "custom_fields") are written on create
 	// and never diffed afterwards: user-owned after creation.
@@ -84,24 +93,94 @@ type Object struct {
 	SetFields map[string]bool
 	// EnsureOnly objects are created when missing and never updated.
 	EnsureOnly bool
+
+	key kindKey
+}
+
+// kindKey identifies an objKind: tags and each flag set by their names joined
+// ("" for none; tags "\x01"-prefixed when managed, so that no tags differs from nil).
+type kindKey struct {
+	model  string
+	stage  Stage
+	tags   string
+	sets   [4]string // by flagSet
+	ensure bool
+}
+
+// flagSet names one of an object's flag sets.
+type flagSet int
+
+const (
+	flagCreateOnly flagSet = iota
+	flagOptional
+	flagSoft
+	flagSetFields
+)
+
+func (k *objKind) set(f flagSet) map[string]bool {
+	return [...]map[string]bool{k.CreateOnly, k.Optional, k.Soft, k.SetFields}[f]
+}
+
+// kinds holds one objKind per kindKey (a few hundred).
+var kinds gosync.Map
+
+// kindOf returns the one objKind of k; tags are its tags (k.tags is their key).
+func kindOf(k kindKey, tags []string) *objKind {
+	if v, ok := kinds.Load(k); ok {
+		return v.(*objKind)
+	}
+	n := &objKind{Model: k.model, Stage: k.stage, EnsureOnly: k.ensure, key: k}
+	if tags != nil {
+		n.Tags = slices.Clip(append([]string{}, tags...))
+	}
+	sets := [4]*map[string]bool{&n.CreateOnly, &n.Optional, &n.Soft, &n.SetFields}
+	for i, names := range k.sets {
+		if names != "" {
+			v, _ := flagSets.Load(names)
+			*sets[i] = v.(map[string]bool)
+		}
+	}
+	v, _ := kinds.LoadOrStore(k, n)
+	return v.(*objKind)
 }
 
 func newObject(model, key, label string, st Stage) *Object {
-	return &Object{Model: model, Key: key, Label: label, Stage: st}
+	return &Object{objKind: kindOf(kindKey{model: model, stage: st}, nil), Key: key, Label: label}
+}
+
+// setTags sets the object's tag slugs (nil: tags are not managed).
+func (o *Object) setTags(tags ...string) {
+	k := o.key
+	k.tags = ""
+	if tags != nil {
+		k.tags = "\x01" + strings.Join(tags, "\n")
+	}
+	o.objKind = kindOf(k, tags)
+}
+
+// ensureOnly makes the object one that is created when missing and never updated.
+func (o *Object) ensureOnly() {
+	k := o.key
+	k.ensure = true
+	o.objKind = kindOf(k, o.Tags)
+}
+
+// setCF sets the custom field name to v.
+func (o *Object) setCF(name string, v any) {
+	if o.CustomFields == nil {
+		o.CustomFields = &attrs[any]{}
+	}
+	o.CustomFields.Set(name, v)
 }
 
 func (o *Object) ref(field, model, key string) { o.Refs.Set(field, Ref{Model: model, Key: key}) }
-
-// tagsProxbox is the tag list of most objects, shared: its capacity is its length, so
-// an append to an object's Tags copies it.
-var tagsProxbox = []string{TagProxbox}[:1:1]
 
 // attrs maps names to values, compactly: a desired object holds a few of them (fields,
 // references, custom fields) and an endpoint's sync keeps hundreds of thousands of objects
 // for its whole run, where a Go map costs a group of 8 slots or more each. The names, sorted,
 // live in a shape shared by every attrs with the same names; vals holds the values in that
-// order, without spare capacity. The zero attrs is empty and ready to use. All yields the
-// names in sorted order.
+// order, without spare capacity. The zero attrs is empty and ready to use; a nil *attrs
+// reads as empty. All yields the names in sorted order.
 type attrs[V any] struct {
 	s    *shape
 	vals []V
@@ -115,7 +194,7 @@ func (a *attrs[V]) Get(name string) V {
 
 // Lookup returns the value of name and whether it is set.
 func (a *attrs[V]) Lookup(name string) (V, bool) {
-	if a.s != nil {
+	if a != nil && a.s != nil {
 		if i, ok := slices.BinarySearch(a.s.names, name); ok {
 			return a.vals[i], true
 		}
@@ -144,12 +223,17 @@ func (a *attrs[V]) Set(name string, v V) {
 }
 
 // Len returns the number of names set.
-func (a *attrs[V]) Len() int { return len(a.vals) }
+func (a *attrs[V]) Len() int {
+	if a == nil {
+		return 0
+	}
+	return len(a.vals)
+}
 
 // All yields the names set and their values, names sorted.
 func (a *attrs[V]) All() iter.Seq2[string, V] {
 	return func(yield func(string, V) bool) {
-		if a.s == nil {
+		if a == nil || a.s == nil {
 			return
 		}
 		for i, n := range a.s.names {
@@ -162,7 +246,7 @@ func (a *attrs[V]) All() iter.Seq2[string, V] {
 
 // Map returns a new map of the names set; nil when none is.
 func (a *attrs[V]) Map() map[string]V {
-	if len(a.vals) == 0 {
+	if a.Len() == 0 {
 		return nil
 	}
 	m := make(map[string]V, len(a.vals))
@@ -206,31 +290,28 @@ func (s *shape) with(name string) *shape {
 	return got.(*shape)
 }
 
-// flag adds fields to the set *m. The sets are shared, read only, between the objects
-// that have the same one (every VM has the same few): *m is replaced, never changed.
-func (o *Object) flag(m *map[string]bool, fields ...string) {
-	names := make([]string, 0, len(*m)+len(fields))
-	for f := range *m {
-		names = append(names, f)
+// flag adds fields to one of the object's flag sets. The sets are shared, read only,
+// between the objects that have the same one (every VM has the same few).
+func (o *Object) flag(f flagSet, fields ...string) {
+	m := o.set(f)
+	names := make([]string, 0, len(m)+len(fields))
+	for n := range m {
+		names = append(names, n)
 	}
-	for _, f := range fields {
-		if !(*m)[f] {
-			names = append(names, f)
-		}
-	}
+	names = append(names, fields...)
 	slices.Sort(names)
 	names = slices.Compact(names)
 	key := strings.Join(names, "\x00")
-	if set, ok := flagSets.Load(key); ok {
-		*m = set.(map[string]bool)
-		return
+	if _, ok := flagSets.Load(key); !ok {
+		set := make(map[string]bool, len(names))
+		for _, n := range names {
+			set[n] = true
+		}
+		flagSets.LoadOrStore(key, set)
 	}
-	set := make(map[string]bool, len(names))
-	for _, f := range names {
-		set[f] = true
-	}
-	shared, _ := flagSets.LoadOrStore(key, set)
-	*m = shared.(map[string]bool)
+	k := o.key
+	k.sets[f] = key
+	o.objKind = kindOf(k, o.Tags)
 }
 
 // flagSets holds one map per set of field names flag made (a few dozen sets).

@@ -274,7 +274,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		// The plugin stores PVE's value as text (yes, 1, or a path).
 		o.Fields.Set("is_mountpoint", nilIfEmpty(truncate(strings.TrimSpace(c["is_mountpoint"]), 255)))
 		o.Fields.Set("raw_config", rawConfig(c, "digest"))
-		o.Tags = tagsProxbox
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 
@@ -290,7 +290,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o := newObject(ModelBackup, backupKey(vm, b.VolID), "backup "+b.VolID, StageBackups)
 		o.ref("virtual_machine", ModelVM, vm)
 		o.ref("proxmox_storage", ModelStorage, storageKey(label, b.Storage))
-		o.flag(&o.Optional, "proxmox_storage")
+		o.flag(flagOptional, "proxmox_storage")
 		o.Fields.Set("storage", b.Storage)
 		sub := string(guestType(b.VMID, b.GuestType))
 		if sub == "" {
@@ -310,7 +310,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields.Set("encrypted", b.Encrypted)
 		o.Fields.Set("verification_state", nilIfEmpty(b.VerificationState))
 		o.Fields.Set("verification_upid", nilIfEmpty(b.VerificationUPID))
-		o.Tags = tagsProxbox
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 
@@ -329,7 +329,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields.Set("parent", nilIfEmpty(sn.Parent))
 		o.Fields.Set("subtype", string(sn.Type))
 		o.Fields.Set("status", "active")
-		o.Tags = tagsProxbox
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 
@@ -369,9 +369,9 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields.Set("status", status)
 		o.Fields.Set("task_state", state)
 		o.Fields.Set("exitstatus", nilIfEmpty(t.Status))
-		o.Tags = tagsProxbox
+		o.setTags(TagProxbox)
 		// The plugin's serializer lets only these change after creation (§4.4).
-		o.flag(&o.CreateOnly, "vm_type", "upid", "node", "pid", "pstart", "task_id", "task_type", "username", "start_time", "description")
+		o.flag(flagCreateOnly, "vm_type", "upid", "node", "pid", "pstart", "task_id", "task_type", "username", "start_time", "description")
 		d.Add(o)
 	}
 
@@ -407,7 +407,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		}
 		o.Fields.Set("status", "active")
 		o.Fields.Set("raw_config", rawConfig(j.Config, "digest"))
-		o.Tags = tagsProxbox
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 
@@ -426,7 +426,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		pluginNodeRef(o, "node", label, j.Node)
 		if j.Storage != "" {
 			o.ref("storage", ModelStorage, storageKey(label, j.Storage))
-			o.flag(&o.Optional, "storage")
+			o.flag(flagOptional, "storage")
 		} else {
 			o.Refs.Set("storage", Ref{})
 		}
@@ -452,14 +452,14 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields.Set("fleecing", truncate(strings.TrimSpace(j.Config["fleecing"]), 255))
 		if j.FleecingStorage != "" {
 			o.ref("fleecing_storage", ModelStorage, storageKey(label, j.FleecingStorage))
-			o.flag(&o.Optional, "fleecing_storage")
+			o.flag(flagOptional, "fleecing_storage")
 		} else {
 			o.Refs.Set("fleecing_storage", Ref{})
 		}
 		o.Fields.Set("repeat_missed", boolPtr(j.RepeatMissed))
 		o.Fields.Set("pbs_change_detection_mode", truncate(strings.TrimSpace(j.PBSChangeDetectionMode), 50))
 		o.Fields.Set("raw_config", rawConfig(j.Config, "digest"))
-		o.Tags = tagsProxbox
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 }

@@ -81,7 +81,7 @@ func pluginNodeRef(o *Object, field, cluster, node string) {
 		return
 	}
 	o.ref(field, ModelPluginNode, pluginNodeKey(cluster, node))
-	o.flag(&o.Optional, field)
+	o.flag(flagOptional, field)
 }
 
 // mapPluginRows adds this endpoint's ProxmoxCluster row and its nodes' rows.
@@ -109,7 +109,7 @@ func mapPluginRows(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 	if s.Cluster.Version > 0 {
 		cl.Fields.Set("version", s.Cluster.Version)
 	}
-	cl.flag(&cl.CreateOnly, "cluster_id", "mode", "nodes_count", "quorate", "version")
+	cl.flag(flagCreateOnly, "cluster_id", "mode", "nodes_count", "quorate", "version")
 	d.Add(cl)
 	for _, n := range s.Nodes {
 		if n.IP == "" {
@@ -121,7 +121,7 @@ func mapPluginRows(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields.Set("name", n.Name)
 		o.ref("proxmox_cluster", ModelPluginCluster, ck)
 		o.ref("netbox_device", ModelDevice, deviceKey(label, n.Name))
-		o.flag(&o.Optional, "netbox_device")
+		o.flag(flagOptional, "netbox_device")
 		o.Fields.Set("ip_address", n.IP)
 		o.Fields.Set("online", n.Online)
 		o.Fields.Set("node_id", nil)
@@ -136,7 +136,7 @@ func mapPluginRows(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		if n.MemoryBytes > 0 {
 			o.Fields.Set("max_memory", n.MemoryBytes)
 		}
-		o.flag(&o.CreateOnly, "ip_address", "online", "node_id", "max_cpu", "max_memory")
+		o.flag(flagCreateOnly, "ip_address", "online", "node_id", "max_cpu", "max_memory")
 		d.Add(o)
 	}
 }
