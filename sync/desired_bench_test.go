@@ -71,8 +71,8 @@ func BenchmarkDesiredRetained(b *testing.B) {
 		kept := float64(ms.HeapAlloc - before)
 		objects := 0
 		for _, d := range ds {
-			for _, l := range d.objects {
-				objects += len(l)
+			for _, m := range d.objects {
+				objects += len(m.objs)
 			}
 		}
 		runtime.KeepAlive(ds)

@@ -1,7 +1,9 @@
 package sync
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -99,5 +101,34 @@ func TestSummaryKeepsItsChanges(t *testing.T) {
 	}
 	if s2 := rep.summary(time.Now(), false); len(s2.Plan.Changes) != 2 {
 		t.Errorf("second summary has %d changes, want 2", len(s2.Plan.Changes))
+	}
+}
+
+// Desired keeps each model's objects in mapping order, the first of a key only, and finds
+// every one by key across its index's growth.
+func TestDesiredIndex(t *testing.T) {
+	d := newDesired()
+	var want []*Object
+	for i := range 1000 {
+		o := newObject(ModelVM, fmt.Sprintf("vm/%d", i), "", StageVMs)
+		if got := d.Add(o); got != o {
+			t.Fatalf("Add %s returned another object", o.Key)
+		}
+		want = append(want, o)
+		if dup := newObject(ModelVM, o.Key, "dup", StageVMs); d.Add(dup) != o {
+			t.Fatalf("Add of a second %s did not return the first", o.Key)
+		}
+	}
+	d.Add(newObject(ModelIP, "vm/1", "", StageIPs))
+	if !slices.Equal(d.Objects(ModelVM), want) || d.Count(ModelVM) != 1000 || d.Count(ModelIP) != 1 || d.Objects(ModelDisk) != nil {
+		t.Fatalf("objects %d, IPs %d", d.Count(ModelVM), d.Count(ModelIP))
+	}
+	for _, o := range want {
+		if d.Get(ModelVM, o.Key) != o {
+			t.Fatalf("Get %s", o.Key)
+		}
+	}
+	if d.Get(ModelVM, "vm/1000") != nil || d.Get(ModelDisk, "vm/1") != nil || d.Get(ModelIP, "vm/1").Model != ModelIP {
+		t.Error("Get found what is not there")
 	}
 }

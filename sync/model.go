@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"hash/maphash"
 	"iter"
 	"regexp"
 	"slices"
@@ -322,38 +323,94 @@ type Desired struct {
 	Endpoint string // endpoint label (proxmox_endpoint value)
 	Cluster  string // key of our cluster
 	Complete bool
-	objects  map[string][]*Object
-	byKey    map[string]map[string]*Object
+	objects  map[string]*objectIndex // by model
 	Warnings []string
 }
 
 func newDesired() *Desired {
-	return &Desired{objects: map[string][]*Object{}, byKey: map[string]map[string]*Object{}}
+	return &Desired{objects: map[string]*objectIndex{}}
 }
 
 // Add adds o unless an object with the same key exists; it returns the kept one.
 func (d *Desired) Add(o *Object) *Object {
-	m := d.byKey[o.Model]
+	m := d.objects[o.Model]
 	if m == nil {
-		m = map[string]*Object{}
-		d.byKey[o.Model] = m
+		m = &objectIndex{}
+		d.objects[o.Model] = m
 	}
-	if old, ok := m[o.Key]; ok {
-		return old
-	}
-	m[o.Key] = o
-	d.objects[o.Model] = append(d.objects[o.Model], o)
-	return o
+	return m.add(o)
 }
 
 // Objects returns the desired objects of a model in mapping order.
-func (d *Desired) Objects(model string) []*Object { return d.objects[model] }
+func (d *Desired) Objects(model string) []*Object {
+	if m := d.objects[model]; m != nil {
+		return m.objs
+	}
+	return nil
+}
 
 // Get returns one desired object.
-func (d *Desired) Get(model, key string) *Object { return d.byKey[model][key] }
+func (d *Desired) Get(model, key string) *Object {
+	if m := d.objects[model]; m != nil {
+		_, o := m.find(key)
+		return o
+	}
+	return nil
+}
 
 // Count returns the number of desired objects of a model.
-func (d *Desired) Count(model string) int { return len(d.objects[model]) }
+func (d *Desired) Count(model string) int { return len(d.Objects(model)) }
+
+// objectIndex holds one model's desired objects in mapping order and finds them by key:
+// an open-addressing hash table of positions in objs (a map from keys to objects would
+// hold each key a second time, in slots about twice as large).
+type objectIndex struct {
+	objs  []*Object
+	slots []int32 // position in objs + 1, 0: free; a power of two long, at most half full
+}
+
+var keySeed = maphash.MakeSeed()
+
+// find returns the slot of key (where it is, else the free slot where it would go) and
+// its object, nil when none.
+func (m *objectIndex) find(key string) (int, *Object) {
+	if len(m.slots) == 0 {
+		return -1, nil
+	}
+	mask := len(m.slots) - 1
+	for i := int(maphash.String(keySeed, key)) & mask; ; i = (i + 1) & mask {
+		p := m.slots[i]
+		if p == 0 {
+			return i, nil
+		}
+		if o := m.objs[p-1]; o.Key == key {
+			return i, o
+		}
+	}
+}
+
+// add adds o unless an object with its key is there; it returns the kept one.
+func (m *objectIndex) add(o *Object) *Object {
+	i, old := m.find(o.Key)
+	if old != nil {
+		return old
+	}
+	m.objs = append(m.objs, o)
+	if 2*len(m.objs) > len(m.slots) {
+		n := max(8, 2*len(m.slots))
+		for 2*len(m.objs) > n {
+			n *= 2
+		}
+		m.slots = make([]int32, n)
+		for p, x := range m.objs {
+			j, _ := m.find(x.Key)
+			m.slots[j] = int32(p + 1)
+		}
+		return o
+	}
+	m.slots[i] = int32(len(m.objs))
+	return o
+}
 
 var nonAlnum = regexp.MustCompile(`[^a-z0-9]+`)
 
