@@ -326,7 +326,7 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 	}
 	o := newObject(ModelVM, key, fmt.Sprintf("%s %d (%s)", g.Type, g.VMID, name), StageVMs)
 	o.Fields.Set("name", name)
-	o.Fields.Set("status", VMStatus(g.Status, g.Template))
+	o.Fields.Set("status", d.text(VMStatus(g.Status, g.Template)))
 	vcpus := g.VCPUs
 	if vcpus <= 0 {
 		vcpus = float64(max(g.Cores, 1) * max(g.Sockets, 1))
@@ -337,7 +337,7 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 	} else {
 		o.Fields.Set("memory", nil)
 	}
-	o.Fields.Set("description", "Synced from Proxmox node "+g.Node)
+	o.Fields.Set("description", d.text("Synced from Proxmox node "+g.Node))
 	o.ref("site", ModelSite, site) // its node's site: VLANs are per site (sync/doc.go)
 	o.ref("cluster", ModelCluster, cluster)
 	o.ref("device", ModelDevice, deviceKey(cluster, g.Node))
@@ -380,8 +380,8 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 	}
 	o.setTags(tags...)
 	o.setCF(CFVMID, g.VMID)
-	o.setCF(CFVMType, string(g.Type))
-	o.setCF(CFNode, g.Node)
+	o.setCF(CFVMType, d.text(string(g.Type)))
+	o.setCF(CFNode, d.text(g.Node))
 	o.setCF(CFOrphanedAt, nil)
 	applyVMOverwrite(o, ow)
 

@@ -84,6 +84,24 @@ func TestAttrs(t *testing.T) {
 	if m := b.Map(); !reflect.DeepEqual(m, map[string]any{"enabled": false, "name": "z", "mtu": 1500}) {
 		t.Errorf("Map %v", m)
 	}
+	var r refs
+	r.Set("virtual_machine", Ref{ModelVM, "vm"})
+	r.Set("platform", Ref{})
+	r.Set("primary_ip4", Ref{ModelIP, "ip"})
+	r.Set("platform", Ref{ModelPlatform, "linux"})
+	r.Set("primary_ip4", Ref{ModelIP, "ip2"})
+	r.Set("primary_ip6", Ref{})
+	if r.Get("platform") != (Ref{ModelPlatform, "linux"}) || r.Get("primary_ip4") != (Ref{ModelIP, "ip2"}) || !r.Get("primary_ip6").IsZero() ||
+		!r.Get("vrf").IsZero() || r.Len() != 4 {
+		t.Errorf("refs %v", r.Map())
+	}
+	var fields []string
+	for f := range r.All() {
+		fields = append(fields, f)
+	}
+	if !slices.Equal(fields, []string{"platform", "primary_ip4", "primary_ip6", "virtual_machine"}) {
+		t.Errorf("refs in order %v", fields)
+	}
 	var none *attrs[any]
 	if none.Map() != nil || none.Len() != 0 || none.Get("x") != nil {
 		t.Error("a nil attrs does not read as empty")

@@ -71,7 +71,7 @@ type Object struct {
 	Label string // for reports
 
 	Fields       attrs[any]
-	Refs         attrs[Ref]  // FK fields
+	Refs         refs        // FK fields
 	CustomFields *attrs[any] // nil: none; set with setCF
 }
 
@@ -278,17 +278,105 @@ func (s *shape) with(name string) *shape {
 		return n.(*shape)
 	}
 	i, _ := slices.BinarySearch(s.names, name)
-	names := slices.Insert(slices.Clone(s.names), i, name)
+	got, _ := s.next.LoadOrStore(name, shapeOf(slices.Insert(slices.Clone(s.names), i, name)))
+	return got.(*shape)
+}
+
+// shapeOf returns the one shape of names (sorted, owned by shapeOf); nil for none.
+func shapeOf(names []string) *shape {
+	if len(names) == 0 {
+		return nil
+	}
 	key := strings.Join(names, "\n")
 	shapesMu.Lock()
+	defer shapesMu.Unlock()
 	n := shapes[key]
 	if n == nil {
 		n = &shape{names: slices.Clip(names)}
 		shapes[key] = n
 	}
-	shapesMu.Unlock()
-	got, _ := s.next.LoadOrStore(name, n)
-	return got.(*shape)
+	return n
+}
+
+// remove removes the i-th name and its value.
+func (a *attrs[V]) remove(i int) {
+	a.s = shapeOf(slices.Delete(slices.Clone(a.s.names), i, i+1))
+	a.vals = slices.Clip(slices.Delete(slices.Clone(a.vals), i, i+1))
+	if len(a.vals) == 0 {
+		a.vals = nil
+	}
+}
+
+// refs maps FK field names to references like an attrs, with each reference's model in
+// the shared names ("field\x00model": a field has one model, or none for null) and only
+// its key in the object.
+type refs struct{ a attrs[string] }
+
+// find returns the position of field, -1 when it is not set.
+func (r *refs) find(field string) int {
+	if r.a.s == nil {
+		return -1
+	}
+	i, ok := slices.BinarySearchFunc(r.a.s.names, field, func(n, f string) int {
+		return strings.Compare(n[:strings.IndexByte(n, 0)], f)
+	})
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+func (r *refs) at(i int) (field string, ref Ref) {
+	n := r.a.s.names[i]
+	z := strings.IndexByte(n, 0)
+	return n[:z], Ref{Model: n[z+1:], Key: r.a.vals[i]}
+}
+
+// Get returns the reference of field; the null Ref when it is not set.
+func (r *refs) Get(field string) Ref {
+	if i := r.find(field); i >= 0 {
+		_, ref := r.at(i)
+		return ref
+	}
+	return Ref{}
+}
+
+// Set sets field to ref (the null Ref: null).
+func (r *refs) Set(field string, ref Ref) {
+	if i := r.find(field); i >= 0 {
+		if _, old := r.at(i); old.Model == ref.Model {
+			r.a.vals[i] = ref.Key
+			return
+		}
+		r.a.remove(i)
+	}
+	r.a.Set(field+"\x00"+ref.Model, ref.Key)
+}
+
+// Len returns the number of fields set.
+func (r *refs) Len() int { return r.a.Len() }
+
+// All yields the fields set and their references, fields sorted.
+func (r *refs) All() iter.Seq2[string, Ref] {
+	return func(yield func(string, Ref) bool) {
+		for i := range r.a.vals {
+			if !yield(r.at(i)) {
+				return
+			}
+		}
+	}
+}
+
+// Map returns a new map of the fields set; nil when none is.
+func (r *refs) Map() map[string]Ref {
+	if r.Len() == 0 {
+		return nil
+	}
+	m := make(map[string]Ref, r.Len())
+	for f, ref := range r.All() {
+		m[f] = ref
+	}
+	return m
 }
 
 // flag adds fields to one of the object's flag sets. The sets are shared, read only,
@@ -325,6 +413,7 @@ type Desired struct {
 	Complete bool
 	objects  map[string]*objectIndex // by model
 	Warnings []string
+	texts    map[string]any // text returns these
 }
 
 func newDesired() *Desired {
@@ -356,6 +445,21 @@ func (d *Desired) Get(model, key string) *Object {
 		return o
 	}
 	return nil
+}
+
+// text returns s as a field value shared by every object of d that has it: for the
+// values that repeat (a status, a node, a storage), each of which would otherwise hold
+// its own copy in an interface value.
+func (d *Desired) text(s string) any {
+	v, ok := d.texts[s]
+	if !ok {
+		if d.texts == nil {
+			d.texts = map[string]any{}
+		}
+		v = s
+		d.texts[s] = v
+	}
+	return v
 }
 
 // Count returns the number of desired objects of a model.

@@ -291,17 +291,17 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.ref("virtual_machine", ModelVM, vm)
 		o.ref("proxmox_storage", ModelStorage, storageKey(label, b.Storage))
 		o.flag(flagOptional, "proxmox_storage")
-		o.Fields.Set("storage", b.Storage)
+		o.Fields.Set("storage", d.text(b.Storage))
 		sub := string(guestType(b.VMID, b.GuestType))
 		if sub == "" {
 			sub = "undefined"
 		}
-		o.Fields.Set("subtype", sub)
+		o.Fields.Set("subtype", d.text(sub))
 		f := b.FormatChoice
 		if f == "" {
 			f = "undefined"
 		}
-		o.Fields.Set("format", f)
+		o.Fields.Set("format", d.text(f))
 		o.Fields.Set("creation_time", utcTime(b.Created))
 		o.Fields.Set("size", b.Size)
 		o.Fields.Set("notes", nilIfEmpty(b.Notes))
@@ -324,10 +324,10 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		o.Fields.Set("name", sn.Name)
 		o.Fields.Set("description", sn.Description)
 		o.Fields.Set("vmid", sn.VMID)
-		o.Fields.Set("node", sn.Node)
+		o.Fields.Set("node", d.text(sn.Node))
 		o.Fields.Set("snaptime", utcTime(sn.Taken))
 		o.Fields.Set("parent", nilIfEmpty(sn.Parent))
-		o.Fields.Set("subtype", string(sn.Type))
+		o.Fields.Set("subtype", d.text(string(sn.Type)))
 		o.Fields.Set("status", "active")
 		o.setTags(TagProxbox)
 		d.Add(o)
@@ -344,18 +344,18 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		}
 		o := newObject(ModelTaskHistory, taskKey(vm, t.UPID), "task "+t.UPID, StageTaskHistory)
 		o.ref("virtual_machine", ModelVM, vm)
-		o.Fields.Set("vm_type", string(gt))
+		o.Fields.Set("vm_type", d.text(string(gt)))
 		o.Fields.Set("upid", t.UPID)
-		o.Fields.Set("node", t.Node)
+		o.Fields.Set("node", d.text(t.Node))
 		o.Fields.Set("pid", t.PID)
 		o.Fields.Set("pstart", t.PStart)
 		o.Fields.Set("task_id", t.ID)
-		o.Fields.Set("task_type", t.Type)
+		o.Fields.Set("task_type", d.text(t.Type))
 		user := t.User
 		if user == "" {
 			user = "root@pam"
 		}
-		o.Fields.Set("username", user)
+		o.Fields.Set("username", d.text(user))
 		o.Fields.Set("start_time", utcTime(t.Started))
 		o.Fields.Set("end_time", utcTime(t.Ended))
 		o.Fields.Set("description", TaskDescription(gt, t.ID, t.Type))
@@ -366,8 +366,8 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		if status == "" {
 			status = "unknown"
 		}
-		o.Fields.Set("status", status)
-		o.Fields.Set("task_state", state)
+		o.Fields.Set("status", d.text(status))
+		o.Fields.Set("task_state", d.text(state))
 		o.Fields.Set("exitstatus", nilIfEmpty(t.Status))
 		o.setTags(TagProxbox)
 		// The plugin's serializer lets only these change after creation (§4.4).
