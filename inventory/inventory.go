@@ -111,15 +111,14 @@ type NodeInterface struct {
 
 // Guest is one QEMU VM or LXC container.
 type Guest struct {
-	VMID     int
-	Type     GuestType
-	Name     string
-	Node     string
-	Status   string // running, stopped, paused, ...
-	Template bool
-	Pool     string
-	HAState  string
-	Tags     []string // PVE tags, split and trimmed
+	VMID    int
+	Type    GuestType
+	Name    string
+	Node    string
+	Status  string // running, stopped, paused, ...
+	Pool    string
+	HAState string
+	Tags    []string // PVE tags, split and trimmed
 
 	// From the guest config.
 	Cores        int
@@ -128,6 +127,7 @@ type Guest struct {
 	MemoryMB     int64
 	MaxDiskBytes int64 // from /cluster/resources maxdisk
 	OSType       string
+	Template     bool // /cluster/resources or the config; among the flags: no padding of its own
 	OnBoot       bool
 	Agent        bool // QEMU guest agent enabled in the config
 	Unprivileged bool
@@ -135,8 +135,9 @@ type Guest struct {
 	SearchDomain string
 	NICs         []NIC
 	Disks        []Disk
-	// Config is the raw config, for the plugin's config tab and fields not
-	// mapped yet.
+	// Config is the raw config, kept only when the read options ask for it
+	// (proxmox.ReadOptions.GuestConfig); nil otherwise. Every field the sync
+	// uses is parsed above.
 	Config map[string]string
 
 	// AgentInterfaces is what the guest agent (QEMU) or /interfaces (LXC)

@@ -26,6 +26,11 @@
 // have pure parsers (ParseBackupVolID, BackupFormat, BackupSubtype, ParsePruneBackups,
 // TaskGuestType, BackupJobFromConfig, ReplicationFromConfig, ParseSnapshots).
 //
+// A sync holds every endpoint's snapshot for most of its run, so a snapshot is kept lean: a
+// guest's raw config is parsed into its fields and dropped unless ReadOptions.GuestConfig
+// keeps it, values that repeat from guest to guest are held once per read and values cut out
+// of a reply's strings are copied (intern.go), and slices carry no spare room.
+//
 // The pure parsers (property strings, disks, sizes, tags, MACs, agent replies) are exported
 // so the sync engine and tests can use them on their own.
 //

@@ -154,8 +154,11 @@ func (r *reader) backups(ctx context.Context, x *extras, node string) {
 			x.fail("backups")
 		}
 		var out []inventory.Backup
+		t := &r.strs
 		for _, e := range entries {
 			if b, ok := backupFromEntry(e, st, node); ok {
+				b.Format, b.FormatChoice, b.Encrypted = t.intern(b.Format), t.intern(b.FormatChoice), t.intern(b.Encrypted)
+				b.VerificationState = t.intern(b.VerificationState)
 				out = append(out, b)
 			}
 		}
@@ -332,6 +335,9 @@ func (r *reader) snapshots(ctx context.Context, x *extras, g *inventory.Guest, p
 		x.fail("snapshots")
 		return
 	}
+	for i := range list {
+		list[i].Name, list[i].Parent = r.strs.intern(list[i].Name), r.strs.intern(list[i].Parent)
+	}
 	x.mu.Lock()
 	x.snaps = append(x.snaps, list...)
 	x.mu.Unlock()
@@ -378,6 +384,7 @@ func (r *reader) tasks(ctx context.Context, x *extras, node string, since time.T
 			if !ok {
 				continue
 			}
+			t.Node, t.Type, t.User, t.Status = r.strs.intern(t.Node), r.strs.intern(t.Type), r.strs.intern(t.User), r.strs.intern(t.Status)
 			if t.Started.Before(since) {
 				older = true
 				continue
@@ -681,17 +688,17 @@ func (r *reader) spawnExtras(ctx context.Context, x *extras, spawn func(func()),
 func (r *reader) finishExtras(x *extras) {
 	o, s := r.opts, r.snap
 	if o.Backups {
-		s.Backups = dedupeBackups(x.backups)
+		s.Backups = exact(dedupeBackups(x.backups))
 		s.Read.Backups = x.ok("backups")
 	}
 	if o.Snapshots {
 		sortSnapshots(x.snaps)
-		s.Snapshots = x.snaps
+		s.Snapshots = exact(x.snaps)
 		s.Read.Snapshots = x.ok("snapshots")
 	}
 	if o.Tasks {
 		_, perGuest, _ := o.taskBounds()
-		s.Tasks = boundTasks(x.tasks, s.Guests, perGuest)
+		s.Tasks = exact(boundTasks(x.tasks, s.Guests, perGuest))
 		s.Read.Tasks = x.ok("tasks")
 	}
 	s.Read.Replications = o.Replications && x.ok("replications")

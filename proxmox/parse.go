@@ -261,7 +261,7 @@ func ParseDisk(key, value string) (d inventory.Disk, ok bool) {
 	if v := props["volume"]; v != "" {
 		def = v
 	}
-	if strings.EqualFold(props["media"], "cdrom") || def == "" || def == "none" || def == "cdrom" {
+	if strings.EqualFold(props["media"], "cdrom") || strings.Contains(strings.ToLower(value), "media=cdrom") || def == "" || def == "none" || def == "cdrom" {
 		return d, false
 	}
 	size, hasSize := ParseSizeMB(props["size"])
@@ -281,9 +281,16 @@ func ParseDisk(key, value string) (d inventory.Disk, ok bool) {
 }
 
 // GuestFromConfig fills the config-derived fields of g from a guest config (values as
-// strings). Fields the config does not set keep what g had (e.g. from /cluster/resources).
+// strings) and keeps cfg as g.Config. Fields the config does not set keep what g had
+// (e.g. from /cluster/resources).
 func GuestFromConfig(g *inventory.Guest, cfg map[string]string) {
+	guestFromConfig(g, cfg, nil)
 	g.Config = cfg
+}
+
+// guestFromConfig is GuestFromConfig without keeping cfg, the values g keeps taken
+// through t (see strtab).
+func guestFromConfig(g *inventory.Guest, cfg map[string]string, t *strtab) {
 	if g.Name == "" {
 		if g.Type == inventory.LXC {
 			g.Name = cfg["hostname"]
@@ -292,15 +299,15 @@ func GuestFromConfig(g *inventory.Guest, cfg map[string]string) {
 		}
 	}
 	if v, ok := cfg["tags"]; ok {
-		g.Tags = ParseTags(v)
+		g.Tags = t.internAll(ParseTags(v))
 	}
 	if truthy(cfg["template"]) {
 		g.Template = true
 	}
-	g.OSType = cfg["ostype"]
+	g.OSType = t.intern(cfg["ostype"])
 	g.OnBoot = truthy(cfg["onboot"])
 	g.Description = cfg["description"]
-	g.SearchDomain = cfg["searchdomain"]
+	g.SearchDomain = t.intern(cfg["searchdomain"])
 	if mem, ok := parseMemoryMB(cfg["memory"]); ok {
 		g.MemoryMB = mem
 	}
@@ -334,6 +341,7 @@ func GuestFromConfig(g *inventory.Guest, cfg map[string]string) {
 				nic, ok = ParseQEMUNIC(k, v)
 			}
 			if ok {
+				t.nic(&nic)
 				g.NICs = append(g.NICs, nic)
 			}
 			continue
@@ -342,8 +350,12 @@ func GuestFromConfig(g *inventory.Guest, cfg map[string]string) {
 			if (g.Type == inventory.LXC) != (d.Bus == "rootfs" || d.Bus == "mp") {
 				continue // a key of the other guest type
 			}
+			t.disk(&d)
 			g.Disks = append(g.Disks, d)
 		}
+	}
+	if t != nil {
+		g.NICs, g.Disks = exact(g.NICs), exact(g.Disks)
 	}
 	sort.Slice(g.NICs, func(i, j int) bool { return g.NICs[i].Index < g.NICs[j].Index })
 	sort.Slice(g.Disks, func(i, j int) bool {

@@ -85,6 +85,8 @@ func TestParseDisk(t *testing.T) {
 		{"ide2", "none,media=cdrom", inventory.Disk{}, false},
 		{"ide0", "local-lvm:vm-101-cloudinit,media=cdrom", inventory.Disk{}, false},
 		{"ide1", "none", inventory.Disk{}, false},
+		{"ide3", "local-lvm:vm-101-disk-7,MEDIA=CDROM,size=1G", inventory.Disk{}, false},
+		{"ide3", "local-lvm:vm-101-disk-7,serial=media=cdrom,size=1G", inventory.Disk{}, false}, // what sync's raw-config check skipped too
 		{"unused0", "local-lvm:vm-101-disk-5", inventory.Disk{}, false},
 		{"scsihw", "virtio-scsi-single", inventory.Disk{}, false},
 		{"rootfs", "local-lvm:subvol-102-disk-0,size=10G", inventory.Disk{Key: "rootfs", Bus: "rootfs", Storage: "local-lvm", Volume: "subvol-102-disk-0", SizeMB: 10240, MountPoint: "/"}, true},

@@ -45,6 +45,11 @@ type ReadOptions struct {
 	TaskDays       int
 	TaskPerGuest   int
 	TaskMaxPerNode int
+
+	// GuestConfig keeps every guest's raw config in inventory.Guest.Config. Off (what a
+	// sync and the watcher read), the config is parsed into the guest's fields and
+	// dropped: a snapshot held for a whole run then keeps about half the bytes.
+	GuestConfig bool
 }
 
 // DefaultReadOptions is what a sync uses: guest agent, node networks and storage.
@@ -93,6 +98,8 @@ type reader struct {
 	errs     []inventory.Problem
 
 	lxcIfacesMissing atomic.Bool // PVE < 8.1 answers 501: ask once, then stop
+
+	strs strtab // the values guests repeat, held once per read
 }
 
 func (r *reader) warn(obj, path, detail string) {
@@ -177,6 +184,7 @@ func (r *reader) run(ctx context.Context) error {
 		r.fail("cluster", "/cluster/resources", err)
 		return err
 	}
+	statusData, resData = nil, nil // parsed: the replies (megabytes at 45,000 guests) need not outlive the read's first step
 
 	// Everything else in a bounded pool.
 	sem := make(chan struct{}, c.cfg.Concurrency)
@@ -291,6 +299,14 @@ func (r *reader) resources(data []byte) error {
 	for i, n := range s.Nodes {
 		nodeIdx[n.Name] = i
 	}
+	guests := 0
+	for _, e := range entries {
+		if e.Type == "qemu" || e.Type == "lxc" {
+			guests++
+		}
+	}
+	s.Guests = make([]inventory.Guest, 0, guests)
+	t := &r.strs
 	for _, e := range entries {
 		typ := string(e.Type)
 		switch typ {
@@ -325,14 +341,14 @@ func (r *reader) resources(data []byte) error {
 			}
 			g := inventory.Guest{
 				VMID:         vmid,
-				Type:         inventory.GuestType(typ),
+				Type:         inventory.GuestType(t.intern(typ)),
 				Name:         string(e.Name),
-				Node:         string(e.Node),
-				Status:       string(e.Status),
+				Node:         t.intern(string(e.Node)),
+				Status:       t.intern(string(e.Status)),
 				Template:     bool(e.Template),
-				Pool:         string(e.Pool),
-				HAState:      string(e.HAState),
-				Tags:         ParseTags(string(e.Tags)),
+				Pool:         t.intern(string(e.Pool)),
+				HAState:      t.intern(string(e.HAState)),
+				Tags:         t.internAll(ParseTags(string(e.Tags))),
 				VCPUs:        float64(e.MaxCPU),
 				MemoryMB:     int64(e.MaxMem) >> 20,
 				MaxDiskBytes: int64(e.MaxDisk),
@@ -434,7 +450,10 @@ func (r *reader) guest(ctx context.Context, g *inventory.Guest) {
 	if err == nil {
 		var cfg map[string]string
 		if cfg, err = decodeConfig(d); err == nil {
-			GuestFromConfig(g, cfg)
+			guestFromConfig(g, cfg, &r.strs)
+			if r.opts.GuestConfig {
+				g.Config = cfg
+			}
 		}
 	}
 	if err != nil {
@@ -453,6 +472,7 @@ func (r *reader) guest(ctx context.Context, g *inventory.Guest) {
 		d, err := r.c.get(ctx, path, nil, r.c.cfg.AgentTimeout)
 		if err == nil {
 			g.AgentInterfaces, err = ParseAgentInterfaces(d)
+			g.AgentInterfaces = r.strs.ifaces(g.AgentInterfaces)
 		}
 		if err != nil {
 			r.warn(obj, path, "guest agent: "+err.Error())
@@ -465,6 +485,7 @@ func (r *reader) guest(ctx context.Context, g *inventory.Guest) {
 		d, err := r.get(ctx, path, nil)
 		if err == nil {
 			g.AgentInterfaces, err = ParseLXCInterfaces(d)
+			g.AgentInterfaces = r.strs.ifaces(g.AgentInterfaces)
 		}
 		if err != nil {
 			if errors.Is(err, ErrNotImplemented) {

@@ -422,6 +422,8 @@ func syncedDisk(g *inventory.Guest, dk inventory.Disk) bool {
 	if strings.HasPrefix(dk.Key, "unused") || dk.SizeMB <= 0 {
 		return false
 	}
+	// proxmox.ParseDisk already drops CD-ROMs when the config is read; the raw
+	// config is only there when a read asked for it (ReadOptions.GuestConfig).
 	raw := strings.ToLower(g.Config[dk.Key])
 	if strings.Contains(raw, "media=cdrom") || strings.Contains(dk.Volume, ".iso") || dk.Volume == "cdrom" || dk.Volume == "none" {
 		return false
