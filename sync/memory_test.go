@@ -58,6 +58,20 @@ func TestFlagSetsShared(t *testing.T) {
 	if a.Model != ModelVM || b.Stage != StageVMs || !reflect.DeepEqual(b.CreateOnly, b.set(flagCreateOnly)) {
 		t.Errorf("b %+v", *b.objKind)
 	}
+	c, c2 := newObject(ModelVM, "c", "c", StageVMs), newObject(ModelVM, "c2", "c2", StageVMs)
+	c.setTags(TagProxbox, "pve-x")
+	c2.setTags(TagProxbox, "pve-x")
+	if c.objKind != c2.objKind {
+		t.Error("a kind with PVE tags is not shared")
+	}
+	full := taggedKinds.Swap(maxTaggedKinds)
+	defer taggedKinds.Store(full)
+	d, e := newObject(ModelVM, "d", "d", StageVMs), newObject(ModelVM, "e", "e", StageVMs)
+	d.setTags(TagProxbox, "pve-new")
+	e.setTags(TagProxbox, "pve-new")
+	if d.objKind == e.objKind || !reflect.DeepEqual(e.Tags, []string{TagProxbox, "pve-new"}) {
+		t.Error("kinds with PVE tags are kept beyond maxTaggedKinds")
+	}
 }
 
 // attrs keeps its names sorted and its values in their order, whatever the order of Set.

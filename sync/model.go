@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 )
 
 // NetBox API paths (below /api/) of the models the engine writes.
@@ -122,14 +123,22 @@ func (k *objKind) set(f flagSet) map[string]bool {
 	return [...]map[string]bool{k.CreateOnly, k.Optional, k.Soft, k.SetFields}[f]
 }
 
-// kinds holds one objKind per kindKey (a few hundred).
-var kinds gosync.Map
+// kinds holds one objKind per kindKey (a few dozen, and those with guests' PVE tags).
+// Users name tags freely and a long-running sync meets new combinations, so at most
+// maxTaggedKinds kinds with PVE tags are kept; beyond, such an object has its own.
+var (
+	kinds       gosync.Map
+	taggedKinds atomic.Int64
+)
 
-// kindOf returns the one objKind of k; tags are its tags (k.tags is their key).
+const maxTaggedKinds = 10000
+
+// kindOf returns the objKind of k; tags are its tags (k.tags is their key).
 func kindOf(k kindKey, tags []string) *objKind {
 	if v, ok := kinds.Load(k); ok {
 		return v.(*objKind)
 	}
+	tagged := k.tags != "" && k.tags != "\x01"+TagProxbox
 	n := &objKind{Model: k.model, Stage: k.stage, EnsureOnly: k.ensure, key: k}
 	if tags != nil {
 		n.Tags = slices.Clip(append([]string{}, tags...))
@@ -141,7 +150,13 @@ func kindOf(k kindKey, tags []string) *objKind {
 			*sets[i] = v.(map[string]bool)
 		}
 	}
-	v, _ := kinds.LoadOrStore(k, n)
+	if tagged && taggedKinds.Load() >= maxTaggedKinds {
+		return n
+	}
+	v, loaded := kinds.LoadOrStore(k, n)
+	if tagged && !loaded {
+		taggedKinds.Add(1)
+	}
 	return v.(*objKind)
 }
 
