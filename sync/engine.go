@@ -848,7 +848,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		res, missing := r.resolve(o, idx)
 		if missing != "" {
 			if pass == 0 {
-				r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label, Reason: missing})
+				r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label(), Reason: missing})
 			}
 			continue
 		}
@@ -877,7 +877,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		seen[id] = true
 		if o.EnsureOnly {
 			if pass == 0 {
-				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label, ID: id})
+				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label(), ID: id})
 			}
 			continue
 		}
@@ -887,7 +887,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		patch, ch := Diff(res, c)
 		if patch == nil {
 			if pass == 0 {
-				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label, ID: id})
+				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label(), ID: id})
 			}
 			continue
 		}
@@ -906,7 +906,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		}
 		for _, wr := range results {
 			o := cObjs[wr.Index]
-			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label, Fields: createFields(creates[wr.Index])}
+			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label(), Fields: createFields(creates[wr.Index])}
 			r.noteRefusal(model, o, creates[wr.Index], wr.Err)
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
@@ -925,7 +925,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		}
 		for _, wr := range results {
 			o := uObjs[wr.Index]
-			c := Change{Op: OpUpdate, Model: model, Key: o.Key, Label: o.Label, ID: mustID(updates[wr.Index]["id"]), Fields: uChanges[wr.Index]}
+			c := Change{Op: OpUpdate, Model: model, Key: o.Key, Label: o.Label(), ID: mustID(updates[wr.Index]["id"]), Fields: uChanges[wr.Index]}
 			r.noteRefusal(model, o, updates[wr.Index], wr.Err)
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
@@ -979,8 +979,8 @@ func (r *run) knownRefusal(model string, o *Object, op Op, body map[string]any) 
 		return false
 	}
 	reason := fmt.Sprintf("known conflict, unchanged since %s (%s not sent again): %s", f.Since.UTC().Format(time.RFC3339), op, f.Reason)
-	r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label, Reason: reason})
-	r.rep.warn(o.Label, reason)
+	r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label(), Reason: reason})
+	r.rep.warn(o.Label(), reason)
 	return true
 }
 

@@ -324,7 +324,7 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 	if name == "" {
 		name = guestName(g)
 	}
-	o := newObject(ModelVM, key, fmt.Sprintf("%s %d (%s)", g.Type, g.VMID, name), StageVMs)
+	o := newObject(ModelVM, key, "", StageVMs) // labelled by derivedLabel
 	o.Fields.Set("name", name)
 	o.Fields.Set("status", d.text(VMStatus(g.Status, g.Template)))
 	vcpus := g.VCPUs
@@ -392,7 +392,7 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 		if !syncedDisk(g, dk) {
 			continue
 		}
-		do := newObject(ModelDisk, diskKey(key, dk.Key), fmt.Sprintf("%s %d disk %s", g.Type, g.VMID, dk.Key), StageDisks)
+		do := newObject(ModelDisk, diskKey(key, dk.Key), "", StageDisks)
 		do.Fields.Set("name", dk.Key)
 		do.Fields.Set("size", dk.SizeMB)
 		do.ref("virtual_machine", ModelVM, key)
@@ -469,7 +469,7 @@ func mapGuestNetwork(d *Desired, vm *Object, g *inventory.Guest, site string, op
 		}
 		used[name] = true
 		ik := ifaceKey(vm.Key, name)
-		io := newObject(ModelVMInterface, ik, fmt.Sprintf("%s %d interface %s", g.Type, g.VMID, name), StageVMInterfaces)
+		io := newObject(ModelVMInterface, ik, "", StageVMInterfaces)
 		io.Fields.Set("name", name)
 		io.Fields.Set("enabled", !nic.LinkDown)
 		if nic.MTU > 0 {
@@ -489,7 +489,7 @@ func mapGuestNetwork(d *Desired, vm *Object, g *inventory.Guest, site string, op
 		io.setTags(TagProxbox)
 		createOnlyUnless(io, ow, "overwrite_vm_interface_tags", "tags")
 		if mac := normMAC(nic.MAC); mac != "" {
-			mo := newObject(ModelMAC, macKey(ik), "MAC "+mac, StageVMInterfaces)
+			mo := newObject(ModelMAC, macKey(ik), "", StageVMInterfaces)
 			mo.Fields.Set("mac_address", mac)
 			mo.Fields.Set("assigned_object_type", "virtualization.vminterface")
 			mo.ref("assigned_object_id", ModelVMInterface, ik)

@@ -87,3 +87,43 @@ func TestDuplicateGuestNamesGetTheirVMID(t *testing.T) {
 		}
 	}
 }
+
+// Every object is labelled for reports as the mapping names it: a guest's objects by its
+// type and vmid (derivedLabel), the others as given.
+func TestObjectLabels(t *testing.T) {
+	s := testSnapshot()
+	s.Backups = []inventory.Backup{{VolID: "pbs:backup/vm/101/2026-01-01T00:00:00Z", Storage: "pbs", VMID: 101}}
+	s.Snapshots = []inventory.GuestSnapshot{{VMID: 101, Type: inventory.QEMU, Name: "before-upgrade", Node: "pve"}}
+	s.Tasks = []inventory.Task{{UPID: "UPID:pve:00001:qmstart:101:root@pam:", Node: "pve", ID: "101", VMID: 101, Type: "qmstart", GuestType: inventory.QEMU}}
+	d := Map(s, MapOptions{})
+	mapPlugin(d, s, pluginCtx{})
+	vm := vmKey("lab", inventory.QEMU, 101)
+	for _, c := range []struct{ model, key, want string }{
+		{ModelVM, vm, "qemu 101 (web)"},
+		{ModelDisk, diskKey(vm, "scsi0"), "qemu 101 disk scsi0"},
+		{ModelVMInterface, ifaceKey(vm, "ens18"), "qemu 101 interface ens18"},
+		{ModelMAC, macKey(ifaceKey(vm, "ens18")), "MAC AA:BB:CC:00:00:01"},
+		{ModelIP, ipKey(ifaceKey(vm, "ens18"), "10.0.0.5/24"), "qemu 101 address 10.0.0.5/24"},
+		{ModelBackup, backupKey(vm, s.Backups[0].VolID), "backup " + s.Backups[0].VolID},
+		{ModelSnapshot, snapshotKey(vm, "before-upgrade"), "qemu 101 snapshot before-upgrade"},
+		{ModelTaskHistory, taskKey(vm, s.Tasks[0].UPID), "task " + s.Tasks[0].UPID},
+		{ModelVLAN, "proxmox-default-site-pve-lab/20", "VLAN 20"},
+		{ModelCluster, "lab", "cluster pve (lab)"},
+	} {
+		o := d.Get(c.model, c.key)
+		if o == nil {
+			t.Errorf("%s %s missing", c.model, c.key)
+			continue
+		}
+		if got := o.Label(); got != c.want {
+			t.Errorf("%s label %q, want %q", c.model, got, c.want)
+		}
+		if _, sent := o.Fields.Lookup(labelField); sent && (c.model == ModelVM || c.model == ModelDisk) {
+			t.Errorf("%s holds its label", c.model)
+		}
+	}
+	res, _ := (&run{d: d}).resolve(d.Get(ModelVLAN, "proxmox-default-site-pve-lab/20"), map[string]map[string]map[string]any{ModelSite: {"proxmox-default-site-pve-lab": {"id": 1.0}}})
+	if _, ok := res.Fields[labelField]; ok {
+		t.Error("the label field is resolved into the body")
+	}
+}

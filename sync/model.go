@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"fmt"
 	"hash/maphash"
 	"iter"
 	"regexp"
@@ -68,8 +69,7 @@ func (r Ref) IsZero() bool { return r.Model == "" }
 // o.CreateOnly...) and changed only through setters (flag, setTags, ensureOnly).
 type Object struct {
 	*objKind
-	Key   string // identity, unique within Model
-	Label string // for reports
+	Key string // identity, unique within Model
 
 	Fields       attrs[any]
 	Refs         refs        // FK fields
@@ -160,8 +160,58 @@ func kindOf(k kindKey, tags []string) *objKind {
 	return v.(*objKind)
 }
 
+// newObject returns an object of model; label names it in reports, "" for the models
+// whose label derivedLabel makes from their fields (the many objects of each guest).
 func newObject(model, key, label string, st Stage) *Object {
-	return &Object{objKind: kindOf(kindKey{model: model, stage: st}, nil), Key: key, Label: label}
+	o := &Object{objKind: kindOf(kindKey{model: model, stage: st}, nil), Key: key}
+	if label != "" {
+		o.Fields.Set(labelField, label)
+	}
+	return o
+}
+
+// labelField holds the label of an object that newObject was given one; like every field
+// named "\x00...", it is never sent nor compared.
+const labelField = "\x00label"
+
+// Label names the object in reports: "qemu 101 (web)", "qemu 101 disk scsi0", "VLAN 20".
+func (o *Object) Label() string {
+	if l, ok := o.Fields.Lookup(labelField); ok {
+		return l.(string)
+	}
+	return derivedLabel(o)
+}
+
+// derivedLabel makes the label of a guest's VM, disk, interface, MAC, backup, snapshot or
+// task from its fields (and key) when needed, instead of each object holding one.
+func derivedLabel(o *Object) string {
+	name, _ := o.Fields.Get("name").(string)
+	text := func(f string) string { s, _ := o.Fields.Get(f).(string); return s }
+	switch o.Model {
+	case ModelVM:
+		return fmt.Sprintf("%s %d (%s)", o.CustomFields.Get(CFVMType), o.CustomFields.Get(CFVMID), name)
+	case ModelDisk:
+		return guestOf(o.Key, diskKey("", name)) + " disk " + name
+	case ModelVMInterface:
+		return guestOf(o.Key, ifaceKey("", name)) + " interface " + name
+	case ModelMAC:
+		return "MAC " + text("mac_address")
+	case ModelBackup:
+		return "backup " + text("volume_id")
+	case ModelSnapshot:
+		return fmt.Sprintf("%s %d snapshot %s", o.Fields.Get("subtype"), o.Fields.Get("vmid"), name)
+	case ModelTaskHistory:
+		return "task " + text("upid")
+	}
+	return o.Key
+}
+
+// guestOf returns "<type> <vmid>" of the guest whose vmKey is key without suffix.
+func guestOf(key, suffix string) string {
+	vm := strings.TrimSuffix(key, suffix)
+	i := strings.LastIndexByte(vm, '/')
+	j := strings.LastIndexByte(vm[:max(i, 0)], '/')
+	return vm[j+1:max(i, 0)] + " " + vm[i+1:]
 }
 
 // setTags sets the object's tag slugs (nil: tags are not managed).

@@ -287,7 +287,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 				vm = vmKey(label, "?", b.VMID)
 			}
 		}
-		o := newObject(ModelBackup, backupKey(vm, b.VolID), "backup "+b.VolID, StageBackups)
+		o := newObject(ModelBackup, backupKey(vm, b.VolID), "", StageBackups) // labelled by derivedLabel
 		o.ref("virtual_machine", ModelVM, vm)
 		o.ref("proxmox_storage", ModelStorage, storageKey(label, b.Storage))
 		o.flag(flagOptional, "proxmox_storage")
@@ -319,7 +319,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		if !ok {
 			continue
 		}
-		o := newObject(ModelSnapshot, snapshotKey(vm, sn.Name), fmt.Sprintf("%s %d snapshot %s", sn.Type, sn.VMID, sn.Name), StageSnapshots)
+		o := newObject(ModelSnapshot, snapshotKey(vm, sn.Name), "", StageSnapshots)
 		o.ref("virtual_machine", ModelVM, vm)
 		o.Fields.Set("name", sn.Name)
 		o.Fields.Set("description", sn.Description)
@@ -342,7 +342,7 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		if gt == "" {
 			gt = types[t.VMID][0]
 		}
-		o := newObject(ModelTaskHistory, taskKey(vm, t.UPID), "task "+t.UPID, StageTaskHistory)
+		o := newObject(ModelTaskHistory, taskKey(vm, t.UPID), "", StageTaskHistory)
 		o.ref("virtual_machine", ModelVM, vm)
 		o.Fields.Set("vm_type", d.text(string(gt)))
 		o.Fields.Set("upid", t.UPID)
