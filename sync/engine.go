@@ -181,9 +181,10 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 					continue
 				}
 			}
-			e.sync(ctx, snaps[i], opt, rep, sh)
+			snap := snaps[i]
+			snaps[i] = nil // e.sync releases it once mapped
+			e.sync(ctx, snap, opt, rep, sh)
 			synced[c.label] = true
-			snaps[i] = nil // done with it
 		}
 	}
 	if ctx.Err() == nil {
@@ -252,6 +253,10 @@ type run struct {
 	once    func(model string, load func() error) error
 	ps      *pluginState
 	pc      pluginCtx
+	// parts and oldestTask: what the plugin stages need of the snapshot
+	// once it is released (mapPluginObjects).
+	parts      map[Stage]partInfo
+	oldestTask time.Time
 	// warm: NetBox's objects come from Options.State, nothing is listed.
 	warm bool
 	// lastBackupWrite is when the last backup write request ended (BackupBatchDelay).
@@ -369,6 +374,10 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 			}
 		}
 	}
+	r.mapPluginObjects()
+	// The snapshot is mapped: released here (the caller holds it no more),
+	// before the current state loads, the run's memory peak.
+	r.snap, snap = nil, nil
 	if err := r.loadAll(ctx); err != nil {
 		rep.fail("netbox", "load current state: "+err.Error())
 		return

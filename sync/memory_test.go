@@ -1,11 +1,16 @@
 package sync
 
 import (
+	"context"
 	"fmt"
+	"net/url"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/proxbox/proxbox/inventory"
 )
 
 // A create reply's brief object of a parent sent by id is held as that id; a field whose
@@ -162,5 +167,49 @@ func TestDesiredIndex(t *testing.T) {
 	}
 	if d.Get(ModelVM, "vm/1000") != nil || d.Get(ModelDisk, "vm/1") != nil || d.Get(ModelIP, "vm/1").Model != ModelIP {
 		t.Error("Get found what is not there")
+	}
+}
+
+// releaseNetBox is an empty NetBox whose list of custom fields (the first of
+// loadAll, after the snapshot was mapped) waits until the snapshot was collected, or gives up.
+type releaseNetBox struct {
+	emptyNetBox
+	freed    chan struct{}
+	released bool
+}
+
+func (n *releaseNetBox) List(_ context.Context, model string, _ url.Values) ([]map[string]any, error) {
+	if model == ModelCustomField && !n.released {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) && !n.released {
+			runtime.GC()
+			select {
+			case <-n.freed:
+				n.released = true
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil, nil
+}
+
+// TestSnapshotReleasedBeforeLoad: once an endpoint's snapshot is mapped to
+// its desired objects, neither Run nor the endpoint's sync holds it while
+// NetBox's current state loads (the run's memory peak at 100,000 guests).
+func TestSnapshotReleasedBeforeLoad(t *testing.T) {
+	nb := &releaseNetBox{freed: make(chan struct{})}
+	ep := inventory.Endpoint{ID: 1, Name: "pve1", Host: "pve1.example"}
+	read := func(context.Context) (*inventory.Snapshot, error) {
+		s := &inventory.Snapshot{Endpoint: ep, Cluster: inventory.Cluster{Name: "lab"},
+			Nodes:  []inventory.Node{{Name: "n1", Online: true}},
+			Guests: []inventory.Guest{{VMID: 100, Type: inventory.QEMU, Name: "vm100", Node: "n1", Status: "running"}},
+			Tasks:  []inventory.Task{{UPID: "UPID:n1:1", Node: "n1", Started: time.Unix(1e9, 0)}}}
+		runtime.SetFinalizer(s, func(*inventory.Snapshot) { close(nb.freed) })
+		return s, nil
+	}
+	e := &Engine{NetBox: nb}
+	e.Run(context.Background(), []Target{{Endpoint: ep, Read: read}}, Options{IgnorePluginSettings: true})
+	if !nb.released {
+		t.Fatal("the snapshot was still held while the current state loaded")
 	}
 }
