@@ -53,7 +53,10 @@ func (e *Engine) Bootstrap(ctx context.Context, opt Options) ([]BootstrapItem, *
 		return nil, s
 	}
 	done := map[string]Change{}
-	for _, c := range s.Plan.Changes {
+	for c, err := range s.Plan.All() {
+		if err != nil {
+			break
+		}
 		done[c.Model+"\x00"+c.Key] = c
 	}
 	var out []BootstrapItem

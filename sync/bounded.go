@@ -9,7 +9,10 @@ const (
 )
 
 // Bounded returns a copy of s to store with a run, at most perModel changes of each model
-// and maxMessages errors and warnings. s is not changed.
+// and maxMessages errors and warnings. s is not changed. A plan whose changes are in a
+// compressed log (Plan.Len) is bounded from the changes it keeps in Changes, the first
+// of each model, unless perModel is more than those (StoredChangesPerModel): its log is
+// then read through, keeping the candidates only.
 //
 // The stored shape is Summary's JSON with these meanings:
 //
@@ -34,27 +37,52 @@ func (s *Summary) Bounded(perModel, maxMessages int) *Summary {
 	if s.Plan == nil {
 		return &b
 	}
-	p := Plan{Unchanged: s.Plan.Unchanged, Total: max(s.Plan.Total, len(s.Plan.Changes))}
-	keep := make([]bool, len(s.Plan.Changes))
+	p := Plan{Unchanged: s.Plan.Unchanged, Total: max(s.Plan.Total, s.Plan.Len())}
+	// The candidates: per model, the first perModel failed and the first perModel other
+	// changes, in plan order (a spilled plan's Changes holds the first headPerModel of each).
+	changes := s.Plan.All()
+	if s.Plan.log != nil && perModel <= headPerModel {
+		changes = (&Plan{Changes: s.Plan.Changes}).All()
+	}
+	var cands []Change
+	seen := map[headKey]int{}
+	total := map[string]int{}
+	for c, err := range changes {
+		if err != nil {
+			break // the log's counts below still count every change
+		}
+		total[c.Model]++
+		if k := (headKey{c.Model, c.Error != ""}); seen[k] < perModel {
+			seen[k]++
+			cands = append(cands, c)
+		}
+	}
+	if s.Plan.log != nil {
+		total = s.Plan.log.models
+	}
+	keep := make([]bool, len(cands))
 	kept := map[string]int{}
 	for _, failedPass := range []bool{true, false} {
-		for i, c := range s.Plan.Changes {
+		for i, c := range cands {
 			if (c.Error != "") == failedPass && kept[c.Model] < perModel {
 				keep[i] = true
 				kept[c.Model]++
 			}
 		}
 	}
-	p.Changes = make([]Change, 0, len(s.Plan.Changes))
-	for i, c := range s.Plan.Changes {
+	p.Changes = make([]Change, 0, len(cands))
+	for i, c := range cands {
 		if keep[i] {
 			p.Changes = append(p.Changes, c)
-			continue
 		}
-		if p.Omitted == nil {
-			p.Omitted = map[string]int{}
+	}
+	for m, n := range total {
+		if n > kept[m] {
+			if p.Omitted == nil {
+				p.Omitted = map[string]int{}
+			}
+			p.Omitted[m] += n - kept[m]
 		}
-		p.Omitted[c.Model]++
 	}
 	for m, n := range s.Plan.Omitted { // bounding a bounded summary keeps what it left out
 		if p.Omitted == nil {

@@ -51,17 +51,25 @@ type Change struct {
 // Plan is the ordered list of changes of a run; unchanged objects are counted, not listed.
 // A stored plan may be bounded (Summary.Bounded): Changes then lists only some changes of
 // each model, Total counts them all and Omitted, per model, those left out.
+//
+// A run's plan of more than 1,024 changes keeps them in a compressed log (see
+// changelog.go): Changes then holds the first changes of each model only, Len counts
+// them all and All yields them all; its JSON (MarshalJSON, WriteChangesJSON) has them all.
 type Plan struct {
 	Changes   []Change       `json:"changes"`
 	Unchanged map[string]int `json:"unchanged"`
 	Total     int            `json:"total,omitempty"`
 	Omitted   map[string]int `json:"omitted,omitempty"`
+	log       *changeLog     // every change, when the report spilled them (nil: Changes has them all)
 }
 
 // Print writes the plan for humans (--dry-run).
 func (p *Plan) Print(w io.Writer) error {
 	var b strings.Builder
-	for _, c := range p.Changes {
+	for c, err := range p.All() {
+		if err != nil {
+			return err
+		}
 		id := ""
 		if c.ID > 0 {
 			id = fmt.Sprintf(" #%d", c.ID)

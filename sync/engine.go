@@ -181,9 +181,10 @@ func (e *Engine) Run(ctx context.Context, targets []Target, opt Options) *Summar
 					continue
 				}
 			}
-			e.sync(ctx, snaps[i], opt, rep, sh)
+			snap := snaps[i]
+			snaps[i] = nil // e.sync releases it once mapped
+			e.sync(ctx, snap, opt, rep, sh)
 			synced[c.label] = true
-			snaps[i] = nil // done with it
 		}
 	}
 	if ctx.Err() == nil {
@@ -252,6 +253,10 @@ type run struct {
 	once    func(model string, load func() error) error
 	ps      *pluginState
 	pc      pluginCtx
+	// parts and oldestTask: what the plugin stages need of the snapshot
+	// once it is released (mapPluginObjects).
+	parts      map[Stage]partInfo
+	oldestTask time.Time
 	// warm: NetBox's objects come from Options.State, nothing is listed.
 	warm bool
 	// lastBackupWrite is when the last backup write request ended (BackupBatchDelay).
@@ -369,6 +374,10 @@ func (e *Engine) sync(ctx context.Context, snap *inventory.Snapshot, opt Options
 			}
 		}
 	}
+	r.mapPluginObjects()
+	// The snapshot is mapped: released here (the caller holds it no more),
+	// before the current state loads, the run's memory peak.
+	r.snap, snap = nil, nil
 	if err := r.loadAll(ctx); err != nil {
 		rep.fail("netbox", "load current state: "+err.Error())
 		return
@@ -817,8 +826,8 @@ func (r *run) managedTag(pve bool) func(string) bool {
 // that does not exist (the object is skipped).
 func (r *run) resolve(o *Object, idx map[string]map[string]map[string]any) (Resolved, string) {
 	res := Resolved{Fields: map[string]any{}, CreateOnly: o.CreateOnly, Soft: o.Soft, SetFields: o.SetFields,
-		CustomFields: o.CustomFields, ManagedTag: r.managedTag(o.Fields[pveTagsMarker] == true)}
-	for k, v := range o.Fields {
+		CustomFields: o.CustomFields.Map(), ManagedTag: r.managedTag(o.Fields.Get(pveTagsMarker) == true)}
+	for k, v := range o.Fields.All() {
 		if !strings.HasPrefix(k, "\x00") {
 			res.Fields[k] = v
 		}
@@ -829,7 +838,7 @@ func (r *run) resolve(o *Object, idx map[string]map[string]map[string]any) (Reso
 		}
 		return idx[model]
 	}
-	for f, ref := range o.Refs {
+	for f, ref := range o.Refs.All() {
 		if ref.IsZero() {
 			res.Fields[f] = nil
 			continue
@@ -884,11 +893,11 @@ func (r *run) altKey(o *Object) string {
 		return ""
 	}
 	mo := r.d.Get(ModelMAC, macKey(o.Key))
-	vm := o.Refs["virtual_machine"]
+	vm := o.Refs.Get("virtual_machine")
 	if mo == nil {
 		return ""
 	}
-	mac, _ := mo.Fields["mac_address"].(string)
+	mac, _ := mo.Fields.Get("mac_address").(string)
 	return vm.Key + "/mac/" + mac
 }
 
@@ -911,7 +920,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		res, missing := r.resolve(o, idx)
 		if missing != "" {
 			if pass == 0 {
-				r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label, Reason: missing})
+				r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label(), Reason: missing})
 			}
 			continue
 		}
@@ -919,7 +928,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		if c == nil {
 			if ak := r.altKey(o); ak != "" {
 				c = cur[ak]
-				if c != nil && r.frozen[o.Refs["virtual_machine"].Key] {
+				if c != nil && r.frozen[o.Refs.Get("virtual_machine").Key] {
 					res.CreateOnly = withFlag(res.CreateOnly, "name") // agent silent: keep the known name
 				}
 			}
@@ -940,7 +949,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		seen[id] = true
 		if o.EnsureOnly {
 			if pass == 0 {
-				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label, ID: id})
+				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label(), ID: id})
 			}
 			continue
 		}
@@ -950,7 +959,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		patch, ch := Diff(res, c)
 		if patch == nil {
 			if pass == 0 {
-				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label, ID: id})
+				r.rep.record(Change{Op: OpUnchanged, Model: model, Key: o.Key, Label: o.Label(), ID: id})
 			}
 			continue
 		}
@@ -969,7 +978,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		}
 		for _, wr := range results {
 			o := cObjs[wr.Index]
-			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label, Fields: createFields(creates[wr.Index])}
+			c := Change{Op: OpCreate, Model: model, Key: o.Key, Label: o.Label(), Fields: createFields(creates[wr.Index])}
 			r.noteRefusal(model, o, creates[wr.Index], wr.Err)
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
@@ -988,7 +997,7 @@ func (r *run) step(ctx context.Context, model string, stage Stage, pass int) {
 		}
 		for _, wr := range results {
 			o := uObjs[wr.Index]
-			c := Change{Op: OpUpdate, Model: model, Key: o.Key, Label: o.Label, ID: mustID(updates[wr.Index]["id"]), Fields: uChanges[wr.Index]}
+			c := Change{Op: OpUpdate, Model: model, Key: o.Key, Label: o.Label(), ID: mustID(updates[wr.Index]["id"]), Fields: uChanges[wr.Index]}
 			r.noteRefusal(model, o, updates[wr.Index], wr.Err)
 			if wr.Err != nil {
 				c.Error = wr.Err.Error()
@@ -1015,7 +1024,7 @@ var nestedRead = map[string]bool{"site": true, "type": true, "vrf": true, "clust
 // instead: read by id only (idOf), and the brief objects were a large part of a first run's
 // memory. reply is the caller's, changed in place.
 func leanCreated(reply, body map[string]any, o *Object) map[string]any {
-	for f := range o.Refs {
+	for f := range o.Refs.All() {
 		if nestedRead[f] {
 			continue
 		}
@@ -1043,8 +1052,8 @@ func (r *run) knownRefusal(model string, o *Object, op Op, body map[string]any) 
 		return false
 	}
 	reason := fmt.Sprintf("known conflict, unchanged since %s (%s not sent again): %s", f.Since.UTC().Format(time.RFC3339), op, f.Reason)
-	r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label, Reason: reason})
-	r.rep.warn(o.Label, reason)
+	r.rep.record(Change{Op: OpSkip, Model: model, Key: o.Key, Label: o.Label(), Reason: reason})
+	r.rep.warn(o.Label(), reason)
 	return true
 }
 
@@ -1122,7 +1131,7 @@ func vmOf(pm, pk string, r *run) string {
 		return pk
 	case ModelVMInterface:
 		if o := r.d.Get(ModelVMInterface, pk); o != nil {
-			return o.Refs["virtual_machine"].Key
+			return o.Refs.Get("virtual_machine").Key
 		}
 	}
 	return ""

@@ -102,6 +102,7 @@ type report struct {
 	errors   []string
 	warnings []string
 	plan     Plan
+	head     map[headKey]int // changes of each head kept in plan.Changes, once plan.log is set
 }
 
 func newReport(emit func(Event), now func() time.Time) *report {
@@ -174,16 +175,69 @@ func (r *report) record(c Change) {
 		r.mu.Unlock()
 		return
 	}
-	r.plan.Changes = append(r.plan.Changes, c)
+	if r.plan.log == nil && len(r.plan.Changes) < spillAt {
+		r.plan.Changes = append(r.plan.Changes, c)
+	} else {
+		r.spill(c)
+	}
 	if c.Error != "" {
 		r.errors = append(r.errors, c.Label+": "+c.Error)
 	}
 	r.mu.Unlock()
-	cc := c
-	r.send(Event{Type: EventItem, Stage: c.Stage, Change: &cc, Object: c.Label})
+	if r.emit != nil {
+		cc := c
+		r.send(Event{Type: EventItem, Stage: c.Stage, Change: &cc, Object: c.Label})
+	}
 	if c.Error != "" {
 		r.send(Event{Type: EventError, Stage: c.Stage, Object: c.Label, Message: c.Error})
 	}
+}
+
+// spill records c in the plan's log, which holds every change once the plan has spillAt
+// (its first call moves the changes recorded so far there), and keeps c in Changes too
+// while its model has fewer than headPerModel changes of its kind (failed or not) there.
+// A change that does not encode to JSON (which --json and the stored list could not write
+// either) is an error of the run. r.mu is held.
+func (r *report) spill(c Change) {
+	if r.plan.log == nil {
+		r.plan.log, r.head = newChangeLog(), map[headKey]int{}
+		// A new array: a summary may share the old one.
+		head := make([]Change, 0, min(len(r.plan.Changes), 2*headPerModel*len(typeNames)))
+		for i := range r.plan.Changes {
+			if old := &r.plan.Changes[i]; r.logged(old) && r.keepHead(old) {
+				head = append(head, *old)
+			}
+		}
+		r.plan.Changes = head
+	}
+	if r.logged(&c) && r.keepHead(&c) {
+		r.plan.Changes = append(r.plan.Changes, c)
+	}
+}
+
+// logged adds c to the plan's log and says whether it could.
+func (r *report) logged(c *Change) bool {
+	if err := r.plan.log.add(c); err != nil {
+		r.errors = append(r.errors, joinObj(c.Label, "change list: "+err.Error()))
+		return false
+	}
+	return true
+}
+
+// headKey is a model and whether its changes failed: a spilled plan keeps the first
+// headPerModel changes of each.
+type headKey struct {
+	model  string
+	failed bool
+}
+
+func (r *report) keepHead(c *Change) bool {
+	k := headKey{c.Model, c.Error != ""}
+	if r.head[k] >= headPerModel {
+		return false
+	}
+	r.head[k]++
+	return true
 }
 
 func (r *report) warn(object, msg string) {
@@ -230,6 +284,14 @@ func (r *report) summary(start time.Time, dry bool) *Summary {
 	// new array and the summary's list stays as it is.
 	r.plan.Changes = slices.Clip(r.plan.Changes)
 	p := r.plan
+	if p.log != nil {
+		log, err := p.log.snapshot()
+		if err != nil {
+			s.Errors = append(s.Errors, "change list: "+err.Error())
+			s.OK, s.Partial = false, false
+		}
+		p.log = log
+	}
 	s.Plan = &p
 	return s
 }

@@ -10,7 +10,8 @@ import (
 // A first run's change list is large (797,786 changes, 467 MB of JSON, at 100,000
 // guests): encoding it whole into one buffer, then copying it, doubled the sync
 // process's peak memory at its very end. WriteChangesJSON and WriteJSON write the same
-// bytes as json.Marshal, one change at a time.
+// bytes as json.Marshal, one change at a time (Plan.WriteChangesJSON: one chunk of the
+// plan's compressed log at a time).
 
 // WriteChangesJSON writes json.Marshal(changes) to w, encoding one change at a time.
 func WriteChangesJSON(w io.Writer, changes []Change) error {
@@ -47,7 +48,7 @@ var planMark = []byte(`"plan":{"changes":null`)
 
 // WriteJSON writes json.Marshal(s) to w, the plan's changes encoded one at a time.
 func (s *Summary) WriteJSON(w io.Writer) error {
-	if s.Plan == nil || len(s.Plan.Changes) == 0 {
+	if s.Plan == nil || s.Plan.Len() == 0 {
 		b, err := json.Marshal(s)
 		if err != nil {
 			return err
@@ -56,7 +57,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		return err
 	}
 	cp, plan := *s, *s.Plan
-	plan.Changes = nil
+	plan.Changes, plan.log = nil, nil
 	cp.Plan = &plan
 	b, err := json.Marshal(&cp)
 	if err != nil {
@@ -70,7 +71,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	if _, err := w.Write(b[:cut]); err != nil {
 		return err
 	}
-	if err := WriteChangesJSON(w, s.Plan.Changes); err != nil {
+	if err := s.Plan.WriteChangesJSON(w); err != nil {
 		return err
 	}
 	_, err = w.Write(b[cut+len("null"):])

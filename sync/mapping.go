@@ -94,19 +94,25 @@ const (
 func mapShared(d *Desired, opt MapOptions) {
 	tag := func(slug, name, color, descr string) {
 		o := newObject(ModelTag, slug, "tag "+slug, "")
-		o.Fields["name"], o.Fields["slug"], o.Fields["color"], o.Fields["description"] = name, slug, color, descr
-		o.EnsureOnly = true
+		o.Fields.Set("name", name)
+		o.Fields.Set("slug", slug)
+		o.Fields.Set("color", color)
+		o.Fields.Set("description", descr)
+		o.ensureOnly()
 		d.Add(o)
 	}
 	tag(TagProxbox, "Proxbox", "ff5722", "Proxbox Identifier (used to identify the items the plugin created)")
 	tag(TagOrphan, "Proxbox Orphan", "9e9e9e", "Gone from Proxmox; kept by proxbox's orphan policy")
 	cf := func(name, typ, label string, types ...string) {
 		o := newObject(ModelCustomField, name, "custom field "+name, "")
-		o.Fields["name"], o.Fields["type"], o.Fields["label"], o.Fields["group_name"] = name, typ, label, "Proxmox"
-		o.Fields["ui_editable"] = "hidden"
-		o.Fields["object_types"] = types
-		o.flag(&o.SetFields, "object_types")
-		o.flag(&o.CreateOnly, "name", "type", "label", "group_name", "ui_editable")
+		o.Fields.Set("name", name)
+		o.Fields.Set("type", typ)
+		o.Fields.Set("label", label)
+		o.Fields.Set("group_name", "Proxmox")
+		o.Fields.Set("ui_editable", "hidden")
+		o.Fields.Set("object_types", types)
+		o.flag(flagSetFields, "object_types")
+		o.flag(flagCreateOnly, "name", "type", "label", "group_name", "ui_editable")
 		d.Add(o)
 	}
 	if opt.vrfOn() {
@@ -137,10 +143,10 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 
 	// Devices stage: cluster and its dependencies, nodes.
 	ct := newObject(ModelClusterType, clusterTypeSlug(s.Cluster.Standalone), "cluster type "+mode, StageDevices)
-	ct.Fields["name"] = strings.ToUpper(mode[:1]) + mode[1:]
-	ct.Fields["slug"] = ct.Key
-	ct.Fields["description"] = "Proxmox " + mode + " mode"
-	ct.EnsureOnly = true
+	ct.Fields.Set("name", strings.ToUpper(mode[:1])+mode[1:])
+	ct.Fields.Set("slug", ct.Key)
+	ct.Fields.Set("description", "Proxmox "+mode+" mode")
+	ct.ensureOnly()
 	d.Add(ct)
 
 	cname := opt.ClusterName
@@ -148,14 +154,14 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 		cname = ClusterName(s)
 	}
 	cl := newObject(ModelCluster, label, "cluster "+cname, StageDevices)
-	cl.Fields["name"] = cname
-	cl.Fields["status"] = "active"
-	cl.Fields["description"] = "Proxmox " + mode + " cluster."
+	cl.Fields.Set("name", cname)
+	cl.Fields.Set("status", "active")
+	cl.Fields.Set("description", "Proxmox "+mode+" cluster.")
 	cl.ref("type", ModelClusterType, ct.Key)
-	cl.Tags = []string{TagProxbox}
-	cl.CustomFields = map[string]any{CFEndpoint: label}
+	cl.setTags(TagProxbox)
+	cl.setCF(CFEndpoint, label)
 	if id := ProxmoxIdentity(s); id != "" {
-		cl.CustomFields[CFPVECluster] = id
+		cl.setCF(CFPVECluster, id)
 	}
 	createOnlyUnless(cl, ow, "overwrite_cluster_tags", "tags")
 	createOnlyUnless(cl, ow, "overwrite_cluster_description", "description")
@@ -171,15 +177,21 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 		siteName = truncate("Proxmox Default Site - "+cname, 100)
 	}
 	site := newObject(ModelSite, Slugify(siteName), "site "+siteName, StageDevices)
-	site.Fields["name"], site.Fields["slug"], site.Fields["status"] = siteName, site.Key, "active"
-	site.EnsureOnly = true
+	site.Fields.Set("name", siteName)
+	site.Fields.Set("slug", site.Key)
+	site.Fields.Set("status", "active")
+	site.ensureOnly()
 	d.Add(site)
 
 	mfr := newObject(ModelMfr, mfrSlug, "manufacturer Proxmox", StageDevices)
-	mfr.Fields["name"], mfr.Fields["slug"], mfr.EnsureOnly = "Proxmox", mfrSlug, true
+	mfr.Fields.Set("name", "Proxmox")
+	mfr.Fields.Set("slug", mfrSlug)
+	mfr.ensureOnly()
 	d.Add(mfr)
 	dt := newObject(ModelDeviceType, dtSlug, "device type Proxmox Generic Device", StageDevices)
-	dt.Fields["model"], dt.Fields["slug"], dt.EnsureOnly = "Proxmox Generic Device", dtSlug, true
+	dt.Fields.Set("model", "Proxmox Generic Device")
+	dt.Fields.Set("slug", dtSlug)
+	dt.ensureOnly()
 	dt.ref("manufacturer", ModelMfr, mfrSlug)
 	d.Add(dt)
 	d.Add(role(roleNode, "Proxmox Node", "00bcd4", "Proxmox VE node", false, StageDevices))
@@ -188,15 +200,15 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 	for _, n := range s.Nodes {
 		key := deviceKey(label, n.Name)
 		o := newObject(ModelDevice, key, "node "+n.Name, StageDevices)
-		o.Fields["name"] = n.Name
-		o.Fields["status"] = map[bool]string{true: "active", false: "offline"}[n.Online]
-		o.Fields["description"] = "Proxmox Node " + n.Name
+		o.Fields.Set("name", n.Name)
+		o.Fields.Set("status", map[bool]string{true: "active", false: "offline"}[n.Online])
+		o.Fields.Set("description", "Proxmox Node "+n.Name)
 		o.ref("device_type", ModelDeviceType, dtSlug)
 		o.ref("role", ModelRole, roleNode)
 		o.ref("site", ModelSite, site.Key)
 		o.ref("cluster", ModelCluster, label)
-		o.Tags = []string{TagProxbox}
-		o.CustomFields = map[string]any{CFOrphanedAt: nil}
+		o.setTags(TagProxbox)
+		o.setCF(CFOrphanedAt, nil)
 		createOnlyUnless(o, ow, "overwrite_device_role", "role")
 		createOnlyUnless(o, ow, "overwrite_device_type", "device_type")
 		createOnlyUnless(o, ow, "overwrite_device_tags", "tags")
@@ -229,15 +241,18 @@ func Map(s *inventory.Snapshot, opt MapOptions) *Desired {
 
 func role(slug, name, color, descr string, vmRole bool, st Stage) *Object {
 	o := newObject(ModelRole, slug, "role "+name, st)
-	o.Fields["name"], o.Fields["slug"], o.Fields["color"], o.Fields["description"] = name, slug, color, descr
-	o.Fields["vm_role"] = vmRole
-	o.EnsureOnly = true
+	o.Fields.Set("name", name)
+	o.Fields.Set("slug", slug)
+	o.Fields.Set("color", color)
+	o.Fields.Set("description", descr)
+	o.Fields.Set("vm_role", vmRole)
+	o.ensureOnly()
 	return o
 }
 
 func createOnlyUnless(o *Object, ow OverwriteFlags, flag string, fields ...string) {
 	if !ow.On(flag) {
-		o.flag(&o.CreateOnly, fields...)
+		o.flag(flagCreateOnly, fields...)
 	}
 }
 
@@ -309,25 +324,25 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 	if name == "" {
 		name = guestName(g)
 	}
-	o := newObject(ModelVM, key, fmt.Sprintf("%s %d (%s)", g.Type, g.VMID, name), StageVMs)
-	o.Fields["name"] = name
-	o.Fields["status"] = VMStatus(g.Status, g.Template)
+	o := newObject(ModelVM, key, "", StageVMs) // labelled by derivedLabel
+	o.Fields.Set("name", name)
+	o.Fields.Set("status", d.text(VMStatus(g.Status, g.Template)))
 	vcpus := g.VCPUs
 	if vcpus <= 0 {
 		vcpus = float64(max(g.Cores, 1) * max(g.Sockets, 1))
 	}
-	o.Fields["vcpus"] = math.Round(vcpus*100) / 100
+	o.Fields.Set("vcpus", math.Round(vcpus*100)/100)
 	if g.MemoryMB > 0 {
-		o.Fields["memory"] = g.MemoryMB
+		o.Fields.Set("memory", g.MemoryMB)
 	} else {
-		o.Fields["memory"] = nil
+		o.Fields.Set("memory", nil)
 	}
-	o.Fields["description"] = "Synced from Proxmox node " + g.Node
+	o.Fields.Set("description", d.text("Synced from Proxmox node "+g.Node))
 	o.ref("site", ModelSite, site) // its node's site: VLANs are per site (sync/doc.go)
 	o.ref("cluster", ModelCluster, cluster)
 	o.ref("device", ModelDevice, deviceKey(cluster, g.Node))
-	o.flag(&o.Optional, "device", "platform", "primary_ip4", "primary_ip6")
-	o.flag(&o.Soft, "primary_ip4", "primary_ip6")
+	o.flag(flagOptional, "device", "platform", "primary_ip4", "primary_ip6")
+	o.flag(flagSoft, "primary_ip4", "primary_ip6")
 	if g.Type == inventory.QEMU {
 		d.Add(role(roleQEMU, "Virtual Machine (QEMU)", "00ffff", "Proxmox Virtual Machine", true, StageVMs))
 		o.ref("role", ModelRole, roleQEMU)
@@ -337,13 +352,15 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 	}
 	if p := PlatformName(g.OSType); p != "" {
 		po := newObject(ModelPlatform, Slugify(p), "platform "+p, StageVMs)
-		po.Fields["name"], po.Fields["slug"], po.EnsureOnly = p, po.Key, true
+		po.Fields.Set("name", p)
+		po.Fields.Set("slug", po.Key)
+		po.ensureOnly()
 		d.Add(po)
 		o.ref("platform", ModelPlatform, po.Key)
 	} else {
-		o.Refs["platform"] = Ref{}
+		o.Refs.Set("platform", Ref{})
 	}
-	o.Tags = []string{TagProxbox}
+	tags := []string{TagProxbox}
 	if ow.On("overwrite_vm_proxmox_tags") {
 		for _, t := range g.Tags {
 			if t = strings.TrimSpace(t); t == "" {
@@ -351,15 +368,21 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 			}
 			slug := pveTagSlug(t)
 			to := newObject(ModelTag, slug, "tag "+slug, "")
-			to.Fields["name"], to.Fields["slug"], to.Fields["color"] = truncate("pve:"+t, 100), slug, "607d8b"
-			to.Fields["description"] = "Proxmox VE tag " + t
-			to.EnsureOnly = true
+			to.Fields.Set("name", truncate("pve:"+t, 100))
+			to.Fields.Set("slug", slug)
+			to.Fields.Set("color", "607d8b")
+			to.Fields.Set("description", "Proxmox VE tag "+t)
+			to.ensureOnly()
 			d.Add(to)
-			o.Tags = append(o.Tags, slug)
+			tags = append(tags, slug)
 		}
-		o.Fields[pveTagsMarker] = true
+		o.Fields.Set(pveTagsMarker, true)
 	}
-	o.CustomFields = map[string]any{CFVMID: g.VMID, CFVMType: string(g.Type), CFNode: g.Node, CFOrphanedAt: nil}
+	o.setTags(tags...)
+	o.setCF(CFVMID, g.VMID)
+	o.setCF(CFVMType, d.text(string(g.Type)))
+	o.setCF(CFNode, d.text(g.Node))
+	o.setCF(CFOrphanedAt, nil)
 	applyVMOverwrite(o, ow)
 
 	// Virtual disks; the VM's disk is their sum.
@@ -369,22 +392,22 @@ func mapGuest(d *Desired, g *inventory.Guest, name, cluster, site string, opt Ma
 		if !syncedDisk(g, dk) {
 			continue
 		}
-		do := newObject(ModelDisk, diskKey(key, dk.Key), fmt.Sprintf("%s %d disk %s", g.Type, g.VMID, dk.Key), StageDisks)
-		do.Fields["name"] = dk.Key
-		do.Fields["size"] = dk.SizeMB
+		do := newObject(ModelDisk, diskKey(key, dk.Key), "", StageDisks)
+		do.Fields.Set("name", dk.Key)
+		do.Fields.Set("size", dk.SizeMB)
 		do.ref("virtual_machine", ModelVM, key)
-		do.Tags = []string{TagProxbox}
+		do.setTags(TagProxbox)
 		d.Add(do)
 		sum += dk.SizeMB
 		n++
 	}
 	if n > 0 {
-		o.Fields["disk"] = sum
-		o.flag(&o.CreateOnly, "disk") // NetBox keeps it equal to the sum of the disks
+		o.Fields.Set("disk", sum)
+		o.flag(flagCreateOnly, "disk") // NetBox keeps it equal to the sum of the disks
 	} else if g.MaxDiskBytes > 0 {
-		o.Fields["disk"] = g.MaxDiskBytes / (1 << 20)
+		o.Fields.Set("disk", g.MaxDiskBytes/(1<<20))
 	} else {
-		o.Fields["disk"] = nil
+		o.Fields.Set("disk", nil)
 	}
 	d.Add(o)
 
@@ -446,34 +469,34 @@ func mapGuestNetwork(d *Desired, vm *Object, g *inventory.Guest, site string, op
 		}
 		used[name] = true
 		ik := ifaceKey(vm.Key, name)
-		io := newObject(ModelVMInterface, ik, fmt.Sprintf("%s %d interface %s", g.Type, g.VMID, name), StageVMInterfaces)
-		io.Fields["name"] = name
-		io.Fields["enabled"] = !nic.LinkDown
+		io := newObject(ModelVMInterface, ik, "", StageVMInterfaces)
+		io.Fields.Set("name", name)
+		io.Fields.Set("enabled", !nic.LinkDown)
 		if nic.MTU > 0 {
-			io.Fields["mtu"] = nic.MTU
+			io.Fields.Set("mtu", nic.MTU)
 		} else {
-			io.Fields["mtu"] = nil
+			io.Fields.Set("mtu", nil)
 		}
 		io.ref("virtual_machine", ModelVM, vm.Key)
 		if nic.VLAN > 0 {
 			vk := addVLAN(d, site, nic.VLAN)
-			io.Fields["mode"] = "access"
+			io.Fields.Set("mode", "access")
 			io.ref("untagged_vlan", ModelVLAN, vk)
 		} else {
-			io.Fields["mode"] = nil
-			io.Refs["untagged_vlan"] = Ref{}
+			io.Fields.Set("mode", nil)
+			io.Refs.Set("untagged_vlan", Ref{})
 		}
-		io.Tags = []string{TagProxbox}
+		io.setTags(TagProxbox)
 		createOnlyUnless(io, ow, "overwrite_vm_interface_tags", "tags")
 		if mac := normMAC(nic.MAC); mac != "" {
-			mo := newObject(ModelMAC, macKey(ik), "MAC "+mac, StageVMInterfaces)
-			mo.Fields["mac_address"] = mac
-			mo.Fields["assigned_object_type"] = "virtualization.vminterface"
+			mo := newObject(ModelMAC, macKey(ik), "", StageVMInterfaces)
+			mo.Fields.Set("mac_address", mac)
+			mo.Fields.Set("assigned_object_type", "virtualization.vminterface")
 			mo.ref("assigned_object_id", ModelVMInterface, ik)
-			mo.Tags = []string{TagProxbox}
+			mo.setTags(TagProxbox)
 			d.Add(mo)
 			io.ref("primary_mac_address", ModelMAC, mo.Key)
-			io.flag(&io.Optional, "primary_mac_address")
+			io.flag(flagOptional, "primary_mac_address")
 		}
 		d.Add(io)
 
@@ -498,12 +521,12 @@ func mapGuestNetwork(d *Desired, vm *Object, g *inventory.Guest, site string, op
 			}
 			seenAddr[a.String()] = true
 			po := newObject(ModelIP, ipKey(ik, s), fmt.Sprintf("%s %d address %s", g.Type, g.VMID, s), StageIPs)
-			po.Fields["address"] = s
-			po.Fields["status"] = "active"
-			po.Fields["assigned_object_type"] = "virtualization.vminterface"
+			po.Fields.Set("address", s)
+			po.Fields.Set("status", "active")
+			po.Fields.Set("assigned_object_type", "virtualization.vminterface")
 			po.ref("assigned_object_id", ModelVMInterface, ik)
 			setVRF(d, po, opt)
-			po.Tags = []string{TagProxbox}
+			po.setTags(TagProxbox)
 			createOnlyUnless(po, ow, "overwrite_ip_status", "status")
 			createOnlyUnless(po, ow, "overwrite_ip_tags", "tags")
 			d.Add(po)
@@ -538,12 +561,12 @@ func mapVRF(d *Desired, cname string, opt MapOptions) {
 		name = cname
 	}
 	o := newObject(ModelVRF, d.Endpoint, "VRF "+name, "")
-	o.Fields["name"] = truncate(name, 100)
-	o.Fields["enforce_unique"] = true
-	o.Fields["description"] = truncate("IP addresses of Proxmox endpoint "+d.Endpoint+" (proxbox)", 200)
-	o.flag(&o.CreateOnly, "enforce_unique", "description")
-	o.Tags = []string{TagProxbox}
-	o.CustomFields = map[string]any{CFEndpoint: d.Endpoint}
+	o.Fields.Set("name", truncate(name, 100))
+	o.Fields.Set("enforce_unique", true)
+	o.Fields.Set("description", truncate("IP addresses of Proxmox endpoint "+d.Endpoint+" (proxbox)", 200))
+	o.flag(flagCreateOnly, "enforce_unique", "description")
+	o.setTags(TagProxbox)
+	o.setCF(CFEndpoint, d.Endpoint)
 	d.Add(o)
 }
 
@@ -554,9 +577,9 @@ func setVRF(d *Desired, po *Object, opt MapOptions) {
 	if opt.vrfOn() {
 		po.ref("vrf", ModelVRF, d.Endpoint)
 	} else {
-		po.Refs["vrf"] = Ref{}
+		po.Refs.Set("vrf", Ref{})
 	}
-	po.flag(&po.Soft, "vrf")
+	po.flag(flagSoft, "vrf")
 }
 
 func keepAddr(a netip.Addr, opt MapOptions) bool {
@@ -572,12 +595,12 @@ func keepAddr(a netip.Addr, opt MapOptions) bool {
 func addVLAN(d *Desired, site string, vid int) string {
 	k := vlanKey(site, vid)
 	o := newObject(ModelVLAN, k, fmt.Sprintf("VLAN %d", vid), "")
-	o.Fields["vid"] = vid
-	o.Fields["name"] = fmt.Sprintf("VLAN %d", vid)
-	o.Fields["status"] = "active"
+	o.Fields.Set("vid", vid)
+	o.Fields.Set("name", fmt.Sprintf("VLAN %d", vid))
+	o.Fields.Set("status", "active")
 	o.ref("site", ModelSite, site)
-	o.Tags = []string{TagProxbox}
-	o.EnsureOnly = true
+	o.setTags(TagProxbox)
+	o.ensureOnly()
 	d.Add(o)
 	return k
 }
@@ -618,24 +641,24 @@ func mapNodeInterfaces(d *Desired, dev *Object, n inventory.Node, site string, o
 		}
 		ik := ifaceKey(dev.Key, ni.Name)
 		o := newObject(ModelInterface, ik, fmt.Sprintf("node %s interface %s", n.Name, ni.Name), StageNodeInterfaces)
-		o.Fields["name"] = truncate(ni.Name, 64)
-		o.Fields["type"] = NodeInterfaceType(ni.Type)
-		o.Fields["enabled"] = ni.Active
+		o.Fields.Set("name", truncate(ni.Name, 64))
+		o.Fields.Set("type", NodeInterfaceType(ni.Type))
+		o.Fields.Set("enabled", ni.Active)
 		if ni.MTU > 0 {
-			o.Fields["mtu"] = ni.MTU
+			o.Fields.Set("mtu", ni.MTU)
 		} else {
-			o.Fields["mtu"] = nil
+			o.Fields.Set("mtu", nil)
 		}
 		o.ref("device", ModelDevice, dev.Key)
 		if ni.VLANID > 0 && strings.EqualFold(ni.Type, "vlan") {
-			o.Fields["mode"] = "access"
+			o.Fields.Set("mode", "access")
 			o.ref("untagged_vlan", ModelVLAN, addVLAN(d, site, ni.VLANID))
 		}
 		if p, ok := parentOf[ni.Name]; ok && names[p[1]] {
 			o.ref(p[0], ModelInterface, ifaceKey(dev.Key, p[1]))
-			o.flag(&o.Optional, p[0])
+			o.flag(flagOptional, p[0])
 		}
-		o.Tags = []string{TagProxbox}
+		o.setTags(TagProxbox)
 		createOnlyUnless(o, ow, "overwrite_node_interface_tags", "tags")
 		d.Add(o)
 		for _, c := range []string{ni.CIDR, ni.CIDR6} {
@@ -644,19 +667,19 @@ func mapNodeInterfaces(d *Desired, dev *Object, n inventory.Node, site string, o
 				continue
 			}
 			po := newObject(ModelIP, ipKey(ik, p.String()), fmt.Sprintf("node %s address %s", n.Name, p), StageNodeInterfaces)
-			po.Fields["address"] = p.String()
-			po.Fields["status"] = "active"
-			po.Fields["assigned_object_type"] = "dcim.interface"
+			po.Fields.Set("address", p.String())
+			po.Fields.Set("status", "active")
+			po.Fields.Set("assigned_object_type", "dcim.interface")
 			po.ref("assigned_object_id", ModelInterface, ik)
 			setVRF(d, po, opt)
-			po.Tags = []string{TagProxbox}
+			po.setTags(TagProxbox)
 			createOnlyUnless(po, ow, "overwrite_ip_status", "status")
 			createOnlyUnless(po, ow, "overwrite_ip_tags", "tags")
 			d.Add(po)
 			if p.Addr().Is4() && p.Addr().String() == n.IP {
 				dev.ref("primary_ip4", ModelIP, po.Key)
-				dev.flag(&dev.Optional, "primary_ip4")
-				dev.flag(&dev.Soft, "primary_ip4")
+				dev.flag(flagOptional, "primary_ip4")
+				dev.flag(flagSoft, "primary_ip4")
 			}
 		}
 	}

@@ -29,7 +29,7 @@ func testSnapshot() *inventory.Snapshot {
 
 func TestMapGuests(t *testing.T) {
 	d := Map(testSnapshot(), MapOptions{})
-	if n := d.Get(ModelCluster, "lab").Fields["name"]; n != "pve (lab)" {
+	if n := d.Get(ModelCluster, "lab").Fields.Get("name"); n != "pve (lab)" {
 		t.Errorf("standalone cluster name %v", n)
 	}
 	vm := d.Get(ModelVM, "lab/qemu/101")
@@ -37,8 +37,8 @@ func TestMapGuests(t *testing.T) {
 		t.Fatal("vm 101 missing")
 	}
 	for k, want := range map[string]any{"vcpus": 4.0, "memory": int64(2048), "status": "active", "disk": int64(10240)} {
-		if vm.Fields[k] != want {
-			t.Errorf("%s = %v, want %v", k, vm.Fields[k], want)
+		if vm.Fields.Get(k) != want {
+			t.Errorf("%s = %v, want %v", k, vm.Fields.Get(k), want)
 		}
 	}
 	if d.Count(ModelDisk) != 1 {
@@ -50,8 +50,8 @@ func TestMapGuests(t *testing.T) {
 	if d.Count(ModelIP) != 1 || d.Get(ModelIP, "lab/qemu/101/if/ens18|10.0.0.5/24") == nil {
 		t.Errorf("ips: want only 10.0.0.5/24, got %d", d.Count(ModelIP))
 	}
-	if vm.Refs["primary_ip4"].Key != "lab/qemu/101/if/ens18|10.0.0.5/24" {
-		t.Errorf("primary ip4 %v", vm.Refs["primary_ip4"])
+	if vm.Refs.Get("primary_ip4").Key != "lab/qemu/101/if/ens18|10.0.0.5/24" {
+		t.Errorf("primary ip4 %v", vm.Refs.Get("primary_ip4"))
 	}
 	if d.Get(ModelVLAN, "proxmox-default-site-pve-lab/20") == nil {
 		t.Errorf("vlan 20 missing")
@@ -59,7 +59,7 @@ func TestMapGuests(t *testing.T) {
 	if d.Get(ModelPlatform, "linux") == nil {
 		t.Errorf("platform from ostype missing")
 	}
-	if tm := d.Get(ModelVM, "lab/qemu/900"); tm == nil || tm.Fields["status"] != "offline" {
+	if tm := d.Get(ModelVM, "lab/qemu/900"); tm == nil || tm.Fields.Get("status") != "offline" {
 		t.Errorf("template: %v", tm)
 	}
 	if Map(testSnapshot(), MapOptions{SkipTemplates: true}).Get(ModelVM, "lab/qemu/900") != nil {
@@ -85,5 +85,45 @@ func TestDuplicateGuestNamesGetTheirVMID(t *testing.T) {
 		if got[id] != n {
 			t.Errorf("vmid %d: %q, want %q", id, got[id], n)
 		}
+	}
+}
+
+// Every object is labelled for reports as the mapping names it: a guest's objects by its
+// type and vmid (derivedLabel), the others as given.
+func TestObjectLabels(t *testing.T) {
+	s := testSnapshot()
+	s.Backups = []inventory.Backup{{VolID: "pbs:backup/vm/101/2026-01-01T00:00:00Z", Storage: "pbs", VMID: 101}}
+	s.Snapshots = []inventory.GuestSnapshot{{VMID: 101, Type: inventory.QEMU, Name: "before-upgrade", Node: "pve"}}
+	s.Tasks = []inventory.Task{{UPID: "UPID:pve:00001:qmstart:101:root@pam:", Node: "pve", ID: "101", VMID: 101, Type: "qmstart", GuestType: inventory.QEMU}}
+	d := Map(s, MapOptions{})
+	mapPlugin(d, s, pluginCtx{})
+	vm := vmKey("lab", inventory.QEMU, 101)
+	for _, c := range []struct{ model, key, want string }{
+		{ModelVM, vm, "qemu 101 (web)"},
+		{ModelDisk, diskKey(vm, "scsi0"), "qemu 101 disk scsi0"},
+		{ModelVMInterface, ifaceKey(vm, "ens18"), "qemu 101 interface ens18"},
+		{ModelMAC, macKey(ifaceKey(vm, "ens18")), "MAC AA:BB:CC:00:00:01"},
+		{ModelIP, ipKey(ifaceKey(vm, "ens18"), "10.0.0.5/24"), "qemu 101 address 10.0.0.5/24"},
+		{ModelBackup, backupKey(vm, s.Backups[0].VolID), "backup " + s.Backups[0].VolID},
+		{ModelSnapshot, snapshotKey(vm, "before-upgrade"), "qemu 101 snapshot before-upgrade"},
+		{ModelTaskHistory, taskKey(vm, s.Tasks[0].UPID), "task " + s.Tasks[0].UPID},
+		{ModelVLAN, "proxmox-default-site-pve-lab/20", "VLAN 20"},
+		{ModelCluster, "lab", "cluster pve (lab)"},
+	} {
+		o := d.Get(c.model, c.key)
+		if o == nil {
+			t.Errorf("%s %s missing", c.model, c.key)
+			continue
+		}
+		if got := o.Label(); got != c.want {
+			t.Errorf("%s label %q, want %q", c.model, got, c.want)
+		}
+		if _, sent := o.Fields.Lookup(labelField); sent && (c.model == ModelVM || c.model == ModelDisk) {
+			t.Errorf("%s holds its label", c.model)
+		}
+	}
+	res, _ := (&run{d: d}).resolve(d.Get(ModelVLAN, "proxmox-default-site-pve-lab/20"), map[string]map[string]map[string]any{ModelSite: {"proxmox-default-site-pve-lab": {"id": 1.0}}})
+	if _, ok := res.Fields[labelField]; ok {
+		t.Error("the label field is resolved into the body")
 	}
 }

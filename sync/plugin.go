@@ -254,27 +254,27 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 	for _, st := range s.Storage {
 		o := newObject(ModelStorage, storageKey(label, st.Name), "storage "+st.Name, StageStorage)
 		c := st.Config
-		o.Fields["name"] = st.Name
+		o.Fields.Set("name", st.Name)
 		o.ref("cluster", ModelCluster, label)
-		o.Fields["storage_type"] = st.Type
+		o.Fields.Set("storage_type", st.Type)
 		content := c["content"]
 		if content == "" {
 			content = strings.Join(st.Content, ",")
 		}
-		o.Fields["content"] = content
+		o.Fields.Set("content", content)
 		for _, f := range []string{"path", "nodes", "server", "username", "export", "share", "pool", "monhost", "namespace",
 			"datastore", "subdir", "mountpoint", "preallocation", "format"} {
-			o.Fields[f] = c[f]
+			o.Fields.Set(f, c[f])
 		}
-		o.Fields["prune_backups"] = c["prune-backups"]
-		o.Fields["shared"] = st.Shared
-		o.Fields["enabled"] = st.Enabled
-		o.Fields["port"] = optInt(c["port"])
-		o.Fields["max_protected_backups"] = optInt(c["max-protected-backups"])
+		o.Fields.Set("prune_backups", c["prune-backups"])
+		o.Fields.Set("shared", st.Shared)
+		o.Fields.Set("enabled", st.Enabled)
+		o.Fields.Set("port", optInt(c["port"]))
+		o.Fields.Set("max_protected_backups", optInt(c["max-protected-backups"]))
 		// The plugin stores PVE's value as text (yes, 1, or a path).
-		o.Fields["is_mountpoint"] = nilIfEmpty(truncate(strings.TrimSpace(c["is_mountpoint"]), 255))
-		o.Fields["raw_config"] = rawConfig(c, "digest")
-		o.Tags = []string{TagProxbox}
+		o.Fields.Set("is_mountpoint", nilIfEmpty(truncate(strings.TrimSpace(c["is_mountpoint"]), 255)))
+		o.Fields.Set("raw_config", rawConfig(c, "digest"))
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 
@@ -287,30 +287,30 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 				vm = vmKey(label, "?", b.VMID)
 			}
 		}
-		o := newObject(ModelBackup, backupKey(vm, b.VolID), "backup "+b.VolID, StageBackups)
+		o := newObject(ModelBackup, backupKey(vm, b.VolID), "", StageBackups) // labelled by derivedLabel
 		o.ref("virtual_machine", ModelVM, vm)
 		o.ref("proxmox_storage", ModelStorage, storageKey(label, b.Storage))
-		o.flag(&o.Optional, "proxmox_storage")
-		o.Fields["storage"] = b.Storage
+		o.flag(flagOptional, "proxmox_storage")
+		o.Fields.Set("storage", d.text(b.Storage))
 		sub := string(guestType(b.VMID, b.GuestType))
 		if sub == "" {
 			sub = "undefined"
 		}
-		o.Fields["subtype"] = sub
+		o.Fields.Set("subtype", d.text(sub))
 		f := b.FormatChoice
 		if f == "" {
 			f = "undefined"
 		}
-		o.Fields["format"] = f
-		o.Fields["creation_time"] = utcTime(b.Created)
-		o.Fields["size"] = b.Size
-		o.Fields["notes"] = nilIfEmpty(b.Notes)
-		o.Fields["volume_id"] = b.VolID
-		o.Fields["vmid"] = b.VMID
-		o.Fields["encrypted"] = b.Encrypted
-		o.Fields["verification_state"] = nilIfEmpty(b.VerificationState)
-		o.Fields["verification_upid"] = nilIfEmpty(b.VerificationUPID)
-		o.Tags = []string{TagProxbox}
+		o.Fields.Set("format", d.text(f))
+		o.Fields.Set("creation_time", utcTime(b.Created))
+		o.Fields.Set("size", b.Size)
+		o.Fields.Set("notes", nilIfEmpty(b.Notes))
+		o.Fields.Set("volume_id", b.VolID)
+		o.Fields.Set("vmid", b.VMID)
+		o.Fields.Set("encrypted", b.Encrypted)
+		o.Fields.Set("verification_state", nilIfEmpty(b.VerificationState))
+		o.Fields.Set("verification_upid", nilIfEmpty(b.VerificationUPID))
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 
@@ -319,17 +319,17 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		if !ok {
 			continue
 		}
-		o := newObject(ModelSnapshot, snapshotKey(vm, sn.Name), fmt.Sprintf("%s %d snapshot %s", sn.Type, sn.VMID, sn.Name), StageSnapshots)
+		o := newObject(ModelSnapshot, snapshotKey(vm, sn.Name), "", StageSnapshots)
 		o.ref("virtual_machine", ModelVM, vm)
-		o.Fields["name"] = sn.Name
-		o.Fields["description"] = sn.Description
-		o.Fields["vmid"] = sn.VMID
-		o.Fields["node"] = sn.Node
-		o.Fields["snaptime"] = utcTime(sn.Taken)
-		o.Fields["parent"] = nilIfEmpty(sn.Parent)
-		o.Fields["subtype"] = string(sn.Type)
-		o.Fields["status"] = "active"
-		o.Tags = []string{TagProxbox}
+		o.Fields.Set("name", sn.Name)
+		o.Fields.Set("description", sn.Description)
+		o.Fields.Set("vmid", sn.VMID)
+		o.Fields.Set("node", d.text(sn.Node))
+		o.Fields.Set("snaptime", utcTime(sn.Taken))
+		o.Fields.Set("parent", nilIfEmpty(sn.Parent))
+		o.Fields.Set("subtype", d.text(string(sn.Type)))
+		o.Fields.Set("status", "active")
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 
@@ -342,23 +342,23 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		if gt == "" {
 			gt = types[t.VMID][0]
 		}
-		o := newObject(ModelTaskHistory, taskKey(vm, t.UPID), "task "+t.UPID, StageTaskHistory)
+		o := newObject(ModelTaskHistory, taskKey(vm, t.UPID), "", StageTaskHistory)
 		o.ref("virtual_machine", ModelVM, vm)
-		o.Fields["vm_type"] = string(gt)
-		o.Fields["upid"] = t.UPID
-		o.Fields["node"] = t.Node
-		o.Fields["pid"] = t.PID
-		o.Fields["pstart"] = t.PStart
-		o.Fields["task_id"] = t.ID
-		o.Fields["task_type"] = t.Type
+		o.Fields.Set("vm_type", d.text(string(gt)))
+		o.Fields.Set("upid", t.UPID)
+		o.Fields.Set("node", d.text(t.Node))
+		o.Fields.Set("pid", t.PID)
+		o.Fields.Set("pstart", t.PStart)
+		o.Fields.Set("task_id", t.ID)
+		o.Fields.Set("task_type", d.text(t.Type))
 		user := t.User
 		if user == "" {
 			user = "root@pam"
 		}
-		o.Fields["username"] = user
-		o.Fields["start_time"] = utcTime(t.Started)
-		o.Fields["end_time"] = utcTime(t.Ended)
-		o.Fields["description"] = TaskDescription(gt, t.ID, t.Type)
+		o.Fields.Set("username", d.text(user))
+		o.Fields.Set("start_time", utcTime(t.Started))
+		o.Fields.Set("end_time", utcTime(t.Ended))
+		o.Fields.Set("description", TaskDescription(gt, t.ID, t.Type))
 		state, status := "stopped", t.Status
 		if t.Running {
 			state, status = "running", "running"
@@ -366,12 +366,12 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 		if status == "" {
 			status = "unknown"
 		}
-		o.Fields["status"] = status
-		o.Fields["task_state"] = state
-		o.Fields["exitstatus"] = nilIfEmpty(t.Status)
-		o.Tags = []string{TagProxbox}
+		o.Fields.Set("status", d.text(status))
+		o.Fields.Set("task_state", d.text(state))
+		o.Fields.Set("exitstatus", nilIfEmpty(t.Status))
+		o.setTags(TagProxbox)
 		// The plugin's serializer lets only these change after creation (§4.4).
-		o.flag(&o.CreateOnly, "vm_type", "upid", "node", "pid", "pstart", "task_id", "task_type", "username", "start_time", "description")
+		o.flag(flagCreateOnly, "vm_type", "upid", "node", "pid", "pstart", "task_id", "task_type", "username", "start_time", "description")
 		d.Add(o)
 	}
 
@@ -383,31 +383,31 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 			continue
 		}
 		o := newObject(ModelReplication, replicationKey(label, j.ID), "replication "+j.ID, StageReplications)
-		o.Fields["endpoint"] = nilID(pc.endpoint)
-		o.Fields["replication_id"] = j.ID
+		o.Fields.Set("endpoint", nilID(pc.endpoint))
+		o.Fields.Set("replication_id", j.ID)
 		o.ref("virtual_machine", ModelVM, vm)
 		pluginNodeRef(o, "proxmox_node", label, j.Target)
-		o.Fields["guest"] = j.Guest
-		o.Fields["target"] = j.Target
-		o.Fields["job_type"] = "local"
-		o.Fields["schedule"] = strings.TrimSpace(j.Schedule) // CharField blank, not null
-		o.Fields["rate"] = nil
+		o.Fields.Set("guest", j.Guest)
+		o.Fields.Set("target", j.Target)
+		o.Fields.Set("job_type", "local")
+		o.Fields.Set("schedule", strings.TrimSpace(j.Schedule)) // CharField blank, not null
+		o.Fields.Set("rate", nil)
 		if j.HasRate {
-			o.Fields["rate"] = j.Rate
+			o.Fields.Set("rate", j.Rate)
 		}
-		o.Fields["comment"] = nilIfEmpty(j.Comment)
-		o.Fields["disable"] = j.Disabled
-		o.Fields["source"] = nilIfEmpty(j.Source)
-		o.Fields["jobnum"] = j.JobNum
+		o.Fields.Set("comment", nilIfEmpty(j.Comment))
+		o.Fields.Set("disable", j.Disabled)
+		o.Fields.Set("source", nilIfEmpty(j.Source))
+		o.Fields.Set("jobnum", j.JobNum)
 		switch j.RemoveJob {
 		case "local", "full":
-			o.Fields["remove_job"] = j.RemoveJob
+			o.Fields.Set("remove_job", j.RemoveJob)
 		default:
-			o.Fields["remove_job"] = nil
+			o.Fields.Set("remove_job", nil)
 		}
-		o.Fields["status"] = "active"
-		o.Fields["raw_config"] = rawConfig(j.Config, "digest")
-		o.Tags = []string{TagProxbox}
+		o.Fields.Set("status", "active")
+		o.Fields.Set("raw_config", rawConfig(j.Config, "digest"))
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 
@@ -416,44 +416,50 @@ func mapPlugin(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 	}
 	for _, j := range s.BackupJobs {
 		o := newObject(ModelBackupRoutine, routineKey(label, j.ID), "backup routine "+j.ID, StageBackupRoutines)
-		o.Fields["endpoint"] = pc.endpoint
-		o.Fields["job_id"] = j.ID
-		o.Fields["enabled"] = j.Enabled
+		o.Fields.Set("endpoint", pc.endpoint)
+		o.Fields.Set("job_id", j.ID)
+		o.Fields.Set("enabled", j.Enabled)
 		// schedule, comment, notes_template, fleecing and pbs_change_detection_mode
 		// are the plugin's blank-but-not-null text fields: "" when PVE has none.
-		o.Fields["schedule"] = strings.TrimSpace(j.Schedule)
-		o.Fields["next_run"] = utcTime(j.NextRun)
+		o.Fields.Set("schedule", strings.TrimSpace(j.Schedule))
+		o.Fields.Set("next_run", utcTime(j.NextRun))
 		pluginNodeRef(o, "node", label, j.Node)
 		if j.Storage != "" {
 			o.ref("storage", ModelStorage, storageKey(label, j.Storage))
-			o.flag(&o.Optional, "storage")
+			o.flag(flagOptional, "storage")
 		} else {
-			o.Refs["storage"] = Ref{}
+			o.Refs.Set("storage", Ref{})
 		}
 		sel := make([]any, len(j.Selection))
 		for i, v := range j.Selection {
 			sel[i] = v
 		}
-		o.Fields["selection"] = sel
-		o.Fields["comment"] = strings.TrimSpace(j.Comment)
-		o.Fields["status"] = "active"
-		o.Fields["keep_last"], o.Fields["keep_daily"], o.Fields["keep_weekly"] = intPtr(j.KeepLast), intPtr(j.KeepDaily), intPtr(j.KeepWeekly)
-		o.Fields["keep_monthly"], o.Fields["keep_yearly"], o.Fields["keep_all"] = intPtr(j.KeepMonthly), intPtr(j.KeepYearly), boolPtr(j.KeepAll)
-		o.Fields["notes_template"] = strings.TrimSpace(j.NotesTemplate)
-		o.Fields["bwlimit"], o.Fields["zstd"], o.Fields["io_workers"] = intPtr(j.BWLimit), intPtr(j.Zstd), intPtr(j.IOWorkers)
+		o.Fields.Set("selection", sel)
+		o.Fields.Set("comment", strings.TrimSpace(j.Comment))
+		o.Fields.Set("status", "active")
+		o.Fields.Set("keep_last", intPtr(j.KeepLast))
+		o.Fields.Set("keep_daily", intPtr(j.KeepDaily))
+		o.Fields.Set("keep_weekly", intPtr(j.KeepWeekly))
+		o.Fields.Set("keep_monthly", intPtr(j.KeepMonthly))
+		o.Fields.Set("keep_yearly", intPtr(j.KeepYearly))
+		o.Fields.Set("keep_all", boolPtr(j.KeepAll))
+		o.Fields.Set("notes_template", strings.TrimSpace(j.NotesTemplate))
+		o.Fields.Set("bwlimit", intPtr(j.BWLimit))
+		o.Fields.Set("zstd", intPtr(j.Zstd))
+		o.Fields.Set("io_workers", intPtr(j.IOWorkers))
 		// fleecing is PVE's property string as the job has it ("enabled=1,storage=x");
 		// fleecing_storage is that storage's ProxmoxStorage row.
-		o.Fields["fleecing"] = truncate(strings.TrimSpace(j.Config["fleecing"]), 255)
+		o.Fields.Set("fleecing", truncate(strings.TrimSpace(j.Config["fleecing"]), 255))
 		if j.FleecingStorage != "" {
 			o.ref("fleecing_storage", ModelStorage, storageKey(label, j.FleecingStorage))
-			o.flag(&o.Optional, "fleecing_storage")
+			o.flag(flagOptional, "fleecing_storage")
 		} else {
-			o.Refs["fleecing_storage"] = Ref{}
+			o.Refs.Set("fleecing_storage", Ref{})
 		}
-		o.Fields["repeat_missed"] = boolPtr(j.RepeatMissed)
-		o.Fields["pbs_change_detection_mode"] = truncate(strings.TrimSpace(j.PBSChangeDetectionMode), 50)
-		o.Fields["raw_config"] = rawConfig(j.Config, "digest")
-		o.Tags = []string{TagProxbox}
+		o.Fields.Set("repeat_missed", boolPtr(j.RepeatMissed))
+		o.Fields.Set("pbs_change_detection_mode", truncate(strings.TrimSpace(j.PBSChangeDetectionMode), 50))
+		o.Fields.Set("raw_config", rawConfig(j.Config, "digest"))
+		o.setTags(TagProxbox)
 		d.Add(o)
 	}
 }

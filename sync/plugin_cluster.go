@@ -77,11 +77,11 @@ func (r *run) loadPluginRows(ctx context.Context) error {
 // a node); a row that does not exist (yet) leaves the field as it is.
 func pluginNodeRef(o *Object, field, cluster, node string) {
 	if node == "" {
-		o.Refs[field] = Ref{}
+		o.Refs.Set(field, Ref{})
 		return
 	}
 	o.ref(field, ModelPluginNode, pluginNodeKey(cluster, node))
-	o.flag(&o.Optional, field)
+	o.flag(flagOptional, field)
 }
 
 // mapPluginRows adds this endpoint's ProxmoxCluster row and its nodes' rows.
@@ -94,22 +94,22 @@ func mapPluginRows(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 	name := s.Cluster.Name
 	ck := pluginClusterKey(label, name)
 	cl := newObject(ModelPluginCluster, ck, "proxmox cluster "+name, StageDevices)
-	cl.Fields["endpoint"] = pc.endpoint
-	cl.Fields["name"] = name
+	cl.Fields.Set("endpoint", pc.endpoint)
+	cl.Fields.Set("name", name)
 	cl.ref("netbox_cluster", ModelCluster, label)
 	mode, id, quorate := "cluster", "cluster", s.Cluster.Quorate
 	if s.Cluster.Standalone {
 		mode, id, quorate = "standalone", "cluster/"+name, true
 	}
-	cl.Fields["cluster_id"] = id
-	cl.Fields["mode"] = mode
-	cl.Fields["nodes_count"] = len(s.Nodes)
-	cl.Fields["quorate"] = quorate
-	cl.Fields["version"] = nil
+	cl.Fields.Set("cluster_id", id)
+	cl.Fields.Set("mode", mode)
+	cl.Fields.Set("nodes_count", len(s.Nodes))
+	cl.Fields.Set("quorate", quorate)
+	cl.Fields.Set("version", nil)
 	if s.Cluster.Version > 0 {
-		cl.Fields["version"] = s.Cluster.Version
+		cl.Fields.Set("version", s.Cluster.Version)
 	}
-	cl.flag(&cl.CreateOnly, "cluster_id", "mode", "nodes_count", "quorate", "version")
+	cl.flag(flagCreateOnly, "cluster_id", "mode", "nodes_count", "quorate", "version")
 	d.Add(cl)
 	for _, n := range s.Nodes {
 		if n.IP == "" {
@@ -117,26 +117,26 @@ func mapPluginRows(d *Desired, s *inventory.Snapshot, pc pluginCtx) {
 			continue
 		}
 		o := newObject(ModelPluginNode, pluginNodeKey(label, n.Name), "proxmox node "+n.Name, StageDevices)
-		o.Fields["endpoint"] = pc.endpoint
-		o.Fields["name"] = n.Name
+		o.Fields.Set("endpoint", pc.endpoint)
+		o.Fields.Set("name", n.Name)
 		o.ref("proxmox_cluster", ModelPluginCluster, ck)
 		o.ref("netbox_device", ModelDevice, deviceKey(label, n.Name))
-		o.flag(&o.Optional, "netbox_device")
-		o.Fields["ip_address"] = n.IP
-		o.Fields["online"] = n.Online
-		o.Fields["node_id"] = nil
+		o.flag(flagOptional, "netbox_device")
+		o.Fields.Set("ip_address", n.IP)
+		o.Fields.Set("online", n.Online)
+		o.Fields.Set("node_id", nil)
 		if n.NodeID > 0 {
-			o.Fields["node_id"] = n.NodeID
+			o.Fields.Set("node_id", n.NodeID)
 		}
-		o.Fields["max_cpu"] = nil
+		o.Fields.Set("max_cpu", nil)
 		if n.CPUs > 0 {
-			o.Fields["max_cpu"] = n.CPUs
+			o.Fields.Set("max_cpu", n.CPUs)
 		}
-		o.Fields["max_memory"] = nil
+		o.Fields.Set("max_memory", nil)
 		if n.MemoryBytes > 0 {
-			o.Fields["max_memory"] = n.MemoryBytes
+			o.Fields.Set("max_memory", n.MemoryBytes)
 		}
-		o.flag(&o.CreateOnly, "ip_address", "online", "node_id", "max_cpu", "max_memory")
+		o.flag(flagCreateOnly, "ip_address", "online", "node_id", "max_cpu", "max_memory")
 		d.Add(o)
 	}
 }

@@ -36,10 +36,10 @@ func TestMapPluginRows(t *testing.T) {
 				}
 				return
 			}
-			if len(cls) != 1 || cls[0].Fields["name"] != tc.wantCluster || cls[0].Fields["mode"] != tc.wantMode || cls[0].Fields["endpoint"] != tc.endpoint {
+			if len(cls) != 1 || cls[0].Fields.Get("name") != tc.wantCluster || cls[0].Fields.Get("mode") != tc.wantMode || cls[0].Fields.Get("endpoint") != tc.endpoint {
 				t.Fatalf("cluster row: %+v", cls)
 			}
-			if r := cls[0].Refs["netbox_cluster"]; r.Model != ModelCluster || r.Key != "nb:3" {
+			if r := cls[0].Refs.Get("netbox_cluster"); r.Model != ModelCluster || r.Key != "nb:3" {
 				t.Fatalf("netbox_cluster ref: %+v", r)
 			}
 			// Only the links are diffed: the plugin's preflight owns the rest.
@@ -53,8 +53,8 @@ func TestMapPluginRows(t *testing.T) {
 				t.Fatalf("node rows: %d, want %v", len(nodes), tc.wantNodes)
 			}
 			for i, n := range nodes {
-				if n.Fields["name"] != tc.wantNodes[i] || n.Refs["proxmox_cluster"].Key != cls[0].Key ||
-					n.Refs["netbox_device"].Key != deviceKey("nb:3", tc.wantNodes[i]) || !n.Optional["netbox_device"] || !n.CreateOnly["ip_address"] {
+				if n.Fields.Get("name") != tc.wantNodes[i] || n.Refs.Get("proxmox_cluster").Key != cls[0].Key ||
+					n.Refs.Get("netbox_device").Key != deviceKey("nb:3", tc.wantNodes[i]) || !n.Optional["netbox_device"] || !n.CreateOnly["ip_address"] {
 					t.Errorf("node row %d: %+v", i, n)
 				}
 			}

@@ -8,19 +8,53 @@ import (
 	"time"
 )
 
-// loadPlugin finds this endpoint's plugin endpoint and nodes, loads the current
-// plugin objects of the stages that run (each model once per Run, unscoped:
-// rows are keyed through their VM or cluster, so other endpoints' rows never
-// match) and maps the snapshot's plugin objects.
+// mapPluginObjects finds this endpoint's plugin endpoint, maps the
+// snapshot's plugin objects and notes what loadPlugin and pluginReady need
+// of the snapshot (each part's read state and size, the oldest task), so
+// that the snapshot can be released before NetBox's current state is loaded
+// (the run's memory peak).
+func (r *run) mapPluginObjects() {
+	s := r.snap
+	r.parts = map[Stage]partInfo{
+		StageStorage:        {s.Read.Storage, len(s.Storage)},
+		StageBackups:        {s.Read.Backups, len(s.Backups)},
+		StageSnapshots:      {s.Read.Snapshots, len(s.Snapshots)},
+		StageTaskHistory:    {s.Read.Tasks, len(s.Tasks)},
+		StageReplications:   {s.Read.Replications, len(s.Replications)},
+		StageBackupRoutines: {s.Read.BackupJobs, len(s.BackupJobs)},
+	}
+	if len(s.Tasks) > 0 {
+		oldest := s.Tasks[0].Started
+		for _, t := range s.Tasks {
+			if t.Started.Before(oldest) {
+				oldest = t.Started
+			}
+		}
+		r.oldestTask = oldest
+	}
+	if !r.ps.installed || r.ps.err != "" {
+		return
+	}
+	r.pc = pluginCtx{endpoint: PluginEndpointID(s.Endpoint, r.ps.endpoints)}
+	mapPlugin(r.d, s, r.pc)
+	mapPluginRows(r.d, s, r.pc)
+}
+
+// partInfo is what the snapshot held of one plugin stage's part.
+type partInfo struct {
+	complete bool // read completely
+	n        int  // items
+}
+
+// loadPlugin loads the current plugin objects of the stages that run (each
+// model once per Run, unscoped: rows are keyed through their VM or cluster,
+// so other endpoints' rows never match); mapPluginObjects ran before it.
 func (r *run) loadPlugin(ctx context.Context) error {
 	if !r.ps.installed || r.ps.err != "" {
 		return nil
 	}
-	r.pc = pluginCtx{endpoint: PluginEndpointID(r.snap.Endpoint, r.ps.endpoints)}
 	runs := r.opt.runs
 	if r.warm {
-		mapPlugin(r.d, r.snap, r.pc)
-		mapPluginRows(r.d, r.snap, r.pc)
 		return nil
 	}
 	if err := r.loadPluginRows(ctx); err != nil {
@@ -47,42 +81,20 @@ func (r *run) loadPlugin(ctx context.Context) error {
 	}
 	// Task history grows forever: only rows as recent as the oldest task read
 	// are compared (per endpoint; a NetBox that ignores the filter returns more).
-	if runs(StageTaskHistory) && len(r.snap.Tasks) > 0 {
-		oldest := r.snap.Tasks[0].Started
-		for _, t := range r.snap.Tasks {
-			if t.Started.Before(oldest) {
-				oldest = t.Started
-			}
-		}
-		since := oldest.Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+	if runs(StageTaskHistory) && r.parts[StageTaskHistory].n > 0 {
+		since := r.oldestTask.Add(-24 * time.Hour).UTC().Format(time.RFC3339)
 		if err := r.load(ctx, ModelTaskHistory, url.Values{"start_time__gte": {since}}); err != nil {
 			return err
 		}
 	}
-	mapPlugin(r.d, r.snap, r.pc)
-	mapPluginRows(r.d, r.snap, r.pc)
 	return nil
 }
 
 // part says whether the snapshot's part for a plugin stage was read
 // completely, and how many items it holds.
 func (r *run) part(st Stage) (complete bool, n int) {
-	s := r.snap
-	switch st {
-	case StageStorage:
-		return s.Read.Storage, len(s.Storage)
-	case StageBackups:
-		return s.Read.Backups, len(s.Backups)
-	case StageSnapshots:
-		return s.Read.Snapshots, len(s.Snapshots)
-	case StageTaskHistory:
-		return s.Read.Tasks, len(s.Tasks)
-	case StageReplications:
-		return s.Read.Replications, len(s.Replications)
-	case StageBackupRoutines:
-		return s.Read.BackupJobs, len(s.BackupJobs)
-	}
-	return false, 0
+	p := r.parts[st]
+	return p.complete, p.n
 }
 
 // pluginReady reports whether a plugin stage can run; when not, it says why

@@ -92,7 +92,7 @@ func TestMapPluginSkipsCurrentAndKeysByVM(t *testing.T) {
 	d := newDesired()
 	d.Cluster = "ep"
 	mapPlugin(d, s, pluginCtx{})
-	if o := d.Get(ModelBackup, backupKey(vmKey("ep", inventory.LXC, 101), s.Backups[0].VolID)); o == nil || o.Fields["subtype"] != "lxc" {
+	if o := d.Get(ModelBackup, backupKey(vmKey("ep", inventory.LXC, 101), s.Backups[0].VolID)); o == nil || o.Fields.Get("subtype") != "lxc" {
 		t.Errorf("backup of the only guest 101 not linked: %v", d.Objects(ModelBackup))
 	}
 	if d.Get(ModelSnapshot, snapshotKey(vmKey("ep", inventory.LXC, 100), "a")) == nil {

@@ -28,7 +28,7 @@ func (r *run) foreignVRF(o *Object, cur map[string]any, res Resolved) {
 	if !ok || res.Owned == nil || res.Owned("vrf", id) {
 		return
 	}
-	r.rep.warn(o.Label, fmt.Sprintf("in VRF %q, which is not proxbox's: left there (PROXBOX_IP_VRF moves only addresses in the global table or in proxbox's VRFs)", nestedName(cur["vrf"])))
+	r.rep.warn(o.Label(), fmt.Sprintf("in VRF %q, which is not proxbox's: left there (PROXBOX_IP_VRF moves only addresses in the global table or in proxbox's VRFs)", nestedName(cur["vrf"])))
 }
 
 // dupMarker starts NetBox's refusal of a duplicate address (IPAddress.clean).

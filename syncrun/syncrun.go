@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -820,7 +819,7 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 		}
 	}
 	var raw json.RawMessage
-	var changes []pbsync.Change
+	var changes *pbsync.Plan
 	nChanges := 0
 	if sum != nil {
 		// The stored summary is bounded; the full change list goes apart when
@@ -837,8 +836,8 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 		}{stored, run.inv})
 		run.invMu.Unlock()
 		if stored.Plan != nil && len(stored.Plan.Omitted) > 0 {
-			nChanges = len(sum.Plan.Changes)
-			changes = sum.Plan.Changes // encoded as compressed, one change at a time
+			nChanges = sum.Plan.Len()
+			changes = sum.Plan // every change, encoded as compressed one at a time (or one chunk of its log)
 		}
 		if rn.cfg.Metrics != nil {
 			for typ, c := range sum.Objects {
@@ -856,7 +855,7 @@ func (rn *Runner) finish(run *Run, sum *pbsync.Summary, ctxErr error, log *slog.
 		log.Warn("record run", "err", err)
 	}
 	if changes != nil {
-		if err := rn.cfg.Store.SaveRunChangesFrom(ctx, run.ID, nChanges, func(w io.Writer) error { return pbsync.WriteChangesJSON(w, changes) }); err != nil {
+		if err := rn.cfg.Store.SaveRunChangesFrom(ctx, run.ID, nChanges, changes.WriteChangesJSON); err != nil {
 			log.Warn("record run changes", "err", err)
 		}
 	}

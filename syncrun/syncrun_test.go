@@ -392,22 +392,7 @@ func TestStoredRunIsBounded(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	h.runner.cfg.ChangesPerKind = 2
-	run, err := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := run.Result()
-	if err != nil || sum == nil || !sum.OK || sum.Plan == nil {
-		t.Fatalf("first run: %+v %v", sum, err)
-	}
-	rec, err := h.store.Run(ctx, run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stored pbsync.Summary
-	if err := json.Unmarshal(rec.Summary, &stored); err != nil || stored.Plan == nil {
-		t.Fatalf("stored summary: %v", err)
-	}
+	run, sum, stored := h.firstRun(t)
 	perModel := map[string]int{}
 	for _, c := range stored.Plan.Changes {
 		perModel[c.Model]++
@@ -419,17 +404,17 @@ func TestStoredRunIsBounded(t *testing.T) {
 		}
 		omitted += stored.Plan.Omitted[m]
 	}
-	if stored.Plan.Total != len(sum.Plan.Changes) || len(stored.Plan.Changes)+omitted != stored.Plan.Total || omitted == 0 {
+	if stored.Plan.Total != sum.Plan.Len() || len(stored.Plan.Changes)+omitted != stored.Plan.Total || omitted == 0 {
 		t.Fatalf("stored plan: %d listed, %d omitted, total %d; the run made %d changes",
-			len(stored.Plan.Changes), omitted, stored.Plan.Total, len(sum.Plan.Changes))
+			len(stored.Plan.Changes), omitted, stored.Plan.Total, sum.Plan.Len())
 	}
 	if stored.Objects["virtual_machines"] == nil || stored.Objects["virtual_machines"].Created != 10 {
 		t.Fatalf("stored counts: %+v", stored.Objects["virtual_machines"])
 	}
 	raw, err := h.store.RunChanges(ctx, run.ID)
 	var all []pbsync.Change
-	if err != nil || json.Unmarshal(raw, &all) != nil || len(all) != len(sum.Plan.Changes) {
-		t.Fatalf("full change list: %d changes, %v; want %d", len(all), err, len(sum.Plan.Changes))
+	if err != nil || json.Unmarshal(raw, &all) != nil || len(all) != sum.Plan.Len() {
+		t.Fatalf("full change list: %d changes, %v; want %d", len(all), err, sum.Plan.Len())
 	}
 	// A steady run changes nothing: its summary is complete, no list is stored apart. A
 	// history cap of one byte keeps only the newest run.
@@ -492,4 +477,71 @@ func TestStoredEndpointKeyAndReservedClusters(t *testing.T) {
 	if !labels[Label(a)] || !labels["same-proxmox"] || len(labels) != 2 {
 		t.Fatalf("cluster labels %v, want %q kept and %q new", labels, Label(a), "same-proxmox")
 	}
+}
+
+// A run of more changes than the sync keeps as structs (a first run of 300 guests makes
+// about 1,300) stores them all: the change list stored apart is, byte for byte, the JSON
+// of every change of the run's summary (Plan.All yields them in that order), and the
+// stored summary lists the first changes of each model with the counts of the others.
+func TestStoredLargeRunKeepsEveryChange(t *testing.T) {
+	h := newLabHarness(t, lab.Config{PVEListen: "127.0.0.1:0", NetBoxListen: "127.0.0.1:0", Scale: 300, Seed: 3})
+	ctx := context.Background()
+	run, sum, got := h.firstRun(t)
+	n := sum.Plan.Len()
+	if n <= len(sum.Plan.Changes) {
+		t.Fatalf("the run's %d changes are all kept as structs: raise Scale", n)
+	}
+	var want strings.Builder
+	if err := sum.Plan.WriteChangesJSON(&want); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := h.store.RunChanges(ctx, run.ID)
+	if err != nil || string(raw) != want.String() {
+		t.Fatalf("stored change list (%d bytes, %v) is not the run's (%d bytes)", len(raw), err, want.Len())
+	}
+	var stored []json.RawMessage
+	if err := json.Unmarshal(raw, &stored); err != nil || len(stored) != n {
+		t.Fatalf("stored %d changes (%v), want %d", len(stored), err, n)
+	}
+	i := 0
+	for c, err := range sum.Plan.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := json.Marshal(c); string(b) != string(stored[i]) {
+			t.Fatalf("change %d: %s, stored %s", i, b, stored[i])
+		}
+		i++
+	}
+	listed, omitted := len(got.Plan.Changes), 0
+	for _, k := range got.Plan.Omitted {
+		omitted += k
+	}
+	if got.Plan.Total != n || listed+omitted != n || omitted == 0 || listed > pbsync.StoredChangesPerModel*len(got.Objects) {
+		t.Errorf("stored plan: %d listed, %d omitted, total %d; the run made %d changes", listed, omitted, got.Plan.Total, n)
+	}
+}
+
+// firstRun runs a sync that must succeed and returns it with its summary and the summary
+// the store keeps.
+func (h *harness) firstRun(t *testing.T) (*Run, *pbsync.Summary, pbsync.Summary) {
+	t.Helper()
+	ctx := context.Background()
+	run, err := h.runner.Do(ctx, Request{Trigger: TriggerCLI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := run.Result()
+	if err != nil || sum == nil || !sum.OK || sum.Plan == nil {
+		t.Fatalf("first run: %+v %v", sum, err)
+	}
+	rec, err := h.store.Run(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored pbsync.Summary
+	if err := json.Unmarshal(rec.Summary, &stored); err != nil || stored.Plan == nil {
+		t.Fatalf("stored summary: %v", err)
+	}
+	return run, sum, stored
 }

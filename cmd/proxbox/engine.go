@@ -159,7 +159,10 @@ func (d dashboardSyncer) Events(id int64) (<-chan ui.SyncEvent, func()) {
 						ev.Status = "failed"
 					}
 					if s.DryRun && s.Plan != nil {
-						for _, ch := range s.Plan.Changes {
+						for ch, err := range s.Plan.All() {
+							if err != nil {
+								break
+							}
 							pc := ui.PlanChange{Op: string(ch.Op), Model: ch.Model, Label: ch.Label, Reason: ch.Reason}
 							for _, f := range ch.Fields {
 								pc.Fields = append(pc.Fields, ui.FieldChange{Field: f.Field, Old: fmt.Sprint(f.Old), New: fmt.Sprint(f.New)})

@@ -44,11 +44,22 @@
 // NetBox 4.3's OpenAPI document (embedded from go-netbox v4.3.0, see openapi/NOTICE.md; loaded
 // once, lazily), then by hand-coded rules the schema does not carry: required fields,
 // choices, related-object lookup by id or attribute dict, uniqueness (VM name per cluster
-// case-insensitive, device name per site, interface/disk name per parent, names and slugs),
+// case-insensitive, device name per site, interface/disk name per parent, names and slugs,
+// the plugin's keys; NetBox 4.5.10's texts, TestUniqueRefusals),
 // custom fields (must exist for the object type; PATCH merges), VM disk equal to the sum of its
 // virtual disks, primary IPs on the object's own interfaces. Errors are DRF-shaped 400 bodies
 // with NetBox's wording; bulk errors are a list aligned with the input. Every request is one
 // transaction: a bulk request with one bad item writes nothing.
+//
+// A bulk create validates every item against the database as it was before the request, then
+// saves them in order, as NetBox does. Items that collide only with each other therefore pass
+// validation; then a database constraint (names per parent, slugs, rd, ...) breaks at save
+// time: 500 IntegrityError with PostgreSQL's text, nothing written; a rule only the model's
+// clean() checks (unique IP space in the global table or a VRF with enforce_unique) lets both
+// be created (201); a plugin serializer that upserts (storage, task history) updates the
+// sibling and NetBox's post-save check answers 403. A validation error anywhere answers 400
+// with {} for the colliding items. TestBulkCreateSiblings holds the real kit's answers and
+// runs against it under make test-real.
 //
 // Lookups a write makes per object (uniqueness rules, global IP uniqueness, a VM's disks,
 // dependents on delete, reverse counts) go through hash indexes kept by every row change,
@@ -59,8 +70,6 @@
 // then id); IP addresses are globally unique outside VRFs as NetBox 4.x defaults
 // (ENFORCE_GLOBAL_UNIQUE), unless Options.AllowDuplicateIPs, and unique inside a VRF whose
 // enforce_unique is set (ipam/vrfs is served: name, rd unique, enforce_unique), with NetBox
-// 4.5.10's texts naming the address already there; two copies of one address inside one bulk
-// request are refused (the simulator's 500 IntegrityError for colliding items) where NetBox,
-// which validates every item before it saves any, takes both; only the interface types a
-// Proxmox sync produces are accepted.
+// 4.5.10's texts naming the address already there; prefixes likewise; only the interface types a Proxmox sync
+// produces are accepted.
 package netbox

@@ -67,13 +67,16 @@ type gfkKey struct {
 	id  int64
 }
 
-// Index names. Uniqueness rules are indexed as "unique:<n>" (n: position in model.uniques).
+// Uniqueness rules are indexed as "unique:<n>" (n: position in model.uniques).
+// ixHost indexes ipam.ipaddress by (VRF, host address), ixPrefix ipam.prefix by (VRF,
+// prefix) of every row: the lookups of the unique IP space (cleanIP, cleanPrefix).
 const (
-	ixHost   = "host"   // ipam.ipaddress: (VRF, host address) of every row (uniqueness per table)
-	ixUpsert = "upsert" // plugin models: the upsert key
+	ixHost   = "host"
+	ixPrefix = "prefix"
 )
 
-// hostKey is an IP address's table (its VRF's id, 0 for the global table) and host address.
+// hostKey is an IP address's table (its VRF's id, 0 for the global table) and host address,
+// or a prefix's table and prefix.
 type hostKey struct {
 	vrf  int64
 	host string
@@ -118,8 +121,12 @@ func buildIndexes(m *model) map[string]*index {
 			return uniqueKey(u, v)
 		})
 	}
-	if len(m.upsert) > 0 {
-		add(ixUpsert, func(v map[string]any) (any, bool) { return upsertKey(m.upsert, v, false) })
+	if m.key == "ipam.prefix" {
+		add(ixPrefix, func(v map[string]any) (any, bool) {
+			p, ok := v["prefix"].(string)
+			vrf, _ := v["vrf"].(int64)
+			return hostKey{vrf, p}, ok
+		})
 	}
 	if m.key == "ipam.ipaddress" {
 		add(ixHost, func(v map[string]any) (any, bool) {
@@ -154,28 +161,6 @@ func uniqueKey(u unique, v map[string]any) (any, bool) {
 			continue
 		}
 		fmt.Fprintf(&b, "%T:%v", x, x)
-	}
-	return b.String(), true
-}
-
-// upsertKey is the key findUpsert compares: each field's value printed as fmt.Sprint does.
-// raw: v is a request item (nested dicts name their id).
-func upsertKey(fields []string, v map[string]any, raw bool) (any, bool) {
-	var b strings.Builder
-	for i, f := range fields {
-		x, ok := v[f]
-		if raw {
-			if !ok || x == nil {
-				return nil, false
-			}
-			if d, ok := x.(map[string]any); ok {
-				x = d["id"]
-			}
-		}
-		if i > 0 {
-			b.WriteByte(0)
-		}
-		fmt.Fprint(&b, x)
 	}
 	return b.String(), true
 }

@@ -49,8 +49,10 @@ type field struct {
 	gfkTypes string // for kGFKID: the kGFKType field naming the model
 }
 
-// unique is a uniqueness rule. Rows where any field is null never collide (SQL NULLs are
-// distinct), which is also how DRF's UniqueTogetherValidator skips them.
+// unique is a uniqueness rule, a database constraint in NetBox: validation checks it against
+// the stored rows (checkUnique), and a bulk create's items that collide only with each other
+// break it when they are saved (bulkSave). Rows where any field is null never collide (SQL
+// NULLs are distinct; Django's UniqueConstraint.validate skips them too).
 type unique struct {
 	fields []string
 	ci     string // field compared case-insensitively (Lower() in NetBox constraints)
@@ -60,6 +62,21 @@ type unique struct {
 	msg string
 	// when, if set, restricts the rule to rows for which it returns true.
 	when func(v map[string]any) bool
+	// constraint is the PostgreSQL constraint's name when it differs from Django's default
+	// ("<table>_<field>_key" for unique=True, NetBox's "<table>_unique_<fields>" otherwise);
+	// it names the constraint in a bulk create's IntegrityError (integrityError).
+	constraint string
+	// upsert: the plugin serializer's create() looks this key up when it saves and updates
+	// the row it finds instead of inserting (api/serializers/storage.py, vm_task_history.py
+	// in netbox-proxbox 0.0.24). Validation runs first and refuses a key already stored
+	// (400), so only a sibling of the same bulk create is ever found: both items then name
+	// one row and NetBox's post-save check refuses the request with 403 (bulkSave).
+	upsert bool
+	// saveOnly: validation does not see the rule, only PostgreSQL does (a column save() fills
+	// in): a collision is a 500 IntegrityError also for a single object.
+	saveOnly bool
+	// columns name the key's columns in the IntegrityError text when they are not the fields'.
+	columns []string
 }
 
 // model describes one NetBox (or plugin) model served under /api/.
@@ -73,8 +90,6 @@ type model struct {
 	brief   []string // brief representation (besides id, url, display)
 	display func(s *store, v map[string]any) string
 	uniques []unique
-	// upsert: POST of a row colliding on these fields updates that row (plugin serializers).
-	upsert []string
 	// zeros are read-only integer or boolean fields the 4.3 schema requires; rendered 0/false.
 	zeros  []string
 	falses []string
@@ -217,14 +232,29 @@ func vrfDisplay(_ *store, v map[string]any) string {
 	return name
 }
 
-// fieldUnique is the DRF UniqueValidator rule on a single model field.
+// fieldUnique is a unique=True model field, checked by DRF's UniqueValidator: the error goes
+// under the field, "<verbose_name> with this <field> already exists.".
 func fieldUnique(f string) unique { return unique{fields: []string{f}} }
 
-// togetherUnique is DRF's UniqueTogetherValidator, generated for plain UniqueConstraints.
-func togetherUnique(fs ...string) unique {
-	return unique{fields: fs, key: "non_field_errors",
-		msg: fmt.Sprintf("The fields %s must make a unique set.", strings.Join(fs, ", "))}
+// together is a UniqueConstraint on fields fs. NetBox's serializers skip DRF's
+// UniqueTogetherValidator (netbox/netbox/api/serializers/base.py:85-88, v4.5.10) and leave it
+// to the model's full_clean(): msg is Django's text under "__all__", "<Model> with this
+// <Field> and <Field> already exists." or the constraint's violation_error_message (each
+// checked against NetBox 4.5.10 + netbox-proxbox 0.0.24).
+func together(msg string, fs ...string) unique { return unique{fields: fs, key: "__all__", msg: msg} }
+
+// topLevel is a UniqueConstraint on field f with condition parent IS NULL and its own message
+// (DeviceRole, Platform: dcim/models/devices.py:417-437, 472-493 in v4.5.10).
+func topLevel(f, parent, msg, constraint string) unique {
+	return unique{fields: []string{f}, key: "__all__", msg: msg, constraint: constraint,
+		when: func(v map[string]any) bool { return v[parent] == nil }}
 }
+
+// named sets the PostgreSQL name of u's constraint where it is not the default.
+func named(u unique, constraint string) unique { u.constraint = constraint; return u }
+
+// upserting marks u as a key the serializer's create() upserts on (unique.upsert).
+func upserting(u unique) unique { u.upsert = true; return u }
 
 func isNil(v any) bool { return v == nil }
 
@@ -248,7 +278,8 @@ func buildModels() []*model {
 				str("part_number", 50), {name: "u_height", kind: kFloat, def: 1.0}, boolf("is_full_depth", true), descr, comments},
 			brief:   []string{"manufacturer", "model", "slug", "description"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["model"].(string); return s },
-			uniques: []unique{togetherUnique("manufacturer", "model"), togetherUnique("manufacturer", "slug")},
+			uniques: []unique{together("Device type with this Manufacturer and Model already exists.", "manufacturer", "model"),
+				together("Device type with this Manufacturer and Slug already exists.", "manufacturer", "slug")},
 			zeros: []string{"console_port_template_count", "console_server_port_template_count", "device_bay_template_count",
 				"front_port_template_count", "interface_template_count", "inventory_item_template_count",
 				"module_bay_template_count", "power_outlet_template_count", "power_port_template_count", "rear_port_template_count"},
@@ -256,11 +287,21 @@ func buildModels() []*model {
 		{key: "dcim.devicerole", path: "dcim/device-roles", class: "DeviceRole", verbose: "device role",
 			fields: []field{name100, slug100, {name: "color", kind: kStr, maxLen: 6, def: "9e9e9e"}, boolf("vm_role", true),
 				fk("parent", "dcim.devicerole", delCascade), descr},
-			brief: []string{"name", "slug", "description", "_depth"}, uniques: []unique{fieldUnique("name"), fieldUnique("slug")},
+			brief: []string{"name", "slug", "description", "_depth"},
+			uniques: []unique{
+				named(together("Device role with this Parent and Name already exists.", "parent", "name"), "dcim_devicerole_parent_name"),
+				topLevel("name", "parent", "A top-level device role with this name already exists.", "dcim_devicerole_name"),
+				named(together("Device role with this Parent and Slug already exists.", "parent", "slug"), "dcim_devicerole_parent_slug"),
+				topLevel("slug", "parent", "A top-level device role with this slug already exists.", "dcim_devicerole_slug")},
 			zeros: []string{"_depth"}, counts: []count{{"device_count", "dcim.device", "role"}, {"virtualmachine_count", "virtualization.virtualmachine", "role"}}},
 		{key: "dcim.platform", path: "dcim/platforms", class: "Platform", verbose: "platform",
 			fields: []field{name100, slug100, fk("manufacturer", "dcim.manufacturer", delProtect), fk("parent", "dcim.platform", delCascade), descr},
-			brief:  []string{"name", "slug", "description"}, uniques: []unique{fieldUnique("name"), fieldUnique("slug")},
+			brief:  []string{"name", "slug", "description"},
+			uniques: []unique{
+				named(together("Platform with this Manufacturer and Name already exists.", "manufacturer", "name"), "dcim_platform_manufacturer_name"),
+				topLevel("name", "manufacturer", "Platform name must be unique.", "dcim_platform_name"),
+				named(together("Platform with this Manufacturer and Slug already exists.", "manufacturer", "slug"), "dcim_platform_manufacturer_slug"),
+				topLevel("slug", "manufacturer", "Platform slug must be unique.", "dcim_platform_slug")},
 			zeros: []string{"_depth"}},
 		{key: "dcim.device", path: "dcim/devices", class: "Device", verbose: "device",
 			fields: []field{{name: "name", kind: kStr, nullable: true, maxLen: 64}, reqFK("device_type", "dcim.devicetype", delProtect),
@@ -286,7 +327,7 @@ func buildModels() []*model {
 				fk("parent", "dcim.interface", delSetNull), fk("bridge", "dcim.interface", delSetNull), fk("lag", "dcim.interface", delSetNull),
 				intf("mtu"), fk("primary_mac_address", "dcim.macaddress", delSetNull), boolf("mgmt_only", false), descr,
 				nch("mode", ifMode), fk("untagged_vlan", "ipam.vlan", delSetNull), m2m("tagged_vlans", "ipam.vlan")},
-			brief: []string{"device", "name", "description"}, uniques: []unique{togetherUnique("device", "name")},
+			brief: []string{"device", "name", "description"}, uniques: []unique{together("Interface with this Device and Name already exists.", "device", "name")},
 			zeros: []string{"count_fhrp_groups"}, falses: []string{"_occupied", "connected_endpoints_reachable"},
 			counts: []count{{"count_ipaddresses", "ipam.ipaddress", "@dcim.interface"}}},
 		{key: "dcim.macaddress", path: "dcim/mac-addresses", class: "MACAddress", verbose: "MAC address",
@@ -308,9 +349,14 @@ func buildModels() []*model {
 				ch("status", clusterStatus, "active"), fk("tenant", "", delProtect),
 				{name: "scope_type", kind: kGFKType, nullable: true}, {name: "scope_id", kind: kGFKID, nullable: true, gfkTypes: "scope_type"},
 				descr, comments},
-			brief:   []string{"name", "description"},
-			uniques: []unique{togetherUnique("group", "name"), {fields: []string{"scope_id", "name"}, key: "__all__", msg: "Cluster with this Site and Name already exists.", when: func(v map[string]any) bool { return v["scope_type"] == "dcim.site" }}},
-			counts:  []count{{"device_count", "dcim.device", "cluster"}, {"virtualmachine_count", "virtualization.virtualmachine", "cluster"}}},
+			brief: []string{"name", "description"},
+			uniques: []unique{together("Cluster with this Group and Name already exists.", "group", "name"),
+				// (_site, name): _site is filled from the scope in save(), after full_clean()
+				// (virtualization/models/clusters.py:101-108, dcim/models/mixins.py
+				// CachedScopeMixin): NetBox meets a duplicate only in PostgreSQL, 500.
+				{fields: []string{"scope_id", "name"}, columns: []string{"_site_id", "name"}, saveOnly: true,
+					constraint: "virtualization_cluster_unique__site_name", when: func(v map[string]any) bool { return v["scope_type"] == "dcim.site" }}},
+			counts: []count{{"device_count", "dcim.device", "cluster"}, {"virtualmachine_count", "virtualization.virtualmachine", "cluster"}}},
 		{key: "virtualization.virtualmachine", path: "virtualization/virtual-machines", class: "VirtualMachine", verbose: "virtual machine",
 			fields: []field{reqStr("name", 64), ch("status", vmStatus, "active"), fk("site", "dcim.site", delProtect),
 				fk("cluster", "virtualization.cluster", delProtect), fk("device", "dcim.device", delProtect), str("serial", 50),
@@ -328,13 +374,13 @@ func buildModels() []*model {
 				fk("parent", "virtualization.vminterface", delSetNull), fk("bridge", "virtualization.vminterface", delSetNull), intf("mtu"),
 				fk("primary_mac_address", "dcim.macaddress", delSetNull), descr, nch("mode", ifMode), fk("untagged_vlan", "ipam.vlan", delSetNull),
 				m2m("tagged_vlans", "ipam.vlan"), fk("vrf", "ipam.vrf", delSetNull)},
-			brief: []string{"virtual_machine", "name", "description"}, uniques: []unique{togetherUnique("virtual_machine", "name")},
+			brief: []string{"virtual_machine", "name", "description"}, uniques: []unique{together("Interface with this Virtual machine and Name already exists.", "virtual_machine", "name")},
 			zeros:  []string{"count_fhrp_groups"},
 			counts: []count{{"count_ipaddresses", "ipam.ipaddress", "@virtualization.vminterface"}}},
 		{key: "virtualization.virtualdisk", path: "virtualization/virtual-disks", class: "VirtualDisk", verbose: "virtual disk",
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade), reqStr("name", 64),
 				{name: "size", kind: kInt, required: true}, descr},
-			brief: []string{"virtual_machine", "name", "size", "description"}, uniques: []unique{togetherUnique("virtual_machine", "name")}},
+			brief: []string{"virtual_machine", "name", "size", "description"}, uniques: []unique{together("Virtual disk with this Virtual machine and Name already exists.", "virtual_machine", "name")}},
 		{key: "ipam.ipaddress", path: "ipam/ip-addresses", class: "IPAddress", verbose: "IP address",
 			fields: []field{{name: "address", kind: kStr, required: true}, fk("vrf", "ipam.vrf", delProtect), fk("tenant", "", delProtect),
 				ch("status", ipStatus, "active"), nch("role", ipRole),
@@ -394,7 +440,9 @@ func buildModels() []*model {
 				fk("ip_address", "ipam.ipaddress", delProtect), nstr("domain"), {name: "port", kind: kInt, def: int64(8006)},
 				{name: "mode", kind: kChoice, choices: endpointMode, required: true}, nstrL("version", 20), nstrL("repoid", 16), str("username", 255),
 				{name: "password", kind: kStr, nullable: true, def: "", secret: true}, str("token_name", 255), boolf("verify_ssl", true)},
-			brief: []string{"name"}, uniques: []unique{fieldUnique("name")}},
+			// The plugin's only constraint is (name, ip_address, domain) (models/proxmox_endpoint.py
+			// in 0.0.24): a NULL never collides, so names repeat freely without an IP address.
+			brief: []string{"name"}, uniques: []unique{named(together("Proxmox endpoint with this Name, IP address and Domain already exists.", "name", "ip_address", "domain"), "netbox_proxbox_proxmoxendpoint_identity")}},
 		// ProxmoxCluster and ProxmoxNode as the plugin's models and serializers define them
 		// (models/proxmox_cluster.py, proxmox_node.py, api/serializers/cluster.py@fed47142):
 		// endpoint required, ip_address a required IP, node_count and the *_percent figures
@@ -404,7 +452,7 @@ func buildModels() []*model {
 				reqStr("name", 255), str("cluster_id", 255), ch("mode", endpointMode, "cluster"),
 				{name: "nodes_count", kind: kInt, def: int64(0)}, boolf("quorate", false), intf("version")},
 			derived: []derived{{"node_count", func(v map[string]any) any { return v["nodes_count"] }}},
-			brief:   []string{"name"}, uniques: []unique{togetherUnique("endpoint", "name")}},
+			brief:   []string{"name"}, uniques: []unique{together("Proxmox cluster with this Proxmox endpoint and Cluster name already exists.", "endpoint", "name")}},
 		{key: "netbox_proxbox.proxmoxnode", path: "plugins/proxbox/proxmox-nodes", class: "ProxmoxNode", verbose: "Proxmox node", plugin: true,
 			fields: []field{reqFK("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), fk("proxmox_cluster", "netbox_proxbox.proxmoxcluster", delSetNull),
 				fk("netbox_device", "dcim.device", delSetNull), reqStr("name", 255), intf("node_id"),
@@ -415,7 +463,7 @@ func buildModels() []*model {
 			derived: []derived{
 				{"cpu_usage_percent", func(v map[string]any) any { return v["cpu_usage"] }}, // stored as a percentage
 				{"memory_usage_percent", func(v map[string]any) any { return percent(v["memory_usage"], v["max_memory"]) }}},
-			brief: []string{"name", "online"}, uniques: []unique{togetherUnique("endpoint", "name")}},
+			brief: []string{"name", "online"}, uniques: []unique{together("Proxmox node with this Proxmox endpoint and Node name already exists.", "endpoint", "name")}},
 		{key: "netbox_proxbox.proxmoxstorage", path: "plugins/proxbox/storage", class: "ProxmoxStorage", verbose: "Proxmox storage", plugin: true,
 			fields: []field{reqFK("cluster", "virtualization.cluster", delCascade), reqStr("name", 255), nstrL("storage_type", 100),
 				nstrL("content", 255), nstrL("path", 255), nstr("nodes"), boolf("shared", false), boolf("enabled", true),
@@ -423,7 +471,7 @@ func buildModels() []*model {
 				nstrL("monhost", 512), nstrL("namespace", 255), nstrL("datastore", 255), nstrL("subdir", 255), nstrL("mountpoint", 255),
 				nstrL("is_mountpoint", 255), nstrL("preallocation", 50), nstrL("format", 100),
 				nstrL("prune_backups", 512), intf("max_protected_backups"), jsonf("raw_config")},
-			brief: []string{"name"}, uniques: []unique{togetherUnique("cluster", "name")}, upsert: []string{"cluster", "name"}},
+			brief: []string{"name"}, uniques: []unique{upserting(named(together("Proxmox Storage with this Cluster and Name already exists.", "cluster", "name"), "unique_proxmox_storage_cluster_name"))}},
 		{key: "netbox_proxbox.vmbackup", path: "plugins/proxbox/backups", class: "VMBackup", verbose: "VM backup", plugin: true,
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade),
 				fk("proxmox_storage", "netbox_proxbox.proxmoxstorage", delSetNull), nstrL("storage", 255),
@@ -432,14 +480,15 @@ func buildModels() []*model {
 				nstrL("verification_state", 255), nstrL("verification_upid", 255)},
 			brief:   []string{"volume_id"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["volume_id"].(string); return s },
-			uniques: []unique{togetherUnique("storage", "virtual_machine", "subtype", "format", "volume_id", "vmid")}},
+			uniques: []unique{named(together("VM Backup with this Storage, Virtual machine, Subtype, Format, Volume id and Vmid already exists.",
+				"storage", "virtual_machine", "subtype", "format", "volume_id", "vmid"), "unique_vm_backup_fields")}},
 		{key: "netbox_proxbox.vmsnapshot", path: "plugins/proxbox/snapshots", class: "VMSnapshot", verbose: "VM snapshot", plugin: true,
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade),
 				fk("proxmox_storage", "netbox_proxbox.proxmoxstorage", delSetNull), reqStr("name", 255), nstr("description"),
 				{name: "vmid", kind: kInt, required: true}, reqStr("node", 255), timef("snaptime"), nstrL("parent", 255),
 				ch("subtype", snapSubtype, "qemu"), ch("status", activeStale, "active")},
-			brief: []string{"name"}, uniques: []unique{togetherUnique("vmid", "name", "node")}},
-		{key: "netbox_proxbox.vmtaskhistory", path: "plugins/proxbox/task-history", class: "VMTaskHistory", verbose: "VM task history", plugin: true,
+			brief: []string{"name"}, uniques: []unique{named(together("VM Snapshot with this Vmid, Name and Node already exists.", "vmid", "name", "node"), "unique_vm_snapshot_vmid_name_node")}},
+		{key: "netbox_proxbox.vmtaskhistory", path: "plugins/proxbox/task-history", class: "VMTaskHistory", verbose: "VM Task History", plugin: true,
 			fields: []field{reqFK("virtual_machine", "virtualization.virtualmachine", delCascade),
 				{name: "vm_type", kind: kStr, maxLen: 16, def: "qemu"}, reqStr("upid", 255), reqStr("node", 255), intf("pid"),
 				intf("pstart"), nstrL("task_id", 255), reqStr("task_type", 255), reqStr("username", 255),
@@ -447,7 +496,7 @@ func buildModels() []*model {
 				reqStr("status", 0), nstrL("task_state", 255), nstr("exitstatus")},
 			brief:   []string{"upid"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["upid"].(string); return s },
-			uniques: []unique{fieldUnique("upid")}, upsert: []string{"upid"}},
+			uniques: []unique{upserting(fieldUnique("upid"))}},
 		{key: "netbox_proxbox.replication", path: "plugins/proxbox/replications", class: "Replication", verbose: "replication", plugin: true,
 			fields: []field{fk("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), reqStr("replication_id", 255),
 				reqFK("virtual_machine", "virtualization.virtualmachine", delCascade), fk("proxmox_node", "netbox_proxbox.proxmoxnode", delSetNull),
@@ -456,7 +505,7 @@ func buildModels() []*model {
 				nch("remove_job", replRemoveJob), ch("status", activeStale, "active"), jsonf("raw_config")},
 			brief:   []string{"replication_id"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["replication_id"].(string); return s },
-			uniques: []unique{togetherUnique("endpoint", "replication_id")}},
+			uniques: []unique{together("Replication with this Proxmox endpoint and Replication id already exists.", "endpoint", "replication_id")}},
 		{key: "netbox_proxbox.backuproutine", path: "plugins/proxbox/backup-routines", class: "BackupRoutine", verbose: "backup routine", plugin: true,
 			fields: []field{reqFK("endpoint", "netbox_proxbox.proxmoxendpoint", delCascade), reqStr("job_id", 255), boolf("enabled", true),
 				str("schedule", 255), timef("next_run"), fk("node", "netbox_proxbox.proxmoxnode", delSetNull),
@@ -467,7 +516,7 @@ func buildModels() []*model {
 				{name: "repeat_missed", kind: kBool, nullable: true}, str("pbs_change_detection_mode", 50), jsonf("raw_config")},
 			brief:   []string{"job_id"},
 			display: func(_ *store, v map[string]any) string { s, _ := v["job_id"].(string); return s },
-			uniques: []unique{togetherUnique("endpoint", "job_id")}},
+			uniques: []unique{together("Backup Routine with this Proxmox endpoint and Job ID already exists.", "endpoint", "job_id")}},
 		{key: "netbox_proxbox.proxboxpluginsettings", path: "plugins/proxbox/settings", class: "ProxboxPluginSettings", verbose: "settings", plugin: true,
 			fields: []field{boolf("use_guest_agent_interface_name", true), {name: "proxbox_fetch_max_concurrency", kind: kInt, def: int64(8)},
 				boolf("ignore_ipv6_link_local_addresses", true), {name: "primary_ip_preference", kind: kStr, def: "ipv4", choices: []choice{{"ipv4", "IPv4"}, {"ipv6", "IPv6"}}},

@@ -379,15 +379,15 @@ func TestUniqueness(t *testing.T) {
 		{"/api/dcim/manufacturers/", map[string]any{"name": "Proxmox", "slug": "p2"}, "name", "manufacturer with this name already exists."},
 		{"/api/extras/tags/", map[string]any{"name": "t", "slug": "t"}, "", ""},
 		{"/api/extras/tags/", map[string]any{"name": "t", "slug": "t2"}, "name", "tag with this name already exists."},
-		{"/api/dcim/device-roles/", map[string]any{"name": "Node2", "slug": "node"}, "slug", "device role with this slug already exists."},
+		{"/api/dcim/device-roles/", map[string]any{"name": "Node2", "slug": "node"}, "__all__", "A top-level device role with this slug already exists."},
 		{"/api/virtualization/cluster-types/", map[string]any{"name": "Cluster", "slug": "c2"}, "name", "cluster type with this name already exists."},
 		{"/api/dcim/devices/", map[string]any{"name": "PVE01", "device_type": dt, "role": role, "site": site}, "__all__", "Device name must be unique per site."},
-		{"/api/virtualization/clusters/", map[string]any{"name": "same", "type": ct, "group": grp}, "non_field_errors", "The fields group, name must make a unique set."},
+		{"/api/virtualization/clusters/", map[string]any{"name": "same", "type": ct, "group": grp}, "__all__", "Cluster with this Group and Name already exists."},
 		{"/api/virtualization/clusters/", map[string]any{"name": "same", "type": ct}, "", ""}, // no group: allowed
-		{"/api/virtualization/interfaces/", map[string]any{"virtual_machine": vm, "name": "net0"}, "non_field_errors", "The fields virtual_machine, name must make a unique set."},
-		{"/api/virtualization/virtual-disks/", map[string]any{"virtual_machine": vm, "name": "scsi0", "size": 1}, "non_field_errors", "The fields virtual_machine, name must make a unique set."},
-		{"/api/dcim/interfaces/", map[string]any{"device": dev, "name": "vmbr0", "type": "bridge"}, "non_field_errors", "The fields device, name must make a unique set."},
-		{"/api/dcim/device-types/", map[string]any{"manufacturer": man, "model": "Generic", "slug": "g2"}, "non_field_errors", "The fields manufacturer, model must make a unique set."},
+		{"/api/virtualization/interfaces/", map[string]any{"virtual_machine": vm, "name": "net0"}, "__all__", "Interface with this Virtual machine and Name already exists."},
+		{"/api/virtualization/virtual-disks/", map[string]any{"virtual_machine": vm, "name": "scsi0", "size": 1}, "__all__", "Virtual disk with this Virtual machine and Name already exists."},
+		{"/api/dcim/interfaces/", map[string]any{"device": dev, "name": "vmbr0", "type": "bridge"}, "__all__", "Interface with this Device and Name already exists."},
+		{"/api/dcim/device-types/", map[string]any{"manufacturer": man, "model": "Generic", "slug": "g2"}, "__all__", "Device type with this Manufacturer and Model already exists."},
 		{"/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"}, "", ""},
 		{"/api/ipam/ip-addresses/", map[string]any{"address": "10.0.0.5/24"}, "address", "Duplicate IP address found in global table: 10.0.0.5/24"}, // ENFORCE_GLOBAL_UNIQUE, NetBox's default
 	}
@@ -648,12 +648,13 @@ func TestPluginModels(t *testing.T) {
 	_, c1, _ := h.base()
 	vm := idOf(h.mustCreate("/api/virtualization/virtual-machines/", map[string]any{"name": "vm", "cluster": c1}))
 	st := h.mustCreate("/api/plugins/proxbox/storage/", map[string]any{"cluster": c1, "name": "local", "storage_type": "dir"})
-	// POST upserts on (cluster, name).
-	st2 := h.mustCreate("/api/plugins/proxbox/storage/", map[string]any{"cluster": c1, "name": "local", "storage_type": "zfspool"})
-	if idOf(st) != idOf(st2) || st2["storage_type"] != "zfspool" || h.srv.Count("netbox_proxbox.proxmoxstorage") != 1 {
-		t.Fatalf("storage upsert %v %v", st, st2)
+	// The serializer's create() upserts on (cluster, name), but validation runs first and
+	// refuses a pair already stored (NetBox 4.5.10 + plugin 0.0.24 answer 400, the row is kept).
+	code, v := h.do("POST", "/api/plugins/proxbox/storage/", map[string]any{"cluster": c1, "name": "local", "storage_type": "zfspool"})
+	if got, _ := h.srv.Get("netbox_proxbox.proxmoxstorage", idOf(st)); code != 400 || got["storage_type"] != "dir" || h.srv.Count("netbox_proxbox.proxmoxstorage") != 1 {
+		t.Fatalf("storage stored twice: %d %v", code, v)
 	}
-	code, v := h.do("POST", "/api/plugins/proxbox/backups/", map[string]any{"virtual_machine": vm, "format": "vma"})
+	code, v = h.do("POST", "/api/plugins/proxbox/backups/", map[string]any{"virtual_machine": vm, "format": "vma"})
 	if code != 400 || errField(v, "format") != "vma is not a valid choice." {
 		t.Fatalf("backup format: %d %v", code, v)
 	}
@@ -662,7 +663,7 @@ func TestPluginModels(t *testing.T) {
 		t.Fatalf("backup %v", b)
 	}
 	code, v = h.do("POST", "/api/plugins/proxbox/backups/", map[string]any{"virtual_machine": vm, "format": "tzst", "subtype": "qemu", "volume_id": "local:backup/x.vma.zst", "vmid": 100, "storage": "local"})
-	if code != 400 || errField(v, "non_field_errors") == "" {
+	if code != 400 || errField(v, "__all__") != "VM Backup with this Storage, Virtual machine, Subtype, Format, Volume id and Vmid already exists." {
 		t.Fatalf("backup unique: %d %v", code, v)
 	}
 	snap := map[string]any{"virtual_machine": vm, "name": "pre", "vmid": 100, "node": "pve01"}
@@ -673,9 +674,11 @@ func TestPluginModels(t *testing.T) {
 	task := map[string]any{"virtual_machine": vm, "upid": "UPID:pve01:1", "node": "pve01", "task_type": "qmstart", "username": "root@pam", "start_time": "2025-01-01T00:00:00Z", "description": "QEMU 100 - Start", "status": "OK"}
 	t1 := h.mustCreate("/api/plugins/proxbox/task-history/", task)
 	task["status"] = "failed"
-	t2 := h.mustCreate("/api/plugins/proxbox/task-history/", task)
-	if idOf(t1) != idOf(t2) || t2["status"] != "failed" {
-		t.Fatalf("task upsert %v %v", t1, t2)
+	if code, v := h.do("POST", "/api/plugins/proxbox/task-history/", task); code != 400 || errField(v, "upid") == "" {
+		t.Fatalf("task stored twice: %d %v", code, v)
+	}
+	if got, _ := h.srv.Get("netbox_proxbox.vmtaskhistory", idOf(t1)); got["status"] != "OK" {
+		t.Fatalf("task changed by a refused POST: %v", got)
 	}
 	// mode is required; ip_address is an IPAddress, never a bare string (0.0.24).
 	code, v = h.do("POST", "/api/plugins/proxbox/endpoints/proxmox/", map[string]any{"name": "pve", "ip_address": "10.0.0.1", "port": 8006})

@@ -600,6 +600,10 @@ func (s *Server) write(base string, m *model, id int64, method string, body []by
 	}
 	var results []*object
 	itemErrs := make([]any, len(items))
+	// A bulk create validates every item against the database as it was before the
+	// request (DRF's ListSerializer.is_valid), then saves them in order (bulkSave).
+	bulkCreate := method == http.MethodPost && isList
+	var valid []map[string]any
 	failed := false
 	for i, it := range items {
 		obj, isObj := it.(map[string]any)
@@ -611,6 +615,11 @@ func (s *Server) write(base string, m *model, id int64, method string, body []by
 		var o *object
 		var errs errMap
 		switch {
+		case bulkCreate:
+			var vals map[string]any
+			if vals, errs = s.st.validate(m, obj, nil, false); len(errs) == 0 {
+				valid = append(valid, vals)
+			}
 		case method == http.MethodPost:
 			o, errs = t.create(m, obj)
 		case method == http.MethodDelete:
@@ -651,6 +660,14 @@ func (s *Server) write(base string, m *model, id int64, method string, body []by
 			failed = true
 			continue
 		}
+		if o != nil {
+			// A single create or any update saves at once: a rule only PostgreSQL
+			// checks breaks here.
+			if u, hit := s.st.collision(m, o.v, o.id, false); hit {
+				t.rollback()
+				return nil, 0, s.integrity(m, u, o.v)
+			}
+		}
 		itemErrs[i] = map[string]any{}
 		if o != nil {
 			results = append(results, o)
@@ -668,28 +685,13 @@ func (s *Server) write(base string, m *model, id int64, method string, body []by
 				}
 			}
 		}
-		if method == http.MethodPost && len(items) > 1 {
-			// NetBox validates every item against the database as it was before
-			// the request, then saves them: an item refused only because of a
-			// sibling in the same list passes validation and breaks a unique
-			// constraint at save time, which rolls the whole request back as a
-			// 500 IntegrityError.
-			for i, e := range itemErrs {
-				if em, ok := e.(errMap); !ok || len(em) == 0 {
-					continue
-				}
-				obj, _ := items[i].(map[string]any)
-				alone := &tx{s: s.st}
-				if _, errs := alone.create(m, obj); len(errs) == 0 {
-					alone.rollback()
-					return nil, 0, &apiError{status: http.StatusInternalServerError, body: map[string]any{
-						"error":     "duplicate key value violates unique constraint: an item of the request collides with another item of the same request",
-						"exception": "IntegrityError", "netbox_version": s.opts.Version, "python_version": "3.12.3"}}
-				}
-				alone.rollback()
-			}
-		}
 		return nil, 0, &apiError{status: http.StatusBadRequest, body: itemErrs}
+	}
+	if bulkCreate {
+		var aerr *apiError
+		if results, aerr = s.bulkSave(t, m, valid); aerr != nil {
+			return nil, 0, aerr
+		}
 	}
 	s.stats.commit(t.stats)
 	if method == http.MethodDelete {
@@ -711,6 +713,41 @@ func (s *Server) write(base string, m *model, id int64, method string, body []by
 		w.raw("]")
 	}
 	return w.b, len(results), nil
+}
+
+// bulkSave saves the validated items of a bulk create in request order, as NetBox does once
+// every item has passed validation (NetBoxModelViewSet.perform_create, one transaction;
+// netbox/netbox/api/viewsets/__init__.py:196-207 in v4.5.10). Validation saw the database
+// as it was before the request, so a collision found here is with a sibling saved before:
+//   - a database constraint (m.uniques): PostgreSQL refuses the insert, NetBox answers 500
+//     IntegrityError and writes nothing;
+//   - a plugin serializer's upsert key (unique.upsert): create() finds the sibling and
+//     updates it, so two items name one row and ObjectValidationMixin._validate_objects
+//     (mixins.py:180-191) raises, which perform_create answers 403, nothing written.
+//
+// Rules that only the model's clean() enforces (the unique IP space of addresses and
+// prefixes) are not checked again: NetBox creates both copies (201). Observed on NetBox
+// 4.5.10 + netbox-proxbox 0.0.24 (TestBulkCreateSiblings).
+func (s *Server) bulkSave(t *tx, m *model, valid []map[string]any) ([]*object, *apiError) {
+	results := make([]*object, 0, len(valid))
+	for _, vals := range valid {
+		if u, hit := s.st.collision(m, vals, 0, true); hit {
+			t.rollback()
+			if u.upsert {
+				return nil, detail(http.StatusForbidden, "You do not have permission to perform this action.")
+			}
+			return nil, s.integrity(m, u, vals)
+		}
+		results = append(results, t.insert(m, vals))
+	}
+	return results, nil
+}
+
+// integrity is NetBox's 500 for an insert or update PostgreSQL refused under rule u.
+func (s *Server) integrity(m *model, u unique, vals map[string]any) *apiError {
+	return &apiError{status: http.StatusInternalServerError, body: map[string]any{
+		"error": integrityError(m, u, vals), "exception": "IntegrityError",
+		"netbox_version": s.opts.Version, "python_version": "3.12.3"}}
 }
 
 // stats counts requests and writes for /_lab/stats.

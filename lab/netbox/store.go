@@ -137,37 +137,25 @@ type conflictError struct{ detail string }
 
 func (c *conflictError) Error() string { return c.detail }
 
-// create validates item and inserts it. item holds decoded JSON (json.Number for numbers).
+// create validates item against the rows as they are and inserts it (a single POST).
+// item holds decoded JSON (json.Number for numbers).
 func (t *tx) create(m *model, item map[string]any) (*object, errMap) {
-	if len(m.upsert) > 0 {
-		if o := t.findUpsert(m, item); o != nil {
-			return t.update(m, o.id, item, true)
-		}
-	}
 	vals, errs := t.s.validate(m, item, nil, false)
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	return t.insert(m, vals), nil
+}
+
+// insert stores validated values as a new row.
+func (t *tx) insert(m *model, vals map[string]any) *object {
 	tb := t.s.tables[m.key]
 	now := t.s.now()
 	o := &object{id: tb.nextID, v: vals, created: now, updated: now, changes: 1}
 	t.put(tb, o)
 	t.stats = append(t.stats, writeStat{model: m.key, op: "create", id: o.id, real: true})
 	t.afterWrite(m, o, nil)
-	return o, nil
-}
-
-// findUpsert returns the row matching item on the model's upsert key, if any.
-func (t *tx) findUpsert(m *model, item map[string]any) *object {
-	k, ok := upsertKey(m.upsert, item, true)
-	if !ok {
-		return nil
-	}
-	tb := t.s.tables[m.key]
-	if ids := tb.ix[ixUpsert].lookup(k); len(ids) > 0 {
-		return tb.rows[ids[0]]
-	}
-	return nil
+	return o
 }
 
 // update validates item against row id. partial is PATCH; !partial is PUT.

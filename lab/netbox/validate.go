@@ -493,7 +493,7 @@ func (s *store) checkGFK(m *model, vals map[string]any, errs errMap) {
 func (s *store) checkUnique(m *model, vals map[string]any, selfID int64, errs errMap) {
 	tb := s.tables[m.key]
 	for i, u := range m.uniques {
-		if u.when != nil && !u.when(vals) {
+		if u.saveOnly || (u.when != nil && !u.when(vals)) {
 			continue
 		}
 		k, ok := uniqueKey(u, vals)
@@ -512,6 +512,59 @@ func (s *store) checkUnique(m *model, vals map[string]any, selfID int64, errs er
 			break
 		}
 	}
+}
+
+// collision returns the first uniqueness rule of m that values vals of row self (0: a row not
+// stored yet) break against the other rows stored now: every rule (all), or only those
+// validation does not see (unique.saveOnly).
+func (s *store) collision(m *model, vals map[string]any, self int64, all bool) (unique, bool) {
+	tb := s.tables[m.key]
+	for i, u := range m.uniques {
+		if (!all && !u.saveOnly) || (u.when != nil && !u.when(vals)) {
+			continue
+		}
+		k, ok := uniqueKey(u, vals)
+		if !ok {
+			continue
+		}
+		for id := range tb.ix[uniqueIndex(i)].ids[k] {
+			if id != self {
+				return u, true
+			}
+		}
+	}
+	return unique{}, false
+}
+
+// integrityError is PostgreSQL's text for an insert that breaks rule u, as NetBox's 500 body
+// carries it: the constraint's name, then the key's columns (FKs as <field>_id, the
+// case-insensitive field as lower(<field>::text)) and values.
+func integrityError(m *model, u unique, vals map[string]any) string {
+	table := strings.ReplaceAll(m.key, ".", "_")
+	name := u.constraint
+	switch {
+	case name != "":
+	case len(u.fields) == 1 && u.ci == "":
+		name = table + "_" + u.fields[0] + "_key" // unique=True
+	default:
+		name = table + "_unique_" + strings.Join(u.fields, "_") // NetBox's '%(app_label)s_%(class)s_unique_…'
+	}
+	cols := make([]string, len(u.fields))
+	values := make([]string, len(u.fields))
+	for i, f := range u.fields {
+		cols[i], values[i] = f, fmt.Sprint(vals[f])
+		if fd := m.byName[f]; fd != nil && fd.kind == kFK {
+			cols[i] = f + "_id"
+		}
+		if u.columns != nil {
+			cols[i] = u.columns[i]
+		}
+		if f == u.ci {
+			cols[i], values[i] = "lower("+f+"::text)", strings.ToLower(values[i])
+		}
+	}
+	return fmt.Sprintf("duplicate key value violates unique constraint \"%s\"\nDETAIL:  Key (%s)=(%s) already exists.",
+		name, strings.Join(cols, ", "), strings.Join(values, ", "))
 }
 
 // clean applies the model clean() rules a Proxmox sync meets (peers-and-fixtures.md B.5 item 5).
@@ -567,6 +620,17 @@ func (s *store) clean(m *model, vals map[string]any, old *object, errs errMap) {
 			return
 		}
 		vals["prefix"] = p.Masked().String()
+		// Unique IP space (Prefix.clean, ipam/models/ip.py:314-324 in v4.5.10): checked
+		// against the stored rows only, no database constraint.
+		if vrf, table, enforce := s.ipSpace(vals); enforce {
+			tb := s.tables["ipam.prefix"]
+			for _, id := range tb.ix[ixPrefix].lookup(hostKey{vrf, vals["prefix"].(string)}) {
+				if old == nil || id != old.id {
+					errs.add("prefix", fmt.Sprintf("Duplicate prefix found in %s: %v", table, tb.rows[id].v["prefix"]))
+					return
+				}
+			}
+		}
 	case "dcim.macaddress":
 		mac := strings.ToUpper(strings.ReplaceAll(vals["mac_address"].(string), "-", ":"))
 		if !regexp.MustCompile(`^([0-9A-F]{2}:){5}[0-9A-F]{2}$`).MatchString(mac) {
@@ -715,19 +779,10 @@ func (s *store) cleanIP(vals map[string]any, old *object, errs errMap) {
 			}
 		}
 	}
-	// Unique IP space (IPAddress.clean, NetBox 4.5.10): the global table when
-	// ENFORCE_GLOBAL_UNIQUE, a VRF's table when its enforce_unique. The error names the
-	// address already there (duplicate_ips.first()) and the table ("VRF <str(vrf)>").
-	vrf, _ := vals["vrf"].(int64)
-	table, enforce := "global table", s.enforceGlobalUnique
-	if vrf != 0 {
-		v := s.get("ipam.vrf", vrf)
-		if v == nil {
-			return
-		}
-		table, enforce = "VRF "+vrfDisplay(s, v.v), v.v["enforce_unique"] == true
-	}
-	if enforce {
+	// Unique IP space (IPAddress.clean, ipam/models/ip.py:922-936 in v4.5.10). The error
+	// names the address already there (duplicate_ips.first()). Only stored rows count, no
+	// database constraint: two copies inside one bulk create are both created (bulkSave).
+	if vrf, table, enforce := s.ipSpace(vals); enforce {
 		// Addresses that may repeat by design (anycast, VIP, FHRP roles) are
 		// exempt when every copy has such a role (IPADDRESS_ROLES_NONUNIQUE).
 		shared := func(role any) bool {
@@ -746,6 +801,21 @@ func (s *store) cleanIP(vals map[string]any, old *object, errs errMap) {
 			}
 		}
 	}
+}
+
+// ipSpace is the unique IP space of an address or prefix: its VRF's id (0: the global table),
+// its name in NetBox's texts ("global table", "VRF <str(vrf)>") and whether duplicates are
+// refused there (ENFORCE_GLOBAL_UNIQUE, or the VRF's enforce_unique).
+func (s *store) ipSpace(vals map[string]any) (vrf int64, table string, enforce bool) {
+	vrf, _ = vals["vrf"].(int64)
+	if vrf == 0 {
+		return 0, "global table", s.enforceGlobalUnique
+	}
+	v := s.get("ipam.vrf", vrf)
+	if v == nil {
+		return vrf, "", false
+	}
+	return vrf, "VRF " + vrfDisplay(s, v.v), v.v["enforce_unique"] == true
 }
 
 func isBroadcast(p netip.Prefix) bool {

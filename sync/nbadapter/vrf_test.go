@@ -48,7 +48,7 @@ func wantIPs(snaps []*inventory.Snapshot, mode string) (perLabel map[string]int,
 		perLabel[d.Endpoint] = d.Count(pbsync.ModelIP)
 		total += d.Count(pbsync.ModelIP)
 		for _, vm := range d.Objects(pbsync.ModelVM) {
-			if !vm.Refs["primary_ip4"].IsZero() {
+			if !vm.Refs.Get("primary_ip4").IsZero() {
 				primaries++
 			}
 		}
