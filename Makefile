@@ -81,7 +81,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'BenchmarkWatch1000' -benchtime 1x -timeout 30m ./watch/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./netbox/ ./netbox/getcache/ ./proxmox/ ./lab/...
 
-# The same at 100,000 guests: long-running (a quarter of an hour or more on 2
+# The same at 100,000 guests: long-running (about 8 minutes on 2
 # cores; the lab alone holds about 10 GiB), with a fourth, steady run under
 # GOMEMLIMIT=1800MiB (Go's soft memory limit) to show its effect on the RSS.
 bench-large: build
