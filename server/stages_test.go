@@ -365,3 +365,27 @@ func TestEndpointIDsOfBothGenerations(t *testing.T) {
 		}
 	}
 }
+
+// TestFullUpdateReplyIsTheSummaryJSON: /full-update streams its summary's plan one
+// change at a time, and the body is still the bytes c.JSON gave (json.Marshal of the
+// reply and a newline), escaped text included.
+func TestFullUpdateReplyIsTheSummaryJSON(t *testing.T) {
+	sum := okSummary()
+	sum.Warnings = []string{"a <warning> & more"}
+	sum.Plan = &pbsync.Plan{Unchanged: map[string]int{"virtual_machines": 2}, Changes: []pbsync.Change{
+		{Op: pbsync.OpCreate, Model: "virtualization/virtual-machines", Key: "pve/qemu/100", Label: "vm-çà-日本\u2028", ID: 7,
+			Fields: []pbsync.FieldChange{{Field: "name", New: "vm-çà"}, {Field: "vcpus", New: 2.0}}},
+		{Op: pbsync.OpUpdate, Model: "virtualization/virtual-machines", Key: "pve/qemu/101", Label: "db", ID: 8,
+			Fields: []pbsync.FieldChange{{Field: "memory", Old: 1024.0, New: 2048}}},
+	}}
+	sy := &scriptedSyncer{sum: sum}
+	_, ts := streamFixture(t, sy, time.Hour)
+	code, body := get(t, ts.URL+"/full-update")
+	want, err := json.Marshal(fullUpdateJSON{Status: "completed", OK: true, Summary: sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 200 || body != string(want)+"\n" {
+		t.Fatalf("/full-update: %d\n got %s\nwant %s", code, body, want)
+	}
+}
