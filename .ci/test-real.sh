@@ -37,6 +37,8 @@ token=$(sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' <<<"$out")
 echo "test-real: NetBox at $url ($(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' <<<"$out"), plugin $(sed -n 's/.*"plugin": *"\([^"]*\)".*/\1/p' <<<"$out")) after $(( $(date +%s) - start )) s"
 export PROXBOX_TEST_NETBOX_URL="$url" PROXBOX_TEST_NETBOX_TOKEN="$token"
 export PROXBOX_TEST_NETBOX_RESET="'$KIT/start.sh' reset --dir '$DIR' >/dev/null 2>&1"
-go test -count=1 -timeout 40m ./sync/nbadapter/ ./lab/netbox/ -run "${TEST_REAL_RUN:-.}"
+# -p 1: both packages reset the one kit's database between their tests; run side by side,
+# one package's reset drops the database under the other's requests.
+go test -count=1 -p 1 -timeout 40m ./sync/nbadapter/ ./lab/netbox/ -run "${TEST_REAL_RUN:-.}"
 go test -count=1 -timeout 20m ./cmd/proxbox/ -run "${TEST_REAL_RUN_PLUGIN:-TestPlugin.*Conformance}"
 echo "test-real: passed in $(( $(date +%s) - start )) s"
