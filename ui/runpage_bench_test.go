@@ -157,7 +157,8 @@ func renderRunPage(tb testing.TB, h *Dashboard, id int64, f changeFilter) []byte
 
 // BenchmarkRunPage stores a first run of 800,000 changes (a 100,000-guest first run;
 // PROXBOX_CHANGES sets another count) and builds and renders its run page, without a
-// filter and with one: it reports the bytes allocated per page and the peak heap
+// filter, filtered by action and text, and by text only (every change's fields are then
+// searched): it reports the bytes allocated per page and the peak heap
 // (HeapAlloc sampled every millisecond while the page is built).
 func BenchmarkRunPage(b *testing.B) {
 	n := 800_000
@@ -168,7 +169,7 @@ func BenchmarkRunPage(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		f    changeFilter
-	}{{"all", changeFilter{}}, {"filtered", changeFilter{Op: "update", Q: "vm-1"}}} {
+	}{{"all", changeFilter{}}, {"filtered", changeFilter{Op: "update", Q: "vm-1"}}, {"text", changeFilter{Q: "vm-1"}}} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
 				var m0, m1 runtime.MemStats

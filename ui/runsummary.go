@@ -259,9 +259,10 @@ func objectLink(base, model string, id int64) string {
 // counts, per kind at most maxPerKind changes the filter shows and as many it hides
 // (kept for the page's instant filter, so hidden ones never crowd out a match), and at
 // most maxPerKind skipped objects. A change's field diff and search text are built only
-// for the changes kept, or for every change when the filter searches text.
+// for the changes kept, and for those the rest of the filter shows when it searches text.
 type changeGroups struct {
 	f         changeFilter
+	scope     changeFilter // f without its text
 	netboxURL string
 	idx       map[string]int    // model -> kinds index
 	names     map[string]string // model -> kindName
@@ -272,7 +273,9 @@ type changeGroups struct {
 }
 
 func newChangeGroups(f changeFilter, netboxURL string) *changeGroups {
-	return &changeGroups{f: f, netboxURL: netboxURL, idx: map[string]int{}, names: map[string]string{}}
+	scope := f
+	scope.Q = ""
+	return &changeGroups{f: f, scope: scope, netboxURL: netboxURL, idx: map[string]int{}, names: map[string]string{}}
 }
 
 // add takes the next change of the run; fields returns its field diff (pc.Fields is
@@ -301,7 +304,7 @@ func (g *changeGroups) add(pc PlanChange, fields func() []FieldChange) {
 		return
 	}
 	g.changes++
-	if g.f.Q != "" {
+	if g.f.Q != "" && c.matches(g.scope) { // the text decides: search the fields too
 		build()
 	}
 	c.Hidden = !c.matches(g.f)
@@ -333,13 +336,16 @@ func (g *changeGroups) add(pc PlanChange, fields func() []FieldChange) {
 func searchText(c changeView) string {
 	var sb strings.Builder
 	for _, s := range []string{c.Label, c.Kind, c.Endpoint, c.Stage, c.Reason, c.Error} {
-		sb.WriteString(strings.ToLower(s))
+		sb.WriteString(s)
 		sb.WriteByte(' ')
 	}
 	for _, fc := range c.Fields {
-		sb.WriteString(strings.ToLower(fc.Field + " " + fc.Old + " " + fc.New + " "))
+		for _, s := range []string{fc.Field, fc.Old, fc.New} {
+			sb.WriteString(s)
+			sb.WriteByte(' ')
+		}
 	}
-	return sb.String()
+	return strings.ToLower(sb.String())
 }
 
 // kindCounts renders a kind's counts in the filter's op order.

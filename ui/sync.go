@@ -280,7 +280,10 @@ func (c *storedChange) fields() []FieldChange {
 	if len(c.Fields) == 0 || json.Unmarshal(c.Fields, &fs) != nil {
 		return nil
 	}
-	var out []FieldChange
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]FieldChange, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, FieldChange{Field: f.Field, Old: showValue(f.Old), New: showValue(f.New)})
 	}
