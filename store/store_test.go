@@ -517,6 +517,22 @@ func TestRunChangesAndHistoryCap(t *testing.T) {
 	if err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("changes read back: %d bytes, %v", len(got), err)
 	}
+	var ops []string
+	err = EachRunChange(ctx, s, ids[0], func(c *struct{ Op, Model string }) error {
+		ops = append(ops, c.Op)
+		return nil
+	})
+	if err != nil || len(ops) != 5001 || ops[0] != "create" || ops[5000] != "" {
+		t.Fatalf("EachRunChange: %d changes, %v", len(ops), err)
+	}
+	stop := errors.New("enough")
+	var n0 int
+	if err := EachRunChange(ctx, s, ids[0], func(*json.RawMessage) error { n0++; return stop }); !errors.Is(err, stop) || n0 != 1 {
+		t.Fatalf("an error of f: %v after %d changes", err, n0)
+	}
+	if err := EachRunChange(ctx, s, 999, func(*json.RawMessage) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("no stored list: %v", err)
+	}
 	running, _ := s.StartRun(ctx, Run{StartedAt: t0, Trigger: "cli"})
 	// The runs are of one size: a cap of 2.5 runs keeps the newest two.
 	var size int64
@@ -549,5 +565,34 @@ func TestRunChangesAndHistoryCap(t *testing.T) {
 	}
 	if _, err := s.Run(ctx, ids[5]); err != nil {
 		t.Fatalf("newest run pruned: %v", err)
+	}
+}
+
+// eachElement decodes a stored change list one element at a time: null and [] are empty,
+// anything but an array is an error, and a cancelled context stops it.
+func TestEachElement(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name, in string
+		ctx      context.Context
+		want     []int
+		err      string
+	}{
+		{"array", `[1, 2,3]`, context.Background(), []int{1, 2, 3}, ""},
+		{"empty", `[]`, context.Background(), nil, ""},
+		{"null", `null`, context.Background(), nil, ""},
+		{"object", `{"a":1}`, context.Background(), nil, "not a JSON array"},
+		{"truncated", `[1, 2`, context.Background(), []int{1, 2}, "EOF"},
+		{"wrong type", `[1, "x"]`, context.Background(), []int{1}, "cannot unmarshal string"},
+		{"cancelled", `[1]`, cancelled, nil, "context canceled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []int
+			err := eachElement(c.ctx, strings.NewReader(c.in), func(x *int) error { got = append(got, *x); return nil })
+			if fmt.Sprint(got) != fmt.Sprint(c.want) || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+				t.Errorf("got %v, %v; want %v, %q", got, err, c.want, c.err)
+			}
+		})
 	}
 }

@@ -254,53 +254,98 @@ func objectLink(base, model string, id int64) string {
 	return strings.TrimRight(base, "/") + "/" + strings.Trim(model, "/") + "/" + strconv.FormatInt(id, 10) + "/"
 }
 
-// groupChanges splits the plan into kinds (in first-seen order, i.e. run
-// order) and the skipped objects, and applies the filter.
-func groupChanges(plan []PlanChange, f changeFilter, netboxURL string) (kinds []changeKind, skipped []changeView) {
-	idx := map[string]int{}
-	for _, pc := range plan {
-		c := changeView{PlanChange: pc, Kind: kindName(pc.Model), Link: objectLink(netboxURL, pc.Model, pc.ID)}
-		var sb strings.Builder
-		for _, s := range []string{pc.Label, c.Kind, pc.Endpoint, pc.Stage, pc.Reason, pc.Error} {
-			sb.WriteString(strings.ToLower(s))
+// changeGroups builds the run page's changes one change at a time (runs of 100,000
+// guests record some 800,000): the kinds in first-seen order (run order) with their
+// counts, per kind at most maxPerKind changes the filter shows and as many it hides
+// (kept for the page's instant filter, so hidden ones never crowd out a match), and at
+// most maxPerKind skipped objects. A change's field diff and search text are built only
+// for the changes kept, and for those the rest of the filter shows when it searches text.
+type changeGroups struct {
+	f         changeFilter
+	scope     changeFilter // f without its text
+	netboxURL string
+	idx       map[string]int    // model -> kinds index
+	names     map[string]string // model -> kindName
+	kinds     []changeKind
+	skipped   []changeView
+	nSkipped  int // skipped objects, listed or not
+	changes   int // changes (not skipped)
+}
+
+func newChangeGroups(f changeFilter, netboxURL string) *changeGroups {
+	scope := f
+	scope.Q = ""
+	return &changeGroups{f: f, scope: scope, netboxURL: netboxURL, idx: map[string]int{}, names: map[string]string{}}
+}
+
+// add takes the next change of the run; fields returns its field diff (pc.Fields is
+// ignored) and is called at most once.
+func (g *changeGroups) add(pc PlanChange, fields func() []FieldChange) {
+	kind, ok := g.names[pc.Model]
+	if !ok {
+		kind = kindName(pc.Model)
+		g.names[pc.Model] = kind
+	}
+	c := changeView{PlanChange: pc, Kind: kind}
+	built := false
+	build := func() {
+		if !built {
+			built = true
+			c.Fields = fields()
+			c.Link = objectLink(g.netboxURL, pc.Model, pc.ID)
+			c.Search = searchText(c)
+		}
+	}
+	if pc.Op == "skip" && pc.Error == "" {
+		if g.nSkipped++; len(g.skipped) < maxPerKind {
+			build()
+			g.skipped = append(g.skipped, c)
+		}
+		return
+	}
+	g.changes++
+	if g.f.Q != "" && c.matches(g.scope) { // the text decides: search the fields too
+		build()
+	}
+	c.Hidden = !c.matches(g.f)
+	i, ok := g.idx[pc.Model]
+	if !ok {
+		i = len(g.kinds)
+		g.idx[pc.Model] = i
+		g.kinds = append(g.kinds, changeKind{Kind: kind, Model: pc.Model, Counts: map[string]int{}})
+	}
+	k := &g.kinds[i]
+	k.Counts[c.opKey()]++
+	if c.Hidden {
+		if k.hidden < maxPerKind {
+			k.hidden++
+			build()
+			k.Changes = append(k.Changes, c)
+		}
+		return
+	}
+	if k.Shown++; k.Shown > maxPerKind {
+		k.More++
+		return
+	}
+	build()
+	k.Changes = append(k.Changes, c)
+}
+
+// searchText is the lower-case text of a change the filter's text matches.
+func searchText(c changeView) string {
+	var sb strings.Builder
+	for _, s := range []string{c.Label, c.Kind, c.Endpoint, c.Stage, c.Reason, c.Error} {
+		sb.WriteString(s)
+		sb.WriteByte(' ')
+	}
+	for _, fc := range c.Fields {
+		for _, s := range []string{fc.Field, fc.Old, fc.New} {
+			sb.WriteString(s)
 			sb.WriteByte(' ')
 		}
-		for _, fc := range pc.Fields {
-			sb.WriteString(strings.ToLower(fc.Field + " " + fc.Old + " " + fc.New + " "))
-		}
-		c.Search = sb.String()
-		if pc.Op == "skip" && pc.Error == "" {
-			skipped = append(skipped, c)
-			continue
-		}
-		c.Hidden = !c.matches(f)
-		i, ok := idx[pc.Model]
-		if !ok {
-			i = len(kinds)
-			idx[pc.Model] = i
-			kinds = append(kinds, changeKind{Kind: c.Kind, Model: pc.Model, Counts: map[string]int{}})
-		}
-		k := &kinds[i]
-		k.Counts[c.opKey()]++
-		if !c.Hidden {
-			k.Shown++
-		}
-		// At most maxPerKind changes the filter shows and as many it hides (kept for the
-		// page's instant filter), so hidden ones never crowd out a match.
-		if c.Hidden {
-			if k.hidden < maxPerKind {
-				k.hidden++
-				k.Changes = append(k.Changes, c)
-			}
-			continue
-		}
-		if k.Shown > maxPerKind {
-			k.More++
-			continue
-		}
-		k.Changes = append(k.Changes, c)
 	}
-	return kinds, skipped
+	return strings.ToLower(sb.String())
 }
 
 // kindCounts renders a kind's counts in the filter's op order.

@@ -107,7 +107,6 @@ type runVM struct {
 	Current  string
 	Warnings []string
 	Errors   []string
-	Plan     []PlanChange
 
 	// Finished runs.
 	Matrix    runMatrix
@@ -115,8 +114,9 @@ type runVM struct {
 	HasTotals bool
 	Filter    changeFilter
 	Kinds     []changeKind
-	Skipped   []changeView
-	Changes   int // changes listed (not skipped)
+	Skipped   []changeView // the first maxPerKind skipped objects
+	SkippedN  int          // skipped objects, listed or not
+	Changes   int          // changes (not skipped)
 	NetBoxURL string
 }
 
@@ -176,9 +176,6 @@ func (v *runVM) apply(ev SyncEvent) {
 		}
 	case EventRunFinished:
 		v.Live, v.Current, v.Status = false, "", ev.Status
-		if len(ev.Plan) > 0 {
-			v.Plan = ev.Plan
-		}
 	}
 }
 
@@ -201,50 +198,96 @@ func (h *Dashboard) runView(ctx context.Context, id int64, f changeFilter) (runV
 	}
 	v.Errors = dedupe(v.Errors)
 	plan, warnings, omitted := planFromSummary(run.Summary)
-	v.Plan, v.Warnings = plan, dedupe(warnings)
-	if omitted && !v.Live { // the summary lists some changes per kind: the page shows them all
-		raw, err := h.d.Store.RunChanges(ctx, id)
-		switch {
-		case err == nil:
-			if all, ok := fullPlan(raw); ok {
-				v.Plan = all
-			}
-		case !errors.Is(err, store.ErrNotFound):
+	v.Warnings = dedupe(warnings)
+	if v.Live {
+		return v, nil
+	}
+	var order []string
+	if h.d.Sync != nil {
+		order = h.d.Sync.Stages()
+	}
+	v.Matrix = buildMatrix(run.Stages, order, id)
+	v.Totals, v.HasTotals = summaryTotals(run.Summary)
+	if h.d.NetBoxURL != nil {
+		v.NetBoxURL = h.d.NetBoxURL(ctx)
+	}
+	var g *changeGroups
+	if omitted { // the summary lists some changes per kind: the page reads them all
+		g, err = h.storedChanges(ctx, id, f, v.NetBoxURL)
+		if err != nil {
 			return runVM{}, err
 		}
 	}
-	if !v.Live {
-		var order []string
-		if h.d.Sync != nil {
-			order = h.d.Sync.Stages()
+	if g == nil {
+		g = newChangeGroups(f, v.NetBoxURL)
+		for _, pc := range plan {
+			g.add(pc, func() []FieldChange { return pc.Fields })
 		}
-		v.Matrix = buildMatrix(run.Stages, order, id)
-		v.Totals, v.HasTotals = summaryTotals(run.Summary)
-		if h.d.NetBoxURL != nil {
-			v.NetBoxURL = h.d.NetBoxURL(ctx)
-		}
-		v.Kinds, v.Skipped = groupChanges(v.Plan, f, v.NetBoxURL)
-		v.Changes = len(v.Plan) - len(v.Skipped)
 	}
+	v.Kinds, v.Skipped, v.SkippedN, v.Changes = g.kinds, g.skipped, g.nSkipped, g.changes
 	return v, nil
 }
 
+// storedChanges groups the full change list stored apart for a run whose summary is
+// bounded, reading it one change at a time; nil when there is none (or it does not
+// decode: the summary's changes are shown then).
+func (h *Dashboard) storedChanges(ctx context.Context, id int64, f changeFilter, netboxURL string) (*changeGroups, error) {
+	g := newChangeGroups(f, netboxURL)
+	err := store.EachRunChange(ctx, h.d.Store, id, func(c *storedChange) error {
+		g.add(c.plan(), c.fields)
+		return nil
+	})
+	switch {
+	case err == nil:
+		return g, nil
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case ctx.Err() != nil:
+		return nil, err
+	}
+	h.log.Warn("run page: the stored change list does not decode; showing the summary's", "run_id", id, "err", err)
+	return nil, nil
+}
+
 // storedChange is one change as a run summary's plan and the stored full change list
-// (store.SaveRunChanges) hold it.
+// (store.SaveRunChanges) hold it. Its field diff stays JSON until asked for (fields): the
+// run page shows the diff of only some changes.
 type storedChange struct {
-	Op       string `json:"op"`
-	Model    string `json:"model"`
-	Label    string `json:"label"`
-	Endpoint string `json:"endpoint"`
-	Stage    string `json:"stage"`
-	ID       int64  `json:"id"`
-	Reason   string `json:"reason"`
-	Error    string `json:"error"`
-	Fields   []struct {
+	Op       string          `json:"op"`
+	Model    string          `json:"model"`
+	Label    string          `json:"label"`
+	Endpoint string          `json:"endpoint"`
+	Stage    string          `json:"stage"`
+	ID       int64           `json:"id"`
+	Reason   string          `json:"reason"`
+	Error    string          `json:"error"`
+	Fields   json.RawMessage `json:"fields"`
+}
+
+// plan is the change without its field diff.
+func (c *storedChange) plan() PlanChange {
+	return PlanChange{Op: c.Op, Model: c.Model, Label: c.Label, Endpoint: c.Endpoint, Stage: c.Stage, ID: c.ID, Reason: c.Reason, Error: c.Error}
+}
+
+// fields is the change's field diff as the page shows it (values as JSON, strings quoted,
+// null as ∅); nil when it has none or it does not decode.
+func (c *storedChange) fields() []FieldChange {
+	var fs []struct {
 		Field string `json:"field"`
 		Old   any    `json:"old"`
 		New   any    `json:"new"`
-	} `json:"fields"`
+	}
+	if len(c.Fields) == 0 || json.Unmarshal(c.Fields, &fs) != nil {
+		return nil
+	}
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]FieldChange, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, FieldChange{Field: f.Field, Old: showValue(f.Old), New: showValue(f.New)})
+	}
+	return out
 }
 
 // planFromSummary reads summary.plan.changes (every change the run made
@@ -261,29 +304,12 @@ func planFromSummary(raw json.RawMessage) (plan []PlanChange, warnings []string,
 	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
 		return nil, nil, false
 	}
-	return planChanges(s.Plan.Changes), s.Warnings, len(s.Plan.Omitted) > 0
-}
-
-// fullPlan reads the whole change list stored apart for a run whose summary is
-// bounded; ok is false when there is none (or it does not decode).
-func fullPlan(raw json.RawMessage) (plan []PlanChange, ok bool) {
-	var all []storedChange
-	if json.Unmarshal(raw, &all) != nil {
-		return nil, false
+	for i := range s.Plan.Changes {
+		pc := s.Plan.Changes[i].plan()
+		pc.Fields = s.Plan.Changes[i].fields()
+		plan = append(plan, pc)
 	}
-	return planChanges(all), true
-}
-
-func planChanges(in []storedChange) []PlanChange {
-	out := make([]PlanChange, 0, len(in))
-	for _, c := range in {
-		pc := PlanChange{Op: c.Op, Model: c.Model, Label: c.Label, Endpoint: c.Endpoint, Stage: c.Stage, ID: c.ID, Reason: c.Reason, Error: c.Error}
-		for _, f := range c.Fields {
-			pc.Fields = append(pc.Fields, FieldChange{Field: f.Field, Old: showValue(f.Old), New: showValue(f.New)})
-		}
-		out = append(out, pc)
-	}
-	return out
+	return plan, s.Warnings, len(s.Plan.Omitted) > 0
 }
 
 func showValue(v any) string {

@@ -617,19 +617,12 @@ func TestRunSummaryMatrixAndFilter(t *testing.T) {
 func TestRunPageReadsTheFullChangeListOfABoundedSummary(t *testing.T) {
 	e := newEnv(t, nil)
 	e.signIn("")
-	ctx, now := context.Background(), time.Now()
-	id := e.startRun(t, now)
 	const n = maxPerKind + 300
 	var all []string
 	for i := range n {
 		all = append(all, fmt.Sprintf(`{"op":"create","stage":"virtual-machines","endpoint":"pve-a","model":"virtualization/virtual-machines","label":"vm g%04d","id":%d}`, i, i+1))
 	}
-	summary := `{"ok":true,"plan":{"changes":[` + strings.Join(all[:2], ",") + `],"omitted":{"virtualization/virtual-machines":` + strconv.Itoa(n-2) + `}}}`
-	_ = e.st.FinishRun(ctx, id, now.Add(time.Second), "ok", json.RawMessage(summary), "")
-	if err := e.st.SaveRunChanges(ctx, id, n, json.RawMessage("["+strings.Join(all, ",")+"]")); err != nil {
-		t.Fatal(err)
-	}
-	path := "/ui/sync/" + strconv.FormatInt(id, 10)
+	path := e.boundedRun(t, all[:2], `{"virtualization/virtual-machines":`+strconv.Itoa(n-2)+`}`, all)
 
 	_, doc := e.get(path)
 	if got := doc.Find(`[data-change]`).Length(); got != maxPerKind {
@@ -643,6 +636,53 @@ func TestRunPageReadsTheFullChangeListOfABoundedSummary(t *testing.T) {
 	if shown.Length() != 1 || !strings.Contains(shown.Text(), "vm g0750") {
 		t.Errorf("filter for a change beyond the summary shows %d: %q", shown.Length(), shown.Text())
 	}
+}
+
+// A run's stored list is read one change at a time: the page lists at most maxPerKind
+// skipped objects (counting all and saying where the rest are) and shows the field diff
+// of a listed change that only the stored list holds.
+func TestRunPageBoundsSkippedObjectsAndReadsStoredFields(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signIn("")
+	const skips = maxPerKind + 7
+	all := []string{`{"op":"create","model":"virtualization/virtual-machines","label":"vm first","id":1}`}
+	for i := range skips {
+		all = append(all, fmt.Sprintf(`{"op":"skip","model":"virtualization/virtual-disks","label":"disk %04d","reason":"no size"}`, i))
+	}
+	all = append(all, `{"op":"update","model":"virtualization/virtual-machines","label":"vm late","id":2,"fields":[{"field":"vcpus","old":2,"new":4},{"field":"comments","old":null,"new":"<b>big</b>"}]}`)
+	_, doc := e.get(e.boundedRun(t, all[:1], `{"virtualization/virtual-machines":1,"virtualization/virtual-disks":`+strconv.Itoa(skips)+`}`, all))
+	sk := doc.Find(`[data-testid="run-skipped"]`)
+	if got := sk.Find("li").Not(`[data-testid="skipped-more"]`).Length(); got != maxPerKind {
+		t.Errorf("%d skipped objects listed, want %d", got, maxPerKind)
+	}
+	if !strings.Contains(sk.Find("summary").Text(), "("+strconv.Itoa(skips)+")") || !strings.Contains(text(doc, `[data-testid="skipped-more"]`), "7 more") {
+		t.Errorf("skipped objects: %q, %q", sk.Find("summary").Text(), text(doc, `[data-testid="skipped-more"]`))
+	}
+	if !strings.Contains(text(doc, `[data-testid="run-changes"] h2`), "(2)") {
+		t.Errorf("changes heading %q, want 2 changes", text(doc, `[data-testid="run-changes"] h2`))
+	}
+	var cells []string
+	doc.Find(`[data-change] table.pbx-fields td`).Each(func(_ int, s *goquery.Selection) { cells = append(cells, s.Text()) })
+	if got := strings.Join(cells, "|"); got != `vcpus|2|4|comments|∅|"<b>big</b>"` {
+		t.Errorf("field diff of the stored change: %q", got)
+	}
+}
+
+// boundedRun stores a finished run as syncrun does when its summary is bounded: the
+// summary lists listed (changes as JSON) and omitted (per model), the whole list all is
+// stored apart. It returns the run page's path.
+func (e *env) boundedRun(t *testing.T, listed []string, omitted string, all []string) string {
+	t.Helper()
+	ctx, now := context.Background(), time.Now()
+	id := e.startRun(t, now)
+	summary := `{"ok":true,"plan":{"changes":[` + strings.Join(listed, ",") + `],"omitted":` + omitted + `}}`
+	if err := e.st.FinishRun(ctx, id, now.Add(time.Second), "ok", json.RawMessage(summary), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SaveRunChanges(ctx, id, len(all), json.RawMessage("["+strings.Join(all, ",")+"]")); err != nil {
+		t.Fatal(err)
+	}
+	return "/ui/sync/" + strconv.FormatInt(id, 10)
 }
 
 // startRun stores a scheduled run of every endpoint, started at now.
