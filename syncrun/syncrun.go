@@ -144,9 +144,13 @@ type Runner struct {
 	snaps  map[int64]snapEntry
 	// gen counts the runs that may have written (and NetBox client
 	// changes): a State last used at another generation may be stale.
-	gen         uint64
-	stateGen    map[*pbsync.State]uint64
-	watchStates map[int64]*pbsync.State // WatchApply's, by endpoint id
+	gen      uint64
+	stateGen map[*pbsync.State]uint64
+	// watchState is WatchApply's, one for every watched endpoint (its shared models,
+	// the proxbox-tagged children of all endpoints, held once); watchTurn lets one
+	// watch run use it at a time.
+	watchState *pbsync.State
+	watchTurn  chan struct{}
 	// refusals remembers NetBox's deterministic refusals (loadRefusals).
 	refusals *pbsync.Refusals
 
@@ -191,7 +195,8 @@ func New(cfg Config) *Runner {
 		cfg.SnapshotMaxAge = 10 * time.Minute
 	}
 	return &Runner{cfg: cfg, log: cfg.Logger.With("module", "sync"), locks: map[int64]*gosync.Mutex{}, active: map[int64]*Run{}, last: map[int64]*Run{},
-		snaps: map[int64]snapEntry{}, stateGen: map[*pbsync.State]uint64{}, stop: make(chan struct{}), holder: newHolder()}
+		snaps: map[int64]snapEntry{}, stateGen: map[*pbsync.State]uint64{}, stop: make(chan struct{}), holder: newHolder(),
+		watchState: pbsync.NewState(), watchTurn: make(chan struct{}, 1)}
 }
 
 func newHolder() store.LeaseHolder {

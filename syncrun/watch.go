@@ -16,18 +16,23 @@ import (
 // WatchApply applies a watch batch of a stored endpoint as a run with
 // trigger watch: the endpoint's lock and lease like every run (a plugin
 // stage and a watch run never write the same endpoint at once), a run
-// record, events, and the endpoint's own sync.State.
+// record and events. Every watched endpoint's runs share one sync.State, one
+// run at a time (as inline endpoints do in cmd/proxbox): a run of one
+// endpoint keeps the others' kept state true (it writes through the same
+// State), so a change set costs its own writes whichever endpoint ran last,
+// and NetBox's shared objects (the proxbox-tagged children of every
+// endpoint) are held once. Any other run (plugin, dashboard, schedule)
+// still makes the next watch run list NetBox again.
 func (rn *Runner) WatchApply(ctx context.Context, b watch.Batch) (*pbsync.Summary, error) {
 	id := b.Endpoint.ID
+	select {
+	case rn.watchTurn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-rn.watchTurn }()
+	st := rn.watchState
 	rn.mu.Lock()
-	if rn.watchStates == nil {
-		rn.watchStates = map[int64]*pbsync.State{}
-	}
-	st := rn.watchStates[id]
-	if st == nil {
-		st = pbsync.NewState()
-		rn.watchStates[id] = st
-	}
 	g, used := rn.stateGen[st]
 	stale := used && g != rn.gen
 	rn.mu.Unlock()
