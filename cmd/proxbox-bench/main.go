@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	syncEnv := fs.String("sync-env", "PROXBOX_BACKUP_BATCH_SIZE=200 PROXBOX_BACKUP_BATCH_DELAY_MS=0",
 		"environment for proxbox sync, space separated KEY=VALUE (the default lifts the backup pacing: see docs/sync.md)")
 	extra := fs.String("extra-steady-env", "", "after the three runs, one more steady run with this extra environment for proxbox sync (space separated KEY=VALUE, e.g. GOMEMLIMIT=1800MiB)")
+	watchRun := fs.Bool("watch", false, "after the runs, run `proxbox sync --watch` (the appliance's watch: every endpoint synced fully, NetBox's state kept between change sets), change one guest and print its row with the RSS it keeps")
 	pprofDir := fs.String("pprof", "", "directory for CPU and heap profiles of the lab and of each sync (needs a proxbox built with -tags pprof: make bench-pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -80,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--scale %q: want guest counts such as 1000,10000", *scales)
 		}
 		b := &bench{bin: *bin, scale: n, latency: *latency, dir: filepath.Join(root, strconv.Itoa(n)),
-			labArgs: strings.Fields(*labArgs), syncEnv: strings.Fields(*syncEnv), extraEnv: strings.Fields(*extra), out: stdout}
+			labArgs: strings.Fields(*labArgs), syncEnv: strings.Fields(*syncEnv), extraEnv: strings.Fields(*extra), watch: *watchRun, out: stdout}
 		if *pprofDir != "" {
 			abs, err := filepath.Abs(*pprofDir)
 			if err != nil {
@@ -107,6 +108,7 @@ type bench struct {
 	labArgs      []string
 	syncEnv      []string
 	extraEnv     []string // a fourth, steady run with these added (--extra-steady-env)
+	watch        bool     // then a watch run (--watch)
 	env          []string // for both processes
 	out          io.Writer
 
@@ -146,8 +148,131 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	if len(b.extraEnv) > 0 {
-		return b.syncOnce(ctx, "steady, "+strings.Join(b.extraEnv, " "), b.extraEnv)
+		if err := b.syncOnce(ctx, "steady, "+strings.Join(b.extraEnv, " "), b.extraEnv); err != nil {
+			return err
+		}
 	}
+	if b.watch {
+		return b.watchRun(ctx)
+	}
+	return nil
+}
+
+// watchLine is what `proxbox sync --watch --json` prints per applied change set.
+type watchLine struct {
+	summary
+	Endpoint string   `json:"endpoint"`
+	Full     bool     `json:"full"`
+	Changes  []string `json:"changes"`
+	DelayMS  int64    `json:"delay_ms"`
+}
+
+// watchRun runs `proxbox sync --watch --json` as its own process: it waits until every
+// endpoint's full sync applied, changes one guest's memory, waits for that change set,
+// then stops the process and prints its row (the full syncs and the change together: wall,
+// CPU, requests, peak RSS) and the RSS it held once the change set applied, which is what
+// the appliance keeps between changes (NetBox's state of every watched endpoint).
+func (b *bench) watchRun(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, b.bin, "sync", "--watch", "--json", "--data-dir", filepath.Join(b.dir, "data"))
+	cmd.Env = append(append(append(os.Environ(), b.env...), b.syncEnv...), "PROXBOX_WATCH_INTERVAL=2s")
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = time.Minute
+	logf, err := os.Create(filepath.Join(b.dir, "sync-watch.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd.Stderr = logf
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	labBefore, err := cpuOf(b.lab.Process.Pid)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start proxbox sync --watch: %w", err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+	lines := make(chan watchLine)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReaderSize(pipe, 1<<20)
+		for {
+			raw, err := r.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			var l watchLine
+			if json.Unmarshal(raw, &l) == nil {
+				select {
+				case lines <- l:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	var total watchLine
+	errCount := 0
+	next := func() (watchLine, error) {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return l, fmt.Errorf("proxbox sync --watch stopped (see %s)", logf.Name())
+			}
+			total.NetBox.Requests += l.NetBox.Requests
+			total.NetBox.Writes += l.NetBox.Writes
+			total.Proxmox.Requests += l.Proxmox.Requests
+			errCount += len(l.Errors) + l.ErrorsOmitted
+			return l, nil
+		case <-ctx.Done():
+			return watchLine{}, fmt.Errorf("proxbox sync --watch: %w (see %s)", ctx.Err(), logf.Name())
+		}
+	}
+	full := map[string]bool{}
+	for len(full) < len(b.info.PVE) {
+		l, err := next()
+		if err != nil {
+			return err
+		}
+		if l.Full {
+			full[l.Endpoint] = true
+		}
+	}
+	if err := b.change(ctx); err != nil {
+		return err
+	}
+	var changed watchLine
+	for len(changed.Changes) == 0 || changed.Full {
+		if changed, err = next(); err != nil {
+			return err
+		}
+	}
+	kept := procKB(cmd.Process.Pid, "VmRSS:") * 1024
+	wall := time.Since(start)
+	labAfter, err := cpuOf(b.lab.Process.Pid)
+	if err != nil {
+		return err
+	}
+	cancel()
+	_ = cmd.Wait()
+	var syncCPU time.Duration
+	var syncRSS int64
+	if ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage); ru != nil {
+		syncCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		syncRSS = ru.Maxrss * 1024 // kB on Linux
+	}
+	fmt.Fprintf(b.out, "| %s | watch: full syncs, then one change | %.1f s | %.1f s | %.1f s | %d | %d | - | %d | %d | %d MiB | %d MiB |\n",
+		thousands(b.scale), wall.Seconds(), syncCPU.Seconds(), (labAfter - labBefore).Seconds(),
+		total.NetBox.Requests, total.NetBox.Writes, errCount, total.Proxmox.Requests,
+		syncRSS>>20, peakRSS(b.lab.Process.Pid)>>20)
+	fmt.Fprintf(b.out, "\nwatch, %s guests: the change set (%v) made %d NetBox requests, %d writes, %d ms after the change; the process held %d MiB RSS once it applied\n\n",
+		thousands(b.scale), changed.Changes, changed.NetBox.Requests, changed.NetBox.Writes, changed.DelayMS, kept>>20)
 	return nil
 }
 
@@ -387,15 +512,18 @@ func cpuOf(pid int) (time.Duration, error) {
 }
 
 // peakRSS is a running process's peak resident set size in bytes (VmHWM).
-func peakRSS(pid int) int64 {
+func peakRSS(pid int) int64 { return procKB(pid, "VmHWM:") * 1024 }
+
+// procKB reads a kB figure of /proc/PID/status (VmHWM:, VmRSS:); 0 when it cannot.
+func procKB(pid int, field string) int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb * 1024
+			return kb
 		}
 	}
 	return 0

@@ -37,6 +37,9 @@ func TestProcFigures(t *testing.T) {
 	if rss := peakRSS(os.Getpid()); rss < 1<<20 {
 		t.Errorf("peakRSS(self) = %d bytes", rss)
 	}
+	if kb := procKB(os.Getpid(), "VmRSS:"); kb < 1<<10 {
+		t.Errorf("procKB(self, VmRSS:) = %d kB", kb)
+	}
 	if _, err := cpuOf(-1); err == nil {
 		t.Error("cpuOf(-1): no error")
 	}
