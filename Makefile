@@ -69,23 +69,25 @@ lint:
 # `proxbox lab --scale N` (NetBox with 2 ms latency) in one process, and
 # `proxbox sync --once --data-dir` run three times (first run, steady run, one
 # memory change) against the endpoints registered in a fresh store, as an
-# operator runs it: wall time, CPU of the sync and of the lab separately,
+# operator runs it, then `proxbox sync --watch` (full syncs, one change: the
+# memory the watch keeps): wall time, CPU of the sync and of the lab separately,
 # NetBox requests and writes, refusals, Proxmox requests, peak RSS of each,
 # one markdown table (docs/sync.md, "Request counts"). BENCH_SCALES sets the
 # sizes (default 1,000 and 10,000). Then the in-process benchmarks: the
 # backup-heavy lab, the watch at 1,000 guests and the micro benchmarks.
 BENCH_SCALES ?= 1000,10000
 bench: build
-	$(GO) run ./cmd/proxbox-bench --proxbox bin/proxbox --scale $(BENCH_SCALES)
+	$(GO) run ./cmd/proxbox-bench --proxbox bin/proxbox --scale $(BENCH_SCALES) --watch
 	$(GO) test -run '^$$' -bench 'BenchmarkSyncBackups10k' -benchtime 1x -timeout 30m ./sync/nbadapter/
 	$(GO) test -run '^$$' -bench 'BenchmarkWatch1000' -benchtime 1x -timeout 30m ./watch/
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./netbox/ ./netbox/getcache/ ./proxmox/ ./lab/...
 
-# The same at 100,000 guests: long-running (about 8 minutes on 2
+# The same at 100,000 guests: long-running (about 12 minutes on 2
 # cores; the lab alone holds about 10 GiB), with a fourth, steady run under
-# GOMEMLIMIT=1800MiB (Go's soft memory limit) to show its effect on the RSS.
+# GOMEMLIMIT=1800MiB (Go's soft memory limit) to show its effect on the RSS,
+# then the watch.
 bench-large: build
-	$(GO) run ./cmd/proxbox-bench --proxbox bin/proxbox --scale 100000 --extra-steady-env GOMEMLIMIT=1800MiB
+	$(GO) run ./cmd/proxbox-bench --proxbox bin/proxbox --scale 100000 --extra-steady-env GOMEMLIMIT=1800MiB --watch
 
 # The same as make bench's table with CPU and heap profiles of the lab and of
 # every sync process in bench-pprof/ (a binary built with -tags pprof: never
