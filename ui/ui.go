@@ -58,11 +58,10 @@ type SyncEvent struct {
 	Type     string
 	Endpoint string
 	Stage    string
-	Object   string       // item: the object being worked on
-	Message  string       // warning, error, failed item: the reason (NetBox's when it gave one)
-	Counts   StageCounts  // the stage's running totals
-	Status   string       // run_finished: ok | partial | failed | cancelled
-	Plan     []PlanChange // run_finished of a dry run: the changes it would make
+	Object   string      // item: the object being worked on
+	Message  string      // warning, error, failed item: the reason (NetBox's when it gave one)
+	Counts   StageCounts // the stage's running totals
+	Status   string      // run_finished: ok | partial | failed | cancelled
 }
 
 // StageCounts are a stage's running totals. Total, when known, is how many

@@ -158,18 +158,6 @@ func (d dashboardSyncer) Events(id int64) (<-chan ui.SyncEvent, func()) {
 					} else if !s.OK {
 						ev.Status = "failed"
 					}
-					if s.DryRun && s.Plan != nil {
-						for ch, err := range s.Plan.All() {
-							if err != nil {
-								break
-							}
-							pc := ui.PlanChange{Op: string(ch.Op), Model: ch.Model, Label: ch.Label, Reason: ch.Reason}
-							for _, f := range ch.Fields {
-								pc.Fields = append(pc.Fields, ui.FieldChange{Field: f.Field, Old: fmt.Sprint(f.Old), New: fmt.Sprint(f.New)})
-							}
-							ev.Plan = append(ev.Plan, pc)
-						}
-					}
 				}
 			}
 			ev.Counts = *c
